@@ -1,0 +1,3 @@
+//! stepwise: a terminal wizard that upgrades products on Kubernetes one confirmed step at a time.
+
+pub mod runbook;

@@ -1,0 +1,214 @@
+//! Reading runbook files into a [`Catalog`]: the embedded set, plus directories the
+//! operator names. Every problem in every file is collected, not just the first.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use include_dir::{Dir, include_dir};
+
+use super::catalog::{Catalog, ProcedureEntry, ProductEntry};
+use super::error::{Problem, RunbookError, SourceFile};
+use super::located::Pos;
+use super::model::{Procedure, Product};
+use super::validate;
+
+static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/runbooks");
+
+/// The name of the one product file in each product directory.
+pub const PRODUCT_FILE: &str = "product.yaml";
+
+/// A runbook file before parsing: which product directory it sits in, and its text.
+#[derive(Debug, Clone)]
+pub struct RawFile {
+    /// The product directory's name (`nginx-service-mesh`).
+    pub dir: String,
+    pub file: Arc<SourceFile>,
+    /// Where the file lives on disk, for resolving relative paths in `apply.file`;
+    /// `None` for embedded files.
+    pub path: Option<PathBuf>,
+}
+
+impl RawFile {
+    pub fn is_product(&self) -> bool {
+        self.file.name.ends_with(PRODUCT_FILE)
+    }
+}
+
+/// The runbooks compiled into the binary.
+pub fn embedded_files() -> Vec<RawFile> {
+    let mut out = Vec::new();
+    for product_dir in EMBEDDED.dirs() {
+        let dir = product_dir.path().to_string_lossy().into_owned();
+        for file in product_dir.files().filter(|f| is_yaml(f.path())) {
+            let name = format!("runbooks/{}", file.path().to_string_lossy());
+            let text = String::from_utf8_lossy(file.contents()).into_owned();
+            out.push(RawFile { dir: dir.clone(), file: SourceFile::new(name, text), path: None });
+        }
+    }
+    out.sort_by(|a, b| a.file.name.cmp(&b.file.name));
+    out
+}
+
+/// Runbook files under `path`: a single file, a product directory (one holding
+/// `product.yaml` or procedure files), or a directory of product directories.
+pub fn files_at(path: &Path) -> Result<Vec<RawFile>, RunbookError> {
+    let io = |source| RunbookError::Io { path: path.display().to_string(), source };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.is_file() {
+        let dir = parent_name(path);
+        return Ok(vec![read_file(path, dir)?]);
+    }
+    let mut out = Vec::new();
+    let entries = sorted_entries(path).map_err(io)?;
+    let holds_yaml = entries.iter().any(|p| p.is_file() && is_yaml(p));
+    if holds_yaml {
+        let dir = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        for p in entries.iter().filter(|p| p.is_file() && is_yaml(p)) {
+            out.push(read_file(p, dir.clone())?);
+        }
+    } else {
+        for sub in entries.iter().filter(|p| p.is_dir()) {
+            out.extend(files_at(sub)?);
+        }
+    }
+    Ok(out)
+}
+
+fn read_file(path: &Path, dir: String) -> Result<RawFile, RunbookError> {
+    let io = |source| RunbookError::Io { path: path.display().to_string(), source };
+    let bytes = std::fs::read(path).map_err(io)?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        io(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8 text ({e})")))
+    })?;
+    Ok(RawFile { dir, file: SourceFile::new(path.display().to_string(), text), path: Some(path.to_path_buf()) })
+}
+
+fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut entries = std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<Result<Vec<_>, _>>()?;
+    entries.sort();
+    Ok(entries)
+}
+
+fn parent_name(path: &Path) -> String {
+    path.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn is_yaml(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+}
+
+/// The embedded runbooks plus every directory in `extra`, checked together.
+pub fn load(extra: &[PathBuf]) -> Result<Catalog, RunbookError> {
+    let mut files = embedded_files();
+    for dir in extra {
+        files.extend(files_at(dir)?);
+    }
+    build(files)
+}
+
+/// Parses and checks `files` as one set and builds the catalog.
+pub fn build(files: Vec<RawFile>) -> Result<Catalog, RunbookError> {
+    let mut problems = Vec::new();
+    let mut products = Vec::new();
+    let mut procedures = Vec::new();
+    for raw in files {
+        if raw.is_product() {
+            if let Some(p) = parse::<Product>(&raw.file, &mut problems) {
+                products.push(ProductEntry { product: p, file: raw.file, dir: raw.dir, procedures: Vec::new() });
+            }
+        } else if let Some(p) = parse::<Procedure>(&raw.file, &mut problems) {
+            procedures.push(ProcedureEntry { procedure: p, file: raw.file, dir: raw.dir, path: raw.path });
+        }
+    }
+    let catalog = validate::assemble(products, procedures, &mut problems);
+    if problems.is_empty() { Ok(catalog) } else { Err(RunbookError::Invalid(problems)) }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(file: &Arc<SourceFile>, problems: &mut Vec<Problem>) -> Option<T> {
+    if file.text.trim().is_empty() {
+        problems.push(
+            Problem::new(file, Pos { line: 1, column: 1, offset: 0 }, "the file is empty")
+                .help("a runbook file holds one YAML mapping; see docs/runbooks.md"),
+        );
+        return None;
+    }
+    match serde_saphyr::from_str::<T>(&file.text) {
+        Ok(value) => Some(value),
+        Err(e) => {
+            problems.push(problem_from_yaml(file, &e));
+            None
+        }
+    }
+}
+
+fn problem_from_yaml(file: &Arc<SourceFile>, e: &serde_saphyr::Error) -> Problem {
+    let pos = e
+        .location()
+        .map(|l| {
+            let (line, column) = (u32::try_from(l.line()).unwrap_or(0), u32::try_from(l.column()).unwrap_or(0));
+            Pos { line, column, offset: file.offset_of(line, column) }
+        })
+        .unwrap_or_default();
+    let message = strip_location_prefix(&e.without_snippet().to_string());
+    let help = yaml_help(&message);
+    let problem = Problem::new(file, pos, message);
+    match help {
+        Some(h) => problem.help(h),
+        None => problem,
+    }
+}
+
+/// The reader's messages start with `error: line N column M: `; the position is
+/// shown separately, so keep only the sentence.
+fn strip_location_prefix(message: &str) -> String {
+    let first = message.lines().next().unwrap_or(message);
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    match first.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
+        Some((where_, text)) if where_.contains("column") => text.to_string(),
+        _ => first.to_string(),
+    }
+}
+
+fn yaml_help(message: &str) -> Option<&'static str> {
+    if message.starts_with("unknown field") {
+        Some("check the spelling; the JSON Schema in assets/runbook.schema.json lists every field")
+    } else if message.starts_with("missing field") {
+        Some("add the field; docs/runbooks.md describes what each one means")
+    } else if message.starts_with("duplicate mapping key") {
+        Some("each key may appear once in a mapping; remove or rename one of them")
+    } else if message.contains("tab") {
+        Some("indent YAML with spaces, not tabs")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_prefix_is_removed_once() {
+        assert_eq!(strip_location_prefix("error: line 3 column 8: mapping values: here"), "mapping values: here");
+        assert_eq!(strip_location_prefix("plain message"), "plain message");
+    }
+
+    #[test]
+    fn embedded_runbooks_load_without_problems() {
+        match build(embedded_files()) {
+            Ok(catalog) => assert!(!catalog.products.is_empty()),
+            Err(RunbookError::Invalid(problems)) => {
+                let listing: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                panic!("embedded runbooks have problems:\n{}", listing.join("\n"));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn embedded_runbooks_are_found_by_product_directory() {
+        let files = embedded_files();
+        assert!(files.iter().any(|f| f.is_product()), "no product.yaml embedded");
+        assert!(files.iter().all(|f| f.file.name.starts_with(&format!("runbooks/{}/", f.dir))));
+    }
+}

@@ -1,0 +1,19 @@
+//! Runbooks: the data that tells stepwise how to upgrade each product.
+//!
+//! Pure: nothing here touches the network, the cluster or the terminal. Files are
+//! read from the embedded copy or from directories the caller names.
+
+pub mod catalog;
+pub mod duration;
+pub mod error;
+pub mod load;
+pub mod located;
+pub mod model;
+pub mod template;
+pub mod validate;
+pub mod version;
+
+pub use catalog::{Catalog, Facts, ProcedureEntry, ProductEntry};
+pub use error::{Problem, RunbookError, SourceFile};
+pub use load::load;
+pub use version::{Version, VersionRange};

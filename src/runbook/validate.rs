@@ -1,0 +1,342 @@
+//! Checks that need more than one field or more than one file: ids, references,
+//! variables, facts, and whether the procedures of a product cover their cases
+//! without two of them competing for the same hop.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::catalog::{BUILTIN_VARIABLES, Catalog, ProcedureEntry, ProductEntry};
+use super::error::{Problem, SourceFile};
+use super::located::{Located, Pos};
+use super::model::{Action, Confirm, Product, Step, Variable};
+use super::template::Template;
+
+/// Joins products and procedures into a catalog, recording every problem found.
+/// Procedures with problems are left out of the catalog but still reported.
+pub fn assemble(products: Vec<ProductEntry>, procedures: Vec<ProcedureEntry>, problems: &mut Vec<Problem>) -> Catalog {
+    let mut catalog = Catalog::default();
+    for entry in products {
+        check_product(&entry, problems);
+        if let Some(first) = catalog.product(entry.id()) {
+            let msg = format!("product `{}` is defined twice; the other definition is in {}", entry.id(), first.file.name);
+            problems.push(Problem::new(&entry.file, entry.product.id.pos, msg));
+            continue;
+        }
+        catalog.products.push(entry);
+    }
+    for product in &catalog.products {
+        for included in &product.product.includes_notes_of {
+            if catalog.product(included).is_none() {
+                let msg = format!("`includes_notes_of` names `{included}`, which is not a known product");
+                problems.push(Problem::new(&product.file, product.product.id.pos, msg));
+            }
+        }
+    }
+    for entry in procedures {
+        let Some(product) = catalog.products.iter_mut().find(|p| p.id() == entry.procedure.product.value) else {
+            let known = catalog.product_ids().join(", ");
+            let msg = format!("procedure names product `{}`, which has no product.yaml", entry.procedure.product.value);
+            problems.push(Problem::new(&entry.file, entry.procedure.product.pos, msg).help(format!("known products: {known}")));
+            continue;
+        };
+        let before = problems.len();
+        check_procedure(&product.product, &entry, problems);
+        if let Some(other) = product.procedure(entry.id()) {
+            let msg = format!("procedure id `{}` is already used by {}", entry.id(), other.file.name);
+            problems.push(Problem::new(&entry.file, entry.procedure.id.pos, msg));
+        }
+        if problems.len() == before {
+            product.procedures.push(entry);
+        }
+    }
+    for product in &mut catalog.products {
+        product.procedures.sort_by(|a, b| a.id().cmp(b.id()));
+        check_coverage(product, problems);
+    }
+    catalog.products.sort_by(|a, b| a.id().cmp(b.id()));
+    catalog
+}
+
+fn is_id(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn check_id(file: &Arc<SourceFile>, id: &Located<String>, what: &str, problems: &mut Vec<Problem>) {
+    if !is_id(&id.value) {
+        let msg = format!("{what} id `{}` is not valid", id.value);
+        problems.push(Problem::new(file, id.pos, msg).help("use lowercase letters, digits and `-`, starting with a letter"));
+    }
+}
+
+/// Reports the second and later uses of each name.
+fn check_unique<'a>(
+    file: &Arc<SourceFile>,
+    names: impl IntoIterator<Item = &'a Located<String>>,
+    what: &str,
+    problems: &mut Vec<Problem>,
+) {
+    let mut seen: BTreeMap<&str, Pos> = BTreeMap::new();
+    for name in names {
+        if let Some(first) = seen.get(name.value.as_str()) {
+            let msg = format!("{what} `{}` is used twice; the first is on line {}", name.value, first.line);
+            problems.push(Problem::new(file, name.pos, msg));
+        } else {
+            seen.insert(&name.value, name.pos);
+        }
+    }
+}
+
+fn check_product(entry: &ProductEntry, problems: &mut Vec<Problem>) {
+    let (p, file) = (&entry.product, &entry.file);
+    check_id(file, &p.id, "product", problems);
+    if p.id.value != entry.dir {
+        let msg = format!("product id `{}` differs from its directory `{}`", p.id.value, entry.dir);
+        problems.push(Problem::new(file, p.id.pos, msg).help("the directory name is the product id"));
+    }
+    if p.releases.is_empty() {
+        problems.push(Problem::new(file, p.id.pos, "`releases` is empty").help("list the product's known releases, oldest first"));
+    }
+    if let Some(w) = p.releases.windows(2).find(|w| w[0] >= w[1]) {
+        let msg = format!("`releases` must be in ascending order without repeats, but {} comes before {}", w[0], w[1]);
+        problems.push(Problem::new(file, p.id.pos, msg));
+    }
+    if p.path.rules.is_empty() {
+        problems.push(Problem::new(file, p.id.pos, "`path.rules` is empty, so no upgrade is possible"));
+    }
+    check_unique(file, p.facts.iter().map(|f| &f.name), "fact", problems);
+    for fact in &p.facts {
+        if !fact.values.contains(&fact.default.value) {
+            let msg = format!("default `{}` of fact `{}` is not one of its values", fact.default.value, fact.name.value);
+            problems.push(Problem::new(file, fact.default.pos, msg).help(format!("values: {}", fact.values.join(", "))));
+        }
+    }
+    check_unique(file, p.notes.iter().map(|n| &n.id), "note id", problems);
+    check_variables(file, &p.variables, problems);
+    let known = known_variables(p, &[]);
+    for detect in &p.detect {
+        let set = usize::from(detect.deployment_image.is_some()) + usize::from(detect.helm_release.is_some());
+        if set != 1 {
+            let msg = "each `detect` entry needs exactly one of `deployment_image` or `helm_release`";
+            problems.push(Problem::new(file, p.id.pos, msg));
+        }
+        for (fact, value) in &detect.sets {
+            if !p.facts.iter().any(|f| &f.name.value == fact && f.values.contains(value)) {
+                let msg = format!("`detect.sets` gives fact `{fact}` the value `{value}`, which the product does not declare");
+                problems.push(Problem::new(file, p.id.pos, msg));
+            }
+        }
+        check_templates(file, detect.templates(), &known, problems);
+    }
+}
+
+fn check_variables(file: &Arc<SourceFile>, vars: &[Variable], problems: &mut Vec<Problem>) {
+    check_unique(file, vars.iter().map(|v| &v.name), "variable", problems);
+    for v in vars {
+        if !super::template::is_variable_name(&v.name.value) {
+            problems.push(Problem::new(file, v.name.pos, format!("`{}` is not a valid variable name", v.name.value)));
+        }
+        if BUILTIN_VARIABLES.iter().any(|(b, _)| *b == v.name.value) {
+            let msg = format!("`{}` is a built-in variable and cannot be redeclared", v.name.value);
+            problems.push(Problem::new(file, v.name.pos, msg));
+        }
+        let pattern = match &v.pattern {
+            Some(p) => match regex::Regex::new(&format!("^(?:{})$", p.value)) {
+                Ok(re) => Some(re),
+                Err(e) => {
+                    problems.push(Problem::new(file, p.pos, format!("`pattern` is not a valid regular expression: {e}")));
+                    None
+                }
+            },
+            None => None,
+        };
+        let Some(default) = &v.default else { continue };
+        if default.variables().next().is_some() {
+            continue;
+        }
+        if pattern.as_ref().is_some_and(|re| !re.is_match(default.raw())) {
+            let msg = format!("default `{}` of `{}` does not match its own pattern", default.raw(), v.name.value);
+            problems.push(Problem::new(file, default.pos, msg));
+        }
+        if !v.choices.is_empty() && !v.choices.iter().any(|c| c == default.raw()) {
+            let msg = format!("default `{}` of `{}` is not one of its choices", default.raw(), v.name.value);
+            problems.push(Problem::new(file, default.pos, msg));
+        }
+    }
+}
+
+fn known_variables(product: &Product, own: &[Variable]) -> BTreeSet<String> {
+    BUILTIN_VARIABLES
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .chain(product.facts.iter().map(|f| f.name.value.clone()))
+        .chain(product.variables.iter().chain(own).map(|v| v.name.value.clone()))
+        .collect()
+}
+
+fn check_templates<'a>(
+    file: &Arc<SourceFile>,
+    templates: impl IntoIterator<Item = &'a Template>,
+    known: &BTreeSet<String>,
+    problems: &mut Vec<Problem>,
+) {
+    for t in templates {
+        for name in t.variables().filter(|n| !known.contains(*n)) {
+            let msg = format!("`{{{{{name}}}}}` names a variable that is not declared");
+            let help = "declare it under `variables:` in the procedure or product file";
+            problems.push(Problem::new(file, t.pos, msg).help(help));
+        }
+    }
+}
+
+fn check_procedure(product: &Product, entry: &ProcedureEntry, problems: &mut Vec<Problem>) {
+    let (p, file) = (&entry.procedure, &entry.file);
+    check_id(file, &p.id, "procedure", problems);
+    check_variables(file, &p.variables, problems);
+    for v in &p.variables {
+        if product.variables.iter().any(|pv| pv.name.value == v.name.value) {
+            let msg = format!("variable `{}` is already declared by the product", v.name.value);
+            problems.push(Problem::new(file, v.name.pos, msg));
+        }
+    }
+    check_when(product, entry, problems);
+    if p.steps.is_empty() {
+        problems.push(Problem::new(file, p.id.pos, "the procedure has no steps"));
+    }
+    check_unique(file, p.steps.iter().map(|s| &s.id), "step id", problems);
+    let known = known_variables(product, &p.variables);
+    let mut backups_so_far: BTreeSet<&str> = BTreeSet::new();
+    for step in &p.steps {
+        check_id(file, &step.id, "step", problems);
+        let actions = step.actions();
+        if actions.len() != 1 {
+            let found: Vec<_> = actions.iter().map(Action::kind).collect();
+            let msg = if found.is_empty() {
+                format!("step `{}` has no action", step.id.value)
+            } else {
+                format!("step `{}` has {} actions ({}); a step does one thing", step.id.value, found.len(), found.join(", "))
+            };
+            let help = "give it exactly one of: note, check, backup, command, apply, restore, rollout_restart, wait, manual";
+            problems.push(Problem::new(file, step.id.pos, msg).help(help));
+            continue;
+        }
+        if step.destructive && !matches!(step.confirm, Some(Confirm::Typed(_))) {
+            let msg = format!("step `{}` is destructive but is not confirmed with a typed word", step.id.value);
+            problems.push(Problem::new(file, step.id.pos, msg).help("add `confirm: {typed: \"{{namespace}}\"}` or similar"));
+        }
+        let mut step_known = known.clone();
+        if let Some(list) = &step.for_each {
+            if !known.contains(&list.value) {
+                let msg = format!("`for_each` names `{}`, which is not a declared variable", list.value);
+                problems.push(Problem::new(file, list.pos, msg));
+            }
+            step_known.insert("item".into());
+        }
+        check_templates(file, step.templates(), &step_known, problems);
+        check_action(file, step, actions[0], &backups_so_far, problems);
+        if let Action::Backup(_) = actions[0] {
+            backups_so_far.insert(&step.id.value);
+        }
+    }
+}
+
+fn check_when(product: &Product, entry: &ProcedureEntry, problems: &mut Vec<Problem>) {
+    for (fact, values) in &entry.procedure.applies.when {
+        let Some(declared) = product.facts.iter().find(|f| f.name.value == fact.value) else {
+            let names: Vec<_> = product.facts.iter().map(|f| f.name.value.as_str()).collect();
+            let msg = format!("`when` names fact `{}`, which the product does not declare", fact.value);
+            problems.push(Problem::new(&entry.file, fact.pos, msg).help(format!("declared facts: {}", names.join(", "))));
+            continue;
+        };
+        for v in values.iter().filter(|v| !declared.values.contains(&v.value)) {
+            let msg = format!("`{}` is not a value of fact `{}`", v.value, fact.value);
+            problems.push(Problem::new(&entry.file, v.pos, msg).help(format!("values: {}", declared.values.join(", "))));
+        }
+    }
+}
+
+fn check_action(file: &Arc<SourceFile>, step_def: &Step, action: Action<'_>, backups: &BTreeSet<&str>, problems: &mut Vec<Problem>) {
+    let (step, at) = (step_def.id.value.as_str(), step_def.id.pos);
+    let argv_problem = |argv: &[Template], problems: &mut Vec<Problem>| {
+        match argv.first() {
+            None => problems.push(Problem::new(file, at, format!("step `{step}` has an empty `argv`"))),
+            Some(first) if argv.len() == 1 && first.raw().contains(' ') => {
+                let msg = format!("`argv` of step `{step}` is one string with spaces; it would run as a single program name");
+                problems.push(Problem::new(file, first.pos, msg).help("split it into a list: [helm, uninstall, nsm]"));
+            }
+            Some(_) => {}
+        }
+    };
+    match action {
+        Action::Command(c) => {
+            argv_problem(&c.argv, problems);
+            if let Some(dry) = &c.dry_run_argv {
+                argv_problem(dry, problems);
+            }
+        }
+        Action::Restore(r) if !backups.contains(r.from.value.as_str()) => {
+            let msg = format!("restore step `{step}` names `{}`, which is not a backup step before it", r.from.value);
+            let known: Vec<_> = backups.iter().copied().collect();
+            let help = if known.is_empty() { "add a backup step earlier in the procedure".to_string() } else { format!("earlier backup steps: {}", known.join(", ")) };
+            problems.push(Problem::new(file, r.from.pos, msg).help(help));
+        }
+        Action::Restore(r) if r.concurrency == Some(0) => {
+            problems.push(Problem::new(file, r.from.pos, format!("restore step `{step}` has `concurrency: 0`; use 1 or more")));
+        }
+        Action::Backup(b) if b.resources.is_empty() => {
+            problems.push(Problem::new(file, at, format!("backup step `{step}` lists no resources")));
+        }
+        Action::Backup(b) => {
+            for r in b.resources.iter().filter(|r| r.variables().next().is_none() && !r.raw().contains('.')) {
+                let msg = format!("`{}` is not written as `plural.group`", r.raw());
+                problems.push(Problem::new(file, r.pos, msg).help("for example `trafficsplits.split.smi-spec.io`"));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every procedure must fit at least one hop the policy allows, and no two
+/// procedures of the same disruption may fit the same hop and facts.
+fn check_coverage(product: &ProductEntry, problems: &mut Vec<Problem>) {
+    let releases = &product.product.releases;
+    let combos = product.fact_combinations();
+    let mut used = BTreeSet::new();
+    let mut reported = BTreeSet::new();
+    for (i, from) in releases.iter().enumerate() {
+        for to in &releases[i + 1..] {
+            if product.hop_rule(from, to).is_none() {
+                continue;
+            }
+            for facts in &combos {
+                let fitting = product.fitting(from, to, facts);
+                used.extend(fitting.iter().map(|p| p.id()));
+                for (a, b) in fitting.iter().zip(fitting.iter().skip(1)).filter(|(a, b)| a.procedure.disruption == b.procedure.disruption) {
+                    if reported.insert((a.id(), b.id())) {
+                        let msg = format!(
+                            "procedures `{}` and `{}` both fit {from} -> {to} ({}) with the same disruption, so the choice is ambiguous",
+                            a.id(),
+                            b.id(),
+                            describe(facts)
+                        );
+                        let help = "narrow `applies.from`/`to` or `when`, or give them different `disruption`";
+                        problems.push(Problem::new(&b.file, b.procedure.applies.to.pos, msg).help(help));
+                    }
+                }
+            }
+        }
+    }
+    for entry in product.procedures.iter().filter(|p| !used.contains(p.id())) {
+        let msg = format!("procedure `{}` fits no hop between known releases that the product's path allows", entry.id());
+        let help = "check `applies` against the product's `releases` and `path.rules`";
+        problems.push(Problem::new(&entry.file, entry.procedure.id.pos, msg).help(help));
+    }
+}
+
+fn describe(facts: &super::catalog::Facts) -> String {
+    if facts.is_empty() {
+        return "any installation".into();
+    }
+    facts.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,474 @@
+#!/usr/bin/env bash
+# Start and stop throw-away Kubernetes control planes on loopback.
+#
+# Usage:
+#   tests/cluster/testbed.sh up   [--dir DIR] [--clusters 1|2] [--watch-pid PID] [--purge]
+#   tests/cluster/testbed.sh down --dir DIR [--purge]
+#   tests/cluster/testbed.sh status --dir DIR
+#
+# up      starts one etcd and, per cluster, a kube-apiserver (with its own
+#         --etcd-prefix, so the clusters share nothing) and a
+#         kube-controller-manager, all on free 127.0.0.1 ports. It waits for
+#         /readyz, writes DIR/kubeconfig (TLS verified against the apiserver's
+#         own certificate) and prints KEY=VALUE lines (also in DIR/testbed.env).
+#         Contexts: stepwise-test (admin), stepwise-test-restricted
+#         (get/list/watch only), and with --clusters 2 also stepwise-test-2 and
+#         stepwise-test-2-restricted.
+#         --watch-pid PID  a detached reaper runs `down` once PID has exited,
+#                          however it exited; with --purge it also removes DIR.
+# down    stops every process recorded under DIR/pids, by process id.
+# status  lists the recorded processes and whether they still run.
+#
+# Needs the binaries from tests/cluster/build.sh (tests/run builds them).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SELF="$TESTBED_SCRIPT_DIR/testbed.sh"
+ADMIN_USER=stepwise-admin
+RESTRICTED_USER=stepwise-viewer
+READONLY_ROLE=stepwise-test-readonly
+
+usage() { sed -n '2,24s/^# \{0,1\}//p' "$SELF" >&2; exit 2; }
+
+# ---------------------------------------------------------------- processes
+
+# Start a daemon detached from our session (so a Ctrl-C in the caller's
+# terminal or the caller closing its pipes does not reach it), with its output
+# in DIR/logs/NAME.log, and record its pid in DIR/pids/NAME.pid.
+spawn() {
+    local dir=$1 name=$2; shift 2
+    setsid "$@" </dev/null >>"$dir/logs/$name.log" 2>&1 &
+    echo $! >"$dir/pids/$name.pid"
+}
+
+# Field N (1-based, as in proc(5)) of /proc/PID/stat. The command name in
+# field 2 may hold spaces, so cut everything up to its closing parenthesis.
+proc_stat_field() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    awk -v n="$(($2 - 2))" '{ print $n }' <<<"$stat"
+}
+
+# True when PID is alive and is one of ours: every process we start has DIR,
+# or a path inside it, as one of its arguments; this guards against a pid
+# that was recycled for some unrelated process.
+is_ours() {
+    local pid=$1 dir=$2 state arg
+    state=$(proc_stat_field "$pid" 3) || return 1
+    [[ $state != Z ]] || return 1
+    while IFS= read -r -d '' arg; do
+        [[ $arg == "$dir" || $arg == "$dir"/* ]] && return 0
+    done </proc/"$pid"/cmdline 2>/dev/null
+    return 1
+}
+
+# Stop the processes recorded in DIR/pids: SIGTERM, then SIGKILL for any that
+# are still there after a grace period. Never touches anything else.
+stop_all() {
+    local dir=$1 f pid name deadline
+    local -a pids=()
+    [[ -d $dir/pids ]] || return 0
+    for f in "$dir"/pids/*.pid; do
+        [[ -e $f ]] || continue
+        name=$(basename "$f" .pid)
+        pid=$(<"$f")
+        # The reaper calls us: it must not signal itself.
+        if [[ $name == reaper && $pid == "${TESTBED_REAPER_SELF:-}" ]]; then
+            rm -f "$f"; continue
+        fi
+        if is_ours "$pid" "$dir"; then
+            kill -TERM "$pid" 2>/dev/null || true
+            pids+=("$pid")
+        fi
+        rm -f "$f"
+    done
+    ((${#pids[@]} > 0)) || return 0
+    deadline=$((SECONDS + 10))
+    while ((SECONDS < deadline)); do
+        local alive=0
+        for pid in "${pids[@]}"; do is_ours "$pid" "$dir" && alive=1; done
+        ((alive)) || return 0
+        sleep 0.2
+    done
+    for pid in "${pids[@]}"; do
+        if is_ours "$pid" "$dir"; then
+            log "pid $pid ignored SIGTERM, sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+}
+
+# ------------------------------------------------------------------ helpers
+
+# N free TCP ports on 127.0.0.1, as the kernel hands them out for port 0.
+free_ports() {
+    python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+}
+
+random_token() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
+
+# Poll a command until it succeeds; die with the log tail when it does not.
+wait_for() {
+    local what=$1 timeout=$2 logfile=$3; shift 3
+    local deadline=$((SECONDS + timeout))
+    until "$@" >/dev/null 2>&1; do
+        if ((SECONDS >= deadline)); then
+            log "timed out after ${timeout}s waiting for $what; last lines of $logfile:"
+            tail -n 30 "$logfile" >&2 || true
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+# curl against an apiserver, verifying its certificate.
+api_get() { # api_get CLUSTER_DIR PORT PATH
+    curl -fsS --max-time 5 --cacert "$1/certs/apiserver.crt" \
+        -H "Authorization: Bearer $(<"$1/admin.token")" "https://127.0.0.1:$2$3"
+}
+
+need_binaries() {
+    local b missing=()
+    for b in "$TESTBED_BIN_DIR/kube-apiserver" "$TESTBED_BIN_DIR/kube-controller-manager" \
+        "$TESTBED_TOOLS_DIR/kubectl"; do
+        [[ -x $b ]] || missing+=("$b")
+    done
+    command -v etcd >/dev/null || missing+=(etcd)
+    if ((${#missing[@]})); then
+        printf '[testbed] ERROR: missing %s\n' "${missing[@]}" >&2
+        die "the test bed is not built: run tests/run (or tests/cluster/build.sh) first"
+    fi
+}
+
+# ---------------------------------------------------------------------- up
+
+start_etcd() {
+    local dir=$1 client=$2 peer=$3
+    spawn "$dir" etcd etcd \
+        --name stepwise-testbed \
+        --data-dir "$dir/etcd" \
+        --listen-client-urls "http://127.0.0.1:$client" \
+        --advertise-client-urls "http://127.0.0.1:$client" \
+        --listen-peer-urls "http://127.0.0.1:$peer" \
+        --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+        --initial-cluster "stepwise-testbed=http://127.0.0.1:$peer" \
+        --listen-metrics-urls "" \
+        --log-level warn --logger zap
+}
+
+# Per-cluster credentials: a static token file (admin in system:masters, the
+# restricted user in no group) and the service-account signing key.
+write_credentials() {
+    local cdir=$1 admin restricted
+    mkdir -p "$cdir/certs"
+    admin=$(random_token)
+    restricted=$(random_token)
+    printf '%s' "$admin" >"$cdir/admin.token"
+    printf '%s' "$restricted" >"$cdir/restricted.token"
+    {
+        printf '%s,%s,%s,"system:masters"\n' "$admin" "$ADMIN_USER" 1000
+        printf '%s,%s,%s\n' "$restricted" "$RESTRICTED_USER" 1001
+    } >"$cdir/tokens.csv"
+    openssl genrsa -out "$cdir/sa.key" 2048 2>/dev/null
+    chmod 600 "$cdir"/*.token "$cdir/tokens.csv" "$cdir/sa.key"
+}
+
+start_apiserver() {
+    local dir=$1 n=$2 port=$3 etcd_port=$4 cdir="$1/c$2"
+    spawn "$dir" "apiserver-$n" "$TESTBED_BIN_DIR/kube-apiserver" \
+        --etcd-servers "http://127.0.0.1:$etcd_port" \
+        --etcd-prefix "/stepwise-testbed/cluster-$n" \
+        --bind-address 127.0.0.1 \
+        --advertise-address 127.0.0.1 \
+        --secure-port "$port" \
+        --cert-dir "$cdir/certs" \
+        --token-auth-file "$cdir/tokens.csv" \
+        --authorization-mode RBAC \
+        --service-account-key-file "$cdir/sa.key" \
+        --service-account-signing-key-file "$cdir/sa.key" \
+        --service-account-issuer "https://kubernetes.default.svc" \
+        --service-cluster-ip-range 10.0.0.0/24 \
+        --endpoint-reconciler-type none \
+        --profiling=false \
+        --v 1
+}
+
+start_controller_manager() {
+    local dir=$1 n=$2 cdir="$1/c$2"
+    spawn "$dir" "controller-manager-$n" "$TESTBED_BIN_DIR/kube-controller-manager" \
+        --kubeconfig "$cdir/admin.kubeconfig" \
+        --leader-elect=false \
+        --service-account-private-key-file "$cdir/sa.key" \
+        --root-ca-file "$cdir/certs/apiserver.crt" \
+        --controllers '*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-route,-service' \
+        --secure-port 0 --port 0 \
+        --v 1
+}
+
+# kubeconfig with one cluster entry per apiserver, two users each, and the
+# contexts the tests use. The CA is the apiserver's self-signed certificate
+# (its SANs include 127.0.0.1), so TLS is verified, never skipped.
+kubeconfig_doc() { # clusters as "NAME PORT CDIR" lines on stdin
+    local name port cdir
+    local -a rows=()
+    while read -r name port cdir; do rows+=("$name $port $cdir"); done
+    echo "apiVersion: v1"
+    echo "kind: Config"
+    echo "preferences: {}"
+    echo "current-context: ${rows[0]%% *}"
+    echo "clusters:"
+    for r in "${rows[@]}"; do
+        read -r name port cdir <<<"$r"
+        printf -- '- name: %s\n  cluster:\n    server: https://127.0.0.1:%s\n    certificate-authority-data: %s\n' \
+            "$name" "$port" "$(base64 -w0 <"$cdir/certs/apiserver.crt")"
+    done
+    echo "users:"
+    for r in "${rows[@]}"; do
+        read -r name port cdir <<<"$r"
+        printf -- '- name: %s-admin\n  user:\n    token: %s\n' "$name" "$(<"$cdir/admin.token")"
+        printf -- '- name: %s-restricted\n  user:\n    token: %s\n' "$name" "$(<"$cdir/restricted.token")"
+    done
+    echo "contexts:"
+    for r in "${rows[@]}"; do
+        read -r name port cdir <<<"$r"
+        printf -- '- name: %s\n  context:\n    cluster: %s\n    user: %s-admin\n    namespace: default\n' "$name" "$name" "$name"
+        printf -- '- name: %s-restricted\n  context:\n    cluster: %s\n    user: %s-restricted\n    namespace: default\n' "$name" "$name" "$name"
+    done
+}
+
+# The restricted user may read everything and change nothing.
+apply_rbac() {
+    local kubeconfig=$1 context=$2
+    "$TESTBED_TOOLS_DIR/kubectl" --kubeconfig "$kubeconfig" --context "$context" apply -f - >/dev/null <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: $READONLY_ROLE
+rules:
+- apiGroups: ["*"]
+  resources: ["*"]
+  verbs: ["get", "list", "watch"]
+- nonResourceURLs: ["*"]
+  verbs: ["get"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: $READONLY_ROLE
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: $READONLY_ROLE
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: User
+  name: $RESTRICTED_USER
+EOF
+}
+
+# The controller-manager is up once its service-account controller has made
+# the `default` ServiceAccount (pods cannot be admitted before that).
+controller_manager_ready() {
+    api_get "$1" "$2" /api/v1/namespaces/default/serviceaccounts/default >/dev/null
+}
+
+cmd_up() {
+    local dir="" clusters=1 watch_pid="" purge=0
+    while (($#)); do
+        case $1 in
+            --dir) dir=$2; shift ;;
+            --clusters) clusters=$2; shift ;;
+            --watch-pid) watch_pid=$2; shift ;;
+            --purge) purge=1 ;;
+            *) echo "unknown argument to up: $1" >&2; usage ;;
+        esac
+        shift
+    done
+    [[ $clusters == 1 || $clusters == 2 ]] || die "--clusters must be 1 or 2"
+    need_binaries
+    [[ -n $dir ]] || dir=$(mktemp -d "${TMPDIR:-/tmp}/stepwise-testbed.XXXXXX")
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    [[ ! -e $dir/pids || -z $(ls -A "$dir/pids") ]] || die "$dir already has a running test bed (use down first)"
+    mkdir -p "$dir/pids" "$dir/logs"
+
+    local t0; t0=$(now_ms)
+    # The reaper starts first, so that whatever happens to us or to the
+    # watched process from here on, everything recorded in pids/ is stopped.
+    if [[ -n $watch_pid ]]; then
+        local -a reap=("$SELF" reap --dir "$dir" --pid "$watch_pid" --up-pid "$$")
+        ((purge)) && reap+=(--purge)
+        spawn "$dir" reaper bash "${reap[@]}"
+    fi
+    # Anything failing from here on tears down what was started.
+    trap 'log "up failed; stopping what was started (logs in $dir/logs)"; stop_all "$dir"' ERR
+    trap 'log "interrupted; stopping what was started"; stop_all "$dir"; exit 130' INT TERM
+    set -E
+
+    local -a ports
+    read -r -a ports <<<"$(free_ports $((2 + clusters)))"
+    local etcd_client=${ports[0]} etcd_peer=${ports[1]}
+    start_etcd "$dir" "$etcd_client" "$etcd_peer"
+
+    local n names=() api_ports=()
+    for ((n = 1; n <= clusters; n++)); do
+        write_credentials "$dir/c$n"
+        api_ports[n]=${ports[$((1 + n))]}
+        if ((n == 1)); then names[n]=stepwise-test; else names[n]=stepwise-test-$n; fi
+    done
+    wait_for etcd 30 "$dir/logs/etcd.log" curl -fsS "http://127.0.0.1:$etcd_client/health"
+
+    for ((n = 1; n <= clusters; n++)); do
+        start_apiserver "$dir" "$n" "${api_ports[n]}" "$etcd_client"
+    done
+    for ((n = 1; n <= clusters; n++)); do
+        wait_for "apiserver $n certificate" 60 "$dir/logs/apiserver-$n.log" test -s "$dir/c$n/certs/apiserver.crt"
+        wait_for "apiserver $n /readyz" 90 "$dir/logs/apiserver-$n.log" api_get "$dir/c$n" "${api_ports[n]}" /readyz
+    done
+
+    for ((n = 1; n <= clusters; n++)); do
+        printf '%s %s %s\n' "${names[n]}" "${api_ports[n]}" "$dir/c$n" | kubeconfig_doc >"$dir/c$n/admin.kubeconfig"
+    done
+    for ((n = 1; n <= clusters; n++)); do
+        printf '%s %s %s\n' "${names[n]}" "${api_ports[n]}" "$dir/c$n"
+    done | kubeconfig_doc >"$dir/kubeconfig"
+    chmod 600 "$dir/kubeconfig" "$dir"/c*/admin.kubeconfig
+
+    for ((n = 1; n <= clusters; n++)); do
+        apply_rbac "$dir/kubeconfig" "${names[n]}"
+        start_controller_manager "$dir" "$n"
+    done
+    for ((n = 1; n <= clusters; n++)); do
+        wait_for "controller-manager $n" 60 "$dir/logs/controller-manager-$n.log" \
+            controller_manager_ready "$dir/c$n" "${api_ports[n]}"
+    done
+
+    trap - ERR INT TERM
+
+    {
+        echo "TESTBED_DIR=$dir"
+        echo "KUBECONFIG=$dir/kubeconfig"
+        echo "TESTBED_CLUSTERS=$clusters"
+        echo "TESTBED_CONTEXT=${names[1]}"
+        echo "TESTBED_CONTEXT_RESTRICTED=${names[1]}-restricted"
+        echo "TESTBED_SERVER=https://127.0.0.1:${api_ports[1]}"
+        if ((clusters == 2)); then
+            echo "TESTBED_CONTEXT_2=${names[2]}"
+            echo "TESTBED_CONTEXT_2_RESTRICTED=${names[2]}-restricted"
+            echo "TESTBED_SERVER_2=https://127.0.0.1:${api_ports[2]}"
+        fi
+        echo "TESTBED_KUBECTL=$TESTBED_TOOLS_DIR/kubectl"
+        echo "TESTBED_HELM=$TESTBED_TOOLS_DIR/helm"
+        echo "TESTBED_STANDINS=$TESTBED_REPO_DIR/tests/standins"
+        echo "TESTBED_READY_SECONDS=$(elapsed "$t0" | tr -d s)"
+    } >"$dir/testbed.env"
+    log "$clusters cluster(s) ready in $(elapsed "$t0") (dir $dir)"
+    # tests/run collects these to print a summary.
+    if [[ -n ${STEPWISE_TESTBED_TIMINGS:-} ]]; then
+        printf '%s cluster(s) ready in %ss\n' "$clusters" "$(grep '^TESTBED_READY_SECONDS=' "$dir/testbed.env" | cut -d= -f2)" \
+            >>"$STEPWISE_TESTBED_TIMINGS"
+    fi
+    cat "$dir/testbed.env"
+}
+
+# ------------------------------------------------------------- down, reap
+
+cmd_down() {
+    local dir="" purge=0
+    while (($#)); do
+        case $1 in
+            --dir) dir=$2; shift ;;
+            --purge) purge=1 ;;
+            *) echo "unknown argument to down: $1" >&2; usage ;;
+        esac
+        shift
+    done
+    [[ -n $dir ]] || die "down needs --dir"
+    [[ -d $dir ]] || { log "$dir does not exist; nothing to stop"; return 0; }
+    dir=$(cd "$dir" && pwd)
+    stop_all "$dir"
+    rm -rf "$dir/etcd"
+    if ((purge)); then rm -rf "$dir"; fi
+    log "test bed in $dir stopped"
+}
+
+cmd_status() {
+    local dir=${2:-}
+    [[ ${1:-} == --dir && -n $dir ]] || usage
+    local f pid
+    for f in "$dir"/pids/*.pid; do
+        [[ -e $f ]] || continue
+        pid=$(<"$f")
+        if is_ours "$pid" "$dir"; then state=running; else state=gone; fi
+        printf '%-24s %-8s %s\n' "$(basename "$f" .pid)" "$pid" "$state"
+    done
+}
+
+# Runs detached. Waits until the watched process has gone (or turned zombie,
+# or its pid was reused by a process with another start time), then until the
+# `up` that started us has finished (so nothing is spawned behind our back),
+# then tears the test bed down. Ignores SIGINT/SIGHUP so that a Ctrl-C cannot
+# skip the cleanup.
+cmd_reap() {
+    local dir="" pid="" up_pid="" purge=()
+    while (($#)); do
+        case $1 in
+            --dir) dir=$2; shift ;;
+            --pid) pid=$2; shift ;;
+            --up-pid) up_pid=$2; shift ;;
+            --purge) purge=(--purge) ;;
+            *) echo "unknown argument to reap: $1" >&2; exit 2 ;;
+        esac
+        shift
+    done
+    trap '' INT HUP
+    local start
+    start=$(proc_stat_field "$pid" 22) || start=""
+    while [[ -n $start ]]; do
+        [[ $(proc_stat_field "$pid" 3) != Z ]] || break
+        [[ $(proc_stat_field "$pid" 22) == "$start" ]] || break
+        sleep 0.5
+    done
+    if [[ -n $up_pid ]]; then
+        local deadline=$((SECONDS + 300))
+        while [[ -e /proc/$up_pid ]] && is_up_process "$up_pid" && ((SECONDS < deadline)); do
+            sleep 0.2
+        done
+    fi
+    log "watched process $pid is gone; tearing down $dir"
+    TESTBED_REAPER_SELF=$$ cmd_down --dir "$dir" "${purge[@]}"
+}
+
+# True while PID is still a `testbed.sh up` process.
+is_up_process() {
+    local arg seen_self=0
+    while IFS= read -r -d '' arg; do
+        [[ $arg == *testbed.sh ]] && seen_self=1
+        if ((seen_self)) && [[ $arg == up ]]; then return 0; fi
+    done </proc/"$1"/cmdline 2>/dev/null
+    return 1
+}
+
+main() {
+    (($#)) || usage
+    local cmd=$1; shift
+    case $cmd in
+        up) cmd_up "$@" ;;
+        down) cmd_down "$@" ;;
+        status) cmd_status "$@" ;;
+        reap) cmd_reap "$@" ;;
+        -h | --help | help) usage ;;
+        *) echo "unknown command: $cmd" >&2; usage ;;
+    esac
+}
+
+main "$@"

@@ -1,0 +1,368 @@
+//! Test support: a real Kubernetes control plane for integration tests.
+//!
+//! Use from a test file with `mod support;`, then
+//!
+//! ```ignore
+//! let cluster = support::cluster();          // shared by the whole test binary
+//! let client = cluster.client().await;       // admin kube::Client
+//! let out = cluster.command("nginx-meshctl").arg("version").output().unwrap();
+//! ```
+//!
+//! The first call of [`cluster`] (or [`multi_cluster`]) in a test binary runs
+//! `tests/cluster/testbed.sh up` with `--watch-pid` set to this process: a
+//! detached reaper stops the clusters once the process has exited, however
+//! it ended. The node stand-in ([`node`]) runs on a thread of its own with
+//! its own tokio runtime, so it outlives each `#[tokio::test]` runtime.
+//!
+//! A test that needs the cluster and cannot get one panics, saying why; it
+//! never passes silently. The binaries are built by `tests/run`.
+//!
+//! `kube::Client` values belong to the tokio runtime they were made in, and
+//! every `#[tokio::test]` has its own: make one per test with
+//! [`TestCluster::client`], never share one across tests.
+#![allow(dead_code)]
+
+pub mod node;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+/// Kubernetes release of the test bed (see tests/cluster/lib.sh).
+pub const K8S_VERSION: &str = "1.20.2";
+
+/// A running test bed: one or two clusters in one kubeconfig.
+#[derive(Debug)]
+pub struct TestCluster {
+    /// Working directory of the test bed (certificates, logs, kubeconfig).
+    pub dir: PathBuf,
+    /// Kubeconfig holding every context below; TLS is verified.
+    pub kubeconfig: PathBuf,
+    /// Admin context of the first cluster (also the current context).
+    pub context: String,
+    /// Context of a user who may only get, list and watch.
+    pub restricted_context: String,
+    /// Admin context of the second cluster, for [`multi_cluster`].
+    pub second_context: Option<String>,
+    /// Read-only context of the second cluster.
+    pub second_restricted_context: Option<String>,
+    /// https://127.0.0.1:PORT of the first cluster's apiserver.
+    pub server: String,
+    /// Real kubectl (1.33) from the test bed's cache.
+    pub kubectl: PathBuf,
+    /// Real helm (4.x) from the test bed's cache.
+    pub helm: PathBuf,
+    /// Directory of the vendor-CLI stand-ins (nginx-meshctl, kong, kumactl).
+    pub standins: PathBuf,
+    /// Seconds `testbed.sh up` took until every cluster was ready.
+    pub ready_seconds: f64,
+}
+
+/// Repository root (this crate's manifest directory).
+pub fn repo_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fixture Helm chart under tests/fixtures/charts.
+pub fn fixture_chart(name: &str) -> PathBuf {
+    repo_dir().join("tests/fixtures/charts").join(name)
+}
+
+/// Where tests/cluster/build.sh caches binaries.
+pub fn cache_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"));
+    base.join("stepwise-testbed")
+}
+
+/// The test bed with one cluster, started on first use and shared by every
+/// test of this test binary. Panics, with the reason, if it cannot start.
+pub fn cluster() -> &'static TestCluster {
+    static ONE: OnceLock<Result<TestCluster, String>> = OnceLock::new();
+    match ONE.get_or_init(|| TestCluster::start(1)) {
+        Ok(c) => c,
+        Err(e) => panic!("the test cluster is not available: {e}"),
+    }
+}
+
+/// The test bed with two independent clusters (contexts `context` and
+/// `second_context`), separate from [`cluster`] and started on first use.
+pub fn multi_cluster() -> &'static TestCluster {
+    static TWO: OnceLock<Result<TestCluster, String>> = OnceLock::new();
+    match TWO.get_or_init(|| TestCluster::start(2)) {
+        Ok(c) => c,
+        Err(e) => panic!("the two-cluster test bed is not available: {e}"),
+    }
+}
+
+fn missing_binaries() -> Vec<PathBuf> {
+    let cache = cache_dir();
+    [
+        cache.join(K8S_VERSION).join("kube-apiserver"),
+        cache.join(K8S_VERSION).join("kube-controller-manager"),
+        cache.join("tools/kubectl"),
+        cache.join("tools/helm"),
+    ]
+    .into_iter()
+    .filter(|p| !p.is_file())
+    .collect()
+}
+
+impl TestCluster {
+    fn start(clusters: u32) -> Result<TestCluster, String> {
+        let missing = missing_binaries();
+        if !missing.is_empty() {
+            return Err(format!(
+                "the test bed is not built ({} missing); run `tests/run` once, which builds \
+                 and caches it (or `tests/cluster/build.sh`)",
+                missing.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        // tests/run points STEPWISE_TESTBED_ROOT at a directory it checks
+        // for leftovers afterwards; elsewhere use the temp directory.
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let root = std::env::var_os("STEPWISE_TESTBED_ROOT")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        let exe = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "test".into());
+        let dir = root.join(format!(
+            "stepwise-testbed-{exe}-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+
+        let script = repo_dir().join("tests/cluster/testbed.sh");
+        let mut cmd = Command::new("bash");
+        cmd.arg(&script)
+            .arg("up")
+            .arg("--dir")
+            .arg(&dir)
+            .arg("--clusters")
+            .arg(clusters.to_string())
+            .arg("--watch-pid")
+            .arg(std::process::id().to_string());
+        // Keep the logs of a run for inspection when asked to.
+        if std::env::var_os("STEPWISE_TESTBED_KEEP").is_none() {
+            cmd.arg("--purge");
+        }
+        // The script's progress (and the measured start time) goes straight
+        // to the terminal; its stdout carries the KEY=VALUE results.
+        let out = cmd
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "{} up failed ({}); its messages are above, the logs in {}/logs",
+                script.display(),
+                out.status,
+                dir.display()
+            ));
+        }
+        let vars: BTreeMap<String, String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .collect();
+        let get = |k: &str| vars.get(k).cloned().ok_or_else(|| format!("testbed.sh up did not report {k}"));
+        let cluster = TestCluster {
+            dir: PathBuf::from(get("TESTBED_DIR")?),
+            kubeconfig: PathBuf::from(get("KUBECONFIG")?),
+            context: get("TESTBED_CONTEXT")?,
+            restricted_context: get("TESTBED_CONTEXT_RESTRICTED")?,
+            second_context: vars.get("TESTBED_CONTEXT_2").cloned(),
+            second_restricted_context: vars.get("TESTBED_CONTEXT_2_RESTRICTED").cloned(),
+            server: get("TESTBED_SERVER")?,
+            kubectl: PathBuf::from(get("TESTBED_KUBECTL")?),
+            helm: PathBuf::from(get("TESTBED_HELM")?),
+            standins: PathBuf::from(get("TESTBED_STANDINS")?),
+            ready_seconds: get("TESTBED_READY_SECONDS")?.parse().unwrap_or(f64::NAN),
+        };
+        cluster.start_node_standins()?;
+        Ok(cluster)
+    }
+
+    /// Admin contexts of every cluster of this test bed.
+    pub fn admin_contexts(&self) -> Vec<&str> {
+        std::iter::once(self.context.as_str()).chain(self.second_context.as_deref()).collect()
+    }
+
+    /// One thread, one tokio runtime, one node stand-in task per cluster.
+    fn start_node_standins(&self) -> Result<(), String> {
+        let kubeconfig = self.kubeconfig.clone();
+        let contexts: Vec<String> = self.admin_contexts().into_iter().map(String::from).collect();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        std::thread::Builder::new()
+            .name("node-stand-in".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(format!("tokio runtime: {e}")));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let mut tasks = Vec::new();
+                    for ctx in contexts {
+                        match client_for(&kubeconfig, &ctx).await {
+                            Ok(client) => {
+                                let node = format!("{ctx}-node");
+                                tasks.push(tokio::spawn(node::run(client, node)));
+                            }
+                            Err(e) => {
+                                let _ = ready_tx.send(Err(e));
+                                return;
+                            }
+                        }
+                    }
+                    let _ = ready_tx.send(Ok(()));
+                    for t in tasks {
+                        let _ = t.await;
+                    }
+                });
+            })
+            .map_err(|e| format!("cannot start the node stand-in thread: {e}"))?;
+        ready_rx.recv().map_err(|_| "the node stand-in thread died".to_string())?
+    }
+
+    /// An admin client of the first cluster. Make one per test.
+    pub async fn client(&self) -> Client {
+        self.client_for(&self.context).await
+    }
+
+    /// A client of the read-only user of the first cluster.
+    pub async fn restricted_client(&self) -> Client {
+        self.client_for(&self.restricted_context).await
+    }
+
+    /// An admin client of the second cluster; panics on a one-cluster bed.
+    pub async fn second_client(&self) -> Client {
+        let ctx = self.second_context.as_deref().expect("second_client needs support::multi_cluster()");
+        self.client_for(ctx).await
+    }
+
+    /// A client for any context of this test bed's kubeconfig.
+    pub async fn client_for(&self, context: &str) -> Client {
+        client_for(&self.kubeconfig, context).await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// PATH with the stand-ins first, then the cached helm/kubectl, then the
+    /// inherited PATH.
+    pub fn path_env(&self) -> OsString {
+        let tools = self.kubectl.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut dirs = vec![self.standins.clone(), tools];
+        if let Some(path) = std::env::var_os("PATH") {
+            dirs.extend(std::env::split_paths(&path));
+        }
+        std::env::join_paths(dirs).expect("PATH entries contain no separator")
+    }
+
+    /// A command set up to act on this test bed: KUBECONFIG, PATH (stand-ins
+    /// first) and the stand-ins' STEPWISE_KUBECTL / STEPWISE_HELM. Stdin is
+    /// closed so nothing can wait for an answer.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env("KUBECONFIG", &self.kubeconfig)
+            .env("PATH", self.path_env())
+            .env("STEPWISE_KUBECTL", &self.kubectl)
+            .env("STEPWISE_HELM", &self.helm)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// A command for one of the stand-ins (resolved from the stand-in
+    /// directory, not from PATH).
+    pub fn standin(&self, name: &str) -> Command {
+        self.command(self.standins.join(name))
+    }
+
+    /// Run the cached kubectl against `context`; panics with its output if
+    /// it fails. Returns stdout.
+    pub fn kubectl(&self, context: &str, args: &[&str]) -> String {
+        let mut cmd = self.command(&self.kubectl);
+        cmd.arg("--context").arg(context).args(args);
+        run_ok(cmd)
+    }
+
+    /// Run the cached helm against `context`; panics with its output if it
+    /// fails. Returns stdout.
+    pub fn helm(&self, context: &str, args: &[&str]) -> String {
+        let mut cmd = self.command(&self.helm);
+        cmd.arg("--kube-context").arg(context).args(args);
+        run_ok(cmd)
+    }
+
+    /// Create a namespace with a unique name starting with `prefix`, so that
+    /// tests sharing the cluster do not step on each other.
+    pub async fn namespace(&self, client: &Client, prefix: &str) -> String {
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("{prefix}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst));
+        let ns: Namespace = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": name }
+        }))
+        .expect("namespace object");
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create namespace {name}: {e}"));
+        name
+    }
+}
+
+async fn client_for(kubeconfig: &Path, context: &str) -> Result<Client, String> {
+    let kc = Kubeconfig::read_from(kubeconfig).map_err(|e| format!("cannot read {}: {e}", kubeconfig.display()))?;
+    let options = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
+    let config = Config::from_custom_kubeconfig(kc, &options)
+        .await
+        .map_err(|e| format!("kubeconfig context {context}: {e}"))?;
+    Client::try_from(config).map_err(|e| format!("kube client for {context}: {e}"))
+}
+
+/// Run a command; panic with its output unless it succeeds. Returns stdout.
+pub fn run_ok(mut cmd: Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    if !out.status.success() {
+        panic!(
+            "{cmd:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Poll `check` every 200 ms until it returns `Some`, or panic after
+/// `timeout` naming `what`.
+pub async fn wait_until<T, F, Fut>(what: &str, timeout: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
