@@ -1,3 +1,4 @@
 //! stepwise: a terminal wizard that upgrades products on Kubernetes one confirmed step at a time.
 
+pub mod plan;
 pub mod runbook;

@@ -1,0 +1,143 @@
+//! Plain-language lines saying exactly what a step will do, with the values known
+//! so far filled in. Front ends show these before asking for confirmation.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::runbook::model::{Action, ApplyAction, CheckAction, Confirm, Step, WaitFor, WorkloadKind};
+use crate::runbook::template::Template;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepSummary {
+    pub id: String,
+    pub title: String,
+    pub kind: &'static str,
+    pub explain: String,
+    pub destructive: bool,
+    /// `none`, `yes`, or `type "<word>"`.
+    pub confirm: String,
+    /// What the step will do, one action per line.
+    pub does: Vec<String>,
+}
+
+pub fn describe_step(step: &Step, values: &BTreeMap<String, String>) -> StepSummary {
+    let r = |t: &Template| t.render_partial(values);
+    let list = |ts: &[Template]| ts.iter().map(|t| r(t)).collect::<Vec<_>>().join(", ");
+    let namespaces = |ns: &Option<Vec<Template>>| match ns {
+        None => "in all namespaces".to_string(),
+        Some(ns) => format!("in namespaces {}", list(ns)),
+    };
+    let mut does = match step.action() {
+        Action::Note(n) => vec![format!("show a {:?} note and wait for acknowledgement", n.severity).to_lowercase()],
+        Action::Check(c) => vec![match c {
+            CheckAction::CrdsExist(kinds) => format!("check these resource kinds are served: {}", list(kinds)),
+            CheckAction::DeploymentAvailable(o) => format!("check Deployment {}/{} is available", r(&o.namespace), r(&o.name)),
+            CheckAction::MinReplicas(m) => format!(
+                "check Deployment {}/{} runs at least {} replicas ({} otherwise)",
+                r(&m.namespace),
+                r(&m.name),
+                m.min,
+                if m.required { "stop" } else { "warn" }
+            ),
+            CheckAction::CommandSucceeds(c) => format!("run `{}` and expect exit status 0", display_argv(&c.argv, values)),
+        }],
+        Action::Backup(b) => b
+            .resources
+            .iter()
+            .map(|kind| format!("list {} {} and save them to the session's backup folder", r(kind), namespaces(&b.namespaces)))
+            .collect(),
+        Action::Command(c) => {
+            let mut lines = vec![format!("run `{}`", display_argv(&c.argv, values))];
+            match &c.dry_run_argv {
+                Some(dry) => lines.push(format!("in rehearsal run `{}` instead", display_argv(dry, values))),
+                None => lines.push("in rehearsal: shown, not run (it has no dry-run form)".into()),
+            }
+            lines
+        }
+        Action::Apply(ApplyAction::File(f)) => vec![format!("server-side apply the manifests in {}", r(f))],
+        Action::Apply(ApplyAction::Command(c)) => {
+            vec![format!("run `{}` and server-side apply the manifests it prints", display_argv(&c.argv, values))]
+        }
+        Action::Restore(rs) => vec![format!(
+            "re-create every object saved by step `{}`{}",
+            rs.from.value,
+            rs.concurrency.map(|c| format!(", {c} at a time")).unwrap_or_default()
+        )],
+        Action::RolloutRestart(rr) => {
+            let kinds = rr.kinds.clone().unwrap_or_else(|| vec![WorkloadKind::Deployment, WorkloadKind::StatefulSet, WorkloadKind::DaemonSet]);
+            let kinds: Vec<String> = kinds.iter().map(|k| format!("{k:?}s")).collect();
+            let mut filter = Vec::new();
+            if let Some(sel) = &rr.selector {
+                filter.push(format!("labelled {}", r(sel)));
+            }
+            if let Some(a) = &rr.annotation {
+                filter.push(format!("whose pods carry annotation {}", r(a)));
+            }
+            let mut lines = vec![format!(
+                "restart {} {}{} and wait for each rollout",
+                kinds.join(", "),
+                namespaces(&rr.namespaces),
+                if filter.is_empty() { String::new() } else { format!(" {}", filter.join(" and ")) }
+            )];
+            if rr.delete_unowned_pods {
+                lines.push("delete matching pods that no controller owns".into());
+            }
+            lines
+        }
+        Action::Wait(w) => vec![match &w.condition {
+            WaitFor::Gone(g) => format!(
+                "wait until {} {}{} is gone",
+                r(&g.resource),
+                g.namespace.as_ref().map(|n| format!("{}/", r(n))).unwrap_or_default(),
+                r(&g.name)
+            ),
+            WaitFor::DeploymentAvailable(o) => format!("wait until Deployment {}/{} is available", r(&o.namespace), r(&o.name)),
+            WaitFor::CrdEstablished(t) => format!("wait until CRD {} is established", r(t)),
+            WaitFor::NamespaceGone(t) => format!("wait until namespace {} is deleted", r(t)),
+        }],
+        Action::Manual(m) => vec![format!("you do: {}", r(&m.instructions).trim())],
+    };
+    if let Some(ctx) = &step.context {
+        does.push(format!("on kube context {}", r(ctx)));
+    }
+    if let Some(list) = &step.for_each {
+        does.push(format!("once for each item of {{{{{}}}}}", list.value));
+    }
+    StepSummary {
+        id: step.id.value.clone(),
+        title: step.title.clone(),
+        kind: step.action().kind(),
+        explain: step.explain.trim().to_string(),
+        destructive: step.destructive,
+        confirm: match step.confirmation() {
+            Confirm::None => "none".into(),
+            Confirm::Yes => "yes".into(),
+            Confirm::Typed(word) => format!("type \"{}\"", r(&word)),
+        },
+        does,
+    }
+}
+
+/// An argument vector shown the way a shell user would read it; for display only,
+/// never executed.
+pub fn display_argv(argv: &[Template], values: &BTreeMap<String, String>) -> String {
+    argv.iter().map(|a| quote_for_display(&a.render_partial(values))).collect::<Vec<_>>().join(" ")
+}
+
+fn quote_for_display(arg: &str) -> String {
+    let plain = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:{}@,+%".contains(c));
+    if plain { arg.to_string() } else { format!("'{}'", arg.replace('\'', "'\\''")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_with_spaces_or_quotes_are_quoted_for_display() {
+        let argv: Vec<Template> = ["helm", "install", "{{r}}"].iter().map(|s| Template::parse(s).unwrap()).collect();
+        let values = BTreeMap::from([("r".to_string(), "it's a b".to_string())]);
+        assert_eq!(display_argv(&argv, &values), "helm install 'it'\\''s a b'");
+    }
+}

@@ -1,0 +1,192 @@
+//! Planner rules on small catalogs written for each case, so every boundary is
+//! visible in the test itself. Paths through the shipped runbooks are tested in
+//! `shipped_paths.rs`.
+
+use stepwise::plan::{PlanError, Request, plan};
+use stepwise::runbook::error::SourceFile;
+use stepwise::runbook::load::{RawFile, build};
+use stepwise::runbook::{Catalog, Version};
+
+const PRODUCT: &str = r#"
+id: meshy
+name: Meshy
+releases: [1.0.0, 1.1.0, 1.2.0, 1.2.3, 1.3.0, 1.4.0, 1.5.0, 1.6.0, 1.7.0, 1.8.0, 2.0.0]
+facts:
+  - {name: method, values: [cli, helm], default: cli}
+path:
+  rules:
+    - reason: from 1.4 on, up to two minor versions per hop
+      to: ">=1.4.0, <2.0.0"
+      max_minor: 2
+    - reason: before 1.4, one minor version per hop
+      to: "<1.4.0"
+      max_minor: 1
+    - reason: 1.8 moves to 2.0 as a major upgrade
+      from: "1.8.x"
+      to: "2.0.x"
+      allow_major: true
+      acknowledge: Read the 2.0 breaking changes first.
+notes:
+  - {id: two-zero, severity: breaking, title: Two, text: big change, from: "<2.0.0", to: ">=2.0.0"}
+  - {id: one-five, severity: warning, title: Five, text: flag renamed, from: "<1.5.0", to: ">=1.5.0"}
+"#;
+
+fn procedure(id: &str, disruption: &str, applies: &str) -> String {
+    format!(
+        "id: {id}\nproduct: meshy\ntitle: {id}\ndescription: d\ndisruption: {disruption}\napplies: {applies}\nsteps:\n  - id: go\n    title: Go\n    explain: e\n    command: {{argv: [meshctl, upgrade, \"{{{{to_version}}}}\"]}}\n"
+    )
+}
+
+fn catalog(procedures: &[String]) -> Catalog {
+    let mut files = vec![RawFile { dir: "meshy".into(), file: SourceFile::new("meshy/product.yaml", PRODUCT), path: None }];
+    for (i, text) in procedures.iter().enumerate() {
+        files.push(RawFile { dir: "meshy".into(), file: SourceFile::new(format!("meshy/p{i}.yaml"), text.clone()), path: None });
+    }
+    match build(files) {
+        Ok(c) => c,
+        Err(e) => panic!("test catalog invalid: {e:?}"),
+    }
+}
+
+fn standard() -> Catalog {
+    catalog(&[
+        procedure("rolling", "low", "{from: '*', to: '*', previous_release_only: true, when: {method: [cli]}}"),
+        procedure("reinstall", "high", "{from: '*', to: '*'}"),
+    ])
+}
+
+fn request(from: &str, to: &str) -> Request {
+    Request { product: "meshy".into(), from: Some(Version::parse(from).unwrap()), to: to.into(), ..Request::default() }
+}
+
+fn stops(from: &str, to: &str) -> Vec<String> {
+    let plan = plan(&standard(), &request(from, to)).unwrap_or_else(|e| panic!("{from} -> {to}: {e}"));
+    let mut out = vec![plan.from.to_string()];
+    out.extend(plan.hops.iter().map(|h| h.to.to_string()));
+    out
+}
+
+#[test]
+fn two_minor_rule_splits_long_jumps_like_the_kuma_example() {
+    // 1.2 -> 1.6 becomes 1.2 -> 1.4 -> 1.6; the stop is the newest 1.4 release.
+    assert_eq!(stops("1.2.0", "1.6.0"), ["1.2.0", "1.4.0", "1.6.0"]);
+    assert_eq!(stops("1.4.0", "1.6.0"), ["1.4.0", "1.6.0"]);
+    assert_eq!(stops("1.5.0", "1.6.0"), ["1.5.0", "1.6.0"]);
+}
+
+#[test]
+fn older_targets_step_one_minor_at_a_time_in_long_chains() {
+    assert_eq!(stops("1.0.0", "1.3.0"), ["1.0.0", "1.1.0", "1.2.3", "1.3.0"]);
+    assert_eq!(stops("1.0.0", "1.8.0"), ["1.0.0", "1.1.0", "1.2.3", "1.4.0", "1.6.0", "1.8.0"]);
+}
+
+#[test]
+fn major_hop_needs_its_rule_and_carries_the_acknowledgement() {
+    let p = plan(&standard(), &request("1.6.0", "2.0.0")).unwrap();
+    let stops: Vec<String> = p.hops.iter().map(|h| h.to.to_string()).collect();
+    assert_eq!(stops, ["1.8.0", "2.0.0"]);
+    assert_eq!(p.hops[1].acknowledge.as_deref(), Some("Read the 2.0 breaking changes first."));
+    assert!(p.hops[0].acknowledge.is_none());
+    assert!(p.hops[1].notes.iter().any(|n| n.id == "two-zero"));
+    assert!(!p.hops[0].notes.iter().any(|n| n.id == "two-zero"));
+}
+
+#[test]
+fn notes_apply_only_to_hops_that_cross_them() {
+    let p = plan(&standard(), &request("1.3.0", "1.5.0")).unwrap();
+    assert_eq!(p.hops.len(), 1);
+    assert!(p.hops[0].notes.iter().any(|n| n.id == "one-five"));
+    let p = plan(&standard(), &request("1.5.0", "1.6.0")).unwrap();
+    assert!(p.hops[0].notes.is_empty());
+}
+
+#[test]
+fn least_disruptive_procedure_wins_and_says_why() {
+    let p = plan(&standard(), &request("1.5.0", "1.6.0")).unwrap();
+    assert_eq!(p.hops[0].procedure, "rolling");
+    assert!(p.hops[0].reason.contains("least disruptive of 2"), "{}", p.hops[0].reason);
+    assert_eq!(p.hops[0].alternatives, ["reinstall (high disruption)"]);
+    // Two releases back, only the reinstall fits.
+    let p = plan(&standard(), &request("1.4.0", "1.6.0")).unwrap();
+    assert_eq!(p.hops[0].procedure, "reinstall");
+    assert!(p.hops[0].reason.contains("the only procedure"));
+}
+
+#[test]
+fn facts_decide_which_procedures_fit() {
+    let mut req = request("1.5.0", "1.6.0");
+    req.facts.insert("method".into(), "helm".into());
+    let p = plan(&standard(), &req).unwrap();
+    assert_eq!(p.hops[0].procedure, "reinstall");
+    assert_eq!(p.facts.get("method").map(String::as_str), Some("helm"));
+}
+
+#[test]
+fn explicit_procedure_is_used_or_refused_with_the_valid_ids() {
+    let mut req = request("1.5.0", "1.6.0");
+    req.procedure = Some("reinstall".into());
+    assert_eq!(plan(&standard(), &req).unwrap().hops[0].procedure, "reinstall");
+    let mut req = request("1.4.0", "1.6.0");
+    req.procedure = Some("rolling".into());
+    match plan(&standard(), &req) {
+        Err(PlanError::ProcedureDoesNotFit { id, valid, .. }) => {
+            assert_eq!(id, "rolling");
+            assert_eq!(valid, ["reinstall"]);
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn downgrades_same_versions_and_unknown_versions_are_refused() {
+    assert!(matches!(plan(&standard(), &request("1.6.0", "1.4.0")), Err(PlanError::Downgrade { .. })));
+    assert!(matches!(plan(&standard(), &request("1.6.0", "1.6.0")), Err(PlanError::AlreadyThere { .. })));
+    match plan(&standard(), &request("1.6.0", "1.9.0")) {
+        Err(PlanError::UnknownVersion { known, .. }) => assert!(known.contains(&"1.8.0".to_string())),
+        other => panic!("expected unknown version, got {other:?}"),
+    }
+    assert!(matches!(plan(&standard(), &request("1.6.0", "latest")), Err(PlanError::BadVersion(_))));
+    let mut req = request("1.0.0", "1.1.0");
+    req.product = "nope".into();
+    match plan(&standard(), &req) {
+        Err(PlanError::UnknownProduct { known, .. }) => assert_eq!(known, ["meshy"]),
+        other => panic!("expected unknown product, got {other:?}"),
+    }
+}
+
+#[test]
+fn partial_targets_mean_the_newest_release_of_that_line() {
+    let p = plan(&standard(), &request("1.1.0", "1.2")).unwrap();
+    assert_eq!(p.to.to_string(), "1.2.3");
+    let p = plan(&standard(), &request("v1.6", "v2")).unwrap();
+    assert_eq!(p.to.to_string(), "2.0.0");
+}
+
+#[test]
+fn a_gap_in_the_rules_is_explained() {
+    // Without the major rule nothing leads from 1.x to 2.x.
+    let c = catalog(&[procedure("reinstall", "high", "{from: '*', to: '<2.0.0'}")]);
+    match plan(&c, &request("1.8.0", "2.0.0")) {
+        Err(PlanError::NoPath { explanation, .. }) => assert!(explanation.contains("no procedure fits"), "{explanation}"),
+        other => panic!("expected no path, got {other:?}"),
+    }
+}
+
+#[test]
+fn range_boundaries_decide_fit_exactly() {
+    let c = catalog(&[
+        procedure("early", "high", "{from: '>=1.0.0, <1.5.0', to: '<=1.6.0'}"),
+        procedure("late", "high", "{from: '>=1.5.0', to: '>1.6.0'}"),
+    ]);
+    assert_eq!(plan(&c, &request("1.4.0", "1.6.0")).unwrap().hops[0].procedure, "early");
+    assert_eq!(plan(&c, &request("1.6.0", "1.8.0")).unwrap().hops[0].procedure, "late");
+    // 1.5.0 -> 1.6.0: `early` stops below 1.5.0 and `late` starts above 1.6.0.
+    assert!(matches!(plan(&c, &request("1.5.0", "1.6.0")), Err(PlanError::NoPath { .. })));
+}
+
+#[test]
+fn steps_show_templates_resolved_with_the_hop_versions() {
+    let p = plan(&standard(), &request("1.2.0", "1.6.0")).unwrap();
+    assert_eq!(p.hops[0].steps[0].does[0], "run `meshctl upgrade 1.4.0`");
+    assert_eq!(p.hops[1].steps[0].does[0], "run `meshctl upgrade 1.6.0`");
+}
