@@ -1,4 +1,5 @@
 //! stepwise: a terminal wizard that upgrades products on Kubernetes one confirmed step at a time.
 
+pub mod cli;
 pub mod plan;
 pub mod runbook;

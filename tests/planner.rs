@@ -38,9 +38,9 @@ fn procedure(id: &str, disruption: &str, applies: &str) -> String {
 }
 
 fn catalog(procedures: &[String]) -> Catalog {
-    let mut files = vec![RawFile { dir: "meshy".into(), file: SourceFile::new("meshy/product.yaml", PRODUCT), path: None }];
+    let mut files = vec![RawFile::new("meshy", SourceFile::new("meshy/product.yaml", PRODUCT), None)];
     for (i, text) in procedures.iter().enumerate() {
-        files.push(RawFile { dir: "meshy".into(), file: SourceFile::new(format!("meshy/p{i}.yaml"), text.clone()), path: None });
+        files.push(RawFile::new("meshy", SourceFile::new(format!("meshy/p{i}.yaml"), text.clone()), None));
     }
     match build(files) {
         Ok(c) => c,

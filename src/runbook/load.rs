@@ -26,11 +26,18 @@ pub struct RawFile {
     /// Where the file lives on disk, for resolving relative paths in `apply.file`;
     /// `None` for embedded files.
     pub path: Option<PathBuf>,
+    /// Whether this is the product file rather than a procedure.
+    pub is_product: bool,
 }
 
 impl RawFile {
+    pub fn new(dir: impl Into<String>, file: Arc<SourceFile>, path: Option<PathBuf>) -> Self {
+        let is_product = file.name.rsplit(['/', '\\']).next() == Some(PRODUCT_FILE);
+        RawFile { dir: dir.into(), file, path, is_product }
+    }
+
     pub fn is_product(&self) -> bool {
-        self.file.name.ends_with(PRODUCT_FILE)
+        self.is_product
     }
 }
 
@@ -42,7 +49,7 @@ pub fn embedded_files() -> Vec<RawFile> {
         for file in product_dir.files().filter(|f| is_yaml(f.path())) {
             let name = format!("runbooks/{}", file.path().to_string_lossy());
             let text = String::from_utf8_lossy(file.contents()).into_owned();
-            out.push(RawFile { dir: dir.clone(), file: SourceFile::new(name, text), path: None });
+            out.push(RawFile::new(dir.clone(), SourceFile::new(name, text), None));
         }
     }
     out.sort_by(|a, b| a.file.name.cmp(&b.file.name));
@@ -80,7 +87,7 @@ fn read_file(path: &Path, dir: String) -> Result<RawFile, RunbookError> {
     let text = String::from_utf8(bytes).map_err(|e| {
         io(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8 text ({e})")))
     })?;
-    Ok(RawFile { dir, file: SourceFile::new(path.display().to_string(), text), path: Some(path.to_path_buf()) })
+    Ok(RawFile::new(dir, SourceFile::new(path.display().to_string(), text), Some(path.to_path_buf())))
 }
 
 fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
@@ -99,11 +106,21 @@ fn is_yaml(path: &Path) -> bool {
 
 /// The embedded runbooks plus every directory in `extra`, checked together.
 pub fn load(extra: &[PathBuf]) -> Result<Catalog, RunbookError> {
-    let mut files = embedded_files();
+    let mut added = Vec::new();
     for dir in extra {
-        files.extend(files_at(dir)?);
+        added.extend(files_at(dir)?);
     }
-    build(files)
+    build(merge(embedded_files(), added))
+}
+
+/// Adds `extra` to `base`. A product directory in `extra` that has its own
+/// product file replaces the one in `base` entirely; one with only procedures
+/// adds them to the product in `base`.
+pub fn merge(base: Vec<RawFile>, extra: Vec<RawFile>) -> Vec<RawFile> {
+    let replaced: std::collections::BTreeSet<&str> = extra.iter().filter(|f| f.is_product()).map(|f| f.dir.as_str()).collect();
+    let mut out: Vec<RawFile> = base.into_iter().filter(|f| !replaced.contains(f.dir.as_str())).collect();
+    out.extend(extra);
+    out
 }
 
 /// Parses and checks `files` as one set and builds the catalog.
@@ -125,7 +142,7 @@ pub fn build(files: Vec<RawFile>) -> Result<Catalog, RunbookError> {
 }
 
 fn parse<T: serde::de::DeserializeOwned>(file: &Arc<SourceFile>, problems: &mut Vec<Problem>) -> Option<T> {
-    if file.text.trim().is_empty() {
+    if file.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
         problems.push(
             Problem::new(file, Pos { line: 1, column: 1, offset: 0 }, "the file is empty")
                 .help("a runbook file holds one YAML mapping; see docs/runbooks.md"),
@@ -163,9 +180,14 @@ fn problem_from_yaml(file: &Arc<SourceFile>, e: &serde_saphyr::Error) -> Problem
 fn strip_location_prefix(message: &str) -> String {
     let first = message.lines().next().unwrap_or(message);
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    match first.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
-        Some((where_, text)) if where_.contains("column") => text.to_string(),
-        _ => first.to_string(),
+    let text = match first.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
+        Some((where_, text)) if where_.contains("column") => text,
+        _ => first,
+    };
+    // Some messages repeat the position at the end.
+    match text.rfind(" at line ") {
+        Some(i) if text[i..].contains("column") => text[..i].to_string(),
+        _ => text.to_string(),
     }
 }
 
@@ -176,8 +198,18 @@ fn yaml_help(message: &str) -> Option<&'static str> {
         Some("add the field; docs/runbooks.md describes what each one means")
     } else if message.starts_with("duplicate mapping key") {
         Some("each key may appear once in a mapping; remove or rename one of them")
-    } else if message.contains("tab") {
+    } else if message.contains("found a tab") {
         Some("indent YAML with spaces, not tabs")
+    } else if message.contains("did not find expected key") || message.contains("mapping values are not allowed") {
+        Some("check the indentation: the keys of one mapping must start in the same column")
+    } else if message.starts_with("invalid u") || message.starts_with("invalid i") {
+        Some("this field takes a whole number")
+    } else if message.starts_with("expected sequence") {
+        Some("this field takes a list, such as [a, b]")
+    } else if message.starts_with("expected mapping") {
+        Some("this place takes a mapping of keys and values, such as `id: upgrade`")
+    } else if message.contains("after enum variant value") {
+        Some("give only one of the alternatives here, not several")
     } else {
         None
     }
@@ -191,6 +223,7 @@ mod tests {
     fn location_prefix_is_removed_once() {
         assert_eq!(strip_location_prefix("error: line 3 column 8: mapping values: here"), "mapping values: here");
         assert_eq!(strip_location_prefix("plain message"), "plain message");
+        assert_eq!(strip_location_prefix("error: line 5 column 13: unknown variant `x` at line 5, column 13"), "unknown variant `x`");
     }
 
     #[test]

@@ -314,14 +314,16 @@ fn check_coverage(product: &ProductEntry, problems: &mut Vec<Problem>) {
                 used.extend(fitting.iter().map(|p| p.id()));
                 for (a, b) in fitting.iter().zip(fitting.iter().skip(1)).filter(|(a, b)| a.procedure.disruption == b.procedure.disruption) {
                     if reported.insert((a.id(), b.id())) {
-                        let msg = format!(
-                            "procedures `{}` and `{}` both fit {from} -> {to} ({}) with the same disruption, so the choice is ambiguous",
-                            a.id(),
-                            b.id(),
-                            describe(facts)
-                        );
-                        let help = "narrow `applies.from`/`to` or `when`, or give them different `disruption`";
-                        problems.push(Problem::new(&b.file, b.procedure.applies.to.pos, msg).help(help));
+                        for (this, other) in [(a, b), (b, a)] {
+                            let msg = format!(
+                                "procedures `{}` and `{}` both fit {from} -> {to} ({}) with the same disruption, so the choice is ambiguous",
+                                this.id(),
+                                other.id(),
+                                describe(facts)
+                            );
+                            let help = "narrow `applies.from`/`to` or `when`, or give them different `disruption`";
+                            problems.push(Problem::new(&this.file, this.procedure.applies.to.pos, msg).help(help));
+                        }
                     }
                 }
             }

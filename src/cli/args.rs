@@ -1,0 +1,86 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stepwise",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("STEPWISE_GIT_REVISION"), ")"),
+    about = "Upgrade products on Kubernetes one confirmed step at a time",
+    long_about = "stepwise walks you through upgrading NGINX Service Mesh, Kong Mesh, Kuma and Kong Gateway: \
+it plans the path, backs up custom resources, and runs every step after you confirm it."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Also load runbooks from this directory (repeatable). A product directory
+    /// with its own product.yaml replaces the built-in one of the same name.
+    #[arg(long = "runbooks", value_name = "DIR", global = true)]
+    pub runbooks: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List products and procedures with the versions they cover.
+    #[command(after_help = "Example:\n  stepwise list")]
+    List,
+    /// Show the upgrade path and every step, without touching anything.
+    #[command(after_help = "Examples:\n  stepwise plan nginx-service-mesh --from 1.6.0 --to 1.7.0\n  stepwise plan kong-mesh --from 1.2 --to 1.6 --output json")]
+    Plan(PlanArgs),
+    /// Show a product, or one of its procedures in full.
+    #[command(after_help = "Examples:\n  stepwise show kuma\n  stepwise show nginx-service-mesh in-place")]
+    Show {
+        product: String,
+        procedure: Option<String>,
+    },
+    /// Check runbook files: format, references, variables and overlaps.
+    #[command(after_help = "Examples:\n  stepwise lint\n  stepwise lint ./my-runbooks/acme")]
+    Lint {
+        /// Files or directories to check together with the built-in runbooks;
+        /// without any, the built-in runbooks and --runbooks directories are checked.
+        paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    pub product: String,
+    /// The version to upgrade to (`2.8` means the newest known 2.8 release).
+    #[arg(long)]
+    pub to: String,
+    /// The installed version.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Use this procedure instead of the least disruptive one.
+    #[arg(long)]
+    pub procedure: Option<String>,
+    /// A fact about the installation, such as `platform=openshift` (repeatable).
+    #[arg(long = "fact", value_name = "NAME=VALUE", value_parser = parse_pair)]
+    pub facts: Vec<(String, String)>,
+    /// A variable's value, such as `namespace=mesh` (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_pair)]
+    pub values: Vec<(String, String)>,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("`{s}` is not NAME=VALUE")),
+    }
+}

@@ -1,0 +1,249 @@
+//! `list`, `plan`, `show` and `lint`: the commands that read runbooks only.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use super::args::{Output, PlanArgs};
+use super::{Failure, exit};
+use crate::plan::{self, Plan, PlanError, Request};
+use crate::runbook::load::{self, RawFile};
+use crate::runbook::model::Severity;
+use crate::runbook::{Catalog, RunbookError, Version};
+
+pub fn load_catalog(extra: &[PathBuf]) -> Result<Catalog, Failure> {
+    load::load(extra).map_err(runbook_failure)
+}
+
+pub fn runbook_failure(e: RunbookError) -> Failure {
+    match e {
+        RunbookError::Invalid(problems) => {
+            let mut reports: Vec<miette::Report> = problems.iter().map(super::report::problem).collect();
+            let n = problems.len();
+            reports.push(miette::miette!(
+                help = "fix the runbooks, then run `stepwise lint` to check them",
+                "{n} problem{} in runbooks",
+                if n == 1 { "" } else { "s" }
+            ));
+            Failure { code: exit::RUNBOOK, reports }
+        }
+        other => Failure::one(exit::RUNBOOK, miette::miette!("{other}")),
+    }
+}
+
+pub fn list(catalog: &Catalog) -> String {
+    let mut out = String::new();
+    for product in &catalog.products {
+        let p = &product.product;
+        let first = p.releases.first().map(ToString::to_string).unwrap_or_default();
+        let last = p.releases.last().map(ToString::to_string).unwrap_or_default();
+        let _ = writeln!(out, "{} ({}) — releases {first} to {last}", p.name, product.id());
+        for proc_ in &product.procedures {
+            let a = &proc_.procedure.applies;
+            let mut when: Vec<String> =
+                a.when.iter().map(|(k, v)| format!("{}={}", k.value, v.iter().map(|x| x.value.as_str()).collect::<Vec<_>>().join("|"))).collect();
+            if a.previous_release_only {
+                when.insert(0, "previous release only".into());
+            }
+            let when = if when.is_empty() { String::new() } else { format!("; {}", when.join(", ")) };
+            let _ = writeln!(
+                out,
+                "  {:<28} from {} to {} ({}{when})",
+                proc_.id(),
+                a.from.value,
+                a.to.value,
+                plan::disruption_word(proc_.procedure.disruption)
+            );
+        }
+    }
+    out
+}
+
+pub fn plan_command(catalog: &Catalog, args: &PlanArgs) -> Result<String, Failure> {
+    let from = match &args.from {
+        Some(f) => Some(Version::parse(f).map_err(|e| Failure::one(exit::USAGE, miette::miette!("--from: {e}")))?),
+        None => None,
+    };
+    let request = Request {
+        product: args.product.clone(),
+        from,
+        to: args.to.clone(),
+        facts: args.facts.iter().cloned().collect(),
+        procedure: args.procedure.clone(),
+        values: args.values.iter().cloned().collect(),
+    };
+    check_facts(catalog, &request)?;
+    let plan = plan::plan(catalog, &request).map_err(plan_failure)?;
+    Ok(match args.output {
+        Output::Json => serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n",
+        Output::Text => render_plan(&plan),
+    })
+}
+
+/// Facts given on the command line must be declared by the product, with a declared value.
+fn check_facts(catalog: &Catalog, request: &Request) -> Result<(), Failure> {
+    let Some(product) = catalog.product(&request.product) else { return Ok(()) };
+    for (name, value) in &request.facts {
+        let Some(fact) = product.product.facts.iter().find(|f| &f.name.value == name) else {
+            let known: Vec<&str> = product.product.facts.iter().map(|f| f.name.value.as_str()).collect();
+            return Err(Failure::one(
+                exit::USAGE,
+                miette::miette!("{} has no fact `{name}`; its facts are: {}", product.id(), known.join(", ")),
+            ));
+        };
+        if !fact.values.contains(value) {
+            return Err(Failure::one(
+                exit::USAGE,
+                miette::miette!("fact `{name}` cannot be `{value}`; it is one of: {}", fact.values.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn plan_failure(e: PlanError) -> Failure {
+    let code = match e {
+        PlanError::UnknownProduct { .. } | PlanError::FromRequired | PlanError::BadVersion(_) => exit::USAGE,
+        _ => exit::REFUSED,
+    };
+    Failure::one(code, miette::miette!("{e}"))
+}
+
+pub fn render_plan(plan: &Plan) -> String {
+    let mut out = String::new();
+    let hops = plan.hops.len();
+    let _ = writeln!(
+        out,
+        "{} {} -> {} ({hops} hop{}, {} steps)",
+        plan.product_name,
+        plan.from,
+        plan.to,
+        if hops == 1 { "" } else { "s" },
+        plan.step_count()
+    );
+    let facts: Vec<String> = plan.facts.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    if !facts.is_empty() {
+        let _ = writeln!(out, "installation: {}", facts.join(", "));
+    }
+    for (i, hop) in plan.hops.iter().enumerate() {
+        let _ = writeln!(out, "\nHop {}: {} -> {}  {} [{}]", i + 1, hop.from, hop.to, hop.procedure_title, hop.procedure);
+        let _ = writeln!(out, "  path: {}", hop.rule);
+        let _ = writeln!(out, "  why:  {}", hop.reason);
+        if !hop.alternatives.is_empty() {
+            let _ = writeln!(out, "  also fits: {} (pick with --procedure)", hop.alternatives.join(", "));
+        }
+        if let Some(ack) = &hop.acknowledge {
+            let _ = writeln!(out, "  ACKNOWLEDGE: {ack}");
+        }
+        for note in &hop.notes {
+            let mark = match note.severity {
+                Severity::Info => "note",
+                Severity::Warning => "WARNING",
+                Severity::Breaking => "BREAKING",
+            };
+            let _ = writeln!(out, "  {mark} ({}): {}", note.product, note.title);
+            let _ = writeln!(out, "{}", indent(&note.text, "      "));
+        }
+        for (n, step) in hop.steps.iter().enumerate() {
+            let flag = if step.destructive { "  [DESTRUCTIVE]" } else { "" };
+            let _ = writeln!(out, "  {:>2}. {} ({}){flag}", n + 1, step.title, step.id);
+            for line in &step.does {
+                let _ = writeln!(out, "      - {line}");
+            }
+            if step.confirm != "none" {
+                let _ = writeln!(out, "      confirm: {}", step.confirm);
+            }
+        }
+    }
+    out
+}
+
+fn indent(text: &str, prefix: &str) -> String {
+    wrap(text, 88 - prefix.len()).lines().map(|l| format!("{prefix}{l}")).collect::<Vec<_>>().join("\n")
+}
+
+/// Greedy word wrap; runbook text is prose written without line breaks.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    for para in text.split("\n\n") {
+        let mut line = String::new();
+        for word in para.split_whitespace() {
+            if !line.is_empty() && line.len() + 1 + word.len() > width {
+                out.push_str(&line);
+                out.push('\n');
+                line.clear();
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.trim_end().to_string()
+}
+
+pub fn show(catalog: &Catalog, product_id: &str, procedure_id: Option<&str>) -> Result<String, Failure> {
+    let product = catalog.product(product_id).ok_or_else(|| {
+        plan_failure(PlanError::UnknownProduct { name: product_id.into(), known: catalog.product_ids().iter().map(ToString::to_string).collect() })
+    })?;
+    let mut out = String::new();
+    let Some(procedure_id) = procedure_id else {
+        let p = &product.product;
+        let _ = writeln!(out, "{} ({})\n{}\n", p.name, product.id(), indent(&p.description, ""));
+        let releases: Vec<String> = p.releases.iter().map(ToString::to_string).collect();
+        let _ = writeln!(out, "Known releases: {}", releases.join(", "));
+        let _ = writeln!(out, "\nPath rules:");
+        for rule in &p.path.rules {
+            let _ = writeln!(out, "  - {}", rule.reason.trim());
+        }
+        let _ = writeln!(out, "\nProcedures:");
+        for q in &product.procedures {
+            let _ = writeln!(out, "  {:<28} {}", q.id(), q.procedure.title);
+        }
+        let _ = writeln!(out, "\nVersion notes: {}", p.notes.len());
+        return Ok(out);
+    };
+    let entry = product.procedure(procedure_id).ok_or_else(|| {
+        let ids: Vec<&str> = product.procedures.iter().map(|p| p.id()).collect();
+        Failure::one(exit::USAGE, miette::miette!("{} has no procedure `{procedure_id}`; its procedures: {}", product.id(), ids.join(", ")))
+    })?;
+    let p = &entry.procedure;
+    let _ = writeln!(out, "{} [{}] — {}", p.title, entry.id(), plan::disruption_word(p.disruption));
+    let _ = writeln!(out, "{}\n", indent(&p.description, ""));
+    let _ = writeln!(out, "Applies from {} to {}", p.applies.from.value, p.applies.to.value);
+    let vars: Vec<_> = entry.variables(&product.product).collect();
+    if !vars.is_empty() {
+        let _ = writeln!(out, "\nVariables:");
+        for v in vars {
+            let default = v.default.as_ref().map(|d| format!(" (default: {})", d.raw())).unwrap_or_default();
+            let _ = writeln!(out, "  {}{default} — {}", v.name.value, v.description.trim());
+        }
+    }
+    let _ = writeln!(out, "\nSteps:");
+    for (i, step) in p.steps.iter().enumerate() {
+        let summary = plan::describe_step(step, &BTreeMap::new());
+        let flag = if summary.destructive { "  [DESTRUCTIVE]" } else { "" };
+        let _ = writeln!(out, "  {:>2}. {} ({}, {}){flag}", i + 1, summary.title, summary.id, summary.kind);
+        let _ = writeln!(out, "{}", indent(&summary.explain, "      "));
+        for line in &summary.does {
+            let _ = writeln!(out, "      - {line}");
+        }
+    }
+    Ok(out)
+}
+
+/// Lints the given paths together with the built-in runbooks (a product directory
+/// among the paths replaces the built-in one), or the built-in set and `--runbooks`.
+pub fn lint(paths: &[PathBuf], extra: &[PathBuf]) -> Result<String, Failure> {
+    let mut added: Vec<RawFile> = Vec::new();
+    for path in paths.iter().chain(extra) {
+        added.extend(load::files_at(path).map_err(runbook_failure)?);
+    }
+    let files = load::merge(load::embedded_files(), added);
+    let count = files.len();
+    let catalog = load::build(files).map_err(runbook_failure)?;
+    let procedures: usize = catalog.products.iter().map(|p| p.procedures.len()).sum();
+    Ok(format!("ok: {count} files, {} products, {procedures} procedures, no problems\n", catalog.products.len()))
+}

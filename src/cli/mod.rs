@@ -1,0 +1,33 @@
+//! The command line: parses arguments, runs the command, and turns failures into
+//! reports and exit codes. This is the only layer that knows about miette.
+
+pub mod args;
+mod catalog;
+pub mod exit;
+mod report;
+
+use args::{Cli, Command};
+
+/// A command that did not succeed: what to print and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub reports: Vec<miette::Report>,
+}
+
+impl Failure {
+    pub fn one(code: u8, report: miette::Report) -> Self {
+        Failure { code, reports: vec![report] }
+    }
+}
+
+/// Runs a parsed command and returns what it prints on success.
+pub fn run(cli: Cli) -> Result<String, Failure> {
+    let extra = &cli.global.runbooks;
+    match &cli.command {
+        Command::List => Ok(catalog::list(&catalog::load_catalog(extra)?)),
+        Command::Plan(args) => catalog::plan_command(&catalog::load_catalog(extra)?, args),
+        Command::Show { product, procedure } => catalog::show(&catalog::load_catalog(extra)?, product, procedure.as_deref()),
+        Command::Lint { paths } => catalog::lint(paths, extra),
+    }
+}

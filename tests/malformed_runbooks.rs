@@ -1,0 +1,86 @@
+//! Every file under `tests/fixtures/malformed/cases/` holds one kind of mistake and
+//! ends with the problems it must produce, as comments of the form
+//! `# expect: LINE:COLUMN: text the message contains`. Each case is checked with
+//! the small valid product in `base/`; the problems reported for the case file must
+//! be exactly the expected ones, at exactly those positions.
+
+use std::path::Path;
+
+use stepwise::runbook::load::{RawFile, build, files_at, merge};
+use stepwise::runbook::{Problem, RunbookError};
+
+const DIR: &str = "tests/fixtures/malformed";
+
+struct Expect {
+    line: u32,
+    column: u32,
+    text: String,
+}
+
+fn expectations(text: &str) -> Vec<Expect> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# expect: "))
+        .map(|e| {
+            let mut parts = e.splitn(3, ':');
+            let line = parts.next().and_then(|n| n.trim().parse().ok()).expect("expect line");
+            let column = parts.next().and_then(|n| n.trim().parse().ok()).expect("expect column");
+            Expect { line, column, text: parts.next().unwrap_or("").trim().to_string() }
+        })
+        .collect()
+}
+
+/// Files as if they sat in the `nginx-service-mesh` product directory.
+fn in_product_dir(path: &Path) -> Vec<RawFile> {
+    let mut files = files_at(path).expect("fixture files");
+    for f in &mut files {
+        f.dir = "nginx-service-mesh".into();
+        // Product cases are named `NN-what.product.yaml` so they can sit beside the others.
+        f.is_product |= f.file.name.ends_with(".product.yaml");
+    }
+    files
+}
+
+fn problems_for(case: &Path) -> Vec<Problem> {
+    let base = in_product_dir(&Path::new(DIR).join("base"));
+    let files: Vec<RawFile> = merge(base, in_product_dir(case));
+    match build(files) {
+        Ok(_) => Vec::new(),
+        Err(RunbookError::Invalid(problems)) => problems,
+        Err(e) => panic!("{}: {e}", case.display()),
+    }
+}
+
+#[test]
+fn the_base_fixtures_are_valid() {
+    if let Err(e) = build(in_product_dir(&Path::new(DIR).join("base"))) {
+        panic!("base fixtures must be valid: {e:?}");
+    }
+}
+
+#[test]
+fn every_malformed_case_reports_its_problems_at_their_positions() {
+    let mut cases: Vec<_> = std::fs::read_dir(Path::new(DIR).join("cases")).unwrap().map(|e| e.unwrap().path()).collect();
+    cases.sort();
+    assert!(cases.len() >= 40, "the corpus should hold at least 40 cases, found {}", cases.len());
+    let mut failures = Vec::new();
+    for case in &cases {
+        let text = std::fs::read_to_string(case).unwrap();
+        let expected = expectations(&text);
+        let name = case.display().to_string();
+        if expected.is_empty() {
+            failures.push(format!("{name}: has no `# expect:` line"));
+            continue;
+        }
+        let found: Vec<Problem> = problems_for(case).into_iter().filter(|p| p.file.name == name).collect();
+        let listing: Vec<String> = found.iter().map(|p| format!("    {}:{}: {}", p.pos.line, p.pos.column, p.message)).collect();
+        let missing: Vec<&Expect> = expected
+            .iter()
+            .filter(|e| !found.iter().any(|p| p.pos.line == e.line && p.pos.column == e.column && p.message.contains(&e.text)))
+            .collect();
+        if !missing.is_empty() || found.len() != expected.len() {
+            let wanted: Vec<String> = expected.iter().map(|e| format!("    {}:{}: {}", e.line, e.column, e.text)).collect();
+            failures.push(format!("{name}\n  expected:\n{}\n  found:\n{}", wanted.join("\n"), listing.join("\n")));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
