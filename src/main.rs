@@ -7,6 +7,7 @@ use clap::Parser;
 use stepwise::cli::{self, args::Cli, exit};
 
 fn main() -> ExitCode {
+    install_report_style();
     let cli = Cli::parse();
     match cli::run(cli) {
         Ok(output) => {
@@ -22,4 +23,12 @@ fn main() -> ExitCode {
             ExitCode::from(failure.code)
         }
     }
+}
+
+/// Reports wrap to the terminal; in logs and pipes each message stays on one line
+/// so it can be searched for.
+fn install_report_style() {
+    use std::io::IsTerminal;
+    let wrap = std::io::stderr().is_terminal();
+    let _ = miette::set_hook(Box::new(move |_| Box::new(miette::MietteHandlerOpts::new().wrap_lines(wrap).build())));
 }

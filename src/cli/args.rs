@@ -48,6 +48,18 @@ pub enum Command {
         /// without any, the built-in runbooks and --runbooks directories are checked.
         paths: Vec<PathBuf>,
     },
+    /// Print the JSON Schema of runbook files, for editor validation.
+    #[command(after_help = "Example:\n  stepwise schema procedure > procedure.schema.json")]
+    Schema {
+        #[arg(value_enum)]
+        kind: SchemaArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaArg {
+    Product,
+    Procedure,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,8 @@ mod report;
 
 use args::{Cli, Command};
 
+use crate::runbook::schema::SchemaKind;
+
 /// A command that did not succeed: what to print and the exit code.
 #[derive(Debug)]
 pub struct Failure {
@@ -29,5 +31,9 @@ pub fn run(cli: Cli) -> Result<String, Failure> {
         Command::Plan(args) => catalog::plan_command(&catalog::load_catalog(extra)?, args),
         Command::Show { product, procedure } => catalog::show(&catalog::load_catalog(extra)?, product, procedure.as_deref()),
         Command::Lint { paths } => catalog::lint(paths, extra),
+        Command::Schema { kind } => Ok(crate::runbook::schema::json(match kind {
+            args::SchemaArg::Product => SchemaKind::Product,
+            args::SchemaArg::Procedure => SchemaKind::Procedure,
+        })),
     }
 }

@@ -193,7 +193,7 @@ fn strip_location_prefix(message: &str) -> String {
 
 fn yaml_help(message: &str) -> Option<&'static str> {
     if message.starts_with("unknown field") {
-        Some("check the spelling; the JSON Schema in assets/runbook.schema.json lists every field")
+        Some("check the spelling; the JSON Schemas in assets/schema/ list every field")
     } else if message.starts_with("missing field") {
         Some("add the field; docs/runbooks.md describes what each one means")
     } else if message.starts_with("duplicate mapping key") {

@@ -9,6 +9,7 @@ pub mod error;
 pub mod load;
 pub mod located;
 pub mod model;
+pub mod schema;
 pub mod template;
 pub mod validate;
 pub mod version;

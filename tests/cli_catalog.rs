@@ -1,0 +1,110 @@
+//! The read-only commands through the real binary: what an operator types and sees.
+
+use std::process::{Command, Output};
+
+fn stepwise(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stepwise"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the stepwise binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn every_shipped_runbook_passes_lint() {
+    let out = stepwise(&["lint"]);
+    assert!(out.status.success(), "lint failed:\n{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("ok: "), "{}", text(&out.stdout));
+}
+
+#[test]
+fn lint_points_at_file_line_and_column_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let product = dir.path().join("nginx-service-mesh");
+    std::fs::create_dir(&product).unwrap();
+    std::fs::copy("tests/fixtures/malformed/cases/03-bad-disruption.yaml", product.join("bad.yaml")).unwrap();
+    let out = stepwise(&["lint", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = text(&out.stderr);
+    assert!(err.contains("bad.yaml:5:13: unknown variant `lowish`"), "{err}");
+    assert!(err.contains("disruption: lowish"), "the offending line is shown: {err}");
+}
+
+#[test]
+fn list_names_every_shipped_product() {
+    let out = stepwise(&["list"]);
+    assert!(out.status.success());
+    let listing = text(&out.stdout);
+    for product in ["nginx-service-mesh", "kong-mesh", "kuma", "kong-gateway"] {
+        assert!(listing.contains(&format!("({product})")), "{product} missing from:\n{listing}");
+    }
+}
+
+#[test]
+fn plan_shows_hops_notes_and_steps() {
+    let out = stepwise(&["plan", "nginx-service-mesh", "--from", "v1.6.0", "--to", "1.7"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan = text(&out.stdout);
+    assert!(plan.starts_with("NGINX Service Mesh 1.6.0 -> 1.7.0 (1 hop"), "{plan}");
+    assert!(plan.contains("[in-place]"), "the least disruptive procedure is chosen:\n{plan}");
+    assert!(plan.contains("WARNING"), "the tracing note applies:\n{plan}");
+    assert!(plan.contains("run `nginx-meshctl upgrade"), "{plan}");
+}
+
+#[test]
+fn plan_json_is_machine_readable() {
+    let out = stepwise(&["plan", "nginx-service-mesh", "--from", "1.6.0", "--to", "1.7.0", "--output", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(plan["to"], "1.7.0");
+    assert_eq!(plan["hops"][0]["from"], "1.6.0");
+    assert!(plan["hops"][0]["steps"].as_array().is_some_and(|s| !s.is_empty()));
+}
+
+#[test]
+fn impossible_requests_exit_with_documented_codes() {
+    let out = stepwise(&["plan", "istio", "--from", "1.0", "--to", "1.1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("known products"), "{}", text(&out.stderr));
+
+    let out = stepwise(&["plan", "nginx-service-mesh", "--from", "1.7.0", "--to", "1.6.0"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(text(&out.stderr).contains("does not downgrade"));
+
+    let out = stepwise(&["plan", "nginx-service-mesh", "--to", "1.7.0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--from"));
+
+    let out = stepwise(&["plan", "nginx-service-mesh", "--from", "1.6.0", "--to", "1.7.0", "--fact", "platform=windows"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("kubernetes"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn shipped_schemas_match_the_model() {
+    for kind in ["product", "procedure"] {
+        let out = stepwise(&["schema", kind]);
+        assert!(out.status.success());
+        let path = format!("assets/schema/{kind}.schema.json");
+        let shipped = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            shipped == text(&out.stdout),
+            "{path} is out of date; regenerate it with `cargo run -- schema {kind} > {path}`"
+        );
+    }
+}
+
+#[test]
+fn show_prints_a_procedure_in_full() {
+    let out = stepwise(&["show", "nginx-service-mesh", "in-place"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("Steps:") && shown.contains("nginx-meshctl upgrade"), "{shown}");
+    let out = stepwise(&["show", "nginx-service-mesh", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("in-place"), "valid ids are listed");
+}
