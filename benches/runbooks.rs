@@ -3,8 +3,8 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use stepwise::plan::{Request, plan};
-use stepwise::runbook::load::{build, embedded_files};
 use stepwise::runbook::Version;
+use stepwise::runbook::load::{build, embedded_files};
 
 fn load_all(c: &mut Criterion) {
     c.bench_function("load and validate all shipped runbooks", |b| {

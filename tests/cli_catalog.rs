@@ -79,7 +79,8 @@ fn impossible_requests_exit_with_documented_codes() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--from"));
 
-    let out = stepwise(&["plan", "nginx-service-mesh", "--from", "1.6.0", "--to", "1.7.0", "--fact", "platform=windows"]);
+    let out =
+        stepwise(&["plan", "nginx-service-mesh", "--from", "1.6.0", "--to", "1.7.0", "--fact", "platform=windows"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("kubernetes"), "{}", text(&out.stderr));
 }

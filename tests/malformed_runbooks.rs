@@ -59,7 +59,8 @@ fn the_base_fixtures_are_valid() {
 
 #[test]
 fn every_malformed_case_reports_its_problems_at_their_positions() {
-    let mut cases: Vec<_> = std::fs::read_dir(Path::new(DIR).join("cases")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut cases: Vec<_> =
+        std::fs::read_dir(Path::new(DIR).join("cases")).unwrap().map(|e| e.unwrap().path()).collect();
     cases.sort();
     assert!(cases.len() >= 40, "the corpus should hold at least 40 cases, found {}", cases.len());
     let mut failures = Vec::new();
@@ -72,13 +73,17 @@ fn every_malformed_case_reports_its_problems_at_their_positions() {
             continue;
         }
         let found: Vec<Problem> = problems_for(case).into_iter().filter(|p| p.file.name == name).collect();
-        let listing: Vec<String> = found.iter().map(|p| format!("    {}:{}: {}", p.pos.line, p.pos.column, p.message)).collect();
+        let listing: Vec<String> =
+            found.iter().map(|p| format!("    {}:{}: {}", p.pos.line, p.pos.column, p.message)).collect();
         let missing: Vec<&Expect> = expected
             .iter()
-            .filter(|e| !found.iter().any(|p| p.pos.line == e.line && p.pos.column == e.column && p.message.contains(&e.text)))
+            .filter(|e| {
+                !found.iter().any(|p| p.pos.line == e.line && p.pos.column == e.column && p.message.contains(&e.text))
+            })
             .collect();
         if !missing.is_empty() || found.len() != expected.len() {
-            let wanted: Vec<String> = expected.iter().map(|e| format!("    {}:{}: {}", e.line, e.column, e.text)).collect();
+            let wanted: Vec<String> =
+                expected.iter().map(|e| format!("    {}:{}: {}", e.line, e.column, e.text)).collect();
             failures.push(format!("{name}\n  expected:\n{}\n  found:\n{}", wanted.join("\n"), listing.join("\n")));
         }
     }

@@ -167,7 +167,9 @@ fn a_gap_in_the_rules_is_explained() {
     // Without the major rule nothing leads from 1.x to 2.x.
     let c = catalog(&[procedure("reinstall", "high", "{from: '*', to: '<2.0.0'}")]);
     match plan(&c, &request("1.8.0", "2.0.0")) {
-        Err(PlanError::NoPath { explanation, .. }) => assert!(explanation.contains("no procedure fits"), "{explanation}"),
+        Err(PlanError::NoPath { explanation, .. }) => {
+            assert!(explanation.contains("no procedure fits"), "{explanation}")
+        }
         other => panic!("expected no path, got {other:?}"),
     }
 }

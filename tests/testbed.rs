@@ -11,14 +11,21 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
+use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
-use kube::Client;
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(60);
 
-fn dynamic_api(client: &Client, group: &str, version: &str, kind: &str, plural: &str, ns: Option<&str>) -> Api<DynamicObject> {
+fn dynamic_api(
+    client: &Client,
+    group: &str,
+    version: &str,
+    kind: &str,
+    plural: &str,
+    ns: Option<&str>,
+) -> Api<DynamicObject> {
     let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
     match ns {
         Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
@@ -35,7 +42,9 @@ fn object<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
 }
 
 async fn crd_established(client: &Client, name: &str) -> bool {
-    let Ok(Some(crd)) = crd_api(client).get_opt(name).await else { return false };
+    let Ok(Some(crd)) = crd_api(client).get_opt(name).await else {
+        return false;
+    };
     crd.data["status"]["conditions"]
         .as_array()
         .into_iter()
@@ -291,10 +300,7 @@ fn nsm_crds() -> [(&'static str, &'static str, &'static str, &'static str); 6] {
 }
 
 fn mesh_image(client_deployments: &Deployment) -> String {
-    client_deployments.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0]
-        .image
-        .clone()
-        .unwrap()
+    client_deployments.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0].image.clone().unwrap()
 }
 
 fn run(mut cmd: std::process::Command) -> (i32, String, String) {
@@ -335,7 +341,10 @@ async fn nginx_service_mesh_chart_and_meshctl_standin() {
     deploy.args(["deploy", "--mesh-version", "1.6.0"]);
     support::run_ok(deploy);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "nginx-mesh");
-    assert_eq!(mesh_image(&deployments.get("nginx-mesh-controller").await.unwrap()), "nginx/nginx-mesh-controller:1.6.0");
+    assert_eq!(
+        mesh_image(&deployments.get("nginx-mesh-controller").await.unwrap()),
+        "nginx/nginx-mesh-controller:1.6.0"
+    );
     let version = support::run_ok({
         let mut c = meshctl();
         c.arg("version");
@@ -353,7 +362,8 @@ async fn nginx_service_mesh_chart_and_meshctl_standin() {
         api.create(&PostParams::default(), &obj).await.unwrap_or_else(|e| panic!("create {kind}: {e}"));
     }
     // circuitbreakers exist in v1alpha1 only, although the group prefers v1alpha2.
-    let cb_v2 = dynamic_api(&client, "specs.smi.nginx.com", "v1alpha2", "CircuitBreaker", "circuitbreakers", Some(&apps));
+    let cb_v2 =
+        dynamic_api(&client, "specs.smi.nginx.com", "v1alpha2", "CircuitBreaker", "circuitbreakers", Some(&apps));
     assert!(cb_v2.list(&ListParams::default()).await.is_err());
 
     // Unknown input fails loudly; upgrade checks the release order.
@@ -381,7 +391,10 @@ async fn nginx_service_mesh_chart_and_meshctl_standin() {
         c.args(["upgrade", "-y"]);
         c
     });
-    assert_eq!(mesh_image(&deployments.get("nginx-mesh-controller").await.unwrap()), "nginx/nginx-mesh-controller:1.7.0");
+    assert_eq!(
+        mesh_image(&deployments.get("nginx-mesh-controller").await.unwrap()),
+        "nginx/nginx-mesh-controller:1.7.0"
+    );
     let (code, _, err) = run({
         let mut c = meshctl();
         c.args(["upgrade", "-y"]);
@@ -428,7 +441,10 @@ async fn nginx_service_mesh_chart_and_meshctl_standin() {
         c
     });
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(sentinel.get_opt("csi-driver-sentinel").await.unwrap().is_some(), "sentinel went while a sidecar pod remained");
+    assert!(
+        sentinel.get_opt("csi-driver-sentinel").await.unwrap().is_some(),
+        "sentinel went while a sidecar pod remained"
+    );
     Api::<Pod>::namespaced(client.clone(), &apps).delete("meshed-app", &DeleteParams::default()).await.unwrap();
     support::wait_until("the sentinel job to be deleted", WAIT, || async {
         matches!(sentinel.get_opt("csi-driver-sentinel").await, Ok(None)).then_some(())
@@ -461,8 +477,7 @@ async fn kong_standin_records_in_order_and_chart_runs_migration_hooks() {
     let expected: Vec<String> = steps.iter().map(|a| format!("kong {}", a.join(" "))).collect();
     let in_file: Vec<String> = std::fs::read_to_string(log.path()).unwrap().lines().map(String::from).collect();
     assert_eq!(in_file, expected);
-    let cm = Api::<ConfigMap>::namespaced(client.clone(), &ns).get("stepwise-standin-log").await.unwrap();
-    let in_cluster: Vec<String> = cm.data.unwrap().into_values().collect(); // BTreeMap: sorted keys
+    let in_cluster = support::standin_log(&client, &ns).await;
     assert_eq!(in_cluster, expected);
     let (code, _, _) = run({
         let mut c = cluster.standin("kong");
@@ -483,7 +498,8 @@ async fn kong_standin_records_in_order_and_chart_runs_migration_hooks() {
     names.sort();
     assert_eq!(names, ["gw-kong-init-migrations", "gw-kong-post-upgrade-migrations", "gw-kong-pre-upgrade-migrations"]);
     let d = Api::<Deployment>::namespaced(client.clone(), &ns).get("gw-kong").await.unwrap();
-    let images: Vec<_> = d.spec.unwrap().template.spec.unwrap().containers.into_iter().filter_map(|c| c.image).collect();
+    let images: Vec<_> =
+        d.spec.unwrap().template.spec.unwrap().containers.into_iter().filter_map(|c| c.image).collect();
     assert!(images.contains(&"kong/kong-gateway:2.8.1.0".to_string()), "{images:?}");
 }
 

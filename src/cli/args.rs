@@ -33,14 +33,13 @@ pub enum Command {
     #[command(after_help = "Example:\n  stepwise list")]
     List,
     /// Show the upgrade path and every step, without touching anything.
-    #[command(after_help = "Examples:\n  stepwise plan nginx-service-mesh --from 1.6.0 --to 1.7.0\n  stepwise plan kong-mesh --from 1.2 --to 1.6 --output json")]
+    #[command(
+        after_help = "Examples:\n  stepwise plan nginx-service-mesh --from 1.6.0 --to 1.7.0\n  stepwise plan kong-mesh --from 1.2 --to 1.6 --output json"
+    )]
     Plan(PlanArgs),
     /// Show a product, or one of its procedures in full.
     #[command(after_help = "Examples:\n  stepwise show kuma\n  stepwise show nginx-service-mesh in-place")]
-    Show {
-        product: String,
-        procedure: Option<String>,
-    },
+    Show { product: String, procedure: Option<String> },
     /// Check runbook files: format, references, variables and overlaps.
     #[command(after_help = "Examples:\n  stepwise lint\n  stepwise lint ./my-runbooks/acme")]
     Lint {

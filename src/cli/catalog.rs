@@ -40,8 +40,13 @@ pub fn list(catalog: &Catalog) -> String {
         let _ = writeln!(out, "{} ({}) — releases {first} to {last}", p.name, product.id());
         for proc_ in &product.procedures {
             let a = &proc_.procedure.applies;
-            let mut when: Vec<String> =
-                a.when.iter().map(|(k, v)| format!("{}={}", k.value, v.iter().map(|x| x.value.as_str()).collect::<Vec<_>>().join("|"))).collect();
+            let mut when: Vec<String> = a
+                .when
+                .iter()
+                .map(|(k, v)| {
+                    format!("{}={}", k.value, v.iter().map(|x| x.value.as_str()).collect::<Vec<_>>().join("|"))
+                })
+                .collect();
             if a.previous_release_only {
                 when.insert(0, "previous release only".into());
             }
@@ -126,7 +131,8 @@ pub fn render_plan(plan: &Plan) -> String {
         let _ = writeln!(out, "installation: {}", facts.join(", "));
     }
     for (i, hop) in plan.hops.iter().enumerate() {
-        let _ = writeln!(out, "\nHop {}: {} -> {}  {} [{}]", i + 1, hop.from, hop.to, hop.procedure_title, hop.procedure);
+        let _ =
+            writeln!(out, "\nHop {}: {} -> {}  {} [{}]", i + 1, hop.from, hop.to, hop.procedure_title, hop.procedure);
         let _ = writeln!(out, "  path: {}", hop.rule);
         let _ = writeln!(out, "  why:  {}", hop.reason);
         if !hop.alternatives.is_empty() {
@@ -186,7 +192,10 @@ fn wrap(text: &str, width: usize) -> String {
 
 pub fn show(catalog: &Catalog, product_id: &str, procedure_id: Option<&str>) -> Result<String, Failure> {
     let product = catalog.product(product_id).ok_or_else(|| {
-        plan_failure(PlanError::UnknownProduct { name: product_id.into(), known: catalog.product_ids().iter().map(ToString::to_string).collect() })
+        plan_failure(PlanError::UnknownProduct {
+            name: product_id.into(),
+            known: catalog.product_ids().iter().map(ToString::to_string).collect(),
+        })
     })?;
     let mut out = String::new();
     let Some(procedure_id) = procedure_id else {
@@ -207,7 +216,10 @@ pub fn show(catalog: &Catalog, product_id: &str, procedure_id: Option<&str>) -> 
     };
     let entry = product.procedure(procedure_id).ok_or_else(|| {
         let ids: Vec<&str> = product.procedures.iter().map(|p| p.id()).collect();
-        Failure::one(exit::USAGE, miette::miette!("{} has no procedure `{procedure_id}`; its procedures: {}", product.id(), ids.join(", ")))
+        Failure::one(
+            exit::USAGE,
+            miette::miette!("{} has no procedure `{procedure_id}`; its procedures: {}", product.id(), ids.join(", ")),
+        )
     })?;
     let p = &entry.procedure;
     let _ = writeln!(out, "{} [{}] — {}", p.title, entry.id(), plan::disruption_word(p.disruption));

@@ -29,7 +29,9 @@ pub fn run(cli: Cli) -> Result<String, Failure> {
     match &cli.command {
         Command::List => Ok(catalog::list(&catalog::load_catalog(extra)?)),
         Command::Plan(args) => catalog::plan_command(&catalog::load_catalog(extra)?, args),
-        Command::Show { product, procedure } => catalog::show(&catalog::load_catalog(extra)?, product, procedure.as_deref()),
+        Command::Show { product, procedure } => {
+            catalog::show(&catalog::load_catalog(extra)?, product, procedure.as_deref())
+        }
         Command::Lint { paths } => catalog::lint(paths, extra),
         Command::Schema { kind } => Ok(crate::runbook::schema::json(match kind {
             args::SchemaArg::Product => SchemaKind::Product,

@@ -32,7 +32,9 @@ pub fn describe_step(step: &Step, values: &BTreeMap<String, String>) -> StepSumm
         Action::Note(n) => vec![format!("show a {:?} note and wait for acknowledgement", n.severity).to_lowercase()],
         Action::Check(c) => vec![match c {
             CheckAction::CrdsExist(kinds) => format!("check these resource kinds are served: {}", list(kinds)),
-            CheckAction::DeploymentAvailable(o) => format!("check Deployment {}/{} is available", r(&o.namespace), r(&o.name)),
+            CheckAction::DeploymentAvailable(o) => {
+                format!("check Deployment {}/{} is available", r(&o.namespace), r(&o.name))
+            }
             CheckAction::MinReplicas(m) => format!(
                 "check Deployment {}/{} runs at least {} replicas ({} otherwise)",
                 r(&m.namespace),
@@ -40,12 +42,16 @@ pub fn describe_step(step: &Step, values: &BTreeMap<String, String>) -> StepSumm
                 m.min,
                 if m.required { "stop" } else { "warn" }
             ),
-            CheckAction::CommandSucceeds(c) => format!("run `{}` and expect exit status 0", display_argv(&c.argv, values)),
+            CheckAction::CommandSucceeds(c) => {
+                format!("run `{}` and expect exit status 0", display_argv(&c.argv, values))
+            }
         }],
         Action::Backup(b) => b
             .resources
             .iter()
-            .map(|kind| format!("list {} {} and save them to the session's backup folder", r(kind), namespaces(&b.namespaces)))
+            .map(|kind| {
+                format!("list {} {} and save them to the session's backup folder", r(kind), namespaces(&b.namespaces))
+            })
             .collect(),
         Action::Command(c) => {
             let mut lines = vec![format!("run `{}`", display_argv(&c.argv, values))];
@@ -65,7 +71,10 @@ pub fn describe_step(step: &Step, values: &BTreeMap<String, String>) -> StepSumm
             rs.concurrency.map(|c| format!(", {c} at a time")).unwrap_or_default()
         )],
         Action::RolloutRestart(rr) => {
-            let kinds = rr.kinds.clone().unwrap_or_else(|| vec![WorkloadKind::Deployment, WorkloadKind::StatefulSet, WorkloadKind::DaemonSet]);
+            let kinds = rr
+                .kinds
+                .clone()
+                .unwrap_or_else(|| vec![WorkloadKind::Deployment, WorkloadKind::StatefulSet, WorkloadKind::DaemonSet]);
             let kinds: Vec<String> = kinds.iter().map(|k| format!("{k:?}s")).collect();
             let mut filter = Vec::new();
             if let Some(sel) = &rr.selector {
@@ -92,7 +101,9 @@ pub fn describe_step(step: &Step, values: &BTreeMap<String, String>) -> StepSumm
                 g.namespace.as_ref().map(|n| format!("{}/", r(n))).unwrap_or_default(),
                 r(&g.name)
             ),
-            WaitFor::DeploymentAvailable(o) => format!("wait until Deployment {}/{} is available", r(&o.namespace), r(&o.name)),
+            WaitFor::DeploymentAvailable(o) => {
+                format!("wait until Deployment {}/{} is available", r(&o.namespace), r(&o.name))
+            }
             WaitFor::CrdEstablished(t) => format!("wait until CRD {} is established", r(t)),
             WaitFor::NamespaceGone(t) => format!("wait until namespace {} is deleted", r(t)),
         }],

@@ -95,14 +95,7 @@ pub fn plan(catalog: &Catalog, request: &Request) -> Result<Plan, PlanError> {
     for pair in versions.windows(2) {
         hops.push(plan_hop(catalog, product, &pair[0], &pair[1], &facts, request)?);
     }
-    Ok(Plan {
-        product: product.id().to_string(),
-        product_name: product.product.name.clone(),
-        from,
-        to,
-        facts,
-        hops,
-    })
+    Ok(Plan { product: product.id().to_string(), product_name: product.product.name.clone(), from, to, facts, hops })
 }
 
 /// Reads the target as typed: a full version must be a known release; `2.8` or `2`

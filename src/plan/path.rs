@@ -9,7 +9,9 @@ use crate::runbook::{Facts, ProductEntry, Version};
 /// The versions from `from` to `to` inclusive, one hop between each neighbour.
 pub fn find(product: &ProductEntry, from: &Version, to: &Version, facts: &Facts) -> Result<Vec<Version>, PlanError> {
     let nodes = stops(product, from, to);
-    let hop = |a: &Version, b: &Version| a < b && product.hop_rule(a, b).is_some() && !product.fitting(a, b, facts).is_empty();
+    let hop = |a: &Version, b: &Version| {
+        a < b && product.hop_rule(a, b).is_some() && !product.fitting(a, b, facts).is_empty()
+    };
     // Hops still needed from each stop to the target, computed backwards.
     let mut remaining: BTreeMap<&Version, usize> = BTreeMap::new();
     remaining.insert(to, 0);
@@ -41,7 +43,12 @@ pub fn find(product: &ProductEntry, from: &Version, to: &Version, facts: &Facts)
 /// between (other than the start's own line), and the target.
 fn stops(product: &ProductEntry, from: &Version, to: &Version) -> Vec<Version> {
     let mut newest_per_line: BTreeMap<(u64, u64), &Version> = BTreeMap::new();
-    for r in product.product.releases.iter().filter(|r| *r > from && *r < to && r.line() != from.line() && r.line() != to.line()) {
+    for r in product
+        .product
+        .releases
+        .iter()
+        .filter(|r| *r > from && *r < to && r.line() != from.line() && r.line() != to.line())
+    {
         newest_per_line.insert(r.line(), r);
     }
     let mut nodes = vec![from.clone()];
@@ -50,10 +57,17 @@ fn stops(product: &ProductEntry, from: &Version, to: &Version) -> Vec<Version> {
     nodes
 }
 
-fn explain_no_path(product: &ProductEntry, nodes: &[Version], from: &Version, to: &Version, facts: &Facts) -> PlanError {
+fn explain_no_path(
+    product: &ProductEntry,
+    nodes: &[Version],
+    from: &Version,
+    to: &Version,
+    facts: &Facts,
+) -> PlanError {
     let allowed_out: Vec<&Version> = nodes.iter().filter(|n| product.hop_rule(from, n).is_some()).collect();
     let explanation = if allowed_out.is_empty() {
-        let rules: Vec<String> = product.product.path.rules.iter().map(|r| format!("  - {}", r.reason.trim())).collect();
+        let rules: Vec<String> =
+            product.product.path.rules.iter().map(|r| format!("  - {}", r.reason.trim())).collect();
         format!("no path rule allows a hop that starts at {from}. The rules are:\n{}", rules.join("\n"))
     } else if product.hop_rule(from, to).is_some() && product.fitting(from, to, facts).is_empty() {
         let described: Vec<String> = product
@@ -64,7 +78,9 @@ fn explain_no_path(product: &ProductEntry, nodes: &[Version], from: &Version, to
                 let when: Vec<String> = a
                     .when
                     .iter()
-                    .map(|(k, v)| format!("{}={}", k.value, v.iter().map(|x| x.value.as_str()).collect::<Vec<_>>().join("|")))
+                    .map(|(k, v)| {
+                        format!("{}={}", k.value, v.iter().map(|x| x.value.as_str()).collect::<Vec<_>>().join("|"))
+                    })
                     .collect();
                 format!("  - {}: from {} to {} {}", p.id(), a.from.value, a.to.value, when.join(" "))
             })
@@ -77,7 +93,10 @@ fn explain_no_path(product: &ProductEntry, nodes: &[Version], from: &Version, to
         )
     } else {
         let reachable: Vec<String> = allowed_out.iter().map(ToString::to_string).collect();
-        format!("from {from} the path rules allow hops to {} only, and none of those lead on to {to}", reachable.join(", "))
+        format!(
+            "from {from} the path rules allow hops to {} only, and none of those lead on to {to}",
+            reachable.join(", ")
+        )
     };
     PlanError::NoPath { from: from.clone(), to: to.clone(), explanation }
 }

@@ -94,9 +94,9 @@ impl ProductEntry {
         a.from.matches(from)
             && a.to.matches(to)
             && (!a.previous_release_only || self.previous_release(to) == Some(from))
-            && a.when.iter().all(|(fact, allowed)| {
-                facts.get(&fact.value).is_some_and(|v| allowed.iter().any(|x| &x.value == v))
-            })
+            && a.when
+                .iter()
+                .all(|(fact, allowed)| facts.get(&fact.value).is_some_and(|v| allowed.iter().any(|x| &x.value == v)))
     }
 
     /// The facts with every undeclared one set to its default, and unknown names dropped.
@@ -104,7 +104,9 @@ impl ProductEntry {
         self.product
             .facts
             .iter()
-            .map(|f| (f.name.value.clone(), given.get(&f.name.value).cloned().unwrap_or_else(|| f.default.value.clone())))
+            .map(|f| {
+                (f.name.value.clone(), given.get(&f.name.value).cloned().unwrap_or_else(|| f.default.value.clone()))
+            })
             .collect()
     }
 
@@ -129,12 +131,19 @@ impl ProductEntry {
 
     /// The version notes for a hop: this product's, then those of the products it
     /// includes notes of.
-    pub fn notes_for<'a>(&'a self, catalog: &'a Catalog, from: &Version, to: &Version) -> Vec<(&'a str, &'a VersionNote)> {
+    pub fn notes_for<'a>(
+        &'a self,
+        catalog: &'a Catalog,
+        from: &Version,
+        to: &Version,
+    ) -> Vec<(&'a str, &'a VersionNote)> {
         let own = std::iter::once(self);
         let included = self.product.includes_notes_of.iter().filter_map(|id| catalog.product(id));
         own.chain(included)
             .flat_map(|p| p.product.notes.iter().map(move |n| (p.id(), n)))
-            .filter(|(_, n)| n.from.as_ref().is_none_or(|r| r.matches(from)) && n.to.as_ref().is_none_or(|r| r.matches(to)))
+            .filter(|(_, n)| {
+                n.from.as_ref().is_none_or(|r| r.matches(from)) && n.to.as_ref().is_none_or(|r| r.matches(to))
+            })
             .collect()
     }
 }

@@ -84,9 +84,8 @@ pub fn files_at(path: &Path) -> Result<Vec<RawFile>, RunbookError> {
 fn read_file(path: &Path, dir: String) -> Result<RawFile, RunbookError> {
     let io = |source| RunbookError::Io { path: path.display().to_string(), source };
     let bytes = std::fs::read(path).map_err(io)?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        io(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8 text ({e})")))
-    })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8 text ({e})"))))?;
     Ok(RawFile::new(dir, SourceFile::new(path.display().to_string(), text), Some(path.to_path_buf())))
 }
 
@@ -117,7 +116,8 @@ pub fn load(extra: &[PathBuf]) -> Result<Catalog, RunbookError> {
 /// product file replaces the one in `base` entirely; one with only procedures
 /// adds them to the product in `base`.
 pub fn merge(base: Vec<RawFile>, extra: Vec<RawFile>) -> Vec<RawFile> {
-    let replaced: std::collections::BTreeSet<&str> = extra.iter().filter(|f| f.is_product()).map(|f| f.dir.as_str()).collect();
+    let replaced: std::collections::BTreeSet<&str> =
+        extra.iter().filter(|f| f.is_product()).map(|f| f.dir.as_str()).collect();
     let mut out: Vec<RawFile> = base.into_iter().filter(|f| !replaced.contains(f.dir.as_str())).collect();
     out.extend(extra);
     out
@@ -223,7 +223,10 @@ mod tests {
     fn location_prefix_is_removed_once() {
         assert_eq!(strip_location_prefix("error: line 3 column 8: mapping values: here"), "mapping values: here");
         assert_eq!(strip_location_prefix("plain message"), "plain message");
-        assert_eq!(strip_location_prefix("error: line 5 column 13: unknown variant `x` at line 5, column 13"), "unknown variant `x`");
+        assert_eq!(
+            strip_location_prefix("error: line 5 column 13: unknown variant `x` at line 5, column 13"),
+            "unknown variant `x`"
+        );
     }
 
     #[test]

@@ -182,8 +182,10 @@ mod tests {
 
     #[test]
     fn hostile_values_stay_one_argument_each() {
-        let argv: Vec<Template> =
-            ["helm", "uninstall", "{{release}}", "--namespace", "{{ns}}"].iter().map(|s| Template::parse(s).unwrap()).collect();
+        let argv: Vec<Template> = ["helm", "uninstall", "{{release}}", "--namespace", "{{ns}}"]
+            .iter()
+            .map(|s| Template::parse(s).unwrap())
+            .collect();
         let hostile = "a b; rm -rf / $(reboot) 'q\"\nz";
         let out = render_argv(&argv, &values(&[("release", hostile), ("ns", "x y")])).unwrap();
         assert_eq!(out, ["helm", "uninstall", hostile, "--namespace", "x y"]);

@@ -18,7 +18,8 @@ pub fn assemble(products: Vec<ProductEntry>, procedures: Vec<ProcedureEntry>, pr
     for entry in products {
         check_product(&entry, problems);
         if let Some(first) = catalog.product(entry.id()) {
-            let msg = format!("product `{}` is defined twice; the other definition is in {}", entry.id(), first.file.name);
+            let msg =
+                format!("product `{}` is defined twice; the other definition is in {}", entry.id(), first.file.name);
             problems.push(Problem::new(&entry.file, entry.product.id.pos, msg));
             continue;
         }
@@ -36,7 +37,9 @@ pub fn assemble(products: Vec<ProductEntry>, procedures: Vec<ProcedureEntry>, pr
         let Some(product) = catalog.products.iter_mut().find(|p| p.id() == entry.procedure.product.value) else {
             let known = catalog.product_ids().join(", ");
             let msg = format!("procedure names product `{}`, which has no product.yaml", entry.procedure.product.value);
-            problems.push(Problem::new(&entry.file, entry.procedure.product.pos, msg).help(format!("known products: {known}")));
+            problems.push(
+                Problem::new(&entry.file, entry.procedure.product.pos, msg).help(format!("known products: {known}")),
+            );
             continue;
         };
         let before = problems.len();
@@ -66,7 +69,9 @@ fn is_id(s: &str) -> bool {
 fn check_id(file: &Arc<SourceFile>, id: &Located<String>, what: &str, problems: &mut Vec<Problem>) {
     if !is_id(&id.value) {
         let msg = format!("{what} id `{}` is not valid", id.value);
-        problems.push(Problem::new(file, id.pos, msg).help("use lowercase letters, digits and `-`, starting with a letter"));
+        problems.push(
+            Problem::new(file, id.pos, msg).help("use lowercase letters, digits and `-`, starting with a letter"),
+        );
     }
 }
 
@@ -96,7 +101,9 @@ fn check_product(entry: &ProductEntry, problems: &mut Vec<Problem>) {
         problems.push(Problem::new(file, p.id.pos, msg).help("the directory name is the product id"));
     }
     if p.releases.is_empty() {
-        problems.push(Problem::new(file, p.id.pos, "`releases` is empty").help("list the product's known releases, oldest first"));
+        problems.push(
+            Problem::new(file, p.id.pos, "`releases` is empty").help("list the product's known releases, oldest first"),
+        );
     }
     if let Some(w) = p.releases.windows(2).find(|w| w[0] >= w[1]) {
         let msg = format!("`releases` must be in ascending order without repeats, but {} comes before {}", w[0], w[1]);
@@ -108,8 +115,10 @@ fn check_product(entry: &ProductEntry, problems: &mut Vec<Problem>) {
     check_unique(file, p.facts.iter().map(|f| &f.name), "fact", problems);
     for fact in &p.facts {
         if !fact.values.contains(&fact.default.value) {
-            let msg = format!("default `{}` of fact `{}` is not one of its values", fact.default.value, fact.name.value);
-            problems.push(Problem::new(file, fact.default.pos, msg).help(format!("values: {}", fact.values.join(", "))));
+            let msg =
+                format!("default `{}` of fact `{}` is not one of its values", fact.default.value, fact.name.value);
+            problems
+                .push(Problem::new(file, fact.default.pos, msg).help(format!("values: {}", fact.values.join(", "))));
         }
     }
     check_unique(file, p.notes.iter().map(|n| &n.id), "note id", problems);
@@ -123,7 +132,9 @@ fn check_product(entry: &ProductEntry, problems: &mut Vec<Problem>) {
         }
         for (fact, value) in &detect.sets {
             if !p.facts.iter().any(|f| &f.name.value == fact && f.values.contains(value)) {
-                let msg = format!("`detect.sets` gives fact `{fact}` the value `{value}`, which the product does not declare");
+                let msg = format!(
+                    "`detect.sets` gives fact `{fact}` the value `{value}`, which the product does not declare"
+                );
                 problems.push(Problem::new(file, p.id.pos, msg));
             }
         }
@@ -145,7 +156,11 @@ fn check_variables(file: &Arc<SourceFile>, vars: &[Variable], problems: &mut Vec
             Some(p) => match regex::Regex::new(&format!("^(?:{})$", p.value)) {
                 Ok(re) => Some(re),
                 Err(e) => {
-                    problems.push(Problem::new(file, p.pos, format!("`pattern` is not a valid regular expression: {e}")));
+                    problems.push(Problem::new(
+                        file,
+                        p.pos,
+                        format!("`pattern` is not a valid regular expression: {e}"),
+                    ));
                     None
                 }
             },
@@ -215,15 +230,23 @@ fn check_procedure(product: &Product, entry: &ProcedureEntry, problems: &mut Vec
             let msg = if found.is_empty() {
                 format!("step `{}` has no action", step.id.value)
             } else {
-                format!("step `{}` has {} actions ({}); a step does one thing", step.id.value, found.len(), found.join(", "))
+                format!(
+                    "step `{}` has {} actions ({}); a step does one thing",
+                    step.id.value,
+                    found.len(),
+                    found.join(", ")
+                )
             };
-            let help = "give it exactly one of: note, check, backup, command, apply, restore, rollout_restart, wait, manual";
+            let help =
+                "give it exactly one of: note, check, backup, command, apply, restore, rollout_restart, wait, manual";
             problems.push(Problem::new(file, step.id.pos, msg).help(help));
             continue;
         }
         if step.destructive && !matches!(step.confirm, Some(Confirm::Typed(_))) {
             let msg = format!("step `{}` is destructive but is not confirmed with a typed word", step.id.value);
-            problems.push(Problem::new(file, step.id.pos, msg).help("add `confirm: {typed: \"{{namespace}}\"}` or similar"));
+            problems.push(
+                Problem::new(file, step.id.pos, msg).help("add `confirm: {typed: \"{{namespace}}\"}` or similar"),
+            );
         }
         let mut step_known = known.clone();
         if let Some(list) = &step.for_each {
@@ -246,27 +269,34 @@ fn check_when(product: &Product, entry: &ProcedureEntry, problems: &mut Vec<Prob
         let Some(declared) = product.facts.iter().find(|f| f.name.value == fact.value) else {
             let names: Vec<_> = product.facts.iter().map(|f| f.name.value.as_str()).collect();
             let msg = format!("`when` names fact `{}`, which the product does not declare", fact.value);
-            problems.push(Problem::new(&entry.file, fact.pos, msg).help(format!("declared facts: {}", names.join(", "))));
+            problems
+                .push(Problem::new(&entry.file, fact.pos, msg).help(format!("declared facts: {}", names.join(", "))));
             continue;
         };
         for v in values.iter().filter(|v| !declared.values.contains(&v.value)) {
             let msg = format!("`{}` is not a value of fact `{}`", v.value, fact.value);
-            problems.push(Problem::new(&entry.file, v.pos, msg).help(format!("values: {}", declared.values.join(", "))));
+            problems
+                .push(Problem::new(&entry.file, v.pos, msg).help(format!("values: {}", declared.values.join(", "))));
         }
     }
 }
 
-fn check_action(file: &Arc<SourceFile>, step_def: &Step, action: Action<'_>, backups: &BTreeSet<&str>, problems: &mut Vec<Problem>) {
+fn check_action(
+    file: &Arc<SourceFile>,
+    step_def: &Step,
+    action: Action<'_>,
+    backups: &BTreeSet<&str>,
+    problems: &mut Vec<Problem>,
+) {
     let (step, at) = (step_def.id.value.as_str(), step_def.id.pos);
-    let argv_problem = |argv: &[Template], problems: &mut Vec<Problem>| {
-        match argv.first() {
-            None => problems.push(Problem::new(file, at, format!("step `{step}` has an empty `argv`"))),
-            Some(first) if argv.len() == 1 && first.raw().contains(' ') => {
-                let msg = format!("`argv` of step `{step}` is one string with spaces; it would run as a single program name");
-                problems.push(Problem::new(file, first.pos, msg).help("split it into a list: [helm, uninstall, nsm]"));
-            }
-            Some(_) => {}
+    let argv_problem = |argv: &[Template], problems: &mut Vec<Problem>| match argv.first() {
+        None => problems.push(Problem::new(file, at, format!("step `{step}` has an empty `argv`"))),
+        Some(first) if argv.len() == 1 && first.raw().contains(' ') => {
+            let msg =
+                format!("`argv` of step `{step}` is one string with spaces; it would run as a single program name");
+            problems.push(Problem::new(file, first.pos, msg).help("split it into a list: [helm, uninstall, nsm]"));
         }
+        Some(_) => {}
     };
     match action {
         Action::Command(c) => {
@@ -278,11 +308,19 @@ fn check_action(file: &Arc<SourceFile>, step_def: &Step, action: Action<'_>, bac
         Action::Restore(r) if !backups.contains(r.from.value.as_str()) => {
             let msg = format!("restore step `{step}` names `{}`, which is not a backup step before it", r.from.value);
             let known: Vec<_> = backups.iter().copied().collect();
-            let help = if known.is_empty() { "add a backup step earlier in the procedure".to_string() } else { format!("earlier backup steps: {}", known.join(", ")) };
+            let help = if known.is_empty() {
+                "add a backup step earlier in the procedure".to_string()
+            } else {
+                format!("earlier backup steps: {}", known.join(", "))
+            };
             problems.push(Problem::new(file, r.from.pos, msg).help(help));
         }
         Action::Restore(r) if r.concurrency == Some(0) => {
-            problems.push(Problem::new(file, r.from.pos, format!("restore step `{step}` has `concurrency: 0`; use 1 or more")));
+            problems.push(Problem::new(
+                file,
+                r.from.pos,
+                format!("restore step `{step}` has `concurrency: 0`; use 1 or more"),
+            ));
         }
         Action::Backup(b) if b.resources.is_empty() => {
             problems.push(Problem::new(file, at, format!("backup step `{step}` lists no resources")));
@@ -312,7 +350,11 @@ fn check_coverage(product: &ProductEntry, problems: &mut Vec<Problem>) {
             for facts in &combos {
                 let fitting = product.fitting(from, to, facts);
                 used.extend(fitting.iter().map(|p| p.id()));
-                for (a, b) in fitting.iter().zip(fitting.iter().skip(1)).filter(|(a, b)| a.procedure.disruption == b.procedure.disruption) {
+                for (a, b) in fitting
+                    .iter()
+                    .zip(fitting.iter().skip(1))
+                    .filter(|(a, b)| a.procedure.disruption == b.procedure.disruption)
+                {
                     if reported.insert((a.id(), b.id())) {
                         for (this, other) in [(a, b), (b, a)] {
                             let msg = format!(
@@ -330,7 +372,8 @@ fn check_coverage(product: &ProductEntry, problems: &mut Vec<Problem>) {
         }
     }
     for entry in product.procedures.iter().filter(|p| !used.contains(p.id())) {
-        let msg = format!("procedure `{}` fits no hop between known releases that the product's path allows", entry.id());
+        let msg =
+            format!("procedure `{}` fits no hop between known releases that the product's path allows", entry.id());
         let help = "check `applies` against the product's `releases` and `path.rules`";
         problems.push(Problem::new(&entry.file, entry.procedure.id.pos, msg).help(help));
     }

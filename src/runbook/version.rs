@@ -86,9 +86,7 @@ impl Version {
 
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.sem
-            .cmp_precedence(&other.sem)
-            .then(self.fourth.unwrap_or(0).cmp(&other.fourth.unwrap_or(0)))
+        self.sem.cmp_precedence(&other.sem).then(self.fourth.unwrap_or(0).cmp(&other.fourth.unwrap_or(0)))
     }
 }
 impl PartialOrd for Version {
@@ -162,10 +160,7 @@ fn normalise_comparator(part: &str) -> Result<String, String> {
     let op_len = part.find(|c: char| c.is_ascii_alphanumeric() || c == '*').unwrap_or(part.len());
     let (op, version) = part.split_at(op_len);
     let version = version.trim().strip_prefix(['v', 'V']).unwrap_or(version.trim());
-    let mut pieces: Vec<&str> = version
-        .split('.')
-        .map(|p| if p.eq_ignore_ascii_case("x") { "*" } else { p })
-        .collect();
+    let mut pieces: Vec<&str> = version.split('.').map(|p| if p.eq_ignore_ascii_case("x") { "*" } else { p }).collect();
     // Kong's fourth part does not take part in range matching.
     if pieces.len() == 4 && pieces[3].bytes().all(|b| b.is_ascii_digit()) {
         pieces.truncate(3);
