@@ -1,0 +1,484 @@
+//! Backing up custom resources: every kind listed page by page (several kinds at
+//! once), each page streamed to its file as it arrives, so memory stays flat
+//! however many objects there are. The manifest is marked complete only when every
+//! kind was listed to the end and the counts agree.
+
+use std::collections::HashSet;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject, ListParams};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::connect::Connection;
+use super::error::ClusterError;
+use super::manifest::{self, KindEntry, Manifest};
+use super::progress::{OpEvent, Reporter};
+use super::resource::{self, Resolved};
+use super::retry;
+use super::strip::{owner_refs, strip_server_fields};
+use crate::durable;
+
+/// How long one page may keep failing for passing reasons before the backup gives up.
+const PAGE_RETRY_BUDGET: Duration = Duration::from_secs(120);
+/// How often a kind is listed again from the start after its continue token expired.
+const RELISTS: u32 = 3;
+
+#[derive(Debug, Clone)]
+pub struct BackupRequest {
+    /// Kinds as `plural.group`.
+    pub resources: Vec<String>,
+    /// Only these namespaces; all namespaces when `None`.
+    pub namespaces: Option<Vec<String>>,
+    pub dir: PathBuf,
+    pub page_size: u32,
+    /// How many kinds are listed at once.
+    pub concurrency: usize,
+}
+
+impl BackupRequest {
+    pub fn new(resources: Vec<String>, dir: PathBuf) -> Self {
+        BackupRequest { resources, namespaces: None, dir, page_size: 500, concurrency: 4 }
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Default)]
+pub struct Page {
+    pub items: Vec<Value>,
+    pub continue_token: Option<String>,
+    /// How many objects remain after this page, when the server says.
+    pub remaining: Option<i64>,
+}
+
+/// Where pages come from: the API server, or a stand-in in unit tests.
+pub trait PageSource {
+    fn page(&mut self, token: Option<String>, limit: u32) -> impl Future<Output = Result<Page, kube::Error>> + Send;
+}
+
+/// Lists one kind in one namespace (or all) from the API server.
+pub struct ApiPages {
+    api: Api<DynamicObject>,
+    api_version: String,
+    kind: String,
+}
+
+impl ApiPages {
+    pub fn new(conn: &Connection, resolved: &Resolved, namespace: Option<&str>) -> Self {
+        let api = match namespace {
+            Some(ns) if resolved.namespaced => Api::namespaced_with(conn.client.clone(), ns, &resolved.api),
+            _ => Api::all_with(conn.client.clone(), &resolved.api),
+        };
+        ApiPages { api, api_version: resolved.api.api_version.clone(), kind: resolved.api.kind.clone() }
+    }
+}
+
+impl PageSource for ApiPages {
+    async fn page(&mut self, token: Option<String>, limit: u32) -> Result<Page, kube::Error> {
+        let mut params = ListParams::default().limit(limit);
+        params.continue_token = token;
+        let list = self.api.list(&params).await?;
+        let items = list
+            .items
+            .into_iter()
+            .map(|obj| {
+                let mut v = serde_json::to_value(obj).unwrap_or(Value::Null);
+                // List items carry no apiVersion or kind; a file to re-create from needs both.
+                if let Some(map) = v.as_object_mut() {
+                    map.insert("apiVersion".into(), Value::String(self.api_version.clone()));
+                    map.insert("kind".into(), Value::String(self.kind.clone()));
+                }
+                v
+            })
+            .collect();
+        Ok(Page { items, continue_token: list.metadata.continue_.filter(|t| !t.is_empty()), remaining: list.metadata.remaining_item_count })
+    }
+}
+
+/// What listing one kind produced.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct KindResult {
+    pub count: u64,
+    pub bytes: u64,
+    pub sha256: String,
+    /// uids of the saved objects, and how many objects name an owner.
+    pub uids: Vec<String>,
+    pub owner_uids: Vec<String>,
+    /// Set when the listed count disagrees with what the server announced.
+    pub mismatch: Option<String>,
+}
+
+/// Backs up every requested kind into `req.dir` and writes the manifest.
+/// Returns the manifest; an incomplete backup is an error (its manifest on disk
+/// says incomplete, with the reasons).
+pub async fn backup(conn: &Connection, req: &BackupRequest, report: Reporter) -> Result<Manifest, ClusterError> {
+    durable::create_private_dir(&req.dir).map_err(|e| ClusterError::io("create backup folder", &req.dir, e))?;
+    // Nothing in the folder may look complete while the new backup is being taken.
+    let old_manifest = req.dir.join(manifest::MANIFEST_FILE);
+    if old_manifest.exists() {
+        std::fs::remove_file(&old_manifest).map_err(|e| ClusterError::io("remove old manifest", &old_manifest, e))?;
+    }
+    let identity = conn.identity().await?;
+    let mut manifest = Manifest::new(Some(identity));
+    let mut resolved = Vec::new();
+    for name in &req.resources {
+        match resource::resolve(&conn.client, name).await {
+            Ok(r) => resolved.push(r),
+            Err(ClusterError::NotServed { resource, hint }) => {
+                report(OpEvent::Warning(format!(
+                    "{resource} is not served{}; there is nothing of it to back up",
+                    hint.map(|h| format!(" ({h})")).unwrap_or_default()
+                )));
+                manifest.not_served.push(resource);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let done = Arc::new(Mutex::new((0u64, 0u64)));
+    let results: Vec<(Resolved, Result<KindResult, ClusterError>)> = futures::stream::iter(resolved)
+        .map(|r| {
+            let (report, done) = (report.clone(), done.clone());
+            async move {
+                let result = backup_kind(conn, &r, req, report, done).await;
+                (r, result)
+            }
+        })
+        .buffer_unordered(req.concurrency.max(1))
+        .collect()
+        .await;
+    let mut all_uids = HashSet::new();
+    let mut owner_uids = Vec::new();
+    for (r, result) in results {
+        match result {
+            Ok(k) => {
+                if let Some(m) = &k.mismatch {
+                    manifest.problems.push(m.clone());
+                }
+                all_uids.extend(k.uids.iter().cloned());
+                owner_uids.extend(k.owner_uids.iter().cloned());
+                manifest.kinds.push(KindEntry {
+                    resource: r.name.clone(),
+                    api_version: r.api.api_version.clone(),
+                    kind: r.api.kind.clone(),
+                    namespaced: r.namespaced,
+                    file: manifest::file_name(&r.name),
+                    count: k.count,
+                    bytes: k.bytes,
+                    sha256: k.sha256,
+                });
+            }
+            Err(e) => manifest.problems.push(format!("{}: {e}", r.name)),
+        }
+    }
+    manifest.kinds.sort_by(|a, b| a.resource.cmp(&b.resource));
+    manifest.external_owner_refs = owner_uids.iter().filter(|u| !all_uids.contains(*u)).count() as u64;
+    manifest.complete = manifest.problems.is_empty();
+    manifest.write(&req.dir)?;
+    if manifest.complete {
+        Ok(manifest)
+    } else {
+        Err(ClusterError::Backup { dir: req.dir.clone(), problem: format!("incomplete: {}", manifest.problems.join("; ")) })
+    }
+}
+
+async fn backup_kind(
+    conn: &Connection,
+    r: &Resolved,
+    req: &BackupRequest,
+    report: Reporter,
+    done: Arc<Mutex<(u64, u64)>>,
+) -> Result<KindResult, ClusterError> {
+    let final_path = req.dir.join(manifest::file_name(&r.name));
+    let part = req.dir.join(format!(".{}.part", manifest::file_name(&r.name)));
+    let namespaces: Vec<Option<String>> = match &req.namespaces {
+        Some(list) if r.namespaced => list.iter().cloned().map(Some).collect(),
+        _ => vec![None],
+    };
+    let mut writer = KindWriter::create(&part, &r.name)?;
+    let mut result = KindResult::default();
+    for ns in namespaces {
+        let mut source = ApiPages::new(conn, r, ns.as_deref());
+        let what = format!("{}{}", r.name, ns.as_ref().map(|n| format!(" in {n}")).unwrap_or_default());
+        let listed = list_into(&mut source, &mut writer, req.page_size, &what, &report, &done).await?;
+        result.mismatch = result.mismatch.or(listed.mismatch);
+    }
+    let (count, bytes, sha256, uids, owner_uids) = writer.finish()?;
+    std::fs::rename(&part, &final_path).map_err(|e| ClusterError::io("rename backup file", &final_path, e))?;
+    durable::sync_dir(&req.dir).map_err(|e| ClusterError::io("sync backup folder", &req.dir, e))?;
+    Ok(KindResult { count, bytes, sha256, uids, owner_uids, mismatch: result.mismatch })
+}
+
+/// Lists every page from `source` into `writer`. A continue token that expired
+/// (410 Gone) starts the listing over, discarding what this listing wrote.
+pub async fn list_into<S: PageSource>(
+    source: &mut S,
+    writer: &mut KindWriter,
+    page_size: u32,
+    what: &str,
+    report: &Reporter,
+    done: &Mutex<(u64, u64)>,
+) -> Result<KindResult, ClusterError> {
+    let mark = writer.mark();
+    let mut relists = 0;
+    'relist: loop {
+        let mut token = None;
+        let mut announced: Option<u64> = None;
+        let mut listed = 0u64;
+        loop {
+            let page = retry::with_retry(
+                PAGE_RETRY_BUDGET,
+                |e, wait| report(OpEvent::Line(format!("{what}: {}; retrying in {wait:?}", retry::describe(e)))),
+                async || source.page(token.clone(), page_size).await,
+            )
+            .await;
+            let page = match page {
+                Ok(p) => p,
+                Err(e) if super::error::api_status(&e) == Some(410) && relists < RELISTS => {
+                    relists += 1;
+                    report(OpEvent::Line(format!("{what}: the list expired before it finished; listing again from the start")));
+                    writer.rewind(mark)?;
+                    continue 'relist;
+                }
+                Err(e) => return Err(ClusterError::api(format!("list {what}"), e)),
+            };
+            if announced.is_none() {
+                announced = page.remaining.map(|r| page.items.len() as u64 + u64::try_from(r).unwrap_or(0));
+            }
+            let n = page.items.len() as u64;
+            for item in page.items {
+                writer.write(item)?;
+            }
+            listed += n;
+            let (objects, bytes) = {
+                let mut d = done.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                d.0 += n;
+                d.1 = d.1.max(writer.bytes());
+                *d
+            };
+            report(OpEvent::Progress { done: objects, total: None, bytes, what: what.to_string() });
+            token = page.continue_token;
+            if token.is_none() {
+                let mismatch = announced
+                    .filter(|expected| *expected != listed)
+                    .map(|expected| format!("{what}: the server announced {expected} objects but {listed} were listed"));
+                return Ok(KindResult { count: listed, mismatch, ..KindResult::default() });
+            }
+        }
+    }
+}
+
+/// Writes one kind's backup file, hashing as it goes.
+pub struct KindWriter {
+    out: BufWriter<std::fs::File>,
+    path: PathBuf,
+    header: Vec<u8>,
+    lines: Vec<u64>,
+    hasher: Sha256,
+    bytes: u64,
+    uids: Vec<String>,
+    owner_uids: Vec<String>,
+}
+
+/// A point a writer can go back to.
+#[derive(Debug, Clone, Copy)]
+pub struct Mark {
+    objects: usize,
+    uids: usize,
+    owner_uids: usize,
+}
+
+impl KindWriter {
+    pub fn create(path: &Path, resource: &str) -> Result<Self, ClusterError> {
+        let file = durable::create_private(path).map_err(|e| ClusterError::io("create backup file", path, e))?;
+        let header = format!("# stepwise backup of {resource}; restore with `stepwise restore` or `kubectl create -f`\n");
+        let mut w = KindWriter {
+            out: BufWriter::with_capacity(1 << 16, file),
+            path: path.to_path_buf(),
+            header: header.into_bytes(),
+            lines: Vec::new(),
+            hasher: Sha256::new(),
+            bytes: 0,
+            uids: Vec::new(),
+            owner_uids: Vec::new(),
+        };
+        w.start()?;
+        Ok(w)
+    }
+
+    fn start(&mut self) -> Result<(), ClusterError> {
+        let header = self.header.clone();
+        self.emit(&header)
+    }
+
+    fn emit(&mut self, bytes: &[u8]) -> Result<(), ClusterError> {
+        self.out.write_all(bytes).map_err(|e| ClusterError::io("write backup file", &self.path, e))?;
+        self.hasher.update(bytes);
+        self.bytes += bytes.len() as u64;
+        Ok(())
+    }
+
+    pub fn write(&mut self, mut object: Value) -> Result<(), ClusterError> {
+        if let Some(uid) = object.pointer("/metadata/uid").and_then(Value::as_str) {
+            self.uids.push(uid.to_string());
+        }
+        self.owner_uids.extend(owner_refs(&object).into_iter().map(|r| r.uid));
+        strip_server_fields(&mut object);
+        let mut line = b"---\n".to_vec();
+        serde_json::to_writer(&mut line, &object).map_err(|e| ClusterError::Other(e.to_string()))?;
+        line.push(b'\n');
+        self.emit(&line)?;
+        self.lines.push(self.bytes);
+        Ok(())
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    pub fn mark(&self) -> Mark {
+        Mark { objects: self.lines.len(), uids: self.uids.len(), owner_uids: self.owner_uids.len() }
+    }
+
+    /// Drops everything written after `mark` (used when a listing starts over).
+    /// The file is rewritten from the start only in this rare case.
+    pub fn rewind(&mut self, mark: Mark) -> Result<(), ClusterError> {
+        self.out.flush().map_err(|e| ClusterError::io("write backup file", &self.path, e))?;
+        let keep = if mark.objects == 0 { self.header.len() as u64 } else { self.lines[mark.objects - 1] };
+        let content = std::fs::read(&self.path).map_err(|e| ClusterError::io("read backup file", &self.path, e))?;
+        let kept = &content[..usize::try_from(keep).unwrap_or(content.len()).min(content.len())];
+        let file = durable::create_private(&self.path).map_err(|e| ClusterError::io("rewrite backup file", &self.path, e))?;
+        self.out = BufWriter::with_capacity(1 << 16, file);
+        self.out.write_all(kept).map_err(|e| ClusterError::io("rewrite backup file", &self.path, e))?;
+        self.hasher = Sha256::new();
+        self.hasher.update(kept);
+        self.bytes = keep;
+        self.lines.truncate(mark.objects);
+        self.uids.truncate(mark.uids);
+        self.owner_uids.truncate(mark.owner_uids);
+        Ok(())
+    }
+
+    /// Flushes to disk and returns count, bytes, SHA-256 and the uids seen.
+    pub fn finish(mut self) -> Result<(u64, u64, String, Vec<String>, Vec<String>), ClusterError> {
+        self.out.flush().map_err(|e| ClusterError::io("write backup file", &self.path, e))?;
+        self.out.get_ref().sync_all().map_err(|e| ClusterError::io("sync backup file", &self.path, e))?;
+        let sha = hex::encode(self.hasher.finalize());
+        Ok((self.lines.len() as u64, self.bytes, sha, self.uids, self.owner_uids))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::Status;
+    use serde_json::json;
+
+    /// Pages from a list in memory. The real API server cannot be made to expire
+    /// a continue token on demand (it takes an etcd compaction), so this stand-in
+    /// can answer 410 Gone once at a chosen page.
+    struct Fake {
+        objects: Vec<Value>,
+        expire_at: Option<usize>,
+        calls: usize,
+        announce: bool,
+    }
+
+    impl PageSource for Fake {
+        async fn page(&mut self, token: Option<String>, limit: u32) -> Result<Page, kube::Error> {
+            self.calls += 1;
+            let start: usize = token.as_deref().map_or(0, |t| t.parse().unwrap_or(0));
+            if self.expire_at == Some(start) && start > 0 {
+                self.expire_at = None;
+                return Err(kube::Error::Api(Status::failure("expired", "Expired").with_code(410).boxed()));
+            }
+            let end = (start + limit as usize).min(self.objects.len());
+            let remaining = (self.objects.len() - end) as i64;
+            Ok(Page {
+                items: self.objects[start..end].to_vec(),
+                continue_token: (end < self.objects.len()).then(|| end.to_string()),
+                remaining: (self.announce && remaining > 0).then_some(remaining),
+            })
+        }
+    }
+
+    fn objects(n: usize) -> Vec<Value> {
+        (0..n).map(|i| json!({"apiVersion": "x/v1", "kind": "X", "metadata": {"name": format!("o{i}"), "uid": format!("u{i}"), "resourceVersion": "1"}})).collect()
+    }
+
+    async fn run(fake: &mut Fake, page_size: u32) -> (KindResult, u64, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.yaml");
+        let mut w = KindWriter::create(&path, "xs.example.com").unwrap();
+        let report: Reporter = Arc::new(|_| {});
+        let done = Mutex::new((0, 0));
+        let r = list_into(fake, &mut w, page_size, "xs", &report, &done).await.unwrap();
+        let (count, _, sha, _, _) = w.finish().unwrap();
+        let (scanned, scanned_sha) = manifest::scan_file(&path, |o| {
+            assert!(o.pointer("/metadata/resourceVersion").is_none());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(scanned_sha, sha, "the recorded SHA-256 is the file's");
+        assert_eq!(scanned, count);
+        (r, count, sha)
+    }
+
+    #[tokio::test]
+    async fn an_empty_kind_makes_an_empty_but_valid_file() {
+        let mut fake = Fake { objects: vec![], expire_at: None, calls: 0, announce: true };
+        let (r, count, _) = run(&mut fake, 500).await;
+        assert_eq!((r.count, count, fake.calls), (0, 0, 1));
+    }
+
+    #[tokio::test]
+    async fn exactly_one_page_needs_one_call() {
+        let mut fake = Fake { objects: objects(500), expire_at: None, calls: 0, announce: true };
+        let (r, count, _) = run(&mut fake, 500).await;
+        assert_eq!((r.count, count, fake.calls), (500, 500, 1));
+        assert!(r.mismatch.is_none());
+    }
+
+    #[tokio::test]
+    async fn many_pages_are_all_written_in_order() {
+        let mut fake = Fake { objects: objects(1234), expire_at: None, calls: 0, announce: true };
+        let (r, count, _) = run(&mut fake, 100).await;
+        assert_eq!((r.count, count, fake.calls), (1234, 1234, 13));
+    }
+
+    #[tokio::test]
+    async fn an_expired_continue_token_lists_again_without_duplicates() {
+        let mut fake = Fake { objects: objects(250), expire_at: Some(200), calls: 0, announce: true };
+        let (r, count, sha) = run(&mut fake, 100).await;
+        assert_eq!((r.count, count), (250, 250));
+        // Two pages, the expired third, then all three pages again.
+        assert_eq!(fake.calls, 6);
+        let mut clean = Fake { objects: objects(250), expire_at: None, calls: 0, announce: true };
+        let (_, _, clean_sha) = run(&mut clean, 100).await;
+        assert_eq!(sha, clean_sha, "the relisted file is identical to an uninterrupted one");
+    }
+
+    #[tokio::test]
+    async fn a_count_that_disagrees_with_the_announcement_is_reported() {
+        struct Shrinking(Fake);
+        impl PageSource for Shrinking {
+            async fn page(&mut self, token: Option<String>, limit: u32) -> Result<Page, kube::Error> {
+                let mut page = self.0.page(token, limit).await?;
+                if page.continue_token.is_none() {
+                    page.items.pop();
+                }
+                Ok(page)
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = KindWriter::create(&dir.path().join("x.yaml"), "xs").unwrap();
+        let report: Reporter = Arc::new(|_| {});
+        let mut source = Shrinking(Fake { objects: objects(150), expire_at: None, calls: 0, announce: true });
+        let r = list_into(&mut source, &mut w, 100, "xs", &report, &Mutex::new((0, 0))).await.unwrap();
+        assert_eq!(r.count, 149);
+        assert!(r.mismatch.as_deref().is_some_and(|m| m.contains("announced 150")), "{:?}", r.mismatch);
+    }
+}

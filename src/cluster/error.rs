@@ -1,0 +1,58 @@
+//! What can go wrong talking to a cluster, each with what the operator can do.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("cannot read the kubeconfig{}: {message}", path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
+    Kubeconfig { path: Option<PathBuf>, message: String },
+    #[error("kube context `{name}` is not in the kubeconfig; contexts there: {}", available.join(", "))]
+    UnknownContext { name: String, available: Vec<String> },
+    #[error("cannot reach the API server at {server}: {message} (check the server is up and the kubeconfig points at it)")]
+    Unreachable { server: String, message: String },
+    #[error("{action} failed: {source}")]
+    Api {
+        action: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+    #[error("the cluster does not serve `{resource}`{}", hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    NotServed { resource: String, hint: Option<String> },
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("backup at {}: {problem}", dir.display())]
+    Backup { dir: PathBuf, problem: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ClusterError {
+    pub fn api(action: impl Into<String>, source: kube::Error) -> Self {
+        ClusterError::Api { action: action.into(), source: Box::new(source) }
+    }
+
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        ClusterError::Io { action, path: path.into(), source }
+    }
+
+    /// The HTTP status the API server answered with, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClusterError::Api { source, .. } => api_status(source),
+            _ => None,
+        }
+    }
+}
+
+/// The HTTP status of an API error response.
+pub fn api_status(e: &kube::Error) -> Option<u16> {
+    match e {
+        kube::Error::Api(status) => Some(status.code),
+        _ => None,
+    }
+}

@@ -1,0 +1,175 @@
+//! The backup manifest: which kinds were saved, how many objects, and the SHA-256
+//! of each file, so a backup can be proven whole before anything is removed.
+//!
+//! Backup files are YAML streams that `kubectl create -f` accepts: a comment
+//! header, then one document per object, each document written as one line of
+//! JSON (JSON is YAML). One object per line keeps reading and writing streaming
+//! and exact: no YAML re-interpretation of strings like `on` or `0755`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::connect::ClusterIdentity;
+use super::error::ClusterError;
+use crate::durable;
+
+pub const MANIFEST_FILE: &str = "manifest.json";
+const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub created_at: String,
+    pub cluster: Option<ClusterIdentity>,
+    /// True only when every kind was listed to the end and every count matched.
+    pub complete: bool,
+    pub kinds: Vec<KindEntry>,
+    /// Kinds the cluster did not serve when the backup ran (nothing to save).
+    #[serde(default)]
+    pub not_served: Vec<String>,
+    /// Objects whose owner references point outside this backup; a restore drops
+    /// those references when the owner no longer exists.
+    #[serde(default)]
+    pub external_owner_refs: u64,
+    #[serde(default)]
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindEntry {
+    /// `plural.group`, as the runbook names it.
+    pub resource: String,
+    pub api_version: String,
+    pub kind: String,
+    pub namespaced: bool,
+    /// File name inside the backup folder.
+    pub file: String,
+    pub count: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+impl Manifest {
+    pub fn new(cluster: Option<ClusterIdentity>) -> Self {
+        Manifest {
+            format: FORMAT,
+            created_at: now_rfc3339(),
+            cluster,
+            complete: false,
+            kinds: Vec::new(),
+            not_served: Vec::new(),
+            external_owner_refs: 0,
+            problems: Vec::new(),
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.kinds.iter().map(|k| k.count).sum()
+    }
+
+    pub fn read(dir: &Path) -> Result<Manifest, ClusterError> {
+        let path = dir.join(MANIFEST_FILE);
+        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => ClusterError::Backup {
+                dir: dir.to_path_buf(),
+                problem: "there is no manifest.json: the backup never finished".into(),
+            },
+            _ => ClusterError::io("read", &path, e),
+        })?;
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| ClusterError::Backup {
+            dir: dir.to_path_buf(),
+            problem: format!("manifest.json is damaged: {e}"),
+        })?;
+        if manifest.format != FORMAT {
+            return Err(ClusterError::Backup {
+                dir: dir.to_path_buf(),
+                problem: format!("manifest format {} is not one this version reads ({FORMAT})", manifest.format),
+            });
+        }
+        Ok(manifest)
+    }
+
+    pub fn write(&self, dir: &Path) -> Result<(), ClusterError> {
+        let path = dir.join(MANIFEST_FILE);
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| ClusterError::Other(e.to_string()))?;
+        durable::write_atomic(&path, &bytes).map_err(|e| ClusterError::io("write", path, e))
+    }
+}
+
+/// Proves a backup folder matches its manifest: the manifest says complete, every
+/// file is present with the recorded SHA-256, every object parses, and the counts
+/// match. Returns the manifest when all holds.
+pub fn verify_files(dir: &Path) -> Result<Manifest, ClusterError> {
+    let manifest = Manifest::read(dir)?;
+    let fail = |problem: String| ClusterError::Backup { dir: dir.to_path_buf(), problem };
+    if !manifest.complete {
+        let why = if manifest.problems.is_empty() { String::new() } else { format!(": {}", manifest.problems.join("; ")) };
+        return Err(fail(format!("the manifest marks this backup incomplete{why}")));
+    }
+    for kind in &manifest.kinds {
+        let path = dir.join(&kind.file);
+        let (count, sha) = scan_file(&path, |_| Ok(()))?;
+        if sha != kind.sha256 {
+            return Err(fail(format!("{} was changed after the backup (SHA-256 differs from the manifest)", kind.file)));
+        }
+        if count != kind.count {
+            return Err(fail(format!("{} holds {count} objects, the manifest says {}", kind.file, kind.count)));
+        }
+    }
+    Ok(manifest)
+}
+
+/// Reads a backup file object by object, calling `each` with every object, and
+/// returns the count and the file's SHA-256. A line that does not parse is an
+/// error naming the file and line.
+pub fn scan_file(
+    path: &Path,
+    mut each: impl FnMut(serde_json::Value) -> Result<(), ClusterError>,
+) -> Result<(u64, String), ClusterError> {
+    let file = std::fs::File::open(path).map_err(|e| ClusterError::io("open backup file", path, e))?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut hasher = Sha256::new();
+    let mut line = String::new();
+    let (mut count, mut line_no) = (0u64, 0u64);
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).map_err(|e| ClusterError::io("read backup file", path, e))?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        hasher.update(line.as_bytes());
+        let text = line.trim_end();
+        if text.is_empty() || text == "---" || text.starts_with('#') {
+            continue;
+        }
+        let object: serde_json::Value = serde_json::from_str(text).map_err(|e| ClusterError::Backup {
+            dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            problem: format!("{} line {line_no} is not a complete object: {e}", display_name(path)),
+        })?;
+        each(object)?;
+        count += 1;
+    }
+    Ok((count, hex::encode(hasher.finalize())))
+}
+
+fn display_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// The backup file name for a resource kind.
+pub fn file_name(resource: &str) -> String {
+    format!("{resource}.yaml")
+}
+
+/// Where a session keeps the backup taken by one step.
+pub fn step_dir(backups: &Path, step_id: &str) -> PathBuf {
+    backups.join(step_id)
+}
+
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}

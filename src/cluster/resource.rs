@@ -1,0 +1,47 @@
+//! Resolving `plural.group` names (how runbooks and kubectl name kinds) to the
+//! API resource the cluster actually serves.
+
+use kube::Client;
+use kube::discovery::{self, ApiResource, Scope};
+
+use super::error::ClusterError;
+
+/// A served resource kind.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// As written: `trafficsplits.split.smi-spec.io`, or `pods` for the core group.
+    pub name: String,
+    pub api: ApiResource,
+    pub namespaced: bool,
+}
+
+/// Splits `plural.group` into its parts; a name without a dot is a core kind.
+pub fn split_name(name: &str) -> (&str, &str) {
+    name.split_once('.').unwrap_or((name, ""))
+}
+
+/// Finds how the cluster serves `name`. Uses per-group discovery, which works on
+/// servers with and without aggregated discovery, and considers every served
+/// version (a group may prefer a version that lacks this kind).
+pub async fn resolve(client: &Client, name: &str) -> Result<Resolved, ClusterError> {
+    let (plural, group) = split_name(name);
+    let api_group = match discovery::group(client, group).await {
+        Ok(g) => g,
+        Err(kube::Error::Discovery(_)) => {
+            return Err(ClusterError::NotServed {
+                resource: name.to_string(),
+                hint: Some(format!("no API group `{group}`; is its CustomResourceDefinition installed?")),
+            });
+        }
+        Err(e) => return Err(ClusterError::api(format!("discover API group `{group}`"), e)),
+    };
+    api_group
+        .resources_by_stability()
+        .into_iter()
+        .find(|(ar, _)| ar.plural == plural)
+        .map(|(api, caps)| Resolved { name: name.to_string(), api, namespaced: caps.scope == Scope::Namespaced })
+        .ok_or_else(|| ClusterError::NotServed {
+            resource: name.to_string(),
+            hint: Some(format!("group `{group}` is served but has no resource `{plural}`")),
+        })
+}

@@ -1,0 +1,503 @@
+//! Re-creating objects from a verified backup: kinds served and CRDs Established
+//! first, namespaces present, then objects created a bounded number at a time,
+//! each with its own outcome. Nothing that already exists is overwritten.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DynamicObject, ListParams, Patch};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::connect::Connection;
+use super::error::{ClusterError, api_status};
+use super::manifest::{self, KindEntry, Manifest};
+use super::progress::{OpEvent, Reporter};
+use super::resource::{self, Resolved};
+use super::strip::{comparable, owner_refs};
+use super::{Mode, retry};
+
+const CREATE_RETRY_BUDGET: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone)]
+pub struct RestoreRequest {
+    pub dir: PathBuf,
+    pub concurrency: usize,
+    pub mode: Mode,
+    /// How long to wait for kinds to be served and namespaces to exist.
+    pub readiness_timeout: Duration,
+}
+
+impl RestoreRequest {
+    pub fn new(dir: PathBuf, mode: Mode) -> Self {
+        RestoreRequest { dir, concurrency: 16, mode, readiness_timeout: Duration::from_secs(120) }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Created,
+    /// Rehearsal: the server accepted a dry run of the object.
+    Validated,
+    AlreadyIdentical,
+    /// It exists and differs from the backup; left as it is.
+    AlreadyDifferent,
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectOutcome {
+    pub resource: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct KindCounts {
+    pub resource: String,
+    pub expected: u64,
+    pub created: u64,
+    pub validated: u64,
+    pub identical: u64,
+    pub different: u64,
+    pub failed: u64,
+    /// Objects of this kind in the cluster afterwards (at least `expected` when all went well).
+    pub live: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RestoreReport {
+    pub kinds: Vec<KindCounts>,
+    /// Every object that was not created or identical, with why.
+    pub notable: Vec<ObjectOutcome>,
+    /// Owner references dropped because their owner no longer exists.
+    pub dropped_owner_refs: Vec<String>,
+    /// Every kind's objects are all present (or, in rehearsal, all validated).
+    pub verified: bool,
+}
+
+impl RestoreReport {
+    pub fn failed(&self) -> u64 {
+        self.kinds.iter().map(|k| k.failed).sum()
+    }
+}
+
+/// Restores the backup in `req.dir`. Refuses a backup that does not match its
+/// manifest. Object failures are reported, not raised: the report says which.
+pub async fn restore(conn: &Connection, req: &RestoreRequest, report: Reporter) -> Result<RestoreReport, ClusterError> {
+    let manifest = manifest::verify_files(&req.dir)?;
+    let deadline = Instant::now() + req.readiness_timeout;
+    let mut kinds = Vec::new();
+    for entry in &manifest.kinds {
+        kinds.push((entry.clone(), wait_until_served(conn, &entry.resource, deadline, &report).await?));
+    }
+    let index = index_backup(&req.dir, &manifest)?;
+    let missing_ns = wait_for_namespaces(conn, &index.namespaces, deadline, req.mode, &report).await?;
+    let owners = OwnerLinks::new(conn, index.uids);
+    let state = Shared {
+        conn,
+        mode: req.mode,
+        report: report.clone(),
+        total: manifest.total(),
+        done: Mutex::new(0),
+        owners,
+        missing_ns,
+        created_uids: Mutex::new(HashMap::new()),
+    };
+    let mut result = RestoreReport::default();
+    let mut deferred = Vec::new();
+    for (entry, resolved) in &kinds {
+        let (counts, notable, later) = restore_kind(&state, req, entry, resolved).await?;
+        result.kinds.push(counts);
+        result.notable.extend(notable);
+        deferred.extend(later.into_iter().map(|o| (entry.clone(), resolved.clone(), o)));
+    }
+    // Objects whose owners are in the backup go last, so their owners exist.
+    for (entry, resolved, object) in deferred {
+        let outcome = state.restore_one(&resolved, object).await;
+        let counts = result.kinds.iter_mut().find(|k| k.resource == entry.resource);
+        if let Some(counts) = counts {
+            tally(counts, &outcome.outcome);
+        }
+        if !matches!(outcome.outcome, Outcome::Created | Outcome::Validated | Outcome::AlreadyIdentical) {
+            result.notable.push(outcome);
+        }
+    }
+    result.dropped_owner_refs = state.owners.dropped();
+    for (counts, (_, resolved)) in result.kinds.iter_mut().zip(&kinds) {
+        if req.mode == Mode::Real {
+            counts.live = Some(live_count(conn, resolved).await?);
+        }
+    }
+    result.verified = result.kinds.iter().all(|k| {
+        let accounted = k.created + k.validated + k.identical + k.different;
+        accounted == k.expected && k.live.is_none_or(|live| live >= k.expected)
+    });
+    Ok(result)
+}
+
+fn tally(counts: &mut KindCounts, outcome: &Outcome) {
+    match outcome {
+        Outcome::Created => counts.created += 1,
+        Outcome::Validated => counts.validated += 1,
+        Outcome::AlreadyIdentical => counts.identical += 1,
+        Outcome::AlreadyDifferent => counts.different += 1,
+        Outcome::Failed(_) => counts.failed += 1,
+    }
+}
+
+struct Shared<'a> {
+    conn: &'a Connection,
+    mode: Mode,
+    report: Reporter,
+    total: u64,
+    done: Mutex<u64>,
+    owners: OwnerLinks,
+    missing_ns: HashSet<String>,
+    /// Old uid -> uid of the re-created object, for re-linking owner references.
+    created_uids: Mutex<HashMap<String, String>>,
+}
+
+type KindRestore = (KindCounts, Vec<ObjectOutcome>, Vec<Value>);
+
+async fn restore_kind(
+    state: &Shared<'_>,
+    req: &RestoreRequest,
+    entry: &KindEntry,
+    resolved: &Resolved,
+) -> Result<KindRestore, ClusterError> {
+    let mut counts = KindCounts { resource: entry.resource.clone(), expected: entry.count, ..KindCounts::default() };
+    let mut objects = Vec::with_capacity(usize::try_from(entry.count).unwrap_or(0));
+    let mut deferred = Vec::new();
+    manifest::scan_file(&req.dir.join(&entry.file), |object| {
+        if state.owners.has_owner_in_backup(&object) {
+            deferred.push(object);
+        } else {
+            objects.push(object);
+        }
+        Ok(())
+    })?;
+    let outcomes: Vec<ObjectOutcome> = futures::stream::iter(objects)
+        .map(|object| state.restore_one(resolved, object))
+        .buffer_unordered(req.concurrency.max(1))
+        .collect()
+        .await;
+    let mut notable = Vec::new();
+    for o in outcomes {
+        tally(&mut counts, &o.outcome);
+        if !matches!(o.outcome, Outcome::Created | Outcome::Validated | Outcome::AlreadyIdentical) {
+            notable.push(o);
+        }
+    }
+    Ok((counts, notable, deferred))
+}
+
+impl Shared<'_> {
+    async fn restore_one(&self, resolved: &Resolved, mut object: Value) -> ObjectOutcome {
+        let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_string);
+        let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let outcome = if namespace.as_ref().is_some_and(|ns| self.missing_ns.contains(ns)) {
+            Outcome::Failed(format!("namespace {} does not exist", namespace.as_deref().unwrap_or_default()))
+        } else {
+            self.owners.relink(&mut object, &self.created_uids).await;
+            self.create(resolved, namespace.as_deref(), &name, object).await
+        };
+        let done = {
+            let mut d = self.done.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            *d += 1;
+            *d
+        };
+        (self.report)(OpEvent::Progress { done, total: Some(self.total), bytes: 0, what: resolved.name.clone() });
+        ObjectOutcome { resource: resolved.name.clone(), namespace, name, outcome }
+    }
+
+    async fn create(&self, resolved: &Resolved, namespace: Option<&str>, name: &str, object: Value) -> Outcome {
+        let api: Api<DynamicObject> = match namespace {
+            Some(ns) if resolved.namespaced => Api::namespaced_with(self.conn.client.clone(), ns, &resolved.api),
+            _ => Api::all_with(self.conn.client.clone(), &resolved.api),
+        };
+        let dynamic: DynamicObject = match serde_json::from_value(object.clone()) {
+            Ok(d) => d,
+            Err(e) => return Outcome::Failed(format!("the saved object is not a Kubernetes object: {e}")),
+        };
+        let report = self.report.clone();
+        let on_retry = |e: &kube::Error, wait: Duration| {
+            report(OpEvent::Line(format!("{name}: {}; retrying in {wait:?}", retry::describe(e))))
+        };
+        if self.mode.is_rehearsal() {
+            // A dry-run apply validates objects that already exist too, where a dry-run
+            // create would only answer AlreadyExists.
+            let params = self.mode.apply_params(true);
+            let result =
+                retry::with_retry(CREATE_RETRY_BUDGET, on_retry, async || api.patch(name, &params, &Patch::Apply(&dynamic)).await)
+                    .await;
+            return match result {
+                Ok(_) => Outcome::Validated,
+                Err(e) => Outcome::Failed(server_message(&e)),
+            };
+        }
+        let params = self.mode.post_params();
+        match retry::with_retry(CREATE_RETRY_BUDGET, on_retry, async || api.create(&params, &dynamic).await).await {
+            Ok(created) => {
+                if let (Some(old), Some(new)) = (object.pointer("/metadata/uid").and_then(Value::as_str), created.metadata.uid) {
+                    self.created_uids.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(old.to_string(), new);
+                }
+                Outcome::Created
+            }
+            Err(e) if api_status(&e) == Some(409) => match api.get(name).await {
+                Ok(existing) => {
+                    let existing = serde_json::to_value(existing).unwrap_or(Value::Null);
+                    if same_object(&existing, &object) { Outcome::AlreadyIdentical } else { Outcome::AlreadyDifferent }
+                }
+                Err(e) => Outcome::Failed(format!("it already exists but cannot be read: {}", server_message(&e))),
+            },
+            Err(e) => Outcome::Failed(server_message(&e)),
+        }
+    }
+}
+
+/// Compares what matters: spec and every other field, labels, annotations,
+/// finalizers; not server-set metadata or owner references (their uids change).
+fn same_object(live: &Value, saved: &Value) -> bool {
+    let (mut a, mut b) = (comparable(live), comparable(saved));
+    for v in [&mut a, &mut b] {
+        if let Some(map) = v.as_object_mut() {
+            // The list gave no apiVersion/kind to some saved objects, and GET always does.
+            map.remove("apiVersion");
+            map.remove("kind");
+        }
+    }
+    a == b
+}
+
+fn server_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(status) => format!("{} ({})", status.message, status.code),
+        other => other.to_string(),
+    }
+}
+
+/// Waits until the cluster serves `name` and, for custom resources, its CRD is
+/// Established, so creates do not race a just-installed CRD.
+async fn wait_until_served(
+    conn: &Connection,
+    name: &str,
+    deadline: Instant,
+    report: &Reporter,
+) -> Result<Resolved, ClusterError> {
+    let crds: Api<CustomResourceDefinition> = Api::all(conn.client.clone());
+    let mut said = false;
+    loop {
+        let attempt = match resource::resolve(&conn.client, name).await {
+            Ok(r) => match crds.get_opt(name).await {
+                Ok(Some(crd)) if !is_established(&crd) => Err(format!("CRD {name} is not Established yet")),
+                Ok(_) => Ok(r),
+                Err(e) => Err(format!("cannot read CRD {name}: {e}")),
+            },
+            Err(e @ ClusterError::NotServed { .. }) => Err(e.to_string()),
+            Err(e) => return Err(e),
+        };
+        match attempt {
+            Ok(r) => return Ok(r),
+            Err(why) if Instant::now() >= deadline => {
+                return Err(ClusterError::NotServed {
+                    resource: name.to_string(),
+                    hint: Some(format!("{why}; redeploy the product so its CRDs exist, then run the restore again")),
+                });
+            }
+            Err(why) => {
+                if !said {
+                    report(OpEvent::Line(format!("waiting: {why}")));
+                    said = true;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+pub fn is_established(crd: &CustomResourceDefinition) -> bool {
+    crd.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"))
+}
+
+/// What a pass over the backup learns before anything is created.
+struct BackupIndex {
+    namespaces: Vec<String>,
+    /// uid of every saved object.
+    uids: HashSet<String>,
+}
+
+fn index_backup(dir: &std::path::Path, manifest: &Manifest) -> Result<BackupIndex, ClusterError> {
+    let mut namespaces = std::collections::BTreeSet::new();
+    let mut uids = HashSet::new();
+    for entry in &manifest.kinds {
+        manifest::scan_file(&dir.join(&entry.file), |o| {
+            if let Some(ns) = o.pointer("/metadata/namespace").and_then(Value::as_str) {
+                namespaces.insert(ns.to_string());
+            }
+            if let Some(uid) = o.pointer("/metadata/uid").and_then(Value::as_str) {
+                uids.insert(uid.to_string());
+            }
+            Ok(())
+        })?;
+    }
+    Ok(BackupIndex { namespaces: namespaces.into_iter().collect(), uids })
+}
+
+/// Waits for the namespaces objects live in; returns those still missing at the
+/// deadline (their objects fail with that reason rather than the whole restore).
+async fn wait_for_namespaces(
+    conn: &Connection,
+    wanted: &[String],
+    deadline: Instant,
+    mode: Mode,
+    report: &Reporter,
+) -> Result<HashSet<String>, ClusterError> {
+    let api: Api<Namespace> = Api::all(conn.client.clone());
+    let mut missing: HashSet<String> = wanted.iter().cloned().collect();
+    loop {
+        let mut still = HashSet::new();
+        for ns in &missing {
+            match api.get_opt(ns).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    still.insert(ns.clone());
+                }
+                Err(e) => return Err(conn.unreachable_or(e, &format!("read namespace {ns}"))),
+            }
+        }
+        missing = still;
+        // In rehearsal nothing was removed, so there is nothing to wait for.
+        if missing.is_empty() || mode.is_rehearsal() || Instant::now() >= deadline {
+            if !missing.is_empty() {
+                let mut list: Vec<_> = missing.iter().cloned().collect();
+                list.sort();
+                report(OpEvent::Warning(format!("namespaces missing, their objects cannot be restored: {}", list.join(", "))));
+            }
+            return Ok(missing);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Decides what happens to owner references: owners restored from the same backup
+/// get their new uid; owners that still exist stay; owners that are gone are
+/// dropped, because the garbage collector would delete an object whose owner is
+/// gone, undoing the restore.
+struct OwnerLinks {
+    conn: Connection,
+    in_backup: HashSet<String>,
+    alive: Mutex<HashMap<String, bool>>,
+    dropped: Arc<Mutex<Vec<String>>>,
+}
+
+impl OwnerLinks {
+    fn new(conn: &Connection, in_backup: HashSet<String>) -> Self {
+        OwnerLinks { conn: conn.clone(), in_backup, alive: Mutex::new(HashMap::new()), dropped: Arc::default() }
+    }
+
+    fn has_owner_in_backup(&self, object: &Value) -> bool {
+        owner_refs(object).iter().any(|r| self.in_backup.contains(&r.uid))
+    }
+
+    fn dropped(&self) -> Vec<String> {
+        let mut d = self.dropped.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        d.sort();
+        d
+    }
+
+    async fn relink(&self, object: &mut Value, created: &Mutex<HashMap<String, String>>) {
+        let refs = owner_refs(object);
+        if refs.is_empty() {
+            return;
+        }
+        let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_string);
+        let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let mut keep = Vec::new();
+        let raw = object.pointer("/metadata/ownerReferences").and_then(Value::as_array).cloned().unwrap_or_default();
+        for (r, mut raw_ref) in refs.into_iter().zip(raw) {
+            let new_uid = created.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&r.uid).cloned();
+            if let Some(uid) = new_uid {
+                raw_ref["uid"] = Value::String(uid);
+                keep.push(raw_ref);
+            } else if !self.in_backup.contains(&r.uid) && self.owner_alive(&r, namespace.as_deref()).await {
+                keep.push(raw_ref);
+            } else {
+                self.dropped.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(format!(
+                    "{}{name}: owner {} {} is gone",
+                    namespace.as_ref().map(|n| format!("{n}/")).unwrap_or_default(),
+                    r.kind,
+                    r.name
+                ));
+            }
+        }
+        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            if keep.is_empty() {
+                meta.remove("ownerReferences");
+            } else {
+                meta.insert("ownerReferences".into(), Value::Array(keep));
+            }
+        }
+    }
+
+    async fn owner_alive(&self, r: &super::strip::OwnerRef, namespace: Option<&str>) -> bool {
+        if let Some(known) = self.alive.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&r.uid) {
+            return *known;
+        }
+        let alive = self.lookup(r, namespace).await.unwrap_or(false);
+        self.alive.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(r.uid.clone(), alive);
+        alive
+    }
+
+    async fn lookup(&self, r: &super::strip::OwnerRef, namespace: Option<&str>) -> Option<bool> {
+        let (group, version) = r.api_version.rsplit_once('/').unwrap_or(("", &r.api_version));
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, &r.kind);
+        let (api_resource, caps) = kube::discovery::pinned_kind(&self.conn.client, &gvk).await.ok()?;
+        let api: Api<DynamicObject> = match namespace {
+            Some(ns) if caps.scope == kube::discovery::Scope::Namespaced => {
+                Api::namespaced_with(self.conn.client.clone(), ns, &api_resource)
+            }
+            _ => Api::all_with(self.conn.client.clone(), &api_resource),
+        };
+        let owner = api.get_opt(&r.name).await.ok()?;
+        Some(owner.is_some_and(|o| o.metadata.uid.as_deref() == Some(r.uid.as_str())))
+    }
+}
+
+/// Counts the objects of a kind in the cluster with a one-item list: the server
+/// reports how many remain.
+pub async fn live_count(conn: &Connection, resolved: &Resolved) -> Result<u64, ClusterError> {
+    let api: Api<DynamicObject> = Api::all_with(conn.client.clone(), &resolved.api);
+    let mut total = 0u64;
+    let mut token: Option<String> = None;
+    loop {
+        let mut params = ListParams::default().limit(500);
+        params.continue_token = token.clone();
+        let list = api.list_metadata(&params).await.map_err(|e| ClusterError::api(format!("count {}", resolved.name), e))?;
+        total += list.items.len() as u64;
+        if token.is_none()
+            && let Some(remaining) = list.metadata.remaining_item_count
+        {
+            return Ok(total + u64::try_from(remaining).unwrap_or(0));
+        }
+        token = list.metadata.continue_.filter(|t| !t.is_empty());
+        if token.is_none() {
+            return Ok(total);
+        }
+    }
+}
+
+/// Counts per kind of a manifest, for reports.
+pub fn expected_counts(manifest: &Manifest) -> BTreeMap<String, u64> {
+    manifest.kinds.iter().map(|k| (k.resource.clone(), k.count)).collect()
+}

@@ -1,0 +1,151 @@
+//! Retrying API calls that failed for reasons that pass: throttling (429, with the
+//! server's Retry-After), server errors, and a connection that dropped (an API
+//! server restarting). Anything else fails at once.
+
+use std::time::{Duration, Instant};
+
+use super::error::api_status;
+
+/// What to do about a failed call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Try again, after at least this long if the server said so.
+    Retry(Option<Duration>),
+    Fail,
+}
+
+pub fn classify(e: &kube::Error) -> Verdict {
+    match e {
+        kube::Error::Api(status) => match status.code {
+            429 => Verdict::Retry(
+                status
+                    .details
+                    .as_ref()
+                    .map(|d| d.retry_after_seconds)
+                    .filter(|s| *s > 0)
+                    .map(|s| Duration::from_secs(u64::from(s))),
+            ),
+            500 | 502 | 503 | 504 => Verdict::Retry(None),
+            _ => Verdict::Fail,
+        },
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::HttpError(_) => Verdict::Retry(None),
+        _ => Verdict::Fail,
+    }
+}
+
+/// Exponential backoff with a total time budget.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    next: Duration,
+    max: Duration,
+    deadline: Instant,
+}
+
+impl Backoff {
+    pub fn new(budget: Duration) -> Self {
+        Backoff { next: Duration::from_millis(100), max: Duration::from_secs(5), deadline: Instant::now() + budget }
+    }
+
+    /// How long to wait before the next try, or `None` when the budget is spent.
+    /// A server's Retry-After wins over the computed delay when it is longer.
+    pub fn delay(&mut self, hint: Option<Duration>) -> Option<Duration> {
+        let computed = self.next;
+        self.next = (self.next * 2).min(self.max);
+        let wait = hint.map_or(computed, |h| h.max(computed));
+        let now = Instant::now();
+        if now + wait > self.deadline { None } else { Some(wait) }
+    }
+}
+
+/// Runs `call` until it succeeds, fails for good, or the budget runs out.
+/// `on_retry` hears about each retry (for the operator's log).
+pub async fn with_retry<T>(
+    budget: Duration,
+    mut on_retry: impl FnMut(&kube::Error, Duration),
+    mut call: impl AsyncFnMut() -> Result<T, kube::Error>,
+) -> Result<T, kube::Error> {
+    let mut backoff = Backoff::new(budget);
+    loop {
+        match call().await {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                let Verdict::Retry(hint) = classify(&e) else { return Err(e) };
+                let Some(wait) = backoff.delay(hint) else { return Err(e) };
+                on_retry(&e, wait);
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+/// A short description of a retried error for the log.
+pub fn describe(e: &kube::Error) -> String {
+    match api_status(e) {
+        Some(429) => "the API server is throttling requests (429)".into(),
+        Some(code) => format!("the API server answered {code}"),
+        None => "the connection to the API server failed".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::{Status, response::StatusDetails};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn api_error(code: u16, retry_after: u32) -> kube::Error {
+        let details = StatusDetails {
+            name: String::new(),
+            group: String::new(),
+            kind: String::new(),
+            uid: String::new(),
+            causes: Vec::new(),
+            retry_after_seconds: retry_after,
+        };
+        kube::Error::Api(Status::failure("x", "y").with_code(code).with_details(details).boxed())
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_retried_others_are_not() {
+        assert_eq!(classify(&api_error(429, 2)), Verdict::Retry(Some(Duration::from_secs(2))));
+        assert_eq!(classify(&api_error(429, 0)), Verdict::Retry(None));
+        assert_eq!(classify(&api_error(503, 0)), Verdict::Retry(None));
+        for code in [400, 403, 404, 409, 410, 422] {
+            assert_eq!(classify(&api_error(code, 0)), Verdict::Fail, "{code}");
+        }
+    }
+
+    #[test]
+    fn backoff_grows_honours_retry_after_and_stops_at_the_budget() {
+        let mut b = Backoff::new(Duration::from_secs(10));
+        assert_eq!(b.delay(None), Some(Duration::from_millis(100)));
+        assert_eq!(b.delay(None), Some(Duration::from_millis(200)));
+        assert_eq!(b.delay(Some(Duration::from_secs(3))), Some(Duration::from_secs(3)));
+        assert_eq!(b.delay(Some(Duration::from_secs(60))), None);
+    }
+
+    // A real API server will not produce a 429 storm on demand, so this test
+    // stands in a call that is throttled a set number of times.
+    #[tokio::test(start_paused = true)]
+    async fn a_throttling_storm_slows_the_call_down_but_it_succeeds() {
+        let calls = AtomicU32::new(0);
+        let mut retries = Vec::new();
+        let result = with_retry(
+            Duration::from_secs(120),
+            |_, wait| retries.push(wait),
+            async || {
+                if calls.fetch_add(1, Ordering::SeqCst) < 5 { Err(api_error(429, 1)) } else { Ok("done") }
+            },
+        )
+        .await;
+        assert_eq!(result.unwrap(), "done");
+        assert_eq!(retries.len(), 5);
+        assert!(retries.iter().all(|w| *w >= Duration::from_secs(1)), "Retry-After is honoured: {retries:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lasting_outage_ends_in_the_error_once_the_budget_is_spent() {
+        let result: Result<(), _> = with_retry(Duration::from_secs(3), |_, _| {}, async || Err(api_error(503, 0))).await;
+        assert_eq!(result.map_err(|e| api_status(&e)), Err(Some(503)));
+    }
+}
