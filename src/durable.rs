@@ -72,7 +72,8 @@ mod tests {
         fs::write(blocked.join("x"), b"x").unwrap();
         assert!(write_atomic(&blocked, b"new").is_err());
         assert_eq!(fs::read(&path).unwrap(), b"old");
-        let names: Vec<String> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let names: Vec<String> =
+            fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
     }
 }

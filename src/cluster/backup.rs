@@ -95,7 +95,11 @@ impl PageSource for ApiPages {
                 v
             })
             .collect();
-        Ok(Page { items, continue_token: list.metadata.continue_.filter(|t| !t.is_empty()), remaining: list.metadata.remaining_item_count })
+        Ok(Page {
+            items,
+            continue_token: list.metadata.continue_.filter(|t| !t.is_empty()),
+            remaining: list.metadata.remaining_item_count,
+        })
     }
 }
 
@@ -124,6 +128,7 @@ pub async fn backup(conn: &Connection, req: &BackupRequest, report: Reporter) ->
     }
     let identity = conn.identity().await?;
     let mut manifest = Manifest::new(Some(identity));
+    manifest.namespaces = req.namespaces.clone();
     let mut resolved = Vec::new();
     for name in &req.resources {
         match resource::resolve(&conn.client, name).await {
@@ -181,7 +186,10 @@ pub async fn backup(conn: &Connection, req: &BackupRequest, report: Reporter) ->
     if manifest.complete {
         Ok(manifest)
     } else {
-        Err(ClusterError::Backup { dir: req.dir.clone(), problem: format!("incomplete: {}", manifest.problems.join("; ")) })
+        Err(ClusterError::Backup {
+            dir: req.dir.clone(),
+            problem: format!("incomplete: {}", manifest.problems.join("; ")),
+        })
     }
 }
 
@@ -239,7 +247,9 @@ pub async fn list_into<S: PageSource>(
                 Ok(p) => p,
                 Err(e) if super::error::api_status(&e) == Some(410) && relists < RELISTS => {
                     relists += 1;
-                    report(OpEvent::Line(format!("{what}: the list expired before it finished; listing again from the start")));
+                    report(OpEvent::Line(format!(
+                        "{what}: the list expired before it finished; listing again from the start"
+                    )));
                     writer.rewind(mark)?;
                     continue 'relist;
                 }
@@ -262,9 +272,9 @@ pub async fn list_into<S: PageSource>(
             report(OpEvent::Progress { done: objects, total: None, bytes, what: what.to_string() });
             token = page.continue_token;
             if token.is_none() {
-                let mismatch = announced
-                    .filter(|expected| *expected != listed)
-                    .map(|expected| format!("{what}: the server announced {expected} objects but {listed} were listed"));
+                let mismatch = announced.filter(|expected| *expected != listed).map(|expected| {
+                    format!("{what}: the server announced {expected} objects but {listed} were listed")
+                });
                 return Ok(KindResult { count: listed, mismatch, ..KindResult::default() });
             }
         }
@@ -294,7 +304,8 @@ pub struct Mark {
 impl KindWriter {
     pub fn create(path: &Path, resource: &str) -> Result<Self, ClusterError> {
         let file = durable::create_private(path).map_err(|e| ClusterError::io("create backup file", path, e))?;
-        let header = format!("# stepwise backup of {resource}; restore with `stepwise restore` or `kubectl create -f`\n");
+        let header =
+            format!("# stepwise backup of {resource}; restore with `stepwise restore` or `kubectl create -f`\n");
         let mut w = KindWriter {
             out: BufWriter::with_capacity(1 << 16, file),
             path: path.to_path_buf(),
@@ -350,7 +361,8 @@ impl KindWriter {
         let keep = if mark.objects == 0 { self.header.len() as u64 } else { self.lines[mark.objects - 1] };
         let content = std::fs::read(&self.path).map_err(|e| ClusterError::io("read backup file", &self.path, e))?;
         let kept = &content[..usize::try_from(keep).unwrap_or(content.len()).min(content.len())];
-        let file = durable::create_private(&self.path).map_err(|e| ClusterError::io("rewrite backup file", &self.path, e))?;
+        let file =
+            durable::create_private(&self.path).map_err(|e| ClusterError::io("rewrite backup file", &self.path, e))?;
         self.out = BufWriter::with_capacity(1 << 16, file);
         self.out.write_all(kept).map_err(|e| ClusterError::io("rewrite backup file", &self.path, e))?;
         self.hasher = Sha256::new();

@@ -83,7 +83,8 @@ impl Connection {
     /// Asks the server who it is; also the reachability check.
     pub async fn identity(&self) -> Result<ClusterIdentity, ClusterError> {
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
-        let ns = namespaces.get("kube-system").await.map_err(|e| self.unreachable_or(e, "read namespace kube-system"))?;
+        let ns =
+            namespaces.get("kube-system").await.map_err(|e| self.unreachable_or(e, "read namespace kube-system"))?;
         Ok(ClusterIdentity {
             server: self.server.clone(),
             context: self.context.clone(),

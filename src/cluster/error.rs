@@ -8,7 +8,9 @@ pub enum ClusterError {
     Kubeconfig { path: Option<PathBuf>, message: String },
     #[error("kube context `{name}` is not in the kubeconfig; contexts there: {}", available.join(", "))]
     UnknownContext { name: String, available: Vec<String> },
-    #[error("cannot reach the API server at {server}: {message} (check the server is up and the kubeconfig points at it)")]
+    #[error(
+        "cannot reach the API server at {server}: {message} (check the server is up and the kubeconfig points at it)"
+    )]
     Unreachable { server: String, message: String },
     #[error("{action} failed: {source}")]
     Api {
@@ -29,6 +31,8 @@ pub enum ClusterError {
     Backup { dir: PathBuf, problem: String },
     #[error("{0}")]
     Other(String),
+    #[error("timed out after {} waiting until {what}; last seen: {last}", crate::runbook::duration::Timeout(*after))]
+    Timeout { what: String, after: std::time::Duration, last: String },
 }
 
 impl ClusterError {

@@ -27,6 +27,9 @@ pub struct Manifest {
     /// True only when every kind was listed to the end and every count matched.
     pub complete: bool,
     pub kinds: Vec<KindEntry>,
+    /// The namespaces backed up; all namespaces when absent.
+    #[serde(default)]
+    pub namespaces: Option<Vec<String>>,
     /// Kinds the cluster did not serve when the backup ran (nothing to save).
     #[serde(default)]
     pub not_served: Vec<String>,
@@ -60,6 +63,7 @@ impl Manifest {
             cluster,
             complete: false,
             kinds: Vec::new(),
+            namespaces: None,
             not_served: Vec::new(),
             external_owner_refs: 0,
             problems: Vec::new(),
@@ -106,14 +110,18 @@ pub fn verify_files(dir: &Path) -> Result<Manifest, ClusterError> {
     let manifest = Manifest::read(dir)?;
     let fail = |problem: String| ClusterError::Backup { dir: dir.to_path_buf(), problem };
     if !manifest.complete {
-        let why = if manifest.problems.is_empty() { String::new() } else { format!(": {}", manifest.problems.join("; ")) };
+        let why =
+            if manifest.problems.is_empty() { String::new() } else { format!(": {}", manifest.problems.join("; ")) };
         return Err(fail(format!("the manifest marks this backup incomplete{why}")));
     }
     for kind in &manifest.kinds {
         let path = dir.join(&kind.file);
         let (count, sha) = scan_file(&path, |_| Ok(()))?;
         if sha != kind.sha256 {
-            return Err(fail(format!("{} was changed after the backup (SHA-256 differs from the manifest)", kind.file)));
+            return Err(fail(format!(
+                "{} was changed after the backup (SHA-256 differs from the manifest)",
+                kind.file
+            )));
         }
         if count != kind.count {
             return Err(fail(format!("{} holds {count} objects, the manifest says {}", kind.file, kind.count)));

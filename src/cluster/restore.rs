@@ -133,7 +133,7 @@ pub async fn restore(conn: &Connection, req: &RestoreRequest, report: Reporter) 
     result.dropped_owner_refs = state.owners.dropped();
     for (counts, (_, resolved)) in result.kinds.iter_mut().zip(&kinds) {
         if req.mode == Mode::Real {
-            counts.live = Some(live_count(conn, resolved).await?);
+            counts.live = Some(live_count(conn, resolved, manifest.namespaces.as_deref()).await?);
         }
     }
     result.verified = result.kinds.iter().all(|k| {
@@ -235,9 +235,10 @@ impl Shared<'_> {
             // A dry-run apply validates objects that already exist too, where a dry-run
             // create would only answer AlreadyExists.
             let params = self.mode.apply_params(true);
-            let result =
-                retry::with_retry(CREATE_RETRY_BUDGET, on_retry, async || api.patch(name, &params, &Patch::Apply(&dynamic)).await)
-                    .await;
+            let result = retry::with_retry(CREATE_RETRY_BUDGET, on_retry, async || {
+                api.patch(name, &params, &Patch::Apply(&dynamic)).await
+            })
+            .await;
             return match result {
                 Ok(_) => Outcome::Validated,
                 Err(e) => Outcome::Failed(server_message(&e)),
@@ -246,8 +247,13 @@ impl Shared<'_> {
         let params = self.mode.post_params();
         match retry::with_retry(CREATE_RETRY_BUDGET, on_retry, async || api.create(&params, &dynamic).await).await {
             Ok(created) => {
-                if let (Some(old), Some(new)) = (object.pointer("/metadata/uid").and_then(Value::as_str), created.metadata.uid) {
-                    self.created_uids.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(old.to_string(), new);
+                if let (Some(old), Some(new)) =
+                    (object.pointer("/metadata/uid").and_then(Value::as_str), created.metadata.uid)
+                {
+                    self.created_uids
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(old.to_string(), new);
                 }
                 Outcome::Created
             }
@@ -382,7 +388,10 @@ async fn wait_for_namespaces(
             if !missing.is_empty() {
                 let mut list: Vec<_> = missing.iter().cloned().collect();
                 list.sort();
-                report(OpEvent::Warning(format!("namespaces missing, their objects cannot be restored: {}", list.join(", "))));
+                report(OpEvent::Warning(format!(
+                    "namespaces missing, their objects cannot be restored: {}",
+                    list.join(", ")
+                )));
             }
             return Ok(missing);
         }
@@ -474,16 +483,31 @@ impl OwnerLinks {
     }
 }
 
-/// Counts the objects of a kind in the cluster with a one-item list: the server
-/// reports how many remain.
-pub async fn live_count(conn: &Connection, resolved: &Resolved) -> Result<u64, ClusterError> {
-    let api: Api<DynamicObject> = Api::all_with(conn.client.clone(), &resolved.api);
+/// Counts the objects of a kind in the cluster, in the given namespaces or all.
+pub async fn live_count(
+    conn: &Connection,
+    resolved: &Resolved,
+    namespaces: Option<&[String]>,
+) -> Result<u64, ClusterError> {
+    let Some(namespaces) = namespaces.filter(|_| resolved.namespaced) else {
+        return count_in(Api::all_with(conn.client.clone(), &resolved.api), &resolved.name).await;
+    };
+    let mut total = 0;
+    for ns in namespaces {
+        total += count_in(Api::namespaced_with(conn.client.clone(), ns, &resolved.api), &resolved.name).await?;
+    }
+    Ok(total)
+}
+
+/// Counts with metadata-only pages; the first page's remaining count usually
+/// answers without reading the rest.
+async fn count_in(api: Api<DynamicObject>, name: &str) -> Result<u64, ClusterError> {
     let mut total = 0u64;
     let mut token: Option<String> = None;
     loop {
         let mut params = ListParams::default().limit(500);
         params.continue_token = token.clone();
-        let list = api.list_metadata(&params).await.map_err(|e| ClusterError::api(format!("count {}", resolved.name), e))?;
+        let list = api.list_metadata(&params).await.map_err(|e| ClusterError::api(format!("count {name}"), e))?;
         total += list.items.len() as u64;
         if token.is_none()
             && let Some(remaining) = list.metadata.remaining_item_count

@@ -145,7 +145,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_lasting_outage_ends_in_the_error_once_the_budget_is_spent() {
-        let result: Result<(), _> = with_retry(Duration::from_secs(3), |_, _| {}, async || Err(api_error(503, 0))).await;
+        let result: Result<(), _> =
+            with_retry(Duration::from_secs(3), |_, _| {}, async || Err(api_error(503, 0))).await;
         assert_eq!(result.map_err(|e| api_status(&e)), Err(Some(503)));
     }
 }

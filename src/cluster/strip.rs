@@ -3,10 +3,10 @@
 
 use serde_json::{Map, Value};
 
-
 /// Metadata fields the server owns; a create that carries them fails or lies.
+/// `uid` is kept: a create ignores it (the server assigns a new one), and it lets a
+/// restore re-link owner references between objects of the same backup.
 const SERVER_METADATA: &[&str] = &[
-    "uid",
     "resourceVersion",
     "creationTimestamp",
     "generation",
@@ -63,6 +63,7 @@ pub fn comparable(object: &Value) -> Value {
     let mut copy = object.clone();
     strip_server_fields(&mut copy);
     if let Some(meta) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("uid");
         meta.remove("ownerReferences");
         // Empty maps and absent maps mean the same to the API server.
         for key in ["labels", "annotations"] {
@@ -109,6 +110,7 @@ mod tests {
         for gone in SERVER_METADATA {
             assert!(meta.get(*gone).is_none(), "{gone} should be stripped");
         }
+        assert_eq!(meta["uid"], "u-1", "the uid stays to re-link owners");
         assert!(obj.get("status").is_none());
         let original = listed();
         assert_eq!(meta["labels"], original["metadata"]["labels"]);
@@ -122,7 +124,10 @@ mod tests {
     #[test]
     fn owner_refs_are_read_whole() {
         let refs = owner_refs(&listed());
-        assert_eq!(refs, [OwnerRef { api_version: "v1".into(), kind: "ConfigMap".into(), name: "owner".into(), uid: "o-1".into() }]);
+        assert_eq!(
+            refs,
+            [OwnerRef { api_version: "v1".into(), kind: "ConfigMap".into(), name: "owner".into(), uid: "o-1".into() }]
+        );
         assert!(owner_refs(&json!({"metadata": {}})).is_empty());
     }
 

@@ -1,0 +1,153 @@
+//! Backup and restore behaviour short of deleting CRDs, on the real test bed:
+//! rehearsal changes nothing, a damaged backup is refused, existing objects are
+//! never overwritten, and owner references are handled deliberately.
+
+mod seed;
+mod support;
+
+use std::sync::OnceLock;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
+use serde_json::json;
+use stepwise::cluster::backup::{BackupRequest, backup};
+use stepwise::cluster::progress::silent;
+use stepwise::cluster::restore::{Outcome, RestoreRequest, restore};
+use stepwise::cluster::{ClusterError, Connection, Mode, Target};
+
+async fn connect() -> Connection {
+    let tb = support::cluster();
+    static CRDS: OnceLock<()> = OnceLock::new();
+    CRDS.get_or_init(|| seed::install_crds(&tb.kubectl, &tb.kubeconfig, &tb.context));
+    Target { kubeconfig: Some(tb.kubeconfig.clone()), context: Some(tb.context.clone()) }.connect().await.unwrap()
+}
+
+fn request(dir: &std::path::Path, namespaces: &[String]) -> BackupRequest {
+    let mut r = BackupRequest::new(seed::resource_names(), dir.to_path_buf());
+    r.namespaces = Some(namespaces.to_vec());
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rehearsed_restore_validates_every_object_and_changes_nothing() {
+    let conn = connect().await;
+    let namespaces = vec!["rehearse-a".to_string(), "rehearse-b".to_string()];
+    seed::seed(&conn.client, &namespaces, 20).await;
+    let dir = tempfile::tempdir().unwrap();
+    backup(&conn, &request(dir.path(), &namespaces), silent()).await.unwrap();
+    let before = seed::versions(&seed::live(&conn.client, &namespaces).await);
+
+    let report =
+        restore(&conn, &RestoreRequest::new(dir.path().to_path_buf(), Mode::Rehearsal), silent()).await.unwrap();
+    assert!(report.verified, "{report:#?}");
+    assert!(report.kinds.iter().all(|k| k.validated == 20 && k.created == 0), "{:#?}", report.kinds);
+
+    let after = seed::versions(&seed::live(&conn.client, &namespaces).await);
+    assert_eq!(before, after, "a rehearsal must leave every resourceVersion as it was");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_backup_file_is_refused_before_anything_is_created() {
+    let conn = connect().await;
+    let namespaces = vec!["damaged".to_string()];
+    seed::seed(&conn.client, &namespaces, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = backup(&conn, &request(dir.path(), &namespaces), silent()).await.unwrap();
+    let file = dir.path().join(&manifest.kinds[0].file);
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen("svc-", "svx-", 1)).unwrap();
+
+    let err = restore(&conn, &RestoreRequest::new(dir.path().to_path_buf(), Mode::Real), silent()).await.unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, ClusterError::Backup { .. }), "{message}");
+    assert!(message.contains("SHA-256") && message.contains(&manifest.kinds[0].file), "{message}");
+
+    std::fs::remove_file(dir.path().join("manifest.json")).unwrap();
+    let err = restore(&conn, &RestoreRequest::new(dir.path().to_path_buf(), Mode::Real), silent()).await.unwrap_err();
+    assert!(err.to_string().contains("never finished"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_objects_are_reported_not_overwritten() {
+    let conn = connect().await;
+    let namespaces = vec!["existing".to_string()];
+    seed::seed(&conn.client, &namespaces, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    backup(&conn, &request(dir.path(), &namespaces), silent()).await.unwrap();
+
+    let kind = &seed::KINDS[0];
+    let api: Api<DynamicObject> = Api::namespaced_with(conn.client.clone(), "existing", &seed::api_resource(kind));
+    let changed = "trafficsplit-1";
+    let mut obj = api.get(changed).await.unwrap();
+    obj.data["spec"]["service"] = json!("changed-by-operator");
+    api.replace(changed, &PostParams::default(), &obj).await.unwrap();
+    // Object 0 carries a finalizer; 2 does not, so its deletion completes.
+    api.delete("trafficsplit-2", &DeleteParams::default()).await.unwrap();
+    wait_gone(&api, &["trafficsplit-2"]).await;
+
+    let report = restore(&conn, &RestoreRequest::new(dir.path().to_path_buf(), Mode::Real), silent()).await.unwrap();
+    let splits = report.kinds.iter().find(|k| k.resource.starts_with("trafficsplits")).unwrap();
+    assert_eq!((splits.created, splits.different, splits.identical), (1, 1, 1), "{splits:?}");
+    assert_eq!(splits.live, Some(3), "counted in the backed-up namespace only");
+    let different = report.notable.iter().find(|o| o.outcome == Outcome::AlreadyDifferent).unwrap();
+    assert_eq!(different.name, changed);
+    assert_eq!(api.get(changed).await.unwrap().data["spec"]["service"], "changed-by-operator", "not overwritten");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_references_to_deleted_owners_are_dropped_and_inner_owners_relinked() {
+    let conn = connect().await;
+    let ns = "owners";
+    seed::ensure_namespaces(&conn.client, &[ns.to_string()]).await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(conn.client.clone(), ns);
+    let owner: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "owner"}})).unwrap();
+    let owner = configmaps.create(&PostParams::default(), &owner).await.unwrap();
+    let kind = &seed::KINDS[0];
+    let api: Api<DynamicObject> = Api::namespaced_with(conn.client.clone(), ns, &seed::api_resource(kind));
+    let mut parent = seed::object(kind, ns, 1);
+    parent["metadata"]["ownerReferences"] =
+        json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.metadata.uid.unwrap()}]);
+    let parent = api.create(&PostParams::default(), &serde_json::from_value(parent).unwrap()).await.unwrap();
+    let mut child = seed::object(kind, ns, 2);
+    child["metadata"]["ownerReferences"] = json!([{"apiVersion": "split.smi-spec.io/v1alpha3", "kind": "TrafficSplit", "name": "trafficsplit-1", "uid": parent.metadata.uid.clone().unwrap()}]);
+    api.create(&PostParams::default(), &serde_json::from_value(child).unwrap()).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut req = BackupRequest::new(vec!["trafficsplits.split.smi-spec.io".into()], dir.path().to_path_buf());
+    req.namespaces = Some(vec![ns.into()]);
+    let manifest = backup(&conn, &req, silent()).await.unwrap();
+    assert_eq!(manifest.external_owner_refs, 1, "the ConfigMap owner is outside the backup");
+
+    // Removal takes the owner with it, and the custom resources.
+    configmaps.delete("owner", &DeleteParams::default()).await.unwrap();
+    for name in ["trafficsplit-1", "trafficsplit-2"] {
+        let _ = api.delete(name, &DeleteParams::default()).await;
+    }
+    wait_gone(&api, &["trafficsplit-1", "trafficsplit-2"]).await;
+
+    let report = restore(&conn, &RestoreRequest::new(dir.path().to_path_buf(), Mode::Real), silent()).await.unwrap();
+    assert!(report.verified, "{report:#?}");
+    assert_eq!(report.dropped_owner_refs.len(), 1, "{:?}", report.dropped_owner_refs);
+    assert!(report.dropped_owner_refs[0].contains("ConfigMap owner"), "{:?}", report.dropped_owner_refs);
+    let parent = api.get("trafficsplit-1").await.unwrap();
+    assert!(parent.metadata.owner_references.is_none(), "the gone owner's reference is dropped");
+    let child = api.get("trafficsplit-2").await.unwrap();
+    let link = &child.metadata.owner_references.unwrap()[0];
+    assert_eq!(Some(&link.uid), parent.metadata.uid.as_ref(), "the child points at the re-created parent");
+}
+
+async fn wait_gone(api: &Api<DynamicObject>, names: &[&str]) {
+    for _ in 0..100 {
+        let mut left = 0;
+        for n in names {
+            if api.get_opt(n).await.unwrap().is_some() {
+                left += 1;
+            }
+        }
+        if left == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("objects were not deleted in time");
+}
