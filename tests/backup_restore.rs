@@ -151,3 +151,24 @@ async fn wait_gone(api: &Api<DynamicObject>, names: &[&str]) {
     }
     panic!("objects were not deleted in time");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_is_proven_only_while_it_matches_the_cluster() {
+    let conn = connect().await;
+    let namespaces = vec!["proof".to_string()];
+    seed::seed(&conn.client, &namespaces, 5).await;
+    let dir = tempfile::tempdir().unwrap();
+    backup(&conn, &request(dir.path(), &namespaces), silent()).await.unwrap();
+
+    let proof = stepwise::cluster::proof::prove(&conn, dir.path(), silent()).await.unwrap();
+    assert_eq!(proof.objects, 30);
+    assert!(proof.summary().contains("AlreadyExists"));
+
+    // An object created after the backup means the backup no longer holds everything.
+    let kind = &seed::KINDS[1];
+    let api: Api<DynamicObject> = Api::namespaced_with(conn.client.clone(), "proof", &seed::api_resource(kind));
+    let late = seed::object(kind, "proof", 99);
+    api.create(&PostParams::default(), &serde_json::from_value(late).unwrap()).await.unwrap();
+    let err = stepwise::cluster::proof::prove(&conn, dir.path(), silent()).await.unwrap_err();
+    assert!(err.to_string().contains("6 objects of traffictargets"), "{err}");
+}

@@ -2,15 +2,21 @@
 //! child process). Every write honours a [`Mode`]: in rehearsal the API server
 //! validates the write as a server-side dry run and stores nothing.
 
+pub mod apply;
 pub mod backup;
 pub mod connect;
+pub mod detect;
 pub mod error;
 pub mod manifest;
+pub mod preflight;
 pub mod progress;
+pub mod proof;
 pub mod resource;
 pub mod restore;
 pub mod retry;
+pub mod rollout;
 pub mod strip;
+pub mod wait;
 
 pub use connect::{ClusterIdentity, Connection, Target};
 pub use error::ClusterError;

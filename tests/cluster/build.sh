@@ -9,6 +9,7 @@
 #   --keep-build-tree  keep the unpacked source and Go build cache afterwards
 #                      (about 2 GB; useful when debugging the build)
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 GO_ROOT_BIN=/usr/lib/go-1.19/bin

@@ -3,6 +3,7 @@
 # packages reachable for `apt-get source`. Idempotent: when everything is
 # already there it touches neither apt nor the network.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PACKAGES=(

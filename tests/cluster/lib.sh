@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the variables are for the scripts that source this
 # Shared helpers for the test-bed scripts. Sourced, never executed.
 
 # The Kubernetes release the test bed builds from Debian's source package.

@@ -21,6 +21,7 @@
 #
 # Needs the binaries from tests/cluster/build.sh (tests/run builds them).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SELF="$TESTBED_SCRIPT_DIR/testbed.sh"
@@ -52,50 +53,73 @@ proc_stat_field() {
 
 # True when PID is alive and is one of ours: every process we start has DIR,
 # or a path inside it, as one of its arguments; this guards against a pid
-# that was recycled for some unrelated process.
+# that was recycled for some unrelated process. While a process is in the
+# middle of exec(2) its cmdline reads empty for a moment: look again then.
 is_ours() {
-    local pid=$1 dir=$2 state arg
-    state=$(proc_stat_field "$pid" 3) || return 1
-    [[ $state != Z ]] || return 1
-    while IFS= read -r -d '' arg; do
-        [[ $arg == "$dir" || $arg == "$dir"/* ]] && return 0
-    done </proc/"$pid"/cmdline 2>/dev/null
+    local pid=$1 dir=$2 state arg found_args
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        state=$(proc_stat_field "$pid" 3) || return 1
+        [[ $state != Z ]] || return 1
+        found_args=0
+        while IFS= read -r -d '' arg; do
+            found_args=1
+            [[ $arg == "$dir" || $arg == "$dir"/* ]] && return 0
+        done 2>/dev/null </proc/"$pid"/cmdline
+        ((found_args)) && return 1
+        sleep 0.05
+    done
     return 1
 }
 
+# True while PID, a process this shell started, has not exited.
+child_alive() {
+    local state
+    kill -0 "$1" 2>/dev/null || return 1
+    state=$(proc_stat_field "$1" 3) || return 1
+    [[ $state != Z ]]
+}
+
 # Stop the processes recorded in DIR/pids: SIGTERM, then SIGKILL for any that
-# are still there after a grace period. Never touches anything else.
+# are still there after a grace period. Never touches anything else. A pid
+# file goes only once its process has gone, so an empty pids/ means stopped.
 stop_all() {
-    local dir=$1 f pid name deadline
-    local -a pids=()
+    local dir=$1 f pid name deadline alive
+    local -a files=()
     [[ -d $dir/pids ]] || return 0
     for f in "$dir"/pids/*.pid; do
         [[ -e $f ]] || continue
         name=$(basename "$f" .pid)
         pid=$(<"$f")
-        # The reaper calls us: it must not signal itself.
-        if [[ $name == reaper && $pid == "${TESTBED_REAPER_SELF:-}" ]]; then
-            rm -f "$f"; continue
-        fi
+        # The reaper calls us: it must not signal itself, and it removes its
+        # own pid file when it is done.
+        [[ $name == reaper && $pid == "${TESTBED_REAPER_SELF:-}" ]] && continue
         if is_ours "$pid" "$dir"; then
             kill -TERM "$pid" 2>/dev/null || true
-            pids+=("$pid")
         fi
-        rm -f "$f"
+        files+=("$f")
     done
-    ((${#pids[@]} > 0)) || return 0
-    deadline=$((SECONDS + 10))
-    while ((SECONDS < deadline)); do
-        local alive=0
-        for pid in "${pids[@]}"; do is_ours "$pid" "$dir" && alive=1; done
+    # Everything here is disposable: a short grace period is enough.
+    deadline=$((SECONDS + 5))
+    while :; do
+        alive=0
+        for f in "${files[@]}"; do
+            [[ -e $f ]] || continue
+            if is_ours "$(<"$f")" "$dir"; then alive=1; else rm -f "$f"; fi
+        done
         ((alive)) || return 0
+        ((SECONDS < deadline)) || break
         sleep 0.2
     done
-    for pid in "${pids[@]}"; do
-        if is_ours "$pid" "$dir"; then
-            log "pid $pid ignored SIGTERM, sending SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
+    for f in "${files[@]}"; do
+        [[ -e $f ]] || continue
+        pid=$(<"$f")
+        log "pid $pid ($(basename "$f" .pid)) ignored SIGTERM; sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    sleep 0.2
+    for f in "${files[@]}"; do
+        [[ -e $f ]] || continue
+        is_ours "$(<"$f")" "$dir" || rm -f "$f"
     done
 }
 
@@ -116,14 +140,22 @@ PY
 
 random_token() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
 
-# Poll a command until it succeeds; die with the log tail when it does not.
-wait_for() {
-    local what=$1 timeout=$2 logfile=$3; shift 3
-    local deadline=$((SECONDS + timeout))
+# Poll a command until it succeeds. Fails, showing the end of the process's
+# log, when the process NAME (pids/NAME.pid, logs/NAME.log) has died or the
+# timeout has passed.
+wait_for() { # wait_for DIR NAME WHAT TIMEOUT CMD...
+    local dir=$1 name=$2 what=$3 timeout=$4; shift 4
+    local deadline=$((SECONDS + timeout)) pid
+    pid=$(<"$dir/pids/$name.pid")
     until "$@" >/dev/null 2>&1; do
+        if ! child_alive "$pid"; then
+            log "$name exited while we waited for $what; last lines of $dir/logs/$name.log:"
+            tail -n 30 "$dir/logs/$name.log" >&2 || true
+            return 1
+        fi
         if ((SECONDS >= deadline)); then
-            log "timed out after ${timeout}s waiting for $what; last lines of $logfile:"
-            tail -n 30 "$logfile" >&2 || true
+            log "timed out after ${timeout}s waiting for $what; last lines of $dir/logs/$name.log:"
+            tail -n 30 "$dir/logs/$name.log" >&2 || true
             return 1
         fi
         sleep 0.2
@@ -310,8 +342,9 @@ cmd_up() {
         spawn "$dir" reaper bash "${reap[@]}"
     fi
     # Anything failing from here on tears down what was started.
-    trap 'log "up failed; stopping what was started (logs in $dir/logs)"; stop_all "$dir"' ERR
-    trap 'log "interrupted; stopping what was started"; stop_all "$dir"; exit 130' INT TERM
+    # The logs stay for a post-mortem; the etcd data goes.
+    trap 'log "up failed; stopping what was started (logs in $dir/logs)"; stop_all "$dir"; rm -rf "$dir/etcd"' ERR
+    trap 'log "interrupted; stopping what was started"; stop_all "$dir"; rm -rf "$dir/etcd"; exit 130' INT TERM
     set -E
 
     local -a ports
@@ -325,14 +358,14 @@ cmd_up() {
         api_ports[n]=${ports[$((1 + n))]}
         if ((n == 1)); then names[n]=stepwise-test; else names[n]=stepwise-test-$n; fi
     done
-    wait_for etcd 30 "$dir/logs/etcd.log" curl -fsS "http://127.0.0.1:$etcd_client/health"
+    wait_for "$dir" etcd "etcd /health" 30 curl -fsS "http://127.0.0.1:$etcd_client/health"
 
     for ((n = 1; n <= clusters; n++)); do
         start_apiserver "$dir" "$n" "${api_ports[n]}" "$etcd_client"
     done
     for ((n = 1; n <= clusters; n++)); do
-        wait_for "apiserver $n certificate" 60 "$dir/logs/apiserver-$n.log" test -s "$dir/c$n/certs/apiserver.crt"
-        wait_for "apiserver $n /readyz" 90 "$dir/logs/apiserver-$n.log" api_get "$dir/c$n" "${api_ports[n]}" /readyz
+        wait_for "$dir" "apiserver-$n" "its certificate" 60 test -s "$dir/c$n/certs/apiserver.crt"
+        wait_for "$dir" "apiserver-$n" "/readyz" 90 api_get "$dir/c$n" "${api_ports[n]}" /readyz
     done
 
     for ((n = 1; n <= clusters; n++)); do
@@ -348,7 +381,7 @@ cmd_up() {
         start_controller_manager "$dir" "$n"
     done
     for ((n = 1; n <= clusters; n++)); do
-        wait_for "controller-manager $n" 60 "$dir/logs/controller-manager-$n.log" \
+        wait_for "$dir" "controller-manager-$n" "the default ServiceAccount" 60 \
             controller_manager_ready "$dir/c$n" "${api_ports[n]}"
     done
 
@@ -397,14 +430,20 @@ cmd_down() {
     dir=$(cd "$dir" && pwd)
     stop_all "$dir"
     rm -rf "$dir/etcd"
-    if ((purge)); then rm -rf "$dir"; fi
+    local left
+    left=$(find "$dir/pids" -name '*.pid' ! -name reaper.pid 2>/dev/null | wc -l)
+    if ((left > 0)); then
+        log "some processes of $dir could not be stopped; keeping the directory"
+    elif ((purge)); then
+        rm -rf "$dir"
+    fi
     log "test bed in $dir stopped"
 }
 
 cmd_status() {
     local dir=${2:-}
     [[ ${1:-} == --dir && -n $dir ]] || usage
-    local f pid
+    local f pid state
     for f in "$dir"/pids/*.pid; do
         [[ -e $f ]] || continue
         pid=$(<"$f")
@@ -446,6 +485,7 @@ cmd_reap() {
     fi
     log "watched process $pid is gone; tearing down $dir"
     TESTBED_REAPER_SELF=$$ cmd_down --dir "$dir" "${purge[@]}"
+    rm -f "$dir/pids/reaper.pid"
 }
 
 # True while PID is still a `testbed.sh up` process.
@@ -454,7 +494,7 @@ is_up_process() {
     while IFS= read -r -d '' arg; do
         [[ $arg == *testbed.sh ]] && seen_self=1
         if ((seen_self)) && [[ $arg == up ]]; then return 0; fi
-    done </proc/"$1"/cmdline 2>/dev/null
+    done 2>/dev/null </proc/"$1"/cmdline
     return 1
 }
 

@@ -139,11 +139,8 @@ impl TestCluster {
             .ok()
             .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "test".into());
-        let dir = root.join(format!(
-            "stepwise-testbed-{exe}-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::SeqCst)
-        ));
+        let dir =
+            root.join(format!("stepwise-testbed-{exe}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst)));
         std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
 
         let script = repo_dir().join("tests/cluster/testbed.sh");
@@ -325,12 +322,25 @@ impl TestCluster {
     }
 }
 
+/// What the vendor-CLI stand-ins recorded in the cluster, oldest first: one
+/// line per action such as `kong migrations up`, from the ConfigMap
+/// `stepwise-standin-log` in `namespace` (the stand-ins' namespace is
+/// `$STEPWISE_STANDIN_NAMESPACE`, default `default`). Empty if none.
+pub async fn standin_log(client: &Client, namespace: &str) -> Vec<String> {
+    let api: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), namespace);
+    match api.get_opt("stepwise-standin-log").await {
+        // Keys are nanosecond timestamps: the BTreeMap's order is the order of events.
+        Ok(Some(cm)) => cm.data.unwrap_or_default().into_values().collect(),
+        Ok(None) => Vec::new(),
+        Err(e) => panic!("cannot read the stand-in log in namespace {namespace}: {e}"),
+    }
+}
+
 async fn client_for(kubeconfig: &Path, context: &str) -> Result<Client, String> {
     let kc = Kubeconfig::read_from(kubeconfig).map_err(|e| format!("cannot read {}: {e}", kubeconfig.display()))?;
     let options = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
-    let config = Config::from_custom_kubeconfig(kc, &options)
-        .await
-        .map_err(|e| format!("kubeconfig context {context}: {e}"))?;
+    let config =
+        Config::from_custom_kubeconfig(kc, &options).await.map_err(|e| format!("kubeconfig context {context}: {e}"))?;
     Client::try_from(config).map_err(|e| format!("kube client for {context}: {e}"))
 }
 

@@ -28,9 +28,9 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::core::params::Preconditions;
-use kube::Client;
 use serde_json::json;
 
 const TICK: Duration = Duration::from_millis(200);
@@ -49,9 +49,7 @@ enum Outcome {
 }
 
 fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("format time")
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).expect("format time")
 }
 
 /// Run the node stand-in for one cluster until the process exits. Errors are
@@ -154,7 +152,7 @@ async fn tick(client: &Client, node: &str, started: &mut HashMap<String, Instant
         match node_name.as_deref() {
             None | Some("") => {
                 bind(&api, name, node).await?;
-                mark_running(&api, pod, node).await?;
+                mark_running(&api, pod).await?;
                 started.insert(uid.clone(), Instant::now());
             }
             Some(n) if n == node => match phase.as_str() {
@@ -170,7 +168,7 @@ async fn tick(client: &Client, node: &str, started: &mut HashMap<String, Instant
                     }
                 }
                 _ => {
-                    mark_running(&api, pod, node).await?;
+                    mark_running(&api, pod).await?;
                     started.insert(uid.clone(), Instant::now());
                 }
             },
@@ -182,23 +180,13 @@ async fn tick(client: &Client, node: &str, started: &mut HashMap<String, Instant
 }
 
 fn outcome(pod: &Pod) -> Outcome {
-    let label = pod
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(OUTCOME_LABEL))
-        .map(String::as_str);
+    let label = pod.metadata.labels.as_ref().and_then(|l| l.get(OUTCOME_LABEL)).map(String::as_str);
     match label {
         Some("succeed") => Outcome::Succeed,
         Some("fail") => Outcome::Fail,
         Some("run") => Outcome::Run,
         _ => {
-            let owned_by_job = pod
-                .metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|o| o.kind == "Job");
+            let owned_by_job = pod.metadata.owner_references.iter().flatten().any(|o| o.kind == "Job");
             if owned_by_job { Outcome::Succeed } else { Outcome::Run }
         }
     }
@@ -246,7 +234,7 @@ fn condition(kind: &str, status: bool, at: &str) -> serde_json::Value {
     json!({ "type": kind, "status": if status { "True" } else { "False" }, "lastTransitionTime": at })
 }
 
-async fn mark_running(api: &Api<Pod>, pod: &Pod, node: &str) -> kube::Result<()> {
+async fn mark_running(api: &Api<Pod>, pod: &Pod) -> kube::Result<()> {
     let name = pod.metadata.name.as_deref().unwrap_or_default();
     let at = now();
     let statuses: Vec<_> = container_names(pod)
@@ -276,7 +264,6 @@ async fn mark_running(api: &Api<Pod>, pod: &Pod, node: &str) -> kube::Result<()>
             "containerStatuses": statuses
         }
     });
-    let _ = node;
     ignore_gone(api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await.map(|_| ()))
 }
 
@@ -321,20 +308,14 @@ async fn delete_armed_sentinels(client: &Client, pods: &[Pod]) -> kube::Result<(
         return Ok(());
     }
     let (key, value) = SIDECAR_SELECTOR.split_once('=').expect("selector");
-    let sidecars_left = pods.iter().any(|p| {
-        p.metadata.labels.as_ref().and_then(|l| l.get(key)).map(String::as_str) == Some(value)
-    });
+    let sidecars_left =
+        pods.iter().any(|p| p.metadata.labels.as_ref().and_then(|l| l.get(key)).map(String::as_str) == Some(value));
     if sidecars_left {
         return Ok(());
     }
     for job in sentinels.items {
-        let armed = job
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(SENTINEL_ARMED))
-            .map(String::as_str)
-            == Some("true");
+        let armed =
+            job.metadata.annotations.as_ref().and_then(|a| a.get(SENTINEL_ARMED)).map(String::as_str) == Some("true");
         if !armed || job.metadata.deletion_timestamp.is_some() {
             continue;
         }

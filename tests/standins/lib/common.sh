@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the variables are for the scripts that source this
 # Shared by the vendor-CLI stand-ins in tests/standins/. Sourced, not run.
 #
 # The stand-ins act on a real (test) cluster through real kubectl and helm:
