@@ -1,8 +1,8 @@
 //! stepwise: a terminal wizard that upgrades products on Kubernetes one confirmed step at a time.
 
 pub mod cli;
-pub mod commands;
 pub mod cluster;
+pub mod commands;
 pub mod durable;
 pub mod plan;
 pub mod runbook;

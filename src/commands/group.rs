@@ -1,0 +1,88 @@
+//! Signals to a command's process group: the program runs as the leader of its own
+//! group, so a signal sent to the group reaches every process it started as well
+//! (unless one moved itself to another group or session, as daemons do).
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Group(Pid);
+
+impl Group {
+    /// The group led by the process `pid`, which was started with `process_group(0)`.
+    pub(crate) fn led_by(pid: u32) -> Option<Self> {
+        i32::try_from(pid).ok().filter(|p| *p > 0).map(|p| Group(Pid::from_raw(p)))
+    }
+
+    /// Sends `signal` to every process in the group; a group that has already gone
+    /// is not an error.
+    pub(crate) fn signal(&self, signal: Signal) {
+        match killpg(self.0, signal) {
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(err) => tracing::warn!(pgid = self.0.as_raw(), %signal, %err, "could not signal a command's processes"),
+        }
+    }
+
+    /// Whether any live process is left in the group.
+    ///
+    /// Only asked after the leader has been reaped and only while stopping or draining
+    /// it: Linux does not hand out a group's id to a new process while the group
+    /// exists, so the id can be reused only in the instant after the group empties.
+    pub(crate) fn alive(&self) -> bool {
+        if matches!(killpg(self.0, None), Err(Errno::ESRCH)) {
+            return false;
+        }
+        // The group still has members, but they may be zombies only: orphans are
+        // reaped by init, and the init of a container may never do it.
+        live_member(self.0).unwrap_or(true)
+    }
+}
+
+/// Whether `/proc` shows a process of group `pgid` that is not a zombie; `None` when
+/// `/proc` cannot be read (not Linux).
+fn live_member(pgid: Pid) -> Option<bool> {
+    let pgid = pgid.as_raw().to_string();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        if !entry.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // `pid (comm) state ppid pgrp ...`; comm may itself hold `)`.
+        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+        let mut fields = rest.split_whitespace();
+        let (state, pgrp) = (fields.next(), fields.nth(1));
+        if pgrp == Some(pgid.as_str()) && !matches!(state, Some("Z" | "X")) {
+            return Some(true);
+        }
+    }
+    Some(false)
+}
+
+/// Sends SIGKILL to the group when dropped while armed: if the caller drops a run
+/// before it ends, nothing it started is left running (`kill_on_drop` alone would
+/// reach only the program itself).
+#[derive(Debug)]
+pub(crate) struct KillOnDrop {
+    group: Group,
+    armed: bool,
+}
+
+impl KillOnDrop {
+    pub(crate) fn new(group: Group) -> Self {
+        KillOnDrop { group, armed: true }
+    }
+
+    /// The run ended normally: whatever is left of the group is accounted for.
+    pub(crate) fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            self.group.signal(Signal::SIGKILL);
+        }
+    }
+}
