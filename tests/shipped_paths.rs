@@ -1,0 +1,133 @@
+//! Every upgrade path the vendor documents state, planned through the shipped runbooks.
+
+use stepwise::plan::{Plan, PlanError, Request, plan};
+use stepwise::runbook::{Catalog, Version, load};
+
+fn catalog() -> Catalog {
+    load(&[]).expect("shipped runbooks load")
+}
+
+fn request(product: &str, from: &str, to: &str, facts: &[(&str, &str)]) -> Request {
+    Request {
+        product: product.into(),
+        from: Some(Version::parse(from).unwrap()),
+        to: to.into(),
+        facts: facts.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        ..Request::default()
+    }
+}
+
+fn stops(p: &Plan) -> Vec<String> {
+    std::iter::once(p.from.to_string()).chain(p.hops.iter().map(|h| h.to.to_string())).collect()
+}
+
+#[test]
+fn kuma_and_kong_mesh_move_at_most_two_minor_versions_per_hop() {
+    let c = catalog();
+    for product in ["kuma", "kong-mesh"] {
+        assert_eq!(stops(&plan(&c, &request(product, "1.5.0", "1.6.0", &[])).unwrap()), ["1.5.0", "1.6.0"]);
+        assert_eq!(stops(&plan(&c, &request(product, "1.4.0", "1.6.0", &[])).unwrap()), ["1.4.0", "1.6.0"]);
+        let long = plan(&c, &request(product, "1.2.0", "1.6.0", &[])).unwrap();
+        assert_eq!(long.hops.len(), 2, "{product}: {:?}", stops(&long));
+        assert_eq!(long.hops[0].to.line(), (1, 4), "{product} stops on a 1.4 release: {:?}", stops(&long));
+    }
+}
+
+#[test]
+fn kong_mesh_two_nine_to_two_eleven_is_one_hop_with_the_version_notes() {
+    let p = plan(&catalog(), &request("kong-mesh", "2.9.0", "2.11", &[])).unwrap();
+    assert_eq!(p.hops.len(), 1);
+    let notes: Vec<&str> = p.hops[0].notes.iter().map(|n| n.title.as_str()).collect();
+    assert!(p.hops[0].notes.iter().any(|n| n.product == "kong-mesh"), "{notes:?}");
+    assert!(p.hops[0].notes.iter().any(|n| n.text.contains("skipRBAC")), "the 2.11 note applies: {notes:?}");
+}
+
+#[test]
+fn kong_mesh_multizone_orders_global_then_zones_then_data_planes() {
+    let p = plan(&catalog(), &request("kong-mesh", "2.9.0", "2.10.0", &[("topology", "multizone")])).unwrap();
+    let steps: Vec<&str> = p.hops[0].steps.iter().map(|s| s.id.as_str()).collect();
+    let pos =
+        |needle: &str| steps.iter().position(|s| s.contains(needle)).unwrap_or_else(|| panic!("{needle} in {steps:?}"));
+    assert!(pos("global") < pos("zone"), "{steps:?}");
+}
+
+#[test]
+fn kong_gateway_two_eight_paths() {
+    let c = catalog();
+    // Any 2.1.x or later moves straight to 2.8.
+    for from in ["2.1.0", "2.5.0", "2.7.0"] {
+        let p = plan(&c, &request("kong-gateway", from, "2.8", &[])).unwrap();
+        assert_eq!(p.hops.len(), 1, "{from}");
+        assert!(p.hops[0].acknowledge.is_none());
+    }
+    // 1.x moves straight to 2.8 as a major upgrade that must be acknowledged.
+    let p = plan(&c, &request("kong-gateway", "1.5.0", "2.8", &[])).unwrap();
+    assert_eq!(p.hops.len(), 1);
+    assert!(p.hops[0].acknowledge.is_some());
+    // 2.0.x goes to 2.1 first.
+    let p = plan(&c, &request("kong-gateway", "2.0.0", "2.8", &[])).unwrap();
+    assert_eq!(p.hops.len(), 2);
+    assert_eq!(p.hops[0].to.line(), (2, 1));
+}
+
+#[test]
+fn kong_gateway_postgres_blue_green_runs_migrations_up_before_finish() {
+    let p = plan(&catalog(), &request("kong-gateway", "2.7.0", "2.8", &[("deployment", "traditional")])).unwrap();
+    assert_eq!(p.hops[0].procedure, "postgres-blue-green");
+    let does: Vec<String> = p.hops[0].steps.iter().flat_map(|s| s.does.clone()).collect();
+    let up = does.iter().position(|d| d.contains("migrations up")).expect("migrations up");
+    let finish = does.iter().position(|d| d.contains("migrations finish")).expect("migrations finish");
+    assert!(up < finish);
+}
+
+#[test]
+fn nginx_in_place_only_from_the_previous_release() {
+    let c = catalog();
+    let p = plan(&c, &request("nginx-service-mesh", "1.6.0", "1.7.0", &[])).unwrap();
+    assert_eq!(p.hops[0].procedure, "in-place");
+    // Two releases back: the planner takes the manual path and refuses in-place.
+    let p = plan(&c, &request("nginx-service-mesh", "1.5.0", "1.7.0", &[])).unwrap();
+    assert_eq!(p.hops.len(), 1);
+    assert!(p.hops[0].procedure.starts_with("manual"), "{}", p.hops[0].procedure);
+    let mut forced = request("nginx-service-mesh", "1.5.0", "1.7.0", &[]);
+    forced.procedure = Some("in-place".into());
+    match plan(&c, &forced) {
+        Err(PlanError::ProcedureDoesNotFit { valid, .. }) => assert!(valid.iter().any(|v| v.starts_with("manual"))),
+        other => panic!("in-place from two releases back must be refused, got {other:?}"),
+    }
+}
+
+#[test]
+fn nginx_on_openshift_to_one_seven_uses_the_csi_driver_procedure() {
+    let c = catalog();
+    for (method, id) in [("nginx-meshctl", "openshift-1-7-meshctl"), ("helm", "openshift-1-7-helm")] {
+        let p = plan(
+            &c,
+            &request("nginx-service-mesh", "1.6.0", "1.7.0", &[("platform", "openshift"), ("install_method", method)]),
+        )
+        .unwrap();
+        assert_eq!(p.hops[0].procedure, id);
+        let steps: Vec<&str> = p.hops[0].steps.iter().map(|s| s.id.as_str()).collect();
+        assert!(p.hops[0].steps.iter().any(|s| s.does.iter().any(|d| d.contains("csi-driver-sentinel"))), "{steps:?}");
+    }
+}
+
+#[test]
+fn nginx_manual_upgrade_backs_up_all_six_kinds_before_removal() {
+    let p = plan(&catalog(), &request("nginx-service-mesh", "1.5.0", "1.7.0", &[])).unwrap();
+    let steps = &p.hops[0].steps;
+    let backup = steps.iter().position(|s| s.kind == "backup").expect("a backup step");
+    let removal = steps.iter().position(|s| s.destructive).expect("a destructive step");
+    assert!(backup < removal);
+    for kind in [
+        "trafficsplits.split.smi-spec.io",
+        "traffictargets.access.smi-spec.io",
+        "httproutegroups.specs.smi-spec.io",
+        "tcproutes.specs.smi-spec.io",
+        "ratelimits.specs.smi.nginx.com",
+        "circuitbreakers.specs.smi.nginx.com",
+    ] {
+        assert!(steps[backup].does.iter().any(|d| d.contains(kind)), "{kind} is backed up");
+    }
+    assert!(p.hops[0].notes.iter().any(|n| n.title.contains("racing")), "the tracing note applies");
+}
