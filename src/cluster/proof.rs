@@ -73,7 +73,12 @@ pub async fn prove(conn: &Connection, dir: &std::path::Path, report: Reporter) -
                         *d
                     };
                     if n % 100 == 0 || n == total {
-                        report(OpEvent::Progress { done: n, total: Some(total), bytes: 0, what: "proving backup".into() });
+                        report(OpEvent::Progress {
+                            done: n,
+                            total: Some(total),
+                            bytes: 0,
+                            what: "proving backup".into(),
+                        });
                     }
                     verdict
                 }
@@ -83,7 +88,11 @@ pub async fn prove(conn: &Connection, dir: &std::path::Path, report: Reporter) -
             .collect()
             .await;
         if let Some(first) = failures.first() {
-            return Err(fail(format!("{} of {} objects did not prove out; first: {first}", failures.len(), entry.resource)));
+            return Err(fail(format!(
+                "{} of {} objects did not prove out; first: {first}",
+                failures.len(),
+                entry.resource
+            )));
         }
         kinds.push((entry.resource.clone(), entry.count));
     }
@@ -111,7 +120,8 @@ async fn dry_run_create(conn: &Connection, resolved: &resource::Resolved, object
     let dynamic: DynamicObject =
         serde_json::from_value(object).map_err(|e| format!("{name}: not a Kubernetes object ({e})"))?;
     let params = Mode::Rehearsal.post_params();
-    let result = retry::with_retry(Duration::from_secs(60), |_, _| {}, async || api.create(&params, &dynamic).await).await;
+    let result =
+        retry::with_retry(Duration::from_secs(60), |_, _| {}, async || api.create(&params, &dynamic).await).await;
     let place = format!("{}{name}", ns.map(|n| format!("{n}/")).unwrap_or_default());
     match result {
         Err(e) if api_status(&e) == Some(409) => Ok(()),

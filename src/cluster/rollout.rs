@@ -147,7 +147,7 @@ pub fn select(criteria: &Criteria, listed: &Listed) -> Selection {
             candidate(
                 WorkloadKind::Deployment,
                 &d.metadata,
-                d.spec.as_ref().map(|s| &s.template.metadata),
+                d.spec.as_ref().and_then(|s| s.template.metadata.as_ref()),
                 deployment_skip(d),
             )
         })
@@ -155,7 +155,7 @@ pub fn select(criteria: &Criteria, listed: &Listed) -> Selection {
             candidate(
                 WorkloadKind::StatefulSet,
                 &s.metadata,
-                s.spec.as_ref().map(|s| &s.template.metadata),
+                s.spec.as_ref().and_then(|s| s.template.metadata.as_ref()),
                 statefulset_skip(s),
             )
         }))
@@ -163,7 +163,7 @@ pub fn select(criteria: &Criteria, listed: &Listed) -> Selection {
             candidate(
                 WorkloadKind::DaemonSet,
                 &d.metadata,
-                d.spec.as_ref().map(|s| &s.template.metadata),
+                d.spec.as_ref().and_then(|s| s.template.metadata.as_ref()),
                 daemonset_skip(d),
             )
         }));
@@ -406,15 +406,22 @@ pub async fn rollout_restart(
     report: Reporter,
 ) -> Result<RolloutSummary, ClusterError> {
     let listed = list(conn, req, &report).await?;
-    let selection = select(&req.criteria, &listed);
-    for s in &selection.skipped {
-        report(OpEvent::Warning(format!("{} is not restarted: {}", s.workload, s.reason)));
-    }
+    let mut selection = select(&req.criteria, &listed);
     let stamp = restarted_at_now()?;
     let verb = if req.mode.is_rehearsal() { "would restart" } else { "restarted" };
-    for workload in &selection.restart {
-        restart_one(conn, workload, &stamp, req.mode, &report).await?;
-        report(OpEvent::Line(format!("{verb} {workload}")));
+    let mut restarted = Vec::new();
+    for workload in std::mem::take(&mut selection.restart) {
+        if restart_one(conn, &workload, &stamp, req.mode, &report).await? {
+            report(OpEvent::Line(format!("{verb} {workload}")));
+            restarted.push(workload);
+        } else {
+            let reason = "it was deleted before it could be restarted".to_string();
+            selection.skipped.push(Skipped { workload, reason });
+        }
+    }
+    selection.restart = restarted;
+    for s in &selection.skipped {
+        report(OpEvent::Warning(format!("{} is not restarted: {}", s.workload, s.reason)));
     }
     let mut deleted = Vec::new();
     for pod in &selection.delete_pods {
@@ -524,13 +531,14 @@ where
     }
 }
 
+/// Sends kubectl's restart patch; `false` when the workload is gone.
 async fn restart_one(
     conn: &Connection,
     workload: &WorkloadRef,
     stamp: &str,
     mode: Mode,
     report: &Reporter,
-) -> Result<(), ClusterError> {
+) -> Result<bool, ClusterError> {
     let ns = Some(workload.namespace.as_str());
     let patch = Patch::Strategic(restart_patch(stamp));
     let params = mode.patch_params();
@@ -557,7 +565,11 @@ async fn restart_one(
                 .map(drop)
         }
     };
-    result.map_err(|e| conn.unreachable_or(e, &format!("restart {workload}")))
+    match result {
+        Ok(()) => Ok(true),
+        Err(e) if api_status(&e) == Some(404) => Ok(false),
+        Err(e) => Err(conn.unreachable_or(e, &format!("restart {workload}"))),
+    }
 }
 
 /// Deletes one pod; `false` when it was already gone.
@@ -609,22 +621,12 @@ pub async fn wait_for_rollouts(
     report: Reporter,
 ) -> Result<(), ClusterError> {
     let deadline = Instant::now() + timeout;
-    let tally = Tally { done: AtomicU64::new(0), total: workloads.len() as u64, report: &report };
-    tally.report.as_ref()(OpEvent::Progress {
-        done: 0,
-        total: Some(tally.total),
-        bytes: 0,
-        what: format!("waiting for {} rollouts", workloads.len()),
-    });
-    let mut groups: Vec<(WorkloadKind, String, Vec<WorkloadRef>)> = Vec::new();
-    for w in workloads {
-        match groups.iter_mut().find(|(k, ns, _)| *k == w.kind && *ns == w.namespace) {
-            Some((_, _, members)) => members.push(w.clone()),
-            None => groups.push((w.kind, w.namespace.clone(), vec![w.clone()])),
-        }
-    }
+    let total = workloads.len() as u64;
+    let what = format!("waiting for {total} rollouts");
+    report(OpEvent::Progress { done: 0, total: Some(total), bytes: 0, what });
+    let tally = Tally { done: AtomicU64::new(0), total, report: &report };
     let config = selector.map_or_else(watcher::Config::default, |s| watcher::Config::default().labels(s));
-    let waits = groups.into_iter().map(|(kind, ns, members)| {
+    let waits = by_kind_and_namespace(workloads).into_iter().map(|(kind, ns, members)| {
         let (config, tally) = (config.clone(), &tally);
         async move {
             match kind {
@@ -641,6 +643,23 @@ pub async fn wait_for_rollouts(
         }
     });
     let outcomes: Vec<GroupOutcome> = futures::future::join_all(waits).await;
+    unfinished_as_error(outcomes, total, timeout)
+}
+
+fn by_kind_and_namespace(workloads: &[WorkloadRef]) -> Vec<(WorkloadKind, String, Vec<WorkloadRef>)> {
+    let mut groups: Vec<(WorkloadKind, String, Vec<WorkloadRef>)> = Vec::new();
+    for w in workloads {
+        match groups.iter_mut().find(|(k, ns, _)| *k == w.kind && *ns == w.namespace) {
+            Some((_, _, members)) => members.push(w.clone()),
+            None => groups.push((w.kind, w.namespace.clone(), vec![w.clone()])),
+        }
+    }
+    groups
+}
+
+/// One error for every rollout that did not finish: failures first, since
+/// waiting longer would not have helped them.
+fn unfinished_as_error(outcomes: Vec<GroupOutcome>, total: u64, timeout: Duration) -> Result<(), ClusterError> {
     let mut timed_out = Vec::new();
     let mut failed = Vec::new();
     for outcome in outcomes {
@@ -656,7 +675,7 @@ pub async fn wait_for_rollouts(
     }
     if !timed_out.is_empty() {
         return Err(ClusterError::Timeout {
-            what: format!("{} of {} rollouts finished", workloads.len() - timed_out.len(), workloads.len()),
+            what: format!("{total} rollouts finished ({} did)", total - timed_out.len() as u64),
             after: timeout,
             last: timed_out.join("; "),
         });
@@ -702,10 +721,8 @@ where
                     forget_member(&mut pending, &name, tally);
                 }
             }
+            Err(e) if super::wait::is_fatal(&e) => return Err(super::wait::watch_error(e, "the rollouts")),
             Err(e) => {
-                if let Some(fatal) = super::wait::fatal_watch_error(&e) {
-                    return Err(fatal);
-                }
                 let note = format!("watch interrupted ({e}); watching again");
                 for (_, last) in &mut pending {
                     last.clone_from(&note);
