@@ -4,5 +4,8 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod durable;
+pub mod engine;
+pub mod journal;
 pub mod plan;
 pub mod runbook;
+pub mod ui;

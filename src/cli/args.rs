@@ -25,6 +25,15 @@ pub struct Global {
     /// with its own product.yaml replaces the built-in one of the same name.
     #[arg(long = "runbooks", value_name = "DIR", global = true)]
     pub runbooks: Vec<PathBuf>,
+    /// Kubeconfig file (default: $KUBECONFIG or ~/.kube/config).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kube context to use (default: the kubeconfig's current context).
+    #[arg(long, value_name = "NAME", global = true)]
+    pub context: Option<String>,
+    /// Where sessions are kept (default: $XDG_STATE_HOME/stepwise).
+    #[arg(long, value_name = "DIR", env = "STEPWISE_STATE_DIR", global = true)]
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -47,6 +56,22 @@ pub enum Command {
         /// without any, the built-in runbooks and --runbooks directories are checked.
         paths: Vec<PathBuf>,
     },
+    /// Upgrade a product, one confirmed step at a time.
+    #[command(
+        after_help = "Examples:\n  stepwise run nginx-service-mesh --to 1.7.0\n  stepwise run kong-mesh --to 2.11 --yes --confirm kong-mesh-system"
+    )]
+    Run(RunArgs),
+    /// Rehearse an upgrade: every write is a server-side dry run; ends with a report.
+    #[command(after_help = "Example:\n  stepwise rehearse nginx-service-mesh --to 1.7.0 --yes")]
+    Rehearse(RunArgs),
+    /// Continue an unfinished session where it stopped.
+    #[command(
+        after_help = "Examples:\n  stepwise resume\n  stepwise resume 20261122-031500-nginx-service-mesh-1.6.0-to-1.7.0"
+    )]
+    Resume(ResumeArgs),
+    /// List sessions, newest first.
+    #[command(after_help = "Example:\n  stepwise sessions")]
+    Sessions,
     /// Print the JSON Schema of runbook files, for editor validation.
     #[command(after_help = "Example:\n  stepwise schema procedure > procedure.schema.json")]
     Schema {
@@ -81,6 +106,42 @@ pub struct PlanArgs {
     pub values: Vec<(String, String)>,
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    #[command(flatten)]
+    pub answers: AnswerArgs,
+    /// Rehearse instead (same as `stepwise rehearse`).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The session to continue; the newest unfinished one when omitted.
+    pub id: Option<String>,
+    /// Continue even though runbook files changed since the session began.
+    #[arg(long)]
+    pub accept_changed_runbooks: bool,
+    #[command(flatten)]
+    pub answers: AnswerArgs,
+}
+
+/// How questions are answered.
+#[derive(Debug, Args)]
+pub struct AnswerArgs {
+    /// Answer every confirmation with yes, for automation; never waits for input.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// With --yes: the word a destructive step asks to be typed (repeatable).
+    #[arg(long = "confirm", value_name = "WORD")]
+    pub confirm: Vec<String>,
+    /// Use the line-by-line front end.
+    #[arg(long)]
+    pub plain: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -10,3 +10,13 @@ pub const USAGE: u8 = 2;
 pub const RUNBOOK: u8 = 3;
 /// The request cannot be done as asked (downgrade, no path, procedure does not fit).
 pub const REFUSED: u8 = 4;
+/// A preflight check failed; nothing was changed.
+pub const PREFLIGHT: u8 = 5;
+/// A step failed and the operator (or --yes) stopped; the session can be resumed.
+pub const STEP_FAILED: u8 = 6;
+/// The operator stopped at a prompt; the session can be resumed.
+pub const STOPPED: u8 = 7;
+/// The cluster could not be reached or the kubeconfig read.
+pub const CLUSTER: u8 = 8;
+/// Ctrl-C or SIGTERM; the session can be resumed.
+pub const INTERRUPTED: u8 = 130;

@@ -5,6 +5,7 @@ pub mod args;
 mod catalog;
 pub mod exit;
 mod report;
+mod session;
 
 use args::{Cli, Command};
 
@@ -33,6 +34,10 @@ pub fn run(cli: Cli) -> Result<String, Failure> {
             catalog::show(&catalog::load_catalog(extra)?, product, procedure.as_deref())
         }
         Command::Lint { paths } => catalog::lint(paths, extra),
+        Command::Run(args) => session::run(&cli.global, args, false),
+        Command::Rehearse(args) => session::run(&cli.global, args, true),
+        Command::Resume(args) => session::resume(&cli.global, args),
+        Command::Sessions => session::sessions(&cli.global),
         Command::Schema { kind } => Ok(crate::runbook::schema::json(match kind {
             args::SchemaArg::Product => SchemaKind::Product,
             args::SchemaArg::Procedure => SchemaKind::Procedure,

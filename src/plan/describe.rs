@@ -3,16 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::runbook::model::{Action, ApplyAction, CheckAction, Confirm, Step, WaitFor, WorkloadKind};
 use crate::runbook::template::Template;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepSummary {
     pub id: String,
     pub title: String,
-    pub kind: &'static str,
+    pub kind: String,
     pub explain: String,
     pub destructive: bool,
     /// `none`, `yes`, or `type "<word>"`.
@@ -118,7 +118,7 @@ pub fn describe_step(step: &Step, values: &BTreeMap<String, String>) -> StepSumm
     StepSummary {
         id: step.id.value.clone(),
         title: step.title.clone(),
-        kind: step.action().kind(),
+        kind: step.action().kind().to_string(),
         explain: step.explain.trim().to_string(),
         destructive: step.destructive,
         confirm: match step.confirmation() {

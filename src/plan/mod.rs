@@ -9,9 +9,9 @@ mod path;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-pub use describe::{StepSummary, describe_step};
+pub use describe::{StepSummary, describe_step, display_argv};
 pub use error::PlanError;
 
 use crate::runbook::model::{Disruption, Severity};
@@ -31,7 +31,7 @@ pub struct Request {
     pub values: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
     pub product: String,
     pub product_name: String,
@@ -41,7 +41,7 @@ pub struct Plan {
     pub hops: Vec<Hop>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Hop {
     pub from: Version,
     pub to: Version,
@@ -60,7 +60,7 @@ pub struct Hop {
     pub steps: Vec<StepSummary>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Note {
     pub product: String,
     pub id: String,

@@ -182,3 +182,27 @@ pub fn versions(objects: &BTreeMap<String, Value>) -> BTreeMap<String, String> {
         .map(|(k, v)| (k.clone(), v["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string()))
         .collect()
 }
+
+/// Plays the controller that owns the `stepwise.test/keep` finalizer: once an
+/// object of the six kinds is being deleted, its finalizer is removed so the
+/// deletion (and a CRD deletion waiting on it) can finish, as a real controller
+/// would after its cleanup. Runs until the returned handle is aborted.
+pub fn spawn_finalizer_controller(client: Client) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            for kind in KINDS {
+                let api: Api<DynamicObject> = Api::all_with(client.clone(), &api_resource(kind));
+                let Ok(list) = api.list(&ListParams::default()).await else { continue };
+                for obj in list.items.into_iter().filter(|o| o.metadata.deletion_timestamp.is_some()) {
+                    let (Some(ns), Some(name)) = (obj.metadata.namespace.clone(), obj.metadata.name.clone()) else {
+                        continue;
+                    };
+                    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &api_resource(kind));
+                    let patch = json!({"metadata": {"finalizers": null}});
+                    let _ = api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    })
+}

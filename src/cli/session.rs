@@ -1,0 +1,207 @@
+//! `run`, `rehearse`, `resume` and `sessions`: wiring the engine to a front end.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use super::args::{AnswerArgs, Global, ResumeArgs, RunArgs};
+use super::catalog::{load_catalog, plan_failure, render_plan};
+use super::{Failure, exit};
+use crate::cluster::{ClusterError, Mode, Target};
+use crate::commands::{CancelSignal, cancel_pair};
+use crate::engine::{self, EngineError, Inbox, RunOutcome};
+use crate::journal::{self, Journal};
+use crate::plan::{self, Request};
+use crate::runbook::{Catalog, Version};
+use crate::ui;
+
+fn state_dir(global: &Global) -> PathBuf {
+    global.state_dir.clone().unwrap_or_else(journal::default_state_dir)
+}
+
+fn target(global: &Global) -> Target {
+    Target { kubeconfig: global.kubeconfig.clone(), context: global.context.clone() }
+}
+
+/// Without a terminal and without --yes nobody could answer, so refuse at once.
+fn check_answerable(answers: &AnswerArgs) -> Result<(), Failure> {
+    if answers.yes || std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    Err(Failure::one(
+        exit::USAGE,
+        miette::miette!(
+            help = "pass --yes to answer every confirmation (and --confirm WORD for destructive steps), or run it in a terminal",
+            "standard input is not a terminal, so stepwise cannot ask for confirmations"
+        ),
+    ))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::one(exit::FAILURE, miette::miette!("cannot start the async runtime: {e}")))
+}
+
+pub fn run(global: &Global, args: &RunArgs, rehearse: bool) -> Result<String, Failure> {
+    check_answerable(&args.answers)?;
+    let catalog = load_catalog(&global.runbooks)?;
+    let mode = if rehearse || args.dry_run { Mode::Rehearsal } else { Mode::Real };
+    runtime()?.block_on(async {
+        let target = target(global);
+        let plan = make_plan(&catalog, &target, args).await?;
+        println!("{}", render_plan(&plan));
+        let state_dir = state_dir(global);
+        if let Ok(Some(open)) = Journal::newest_unfinished(&state_dir, Some(&plan.product)) {
+            println!(
+                "Note: session {} for {} is unfinished; `stepwise resume {}` continues it. Starting a new session.\n",
+                open.id(),
+                plan.product,
+                open.id()
+            );
+        }
+        let request =
+            engine::StartRequest { plan, mode, target, state_dir, values: args.plan.values.iter().cloned().collect() };
+        drive(&args.answers, |out, cancel| engine::start(&catalog, request, out, cancel)).await
+    })
+}
+
+pub fn resume(global: &Global, args: &ResumeArgs) -> Result<String, Failure> {
+    check_answerable(&args.answers)?;
+    let catalog = load_catalog(&global.runbooks)?;
+    runtime()?.block_on(async {
+        let request = engine::ResumeRequest {
+            state_dir: state_dir(global),
+            id: args.id.clone(),
+            accept_changed_runbooks: args.accept_changed_runbooks,
+        };
+        drive(&args.answers, |out, cancel| engine::resume(&catalog, request, out, cancel)).await
+    })
+}
+
+pub fn sessions(global: &Global) -> Result<String, Failure> {
+    let dir = state_dir(global);
+    let list = Journal::list(&dir).map_err(|e| Failure::one(exit::FAILURE, miette::miette!("{e}")))?;
+    if list.is_empty() {
+        return Ok(format!("no sessions under {}\n", dir.display()));
+    }
+    let mut out = String::new();
+    for s in list {
+        let mode = if s.mode.is_rehearsal() { " (rehearsal)" } else { "" };
+        let last = s.last_step.map(|l| format!(", last: {l}")).unwrap_or_default();
+        let damaged = s.damaged.map(|d| format!(" DAMAGED: {d}")).unwrap_or_default();
+        out.push_str(&format!(
+            "{}  {} {} -> {}{mode}  {:?}  {} ({}){last}{damaged}\n",
+            s.id, s.product, s.from, s.to, s.status, s.context, s.server
+        ));
+    }
+    Ok(out)
+}
+
+/// Plans from --from, or from the version detected on the cluster.
+async fn make_plan(catalog: &Catalog, target: &Target, args: &RunArgs) -> Result<plan::Plan, Failure> {
+    let p = &args.plan;
+    let mut facts: std::collections::BTreeMap<String, String> = p.facts.iter().cloned().collect();
+    let from = match &p.from {
+        Some(f) => Version::parse(f).map_err(|e| Failure::one(exit::USAGE, miette::miette!("--from: {e}")))?,
+        None => {
+            let product = catalog.product(&p.product).ok_or_else(|| {
+                plan_failure(plan::PlanError::UnknownProduct {
+                    name: p.product.clone(),
+                    known: catalog.product_ids().iter().map(ToString::to_string).collect(),
+                })
+            })?;
+            let conn = target.connect().await.map_err(cluster_failure)?;
+            let values = p.values.iter().cloned().collect();
+            let found = crate::cluster::detect::detect(&conn, &product.product, &values).await.map_err(|e| {
+                Failure::one(
+                    exit::REFUSED,
+                    miette::miette!(help = "pass --from VERSION to say which version is installed", "{e}"),
+                )
+            })?;
+            println!("Detected {} {} ({})", product.product.name, found.version, found.source);
+            for (k, v) in found.facts {
+                facts.entry(k).or_insert(v);
+            }
+            found.version
+        }
+    };
+    let request = Request {
+        product: p.product.clone(),
+        from: Some(from),
+        to: p.to.clone(),
+        facts,
+        procedure: p.procedure.clone(),
+        values: p.values.iter().cloned().collect(),
+    };
+    plan::plan(catalog, &request).map_err(plan_failure)
+}
+
+/// Runs the engine with the chosen front end, stopping it cleanly on Ctrl-C or
+/// SIGTERM, and turns the outcome into an exit code.
+async fn drive<F, Fut>(answers: &AnswerArgs, start: F) -> Result<String, Failure>
+where
+    F: FnOnce(engine::Outbox, CancelSignal) -> Fut,
+    Fut: Future<Output = Result<RunOutcome, EngineError>>,
+{
+    let (out, inbox) = engine::channel();
+    let (canceller, cancel) = cancel_pair();
+    let signals = tokio::spawn(async move {
+        wait_for_signal().await;
+        canceller.cancel();
+    });
+    let front = spawn_front_end(answers, inbox);
+    let result = start(out, cancel).await;
+    signals.abort();
+    let _ = front.await;
+    match result {
+        Ok(RunOutcome::Finished) => Ok(String::new()),
+        Ok(RunOutcome::Stopped) => {
+            Err(Failure::one(exit::STOPPED, miette::miette!("stopped; the session can be resumed")))
+        }
+        Ok(RunOutcome::Failed) => {
+            Err(Failure::one(exit::STEP_FAILED, miette::miette!("a step failed; the session can be resumed")))
+        }
+        Ok(RunOutcome::Interrupted) => {
+            Err(Failure::one(exit::INTERRUPTED, miette::miette!("interrupted; the session can be resumed")))
+        }
+        Err(e) => Err(engine_failure(e)),
+    }
+}
+
+fn spawn_front_end(answers: &AnswerArgs, inbox: Inbox) -> tokio::task::JoinHandle<()> {
+    if answers.yes {
+        let options = ui::headless::Options { confirm_words: answers.confirm.clone() };
+        tokio::spawn(ui::headless::drive(inbox, options, std::io::stdout()))
+    } else {
+        tokio::spawn(ui::plain::drive(inbox))
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn cluster_failure(e: ClusterError) -> Failure {
+    Failure::one(exit::CLUSTER, miette::miette!("{e}"))
+}
+
+fn engine_failure(e: EngineError) -> Failure {
+    match e {
+        EngineError::Cluster(c) => cluster_failure(c),
+        EngineError::Preflight(_) => Failure::one(exit::PREFLIGHT, miette::miette!("{e}")),
+        EngineError::Refused(_) | EngineError::Journal(_) => Failure::one(exit::REFUSED, miette::miette!("{e}")),
+        other => Failure::one(exit::FAILURE, miette::miette!("{other}")),
+    }
+}

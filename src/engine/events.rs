@@ -1,0 +1,144 @@
+//! What the engine tells a front end, and what it asks. The engine knows no
+//! terminal: it sends plain values over one channel, in order, and each question
+//! carries a one-shot reply the front end answers its own way.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::runbook::model::Severity;
+
+/// One message from the engine; events and questions share a channel so a front
+/// end sees them in the order they happened.
+#[derive(Debug)]
+pub enum Msg {
+    Event(Event),
+    Ask(Question, oneshot::Sender<Answer>),
+}
+
+pub type Outbox = mpsc::UnboundedSender<Msg>;
+pub type Inbox = mpsc::UnboundedReceiver<Msg>;
+
+pub fn channel() -> (Outbox, Inbox) {
+    mpsc::unbounded_channel()
+}
+
+/// A step as front ends list it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepInfo {
+    pub index: usize,
+    pub hop: usize,
+    pub id: String,
+    pub title: String,
+    pub kind: String,
+    pub destructive: bool,
+    pub item: Option<String>,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    SessionStarted {
+        id: String,
+        dir: PathBuf,
+        rehearsal: bool,
+        product: String,
+        from: String,
+        to: String,
+        context: String,
+        server: String,
+        steps: Vec<StepInfo>,
+    },
+    /// A note for the operator outside any step (resume findings, preflight results).
+    Notice {
+        text: String,
+    },
+    StepStarted {
+        index: usize,
+        title: String,
+        kind: String,
+        explain: String,
+        does: Vec<String>,
+    },
+    /// A line of command output or operation log.
+    Line {
+        index: usize,
+        text: String,
+    },
+    Progress {
+        index: usize,
+        done: u64,
+        total: Option<u64>,
+        bytes: u64,
+        what: String,
+    },
+    Warning {
+        index: Option<usize>,
+        text: String,
+    },
+    StepFinished {
+        index: usize,
+        state: String,
+        outcome: String,
+    },
+    StepFailed {
+        index: usize,
+        error: String,
+        cluster_state: String,
+    },
+    SessionFinished {
+        status: String,
+        elapsed_secs: u64,
+        backups: PathBuf,
+        report: Option<PathBuf>,
+        resume_hint: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "question", rename_all = "snake_case")]
+pub enum Question {
+    /// A variable's value. `problem` says why the previous answer was refused.
+    Variable {
+        name: String,
+        description: String,
+        default: Option<String>,
+        pattern: Option<String>,
+        choices: Vec<String>,
+        problem: Option<String>,
+    },
+    /// Whether to run a step. With `word`, the operator must type it.
+    Confirm {
+        index: usize,
+        title: String,
+        does: Vec<String>,
+        destructive: bool,
+        word: Option<String>,
+        skippable: bool,
+        /// Why a destructive step is allowed to run (the backup proof).
+        unlocked_by: Option<String>,
+    },
+    /// A version note or warning that needs acknowledgement.
+    Acknowledge { title: String, text: String, severity: Severity },
+    /// Something the operator does by hand; answered when done.
+    Manual { index: usize, title: String, instructions: String, skippable: bool },
+    /// A step failed; what now.
+    AfterFailure { index: usize, title: String, error: String, cluster_state: String, choices: Vec<Answer> },
+    /// On resume: a command was running when stepwise stopped. Did it finish?
+    CommandFinished { index: usize, title: String, argv: String, output: Vec<String>, can_verify: bool },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    Text(String),
+    Yes,
+    No,
+    Skip,
+    Retry,
+    Restore,
+    Verify,
+    Stop,
+}

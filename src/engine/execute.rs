@@ -1,0 +1,524 @@
+//! Executing one step of each kind, real or rehearsed, and the safety rules around
+//! destructive steps: what must be proven first, what state a failure leaves, and
+//! how to restore after one.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+
+use super::events::{Event, Msg, Outbox};
+use super::work::{Resolved, WorkItem};
+use crate::cluster::apply::{ApplyRequest, apply};
+use crate::cluster::backup::{BackupRequest, backup};
+use crate::cluster::preflight::{Check, Status};
+use crate::cluster::restore::{RestoreRequest, restore};
+use crate::cluster::rollout::{RolloutRequest, rollout_restart};
+use crate::cluster::wait::{DEFAULT_TIMEOUT, WaitTarget, wait};
+use crate::cluster::{Connection, Mode, OpEvent, Reporter, Target, proof};
+use crate::commands::{self, CancelSignal, CommandRequest, KubeEnv, Planned};
+use crate::journal::{Journal, StepState};
+use crate::plan::Plan;
+use crate::runbook::model::{Action, ApplyAction, CheckAction, CommandAction, CommandSpec, Step};
+use crate::runbook::template::Template;
+
+/// What every step shares: the plan, the mode, and connections to each cluster.
+pub struct Context {
+    pub plan: Plan,
+    pub mode: Mode,
+    pub target: Target,
+    pub conn: Connection,
+    /// Connections to other kube contexts steps name, made on first use.
+    others: Mutex<HashMap<String, Connection>>,
+    /// Where each hop's procedure file lives, for relative `apply.file` paths.
+    pub procedure_dirs: Vec<Option<PathBuf>>,
+}
+
+/// Why a step did not complete.
+#[derive(Debug, Clone)]
+pub struct StepError {
+    pub message: String,
+    /// Ctrl-C or SIGTERM, not a failure of the step.
+    pub interrupted: bool,
+}
+
+impl StepError {
+    pub fn new(message: impl Into<String>) -> Self {
+        StepError { message: message.into(), interrupted: false }
+    }
+
+    fn interrupted() -> Self {
+        StepError { message: "interrupted; the step was cut short".into(), interrupted: true }
+    }
+}
+
+impl<E: std::fmt::Display> From<E> for StepError {
+    fn from(e: E) -> Self {
+        StepError::new(e.to_string())
+    }
+}
+
+impl Context {
+    pub fn new(plan: Plan, mode: Mode, target: Target, conn: Connection, procedure_dirs: Vec<Option<PathBuf>>) -> Self {
+        Context { plan, mode, target, conn, others: Mutex::new(HashMap::new()), procedure_dirs }
+    }
+
+    /// The connection a step acts on: its own kube context, or the session's.
+    pub async fn connection(&self, step: &Step, values: &BTreeMap<String, String>) -> Result<Connection, StepError> {
+        let Some(context) = step.context.as_ref().map(|c| c.render(values)).transpose()? else {
+            return Ok(self.conn.clone());
+        };
+        if context.is_empty() || context == self.conn.context {
+            return Ok(self.conn.clone());
+        }
+        let mut others = self.others.lock().await;
+        if let Some(conn) = others.get(&context) {
+            return Ok(conn.clone());
+        }
+        let target = Target { kubeconfig: self.target.kubeconfig.clone(), context: Some(context.clone()) };
+        let conn = target.connect().await?;
+        others.insert(context, conn.clone());
+        Ok(conn)
+    }
+}
+
+/// Turns cluster-operation events into engine events for step `index`.
+pub fn reporter(out: &Outbox, index: usize) -> Reporter {
+    let out = out.clone();
+    Arc::new(move |e| {
+        let event = match e {
+            OpEvent::Progress { done, total, bytes, what } => Event::Progress { index, done, total, bytes, what },
+            OpEvent::Line(text) => Event::Line { index, text },
+            OpEvent::Warning(text) => Event::Warning { index: Some(index), text },
+        };
+        let _ = out.send(Msg::Event(event));
+    })
+}
+
+/// Where a backup step keeps its files.
+pub fn backup_dir(journal: &Journal, step: &Step, item: Option<&str>) -> PathBuf {
+    let name = match item {
+        Some(item) => format!("{}-{}", step.id.value, item.replace(['/', '\\'], "_")),
+        None => step.id.value.clone(),
+    };
+    journal.backups_dir().join(name)
+}
+
+/// Runs a future unless the session is interrupted first.
+async fn interruptible<T>(cancel: &mut CancelSignal, work: impl Future<Output = T>) -> Result<T, StepError> {
+    tokio::select! {
+        value = work => Ok(value),
+        () = cancel.cancelled() => Err(StepError::interrupted()),
+    }
+}
+
+/// Executes a step; returns a one-line outcome for the journal.
+pub async fn run(
+    ctx: &Context,
+    journal: &mut Journal,
+    step: &Step,
+    values: &BTreeMap<String, String>,
+    index: usize,
+    out: &Outbox,
+    mut cancel: CancelSignal,
+) -> Result<String, StepError> {
+    let report = reporter(out, index);
+    let mode = ctx.mode;
+    let item = values.get("item").map(String::as_str).filter(|_| step.for_each.is_some());
+    match step.action() {
+        Action::Note(_) => Ok("acknowledged".into()),
+        Action::Manual(m) => match &m.verify {
+            None => Ok("the operator confirmed it is done".into()),
+            Some(verify) => {
+                run_command_spec(ctx, journal, step, verify, values, index, out, cancel, false).await?;
+                Ok(format!(
+                    "the operator confirmed it is done; `{}` agrees",
+                    crate::plan::display_argv(&verify.argv, values)
+                ))
+            }
+        },
+        Action::Check(check) => run_check(ctx, journal, step, check, values, index, out, cancel).await,
+        Action::Backup(b) => {
+            let conn = ctx.connection(step, values).await?;
+            let resources = render_all(&b.resources, values)?;
+            let dir = backup_dir(journal, step, item);
+            let mut request = BackupRequest::new(resources, dir.clone());
+            request.namespaces = b.namespaces.as_ref().map(|ns| render_all(ns, values)).transpose()?;
+            let manifest = interruptible(&mut cancel, backup(&conn, &request, report)).await??;
+            Ok(format!("saved {} objects of {} kinds to {}", manifest.total(), manifest.kinds.len(), dir.display()))
+        }
+        Action::Restore(r) => {
+            let conn = ctx.connection(step, values).await?;
+            let from = backup_dir_of(journal, ctx, &r.from.value, item)?;
+            let mut request = RestoreRequest::new(from.clone(), mode);
+            if let Some(c) = r.concurrency {
+                request.concurrency = c;
+            }
+            let result = interruptible(&mut cancel, restore(&conn, &request, report)).await??;
+            let done: u64 = result.kinds.iter().map(|k| k.created + k.validated + k.identical).sum();
+            if result.failed() > 0 || !result.verified {
+                let first: Vec<String> = result
+                    .notable
+                    .iter()
+                    .take(5)
+                    .map(|o| format!("{}/{}: {:?}", o.resource, o.name, o.outcome))
+                    .collect();
+                return Err(StepError::new(format!(
+                    "{} objects could not be restored from {}; first: {}",
+                    result.failed(),
+                    from.display(),
+                    first.join("; ")
+                )));
+            }
+            let verb = if mode.is_rehearsal() { "validated" } else { "restored" };
+            let mut text = format!("{verb} {done} objects from {}", from.display());
+            if !result.dropped_owner_refs.is_empty() {
+                text.push_str(&format!(
+                    "; dropped {} owner references to owners that are gone",
+                    result.dropped_owner_refs.len()
+                ));
+            }
+            Ok(text)
+        }
+        Action::RolloutRestart(action) => {
+            let conn = ctx.connection(step, values).await?;
+            let request = RolloutRequest::from_action(action, values, mode)?;
+            let summary = interruptible(&mut cancel, rollout_restart(&conn, &request, report)).await??;
+            let verb = if mode.is_rehearsal() { "would restart" } else { "restarted" };
+            Ok(format!("{verb} {} workloads, deleted {} pods", summary.restarted.len(), summary.deleted_pods.len()))
+        }
+        Action::Wait(w) => {
+            let target = WaitTarget::render(&w.condition, values)?;
+            if mode.is_rehearsal() {
+                return Ok(target.describe());
+            }
+            let conn = ctx.connection(step, values).await?;
+            let timeout = w.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
+            let waited = interruptible(&mut cancel, wait(&conn, &target, timeout, report)).await??;
+            Ok(format!("{} after {}s", target.condition(), waited.elapsed.as_secs()))
+        }
+        Action::Apply(a) => {
+            let conn = ctx.connection(step, values).await?;
+            let (yaml, origin) = match a {
+                ApplyAction::File(f) => read_manifest_file(ctx, values, f, index)?,
+                ApplyAction::Command(c) => {
+                    // The command only prints manifests, so it runs in rehearsal too.
+                    let outcome =
+                        run_command_spec(ctx, journal, step, c, values, index, out, cancel.clone(), true).await?;
+                    (outcome, format!("`{}`", crate::plan::display_argv(&c.argv, values)))
+                }
+            };
+            let ns = values.get("namespace").cloned().unwrap_or_else(|| "default".into());
+            let request = ApplyRequest::new(yaml, origin.clone(), ns, mode);
+            let result = interruptible(&mut cancel, apply(&conn, &request, report)).await??;
+            if !result.all_ok() {
+                let first: Vec<String> = result.failed().take(5).map(|o| format!("{o:?}")).collect();
+                return Err(StepError::new(format!("some manifests from {origin} were refused: {}", first.join("; "))));
+            }
+            Ok(format!("applied {} objects from {origin}", result.objects.len()))
+        }
+        Action::Command(c) => run_command(ctx, journal, step, c, values, index, out, cancel).await,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_check(
+    ctx: &Context,
+    journal: &mut Journal,
+    step: &Step,
+    check: &CheckAction,
+    values: &BTreeMap<String, String>,
+    index: usize,
+    out: &Outbox,
+    cancel: CancelSignal,
+) -> Result<String, StepError> {
+    let conn = ctx.connection(step, values).await?;
+    let check = match check {
+        CheckAction::CrdsExist(kinds) => Check::KindsExist(render_all(kinds, values)?),
+        CheckAction::DeploymentAvailable(o) => {
+            Check::DeploymentAvailable { namespace: o.namespace.render(values)?, name: o.name.render(values)? }
+        }
+        CheckAction::MinReplicas(m) => Check::MinReplicas {
+            namespace: m.namespace.render(values)?,
+            name: m.name.render(values)?,
+            min: m.min,
+            required: m.required,
+        },
+        CheckAction::CommandSucceeds(c) => {
+            run_command_spec(ctx, journal, step, c, values, index, out, cancel, true).await?;
+            return Ok(format!("`{}` succeeded", crate::plan::display_argv(&c.argv, values)));
+        }
+    };
+    let result = check.run(&conn).await;
+    let detail = if result.details.is_empty() { String::new() } else { format!(" ({})", result.details.join("; ")) };
+    match result.status {
+        Status::Ok => Ok(result.message),
+        Status::Warning => {
+            let _ = out
+                .send(Msg::Event(Event::Warning { index: Some(index), text: format!("{}{detail}", result.message) }));
+            Ok(format!("warning: {}", result.message))
+        }
+        Status::Failed => Err(StepError::new(format!("{}{detail}", result.message))),
+    }
+}
+
+fn render_all(templates: &[Template], values: &BTreeMap<String, String>) -> Result<Vec<String>, StepError> {
+    templates.iter().map(|t| t.render(values).map_err(StepError::from)).collect()
+}
+
+fn read_manifest_file(
+    ctx: &Context,
+    values: &BTreeMap<String, String>,
+    file: &Template,
+    index: usize,
+) -> Result<(String, String), StepError> {
+    let rendered = PathBuf::from(file.render(values)?);
+    let hop = values
+        .get("from_version")
+        .and_then(|_| ctx.plan.hops.iter().position(|h| h.to.to_string() == values["to_version"]));
+    let base = hop.and_then(|h| ctx.procedure_dirs.get(h).cloned().flatten());
+    let path = match base {
+        Some(dir) if rendered.is_relative() => dir.join(&rendered),
+        _ => rendered,
+    };
+    let _ = index;
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| StepError::new(format!("cannot read {}: {e}", path.display())))?;
+    Ok((text, path.display().to_string()))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_command(
+    ctx: &Context,
+    journal: &mut Journal,
+    step: &Step,
+    c: &CommandAction,
+    values: &BTreeMap<String, String>,
+    index: usize,
+    out: &Outbox,
+    cancel: CancelSignal,
+) -> Result<String, StepError> {
+    let planned = commands::plan_for_mode(&c.argv, c.dry_run_argv.as_ref(), ctx.mode.is_rehearsal());
+    let argv = planned.argv();
+    if let Planned::ShowOnly(argv) = &planned {
+        return Ok(format!(
+            "rehearsal: would run `{}` (it has no dry-run form)",
+            crate::plan::display_argv(argv, values)
+        ));
+    }
+    let spec = CommandSpec { argv: argv.to_vec(), env: c.env.clone(), timeout: c.timeout };
+    run_command_spec(ctx, journal, step, &spec, values, index, out, cancel, false).await?;
+    Ok(format!("`{}` exited 0", crate::plan::display_argv(argv, values)))
+}
+
+/// Runs a command, streaming its lines as events and into the transcript; returns
+/// its standard output. A non-zero exit is an error carrying the last lines.
+#[allow(clippy::too_many_arguments)]
+async fn run_command_spec(
+    ctx: &Context,
+    journal: &mut Journal,
+    step: &Step,
+    spec: &CommandSpec,
+    values: &BTreeMap<String, String>,
+    index: usize,
+    out: &Outbox,
+    cancel: CancelSignal,
+    keep_stdout: bool,
+) -> Result<String, StepError> {
+    let context =
+        step.context.as_ref().map(|c| c.render(values)).transpose()?.or_else(|| Some(ctx.conn.context.clone()));
+    let kube = KubeEnv { kubeconfig: ctx.target.kubeconfig.clone(), context };
+    let mut values = values.clone();
+    kube.add_values(&mut values);
+    let mut request = CommandRequest::from_templates(&spec.argv, &spec.env, &values)?;
+    if let Some(t) = spec.timeout {
+        request = request.with_timeout(t.0);
+    }
+    if keep_stdout {
+        request = request.with_capture_limit(32 << 20);
+    }
+    let request = kube.apply(request)?;
+    let mut lines = Vec::new();
+    let sender = out.clone();
+    let outcome = commands::run(
+        &request,
+        |line| {
+            let _ = sender.send(Msg::Event(Event::Line { index, text: line.text.clone() }));
+            if lines.len() < 2000 {
+                lines.push(line.text);
+            }
+        },
+        cancel,
+    )
+    .await?;
+    journal
+        .append_transcript("output", &serde_json::json!({ "index": index, "argv": request.argv, "lines": lines }))?;
+    if outcome.cancelled {
+        return Err(StepError::interrupted());
+    }
+    if !outcome.success() {
+        let tail: Vec<&str> = outcome.stderr.lines().chain(outcome.stdout.lines()).collect();
+        let tail = tail.iter().rev().take(5).rev().copied().collect::<Vec<_>>().join(" | ");
+        let why = if outcome.timed_out { "timed out".to_string() } else { outcome.exit.to_string() };
+        return Err(StepError::new(format!("`{}` failed ({why}): {tail}", request.argv.join(" "))));
+    }
+    if keep_stdout && outcome.stdout.is_truncated() {
+        return Err(StepError::new("the command printed more than stepwise keeps (32 MiB); nothing was applied"));
+    }
+    Ok(outcome.stdout.text())
+}
+
+/// Runs a command step's `verify` command: true when it exits 0.
+pub async fn verify_command(
+    ctx: &Context,
+    command: &CommandAction,
+    values: &BTreeMap<String, String>,
+    index: usize,
+    out: &Outbox,
+    cancel: CancelSignal,
+) -> Result<bool, StepError> {
+    let Some(verify) = &command.verify else { return Ok(false) };
+    let kube = KubeEnv { kubeconfig: ctx.target.kubeconfig.clone(), context: Some(ctx.conn.context.clone()) };
+    let mut values = values.clone();
+    kube.add_values(&mut values);
+    let request = kube.apply(CommandRequest::from_templates(&verify.argv, &verify.env, &values)?)?;
+    let sender = out.clone();
+    let outcome = commands::run(
+        &request,
+        |line| {
+            let _ = sender.send(Msg::Event(Event::Line { index, text: line.text }));
+        },
+        cancel,
+    )
+    .await?;
+    Ok(outcome.success())
+}
+
+/// The backup folder of the backup step `id` in the same session.
+fn backup_dir_of(journal: &Journal, _ctx: &Context, id: &str, item: Option<&str>) -> Result<PathBuf, StepError> {
+    let with_item = item.map(|i| journal.backups_dir().join(format!("{id}-{}", i.replace(['/', '\\'], "_"))));
+    let plain = journal.backups_dir().join(id);
+    match with_item {
+        Some(dir) if dir.exists() => Ok(dir),
+        _ if plain.exists() => Ok(plain),
+        _ => Err(StepError::new(format!("there is no backup from step `{id}` in {}", journal.backups_dir().display()))),
+    }
+}
+
+/// Backup steps of the same hop that come before `index`.
+fn earlier_backups<'w>(work: &'w [WorkItem], resolved: &Resolved, index: usize) -> Vec<(usize, &'w WorkItem)> {
+    let hop = work[index].hop;
+    work.iter()
+        .enumerate()
+        .take(index)
+        .filter(|(_, w)| w.hop == hop && matches!(resolved.step(w).action(), Action::Backup(_)))
+        .collect()
+}
+
+/// Proves every backup the destructive step at `index` depends on. Returns the
+/// proof, shown to the operator as the reason the step is unlocked.
+pub async fn prove_backups(
+    ctx: &Context,
+    journal: &Journal,
+    work: &[WorkItem],
+    resolved: &Resolved<'_>,
+    index: usize,
+    out: &Outbox,
+) -> Result<String, String> {
+    let backups = earlier_backups(work, resolved, index);
+    if backups.is_empty() {
+        return Ok("this procedure takes no backup before this step".into());
+    }
+    let mut proofs = Vec::new();
+    for (i, w) in backups {
+        let step = resolved.step(w);
+        if journal.steps()[i].state != StepState::Done {
+            return Err(format!("backup step `{}` has not completed", step.id.value));
+        }
+        let values = BTreeMap::from([("item".to_string(), w.item.clone().unwrap_or_default())]);
+        let conn = ctx.connection(step, &values).await.map_err(|e| e.message)?;
+        let dir = backup_dir(journal, step, w.item.as_deref());
+        let p = proof::prove(&conn, &dir, reporter(out, index)).await.map_err(|e| e.to_string())?;
+        proofs.push(p.summary());
+    }
+    Ok(proofs.join("; "))
+}
+
+/// The backup to restore from after a failure at `index`, if a destructive step
+/// of the same hop has already run (so the failure came after a removal).
+pub fn restorable_backup(journal: &Journal, work: &[WorkItem], resolved: &Resolved, index: usize) -> Option<PathBuf> {
+    let hop = work[index].hop;
+    let removed = work.iter().enumerate().take(index + 1).any(|(i, w)| {
+        w.hop == hop
+            && resolved.step(w).destructive
+            && matches!(journal.steps()[i].state, StepState::Done | StepState::Failed | StepState::Interrupted)
+    });
+    if !removed {
+        return None;
+    }
+    earlier_backups(work, resolved, index)
+        .into_iter()
+        .find(|(i, _)| journal.steps()[*i].state == StepState::Done)
+        .map(|(_, w)| backup_dir(journal, resolved.step(w), w.item.as_deref()))
+}
+
+/// Restores the hop's backup after a failure, on the operator's request.
+pub async fn restore_after_failure(
+    ctx: &Context,
+    journal: &Journal,
+    work: &[WorkItem],
+    resolved: &Resolved<'_>,
+    index: usize,
+    out: &Outbox,
+) -> Result<String, StepError> {
+    let dir = restorable_backup(journal, work, resolved, index)
+        .ok_or_else(|| StepError::new("there is no backup to restore"))?;
+    let result = restore(&ctx.conn, &RestoreRequest::new(dir.clone(), ctx.mode), reporter(out, index)).await?;
+    Ok(format!(
+        "restore from {}: {} created, {} already there, {} failed",
+        dir.display(),
+        result.kinds.iter().map(|k| k.created).sum::<u64>(),
+        result.kinds.iter().map(|k| k.identical + k.different).sum::<u64>(),
+        result.failed()
+    ))
+}
+
+/// What the cluster is likely to look like after a failure at `index`.
+pub fn likely_state(journal: &Journal, work: &[WorkItem], resolved: &Resolved, index: usize) -> String {
+    let hop = work[index].hop;
+    let removal = work
+        .iter()
+        .enumerate()
+        .take(index)
+        .filter(|(i, w)| w.hop == hop && resolved.step(w).destructive && journal.steps()[*i].state == StepState::Done)
+        .map(|(_, w)| resolved.step(w).title.clone())
+        .last();
+    match (removal, restorable_backup(journal, work, resolved, index)) {
+        (Some(title), Some(dir)) => format!(
+            "`{title}` has already run, so the product is likely removed or half-deployed; the custom resources are saved in {}. Retry the step, restore the backup, or stop and resume later.",
+            dir.display()
+        ),
+        (Some(title), None) => format!("`{title}` has already run, so the product is likely removed or half-deployed."),
+        (None, _) => {
+            "nothing destructive has run in this hop yet, so the cluster is as it was before this step.".into()
+        }
+    }
+}
+
+/// The last output lines the transcript holds for step `index`.
+pub fn transcript_tail(journal: &Journal, index: usize) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(journal.dir().join("transcript.jsonl")) else { return Vec::new() };
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        if v["kind"] == "output" && v["payload"]["index"] == index {
+            lines = v["payload"]["lines"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|l| l.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+        }
+    }
+    let skip = lines.len().saturating_sub(20);
+    lines.split_off(skip)
+}

@@ -1,0 +1,351 @@
+//! The session engine: runs a plan step by step against a cluster, real or
+//! rehearsed, records every state change on disk before moving on, and resumes
+//! where a session stopped. It knows no terminal: it talks to a front end through
+//! [`events`].
+
+pub mod error;
+pub mod events;
+mod execute;
+mod preflight;
+mod report;
+mod runner;
+mod work;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use error::EngineError;
+pub use events::{Answer, Event, Inbox, Msg, Outbox, Question, StepInfo, channel};
+pub use runner::RunOutcome;
+
+use crate::cluster::manifest;
+use crate::cluster::{Connection, Mode, Target};
+use crate::commands::CancelSignal;
+use crate::journal::{Journal, SessionMeta, SessionStatus, StepRecord, StepState};
+use crate::plan::Plan;
+use crate::runbook::Catalog;
+use crate::runbook::model::{Action, Variable};
+use crate::runbook::template::Template;
+use execute::Context;
+use runner::Runner;
+use work::Resolved;
+
+/// What `stepwise run` and `stepwise rehearse` start from.
+pub struct StartRequest {
+    pub plan: Plan,
+    pub mode: Mode,
+    pub target: Target,
+    pub state_dir: PathBuf,
+    /// Variable values given on the command line.
+    pub values: BTreeMap<String, String>,
+}
+
+/// Starts a new session and runs it to the end, a stop, or a failure.
+pub async fn start(
+    catalog: &Catalog,
+    req: StartRequest,
+    out: Outbox,
+    cancel: CancelSignal,
+) -> Result<RunOutcome, EngineError> {
+    let conn = req.target.connect().await?;
+    let identity = conn.identity().await?;
+    let resolved = work::resolve(catalog, &req.plan)?;
+    let mut values = builtin_values(&req.plan, &req.target, &conn);
+    values.extend(req.values.clone());
+    let deferred = ask_variables(&resolved, &mut values, &out).await?;
+    let work = resolved.work(&values);
+    let steps = work
+        .iter()
+        .map(|w| {
+            let step = resolved.step(w);
+            StepRecord {
+                hop: w.hop,
+                step: step.id.value.clone(),
+                item: w.item.clone(),
+                title: step.title.clone(),
+                kind: step.action().kind().to_string(),
+                destructive: step.destructive,
+                state: StepState::Pending,
+                started_at: None,
+                ended_at: None,
+                attempts: 0,
+                outcome: None,
+                error: None,
+            }
+        })
+        .collect();
+    let meta = SessionMeta {
+        id: String::new(),
+        product: req.plan.product.clone(),
+        from: req.plan.from.to_string(),
+        to: req.plan.to.to_string(),
+        mode: req.mode,
+        created_at: String::new(),
+        target: req.target.clone(),
+        cluster: identity,
+        runbooks: runbook_hashes(catalog, &resolved),
+        facts: req.plan.facts.clone(),
+        variables: values.clone(),
+        plan: serde_json::to_value(&req.plan).map_err(|e| EngineError::Runbooks(e.to_string()))?,
+        status: SessionStatus::Running,
+    };
+    let mut journal = Journal::create(&req.state_dir, meta, steps)?;
+    add_session_values(&mut values, &journal);
+    for (name, template) in deferred {
+        values.insert(name, template.render_partial(&values));
+    }
+    journal.update_meta(|m| m.variables = values.clone())?;
+    let ctx = Context::new(req.plan.clone(), req.mode, req.target, conn, procedure_dirs(&resolved));
+    let mut runner = Runner { resolved, work, journal, ctx, out, cancel, values };
+    begin(&mut runner).await
+}
+
+/// What `stepwise resume` needs.
+pub struct ResumeRequest {
+    pub state_dir: PathBuf,
+    /// A session id; the newest unfinished session when `None`.
+    pub id: Option<String>,
+    pub accept_changed_runbooks: bool,
+}
+
+/// Continues a session at its first unfinished step, after checking that the
+/// cluster, the runbooks and the backups are still what the session relied on.
+pub async fn resume(
+    catalog: &Catalog,
+    req: ResumeRequest,
+    out: Outbox,
+    cancel: CancelSignal,
+) -> Result<RunOutcome, EngineError> {
+    let mut journal = match &req.id {
+        Some(id) => Journal::open_id(&req.state_dir, id)?,
+        None => Journal::newest_unfinished(&req.state_dir, None)?.ok_or_else(|| {
+            EngineError::Refused(format!(
+                "there is no unfinished session under {}; `stepwise sessions` lists them all",
+                req.state_dir.display()
+            ))
+        })?,
+    };
+    if journal.meta().status == SessionStatus::Finished {
+        return Err(EngineError::Refused(format!("session {} has already finished", journal.id())));
+    }
+    let meta = journal.meta().clone();
+    let plan: Plan = serde_json::from_value(meta.plan.clone())
+        .map_err(|e| EngineError::Refused(format!("session {} has a plan this version cannot read: {e}", meta.id)))?;
+    let conn = meta.target.connect().await?;
+    journal.check_cluster(&conn.identity().await?)?;
+    let resolved = work::resolve(catalog, &plan)?;
+    let current = runbook_hashes(catalog, &resolved);
+    let changes = journal.changed_runbooks(&current);
+    if !changes.is_empty() {
+        let list: Vec<String> = changes.iter().map(ToString::to_string).collect();
+        if !req.accept_changed_runbooks {
+            return Err(EngineError::Refused(format!(
+                "runbooks changed since session {} began: {}. Check the changes, then resume with --accept-changed-runbooks",
+                meta.id,
+                list.join("; ")
+            )));
+        }
+        let _ = out
+            .send(Msg::Event(Event::Notice { text: format!("continuing with changed runbooks: {}", list.join("; ")) }));
+        journal.update_meta(|m| m.runbooks = current)?;
+    }
+    let values = meta.variables.clone();
+    let work = resolved.work(&values);
+    if work.len() != journal.steps().len() {
+        return Err(EngineError::Refused(format!(
+            "session {} recorded {} steps but its runbooks now give {}; it cannot be resumed safely",
+            meta.id,
+            journal.steps().len(),
+            work.len()
+        )));
+    }
+    check_backups(&journal, &work, &resolved, &out)?;
+    let ctx = Context::new(plan, meta.mode, meta.target.clone(), conn, procedure_dirs(&resolved));
+    let mut runner = Runner { resolved, work, journal, ctx, out, cancel, values };
+    compare_with_cluster(&runner).await;
+    begin(&mut runner).await
+}
+
+async fn begin(runner: &mut Runner<'_>) -> Result<RunOutcome, EngineError> {
+    let meta = runner.journal.meta().clone();
+    runner.send(Event::SessionStarted {
+        id: meta.id.clone(),
+        dir: runner.journal.dir().to_path_buf(),
+        rehearsal: meta.mode.is_rehearsal(),
+        product: meta.product.clone(),
+        from: meta.from.clone(),
+        to: meta.to.clone(),
+        context: runner.ctx.conn.context.clone(),
+        server: runner.ctx.conn.server.clone(),
+        steps: runner.step_infos(),
+    });
+    if let Err(problems) = preflight::run(runner).await {
+        runner.journal.set_status(SessionStatus::Failed)?;
+        return Err(EngineError::Preflight(problems));
+    }
+    runner.run().await
+}
+
+fn builtin_values(plan: &Plan, target: &Target, conn: &Connection) -> BTreeMap<String, String> {
+    let mut values = plan.facts.clone();
+    values.insert("kubeconfig".into(), target.kubeconfig.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+    values.insert("kube_context".into(), conn.context.clone());
+    values
+}
+
+fn add_session_values(values: &mut BTreeMap<String, String>, journal: &Journal) {
+    values.insert("session_dir".into(), journal.dir().display().to_string());
+    values.insert("backup_dir".into(), journal.backups_dir().display().to_string());
+}
+
+/// Asks for every variable without a value. Defaults that name the session's
+/// folders are rendered once the session exists; those are returned.
+async fn ask_variables(
+    resolved: &Resolved<'_>,
+    values: &mut BTreeMap<String, String>,
+    out: &Outbox,
+) -> Result<Vec<(String, Template)>, EngineError> {
+    let mut deferred = Vec::new();
+    for var in resolved.variables() {
+        if let Some(given) = values.get(&var.name.value) {
+            work::check_value(var, given)
+                .map_err(|why| EngineError::Refused(format!("--set {}: {why}", var.name.value)))?;
+            continue;
+        }
+        let uses_session =
+            var.default.as_ref().is_some_and(|d| d.variables().any(|n| n == "session_dir" || n == "backup_dir"));
+        let default = var.default.as_ref().map(|d| d.render_partial(values));
+        let answer = ask_one(var, default.clone(), out).await?;
+        if uses_session && Some(&answer) == default.as_ref() {
+            if let Some(template) = &var.default {
+                deferred.push((var.name.value.clone(), template.clone()));
+                continue;
+            }
+        }
+        values.insert(var.name.value.clone(), answer);
+    }
+    Ok(deferred)
+}
+
+async fn ask_one(var: &Variable, default: Option<String>, out: &Outbox) -> Result<String, EngineError> {
+    let mut problem = None;
+    for _ in 0..5 {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let question = Question::Variable {
+            name: var.name.value.clone(),
+            description: var.description.trim().to_string(),
+            default: default.clone(),
+            pattern: var.pattern.as_ref().map(|p| p.value.clone()),
+            choices: var.choices.clone(),
+            problem: problem.take(),
+        };
+        out.send(Msg::Ask(question, tx)).map_err(|_| EngineError::NoFrontEnd)?;
+        let answer = match rx.await.map_err(|_| EngineError::NoFrontEnd)? {
+            Answer::Text(t) if t.is_empty() => default.clone().unwrap_or_default(),
+            Answer::Text(t) => t,
+            Answer::Stop => {
+                return Err(EngineError::Refused(format!(
+                    "`{}` has no value; give it with --set {}=VALUE",
+                    var.name.value, var.name.value
+                )));
+            }
+            _ => default.clone().unwrap_or_default(),
+        };
+        if answer.is_empty() {
+            problem = Some(format!("`{}` needs a value", var.name.value));
+            continue;
+        }
+        match work::check_value(var, &answer) {
+            Ok(()) => return Ok(answer),
+            Err(why) => problem = Some(why),
+        }
+    }
+    Err(EngineError::Refused(format!(
+        "no valid value for `{}`; give one with --set {}=VALUE",
+        var.name.value, var.name.value
+    )))
+}
+
+/// SHA-256 of every runbook file the plan uses: the product file, its procedures,
+/// and the products whose notes it includes.
+fn runbook_hashes(catalog: &Catalog, resolved: &Resolved) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let product = resolved.product;
+    out.insert(product.file.name.clone(), product.file.sha256.clone());
+    for p in &resolved.procedures {
+        out.insert(p.file.name.clone(), p.file.sha256.clone());
+    }
+    for id in &product.product.includes_notes_of {
+        if let Some(other) = catalog.product(id) {
+            out.insert(other.file.name.clone(), other.file.sha256.clone());
+        }
+    }
+    out
+}
+
+fn procedure_dirs(resolved: &Resolved) -> Vec<Option<PathBuf>> {
+    resolved.procedures.iter().map(|p| p.path.as_ref().and_then(|f| f.parent().map(Path::to_path_buf))).collect()
+}
+
+/// Every completed backup must still match its manifest; a damaged one stops the
+/// resume before any step that depends on it.
+fn check_backups(
+    journal: &Journal,
+    work: &[work::WorkItem],
+    resolved: &Resolved,
+    out: &Outbox,
+) -> Result<(), EngineError> {
+    for (i, w) in work.iter().enumerate() {
+        let step = resolved.step(w);
+        if !matches!(step.action(), Action::Backup(_)) || journal.steps()[i].state != StepState::Done {
+            continue;
+        }
+        let dir = execute::backup_dir(journal, step, w.item.as_deref());
+        match manifest::verify_files(&dir) {
+            Ok(m) => {
+                let text = format!("backup `{}` verified: {} objects, SHA-256 sums match", step.id.value, m.total());
+                let _ = out.send(Msg::Event(Event::Notice { text }));
+            }
+            Err(e) => {
+                return Err(EngineError::Refused(format!(
+                    "the backup taken by step `{}` is damaged, so nothing that depends on it may run: {e}. \
+                     The files are in {}; keep them, and compare with any other copy you hold",
+                    step.id.value,
+                    dir.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Says where the journal and the cluster disagree: the installed version, and
+/// custom-resource counts against completed backups.
+async fn compare_with_cluster(runner: &Runner<'_>) {
+    let product = &runner.resolved.product.product;
+    let notice = |text: String| runner.send(Event::Notice { text });
+    match crate::cluster::detect::detect(&runner.ctx.conn, product, &runner.values).await {
+        Ok(found) => notice(format!("the cluster now runs {} {} ({})", product.name, found.version, found.source)),
+        Err(e) => notice(format!("installed version: {e}")),
+    }
+    for (i, w) in runner.work.iter().enumerate() {
+        let step = runner.resolved.step(w);
+        if !matches!(step.action(), Action::Backup(_)) || runner.journal.steps()[i].state != StepState::Done {
+            continue;
+        }
+        let dir = execute::backup_dir(&runner.journal, step, w.item.as_deref());
+        let Ok(m) = manifest::Manifest::read(&dir) else { continue };
+        for kind in &m.kinds {
+            let live = match crate::cluster::resource::resolve(&runner.ctx.conn.client, &kind.resource).await {
+                Ok(r) => crate::cluster::restore::live_count(&runner.ctx.conn, &r, m.namespaces.as_deref()).await.ok(),
+                Err(_) => None,
+            };
+            let text = match live {
+                Some(n) if n == kind.count => continue,
+                Some(n) => format!("{}: the cluster holds {n}, the backup {}", kind.resource, kind.count),
+                None => format!("{}: not served by the cluster now (the backup holds {})", kind.resource, kind.count),
+            };
+            notice(text);
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! The step loop: for each unfinished step, confirm as the runbook requires, prove
+//! backups before anything destructive, record the start on disk, execute, record
+//! the outcome on disk, and on failure ask the operator what to do.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use tokio::sync::oneshot;
+
+use super::error::EngineError;
+use super::events::{Answer, Event, Msg, Outbox, Question, StepInfo};
+use super::execute::{self, Context, StepError};
+use super::work::{Resolved, WorkItem};
+use crate::commands::CancelSignal;
+use crate::journal::{Journal, SessionStatus, StepState};
+use crate::plan::describe_step;
+use crate::runbook::model::{Action, Confirm, Severity, Step};
+
+/// How a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    Finished,
+    /// The operator chose to stop; the session can be resumed.
+    Stopped,
+    /// A step failed and the operator stopped; the session can be resumed.
+    Failed,
+    /// Ctrl-C or SIGTERM; the session can be resumed.
+    Interrupted,
+}
+
+pub struct Runner<'a> {
+    pub resolved: Resolved<'a>,
+    pub work: Vec<WorkItem>,
+    pub journal: Journal,
+    pub ctx: Context,
+    pub out: Outbox,
+    pub cancel: CancelSignal,
+    /// Values every template sees (variables, facts); hop and item values are added per step.
+    pub values: BTreeMap<String, String>,
+}
+
+impl Runner<'_> {
+    pub fn send(&self, event: Event) {
+        let _ = self.out.send(Msg::Event(event));
+    }
+
+    /// Asks the front end and records question and answer in the transcript.
+    pub async fn ask(&mut self, question: Question) -> Result<Answer, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        self.journal.append_transcript("question", &question)?;
+        self.out.send(Msg::Ask(question, tx)).map_err(|_| EngineError::NoFrontEnd)?;
+        let answer = rx.await.map_err(|_| EngineError::NoFrontEnd)?;
+        self.journal.append_transcript("answer", &answer)?;
+        Ok(answer)
+    }
+
+    pub fn step_infos(&self) -> Vec<StepInfo> {
+        self.work
+            .iter()
+            .enumerate()
+            .map(|(index, w)| {
+                let step = self.resolved.step(w);
+                StepInfo {
+                    index,
+                    hop: w.hop,
+                    id: step.id.value.clone(),
+                    title: step.title.clone(),
+                    kind: step.action().kind().to_string(),
+                    destructive: step.destructive,
+                    item: w.item.clone(),
+                    state: self.journal.steps().get(index).map(|s| s.state.to_string()).unwrap_or_default(),
+                }
+            })
+            .collect()
+    }
+
+    /// The values a step's templates see.
+    pub fn step_values(&self, w: &WorkItem) -> BTreeMap<String, String> {
+        let hop = &self.ctx.plan.hops[w.hop];
+        let mut values = self.values.clone();
+        values.insert("from_version".into(), hop.from.to_string());
+        values.insert("to_version".into(), hop.to.to_string());
+        if let Some(item) = &w.item {
+            values.insert("item".into(), item.clone());
+        }
+        values
+    }
+
+    /// Runs every unfinished step in order.
+    pub async fn run(&mut self) -> Result<RunOutcome, EngineError> {
+        let started = Instant::now();
+        self.journal.set_status(SessionStatus::Running)?;
+        let mut index = self.journal.first_unfinished().unwrap_or(self.work.len());
+        while index < self.work.len() {
+            if self.cancel.is_cancelled() {
+                return self.end(SessionStatus::Interrupted, RunOutcome::Interrupted, started);
+            }
+            match self.run_step(index).await? {
+                StepEnd::Next => index += 1,
+                StepEnd::End(status, outcome) => return self.end(status, outcome, started),
+            }
+        }
+        self.end(SessionStatus::Finished, RunOutcome::Finished, started)
+    }
+
+    fn end(&mut self, status: SessionStatus, outcome: RunOutcome, started: Instant) -> Result<RunOutcome, EngineError> {
+        self.journal.set_status(status)?;
+        let report = if self.ctx.mode.is_rehearsal() && outcome == RunOutcome::Finished {
+            Some(super::report::write(&self.journal, &self.ctx.plan)?)
+        } else {
+            None
+        };
+        let resume_hint = (outcome != RunOutcome::Finished).then(|| format!("stepwise resume {}", self.journal.id()));
+        self.send(Event::SessionFinished {
+            status: format!("{status:?}").to_lowercase(),
+            elapsed_secs: started.elapsed().as_secs(),
+            backups: self.journal.backups_dir(),
+            report,
+            resume_hint,
+        });
+        Ok(outcome)
+    }
+
+    async fn run_step(&mut self, index: usize) -> Result<StepEnd, EngineError> {
+        let w = self.work[index].clone();
+        let step = self.resolved.step(&w).clone();
+        let values = self.step_values(&w);
+        let summary = describe_step(&step, &values);
+        if self.journal.steps()[index].state == StepState::Running {
+            match self.after_crash(index, &step, &values).await? {
+                Some(end) => return Ok(end),
+                None => {}
+            }
+        }
+        self.send(Event::StepStarted {
+            index,
+            title: step.title.clone(),
+            kind: summary.kind.to_string(),
+            explain: summary.explain.clone(),
+            does: summary.does.clone(),
+        });
+        loop {
+            let unlocked_by = if step.destructive {
+                match execute::prove_backups(&self.ctx, &self.journal, &self.work, &self.resolved, index, &self.out)
+                    .await
+                {
+                    Ok(proof) => Some(proof),
+                    Err(e) => {
+                        let err = StepError::new(format!("the destructive step is locked: {e}"));
+                        match self.failed(index, &step, &err).await? {
+                            FailureChoice::Retry => continue,
+                            FailureChoice::Skip => return self.skip(index),
+                            FailureChoice::End(s, o) => return Ok(StepEnd::End(s, o)),
+                        }
+                    }
+                }
+            } else {
+                None
+            };
+            match self.confirm(index, &step, &values, &summary.does, unlocked_by).await? {
+                Confirmed::Go => {}
+                Confirmed::Skip => return self.skip(index),
+                Confirmed::Stop => return Ok(StepEnd::End(SessionStatus::Interrupted, RunOutcome::Stopped)),
+            }
+            self.journal.start_step(index)?;
+            let result =
+                execute::run(&self.ctx, &mut self.journal, &step, &values, index, &self.out, self.cancel.clone()).await;
+            match result {
+                Ok(outcome) => {
+                    self.journal.finish_step(index, StepState::Done, Some(outcome.clone()), None)?;
+                    self.send(Event::StepFinished { index, state: "done".into(), outcome });
+                    return Ok(StepEnd::Next);
+                }
+                Err(e) if e.interrupted => {
+                    self.journal.finish_step(index, StepState::Interrupted, None, Some(e.message.clone()))?;
+                    self.send(Event::StepFinished { index, state: "interrupted".into(), outcome: e.message });
+                    return Ok(StepEnd::End(SessionStatus::Interrupted, RunOutcome::Interrupted));
+                }
+                Err(e) => {
+                    self.journal.finish_step(index, StepState::Failed, None, Some(e.message.clone()))?;
+                    match self.failed(index, &step, &e).await? {
+                        FailureChoice::Retry => continue,
+                        FailureChoice::Skip => return self.skip(index),
+                        FailureChoice::End(s, o) => return Ok(StepEnd::End(s, o)),
+                    }
+                }
+            }
+        }
+    }
+
+    fn skip(&mut self, index: usize) -> Result<StepEnd, EngineError> {
+        self.journal.finish_step(index, StepState::Skipped, Some("skipped by the operator".into()), None)?;
+        self.send(Event::StepFinished { index, state: "skipped".into(), outcome: "skipped by the operator".into() });
+        Ok(StepEnd::Next)
+    }
+
+    async fn confirm(
+        &mut self,
+        index: usize,
+        step: &Step,
+        values: &BTreeMap<String, String>,
+        does: &[String],
+        unlocked_by: Option<String>,
+    ) -> Result<Confirmed, EngineError> {
+        let question = match (step.action(), step.confirmation()) {
+            (Action::Note(n), _) if n.severity != Severity::Info => Question::Acknowledge {
+                title: step.title.clone(),
+                text: n.text.render_partial(values),
+                severity: n.severity,
+            },
+            (Action::Manual(m), _) => Question::Manual {
+                index,
+                title: step.title.clone(),
+                instructions: m.instructions.render_partial(values),
+                skippable: step.skippable,
+            },
+            (_, Confirm::None) => return Ok(Confirmed::Go),
+            (_, confirm) => Question::Confirm {
+                index,
+                title: step.title.clone(),
+                does: does.to_vec(),
+                destructive: step.destructive,
+                word: match confirm {
+                    Confirm::Typed(word) => Some(word.render_partial(values)),
+                    _ => None,
+                },
+                skippable: step.skippable,
+                unlocked_by,
+            },
+        };
+        Ok(match self.ask(question).await? {
+            Answer::Yes => Confirmed::Go,
+            Answer::Skip if step.skippable => Confirmed::Skip,
+            _ => Confirmed::Stop,
+        })
+    }
+
+    async fn failed(&mut self, index: usize, step: &Step, e: &StepError) -> Result<FailureChoice, EngineError> {
+        let cluster_state = execute::likely_state(&self.journal, &self.work, &self.resolved, index);
+        self.send(Event::StepFailed { index, error: e.message.clone(), cluster_state: cluster_state.clone() });
+        let can_restore = execute::restorable_backup(&self.journal, &self.work, &self.resolved, index).is_some();
+        let mut choices = vec![Answer::Retry];
+        if step.skippable {
+            choices.push(Answer::Skip);
+        }
+        if can_restore {
+            choices.push(Answer::Restore);
+        }
+        choices.push(Answer::Stop);
+        let question = Question::AfterFailure {
+            index,
+            title: step.title.clone(),
+            error: e.message.clone(),
+            cluster_state,
+            choices: choices.clone(),
+        };
+        loop {
+            let answer = self.ask(question.clone()).await?;
+            match answer {
+                Answer::Retry => return Ok(FailureChoice::Retry),
+                Answer::Skip if step.skippable => return Ok(FailureChoice::Skip),
+                Answer::Restore if can_restore => {
+                    match execute::restore_after_failure(
+                        &self.ctx,
+                        &self.journal,
+                        &self.work,
+                        &self.resolved,
+                        index,
+                        &self.out,
+                    )
+                    .await
+                    {
+                        Ok(text) => self.send(Event::Notice { text }),
+                        Err(err) => self.send(Event::Warning { index: Some(index), text: err.message }),
+                    }
+                }
+                _ => return Ok(FailureChoice::End(SessionStatus::Failed, RunOutcome::Failed)),
+            }
+        }
+    }
+
+    /// A step was running when stepwise stopped. Idempotent kinds run again; for a
+    /// command the operator says whether it finished (with its output shown).
+    async fn after_crash(
+        &mut self,
+        index: usize,
+        step: &Step,
+        values: &BTreeMap<String, String>,
+    ) -> Result<Option<StepEnd>, EngineError> {
+        let Action::Command(command) = step.action() else {
+            self.send(Event::Notice {
+                text: format!("step `{}` was cut short; it is safe to run again, so it runs again", step.id.value),
+            });
+            return Ok(None);
+        };
+        let output = execute::transcript_tail(&self.journal, index);
+        let argv = crate::plan::display_argv(&command.argv, values);
+        loop {
+            let question = Question::CommandFinished {
+                index,
+                title: step.title.clone(),
+                argv: argv.clone(),
+                output: output.clone(),
+                can_verify: command.verify.is_some(),
+            };
+            match self.ask(question).await? {
+                Answer::Yes => {
+                    let note = "the operator confirmed the command had finished".to_string();
+                    self.journal.finish_step(index, StepState::Done, Some(note.clone()), None)?;
+                    self.send(Event::StepFinished { index, state: "done".into(), outcome: note });
+                    return Ok(Some(StepEnd::Next));
+                }
+                Answer::No | Answer::Retry => return Ok(None),
+                Answer::Verify if command.verify.is_some() => {
+                    match execute::verify_command(&self.ctx, command, values, index, &self.out, self.cancel.clone())
+                        .await
+                    {
+                        Ok(true) => {
+                            let note = "the runbook's verify command shows the step finished".to_string();
+                            self.journal.finish_step(index, StepState::Done, Some(note.clone()), None)?;
+                            self.send(Event::StepFinished { index, state: "done".into(), outcome: note });
+                            return Ok(Some(StepEnd::Next));
+                        }
+                        Ok(false) => self
+                            .send(Event::Notice { text: "the verify command says the step has not finished".into() }),
+                        Err(e) => self.send(Event::Warning { index: Some(index), text: e.message }),
+                    }
+                }
+                _ => return Ok(Some(StepEnd::End(SessionStatus::Interrupted, RunOutcome::Stopped))),
+            }
+        }
+    }
+}
+
+enum StepEnd {
+    Next,
+    End(SessionStatus, RunOutcome),
+}
+
+enum Confirmed {
+    Go,
+    Skip,
+    Stop,
+}
+
+enum FailureChoice {
+    Retry,
+    Skip,
+    End(SessionStatus, RunOutcome),
+}

@@ -1,0 +1,107 @@
+//! The work of a session: every step of every hop, with per-item repeats
+//! expanded, and the values its templates see.
+
+use std::collections::BTreeMap;
+
+use crate::plan::Plan;
+use crate::runbook::catalog::ProductEntry;
+use crate::runbook::model::{Step, Variable};
+use crate::runbook::{Catalog, ProcedureEntry};
+
+use super::error::EngineError;
+
+/// One unit of work: a step of a hop's procedure, once per item for repeated steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkItem {
+    pub hop: usize,
+    pub procedure: String,
+    /// Index into the procedure's steps.
+    pub step: usize,
+    pub item: Option<String>,
+}
+
+/// The plan's runbooks, looked up again from the catalog.
+pub struct Resolved<'a> {
+    pub product: &'a ProductEntry,
+    pub procedures: Vec<&'a ProcedureEntry>,
+}
+
+pub fn resolve<'a>(catalog: &'a Catalog, plan: &Plan) -> Result<Resolved<'a>, EngineError> {
+    let product = catalog
+        .product(&plan.product)
+        .ok_or_else(|| EngineError::Runbooks(format!("product `{}` is no longer in the runbooks", plan.product)))?;
+    let procedures = plan
+        .hops
+        .iter()
+        .map(|hop| {
+            product.procedure(&hop.procedure).ok_or_else(|| {
+                EngineError::Runbooks(format!("procedure `{}` is no longer in the runbooks", hop.procedure))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Resolved { product, procedures })
+}
+
+impl Resolved<'_> {
+    /// Every variable the session needs, each once, product variables first.
+    pub fn variables(&self) -> Vec<&Variable> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.procedures
+            .iter()
+            .flat_map(|p| p.variables(&self.product.product))
+            .filter(|v| seen.insert(v.name.value.clone()))
+            .collect()
+    }
+
+    pub fn step(&self, w: &WorkItem) -> &Step {
+        &self.procedures[w.hop].procedure.steps[w.step]
+    }
+
+    /// The work list; steps with `for_each` repeat for each item of their list.
+    pub fn work(&self, values: &BTreeMap<String, String>) -> Vec<WorkItem> {
+        let mut out = Vec::new();
+        for (hop, p) in self.procedures.iter().enumerate() {
+            for (index, step) in p.procedure.steps.iter().enumerate() {
+                let base = WorkItem { hop, procedure: p.id().to_string(), step: index, item: None };
+                match &step.for_each {
+                    None => out.push(base),
+                    Some(list) => {
+                        let items = values.get(&list.value).map(|v| split_list(v)).unwrap_or_default();
+                        out.extend(items.into_iter().map(|item| WorkItem { item: Some(item), ..base.clone() }));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A comma-separated list, blanks dropped.
+pub fn split_list(value: &str) -> Vec<String> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+/// Checks a variable's value against its pattern and choices.
+pub fn check_value(var: &Variable, value: &str) -> Result<(), String> {
+    if !var.choices.is_empty() && !var.choices.iter().any(|c| c == value) {
+        return Err(format!("`{value}` is not one of: {}", var.choices.join(", ")));
+    }
+    if let Some(pattern) = &var.pattern {
+        let re = regex::Regex::new(&format!("^(?:{})$", pattern.value)).map_err(|e| e.to_string())?;
+        if !re.is_match(value) {
+            return Err(format!("`{value}` does not match the pattern {}", pattern.value));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_split_on_commas_and_drop_blanks() {
+        assert_eq!(split_list(" zone-a, zone-b ,, "), ["zone-a", "zone-b"]);
+        assert!(split_list("").is_empty());
+    }
+}

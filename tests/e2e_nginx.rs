@@ -1,0 +1,152 @@
+//! NGINX Service Mesh 1.6 -> 1.7 manual upgrade with nginx-meshctl, end to end
+//! through the real binary on the test bed, headless with --yes: thousands of
+//! custom resources come back identical, meshed workloads are re-rolled, and the
+//! journal shows every step done. Also the refusals an operator relies on.
+
+mod seed;
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{Api, PostParams};
+use serde_json::json;
+
+/// A `target_meshctl` for the stand-in at another version.
+fn meshctl_at(dir: &Path, version: &str, standins: &Path) -> std::path::PathBuf {
+    let path = dir.join(format!("nginx-meshctl-{version}"));
+    let script = format!(
+        "#!/usr/bin/env bash\nNGINX_MESHCTL_VERSION={version} exec {}/nginx-meshctl \"$@\"\n",
+        standins.display()
+    );
+    std::fs::write(&path, script).unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&path).unwrap().permissions(), 0o755);
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Runs the real binary; its output also goes to `state/stepwise.log` as it is
+/// written, so a hung run can be watched.
+fn stepwise(tb: &support::TestCluster, state: &Path, args: &[&str]) -> std::process::Output {
+    let log = state.join("stepwise.log");
+    let mut cmd = tb.command(env!("CARGO_BIN_EXE_stepwise"));
+    cmd.args(["--kubeconfig", tb.kubeconfig.to_str().unwrap(), "--context", &tb.context, "--state-dir"])
+        .arg(state)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::process::Stdio::piped());
+    eprintln!("stepwise output: {}", log.display());
+    let out = cmd.spawn().unwrap().wait_with_output().unwrap();
+    std::process::Output { stdout: std::fs::read(&log).unwrap_or_default(), ..out }
+}
+
+async fn meshed_app(client: &kube::Client, ns: &str) {
+    seed::ensure_namespaces(client, &[ns.to_string()]).await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    let d: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web", "stepwise-test/sidecar": "true"}},
+                "spec": {"containers": [{"name": "web", "image": "example/web:1"}]}
+            }
+        }
+    }))
+    .unwrap();
+    deployments.create(&PostParams::default(), &d).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_upgrade_with_nginx_meshctl_keeps_every_custom_resource() {
+    let tb = support::cluster();
+    let client = tb.client().await;
+    let tools = tempfile::tempdir().unwrap();
+    let old = meshctl_at(tools.path(), "1.6.0", &tb.standins);
+    let new = meshctl_at(tools.path(), "1.7.0", &tb.standins);
+    support::run_ok({
+        let mut c = tb.command(&old);
+        c.args(["--namespace", "nginx-mesh", "deploy"]);
+        c
+    });
+    let finalizers = seed::spawn_finalizer_controller(client.clone());
+    let namespaces: Vec<String> = (0..12).map(|i| format!("team-{i:02}")).collect();
+    seed::seed(&client, &namespaces, 200).await;
+    let before = seed::live(&client, &namespaces).await;
+    assert_eq!(before.len(), 1200);
+    meshed_app(&client, "app-a").await;
+    meshed_app(&client, "app-b").await;
+
+    let state = tempfile::tempdir().unwrap();
+    let out = stepwise(
+        tb,
+        state.path(),
+        &[
+            "run",
+            "nginx-service-mesh",
+            "--to",
+            "1.7.0",
+            "--procedure",
+            "manual-meshctl",
+            "--yes",
+            "--confirm",
+            "nginx-mesh",
+            "--set",
+            &format!("current_meshctl={}", old.display()),
+            "--set",
+            &format!("target_meshctl={}", new.display()),
+            "--set",
+            "meshed_namespaces=app-a,app-b",
+        ],
+    );
+    finalizers.abort();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the upgrade failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("Detected NGINX Service Mesh 1.6.0"), "{stdout}");
+    assert!(stdout.contains("unlocked: backup"), "the removal was unlocked by the backup proof:\n{stdout}");
+
+    let after = seed::live(&client, &namespaces).await;
+    assert_eq!(after.len(), before.len(), "nothing lost, nothing duplicated");
+    for (key, original) in &before {
+        assert_eq!(seed::essence(&after[key]), seed::essence(original), "{key} changed");
+    }
+    let controller: Api<Deployment> = Api::namespaced(client.clone(), "nginx-mesh");
+    let image = controller.get("nginx-mesh-controller").await.unwrap().spec.unwrap().template.spec.unwrap().containers
+        [0]
+    .image
+    .clone()
+    .unwrap();
+    assert!(image.ends_with(":1.7.0"), "{image}");
+    for ns in ["app-a", "app-b"] {
+        let d: Api<Deployment> = Api::namespaced(client.clone(), ns);
+        let annotations =
+            d.get("web").await.unwrap().spec.unwrap().template.metadata.unwrap().annotations.unwrap_or_default();
+        assert!(annotations.contains_key("kubectl.kubernetes.io/restartedAt"), "{ns}/web was re-rolled");
+    }
+    let sessions =
+        std::fs::read_dir(state.path().join("sessions")).unwrap().map(|e| e.unwrap().path()).collect::<Vec<_>>();
+    assert_eq!(sessions.len(), 1);
+    let steps: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sessions[0].join("steps.json")).unwrap()).unwrap();
+    let states: Vec<&str> = steps.as_array().unwrap().iter().map(|s| s["state"].as_str().unwrap()).collect();
+    assert!(states.iter().all(|s| *s == "done"), "{states:?}");
+}
+
+#[test]
+fn without_a_terminal_or_yes_it_exits_at_once() {
+    let out = Command::new(env!("CARGO_BIN_EXE_stepwise"))
+        .args(["run", "nginx-service-mesh", "--to", "1.7.0", "--from", "1.6.0"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a terminal"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
