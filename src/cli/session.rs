@@ -49,7 +49,10 @@ pub fn run(global: &Global, args: &RunArgs, rehearse: bool) -> Result<String, Fa
     let mode = if rehearse || args.dry_run { Mode::Rehearsal } else { Mode::Real };
     runtime()?.block_on(async {
         let target = target(global);
-        let plan = make_plan(&catalog, &target, args).await?;
+        let mut plan = make_plan(&catalog, &target, args, None).await?;
+        if let Some(id) = offer_procedures(&plan, args).await? {
+            plan = make_plan(&catalog, &target, args, Some(id)).await?;
+        }
         println!("{}", render_plan(&plan));
         let state_dir = state_dir(global);
         if let Ok(Some(open)) = Journal::newest_unfinished(&state_dir, Some(&plan.product)) {
@@ -99,7 +102,12 @@ pub fn sessions(global: &Global) -> Result<String, Failure> {
 }
 
 /// Plans from --from, or from the version detected on the cluster.
-async fn make_plan(catalog: &Catalog, target: &Target, args: &RunArgs) -> Result<plan::Plan, Failure> {
+async fn make_plan(
+    catalog: &Catalog,
+    target: &Target,
+    args: &RunArgs,
+    picked: Option<String>,
+) -> Result<plan::Plan, Failure> {
     let p = &args.plan;
     let mut facts: std::collections::BTreeMap<String, String> = p.facts.iter().cloned().collect();
     let from = match &p.from {
@@ -131,10 +139,31 @@ async fn make_plan(catalog: &Catalog, target: &Target, args: &RunArgs) -> Result
         from: Some(from),
         to: p.to.clone(),
         facts,
-        procedure: p.procedure.clone(),
+        procedure: picked.or_else(|| p.procedure.clone()),
         values: p.values.iter().cloned().collect(),
     };
     plan::plan(catalog, &request).map_err(plan_failure)
+}
+
+/// When several procedures fit a one-hop plan and the operator is at a terminal
+/// without having chosen, offers them (the least disruptive first).
+async fn offer_procedures(plan: &plan::Plan, args: &RunArgs) -> Result<Option<String>, Failure> {
+    let [hop] = plan.hops.as_slice() else { return Ok(None) };
+    if args.answers.yes || args.plan.procedure.is_some() || hop.alternatives.is_empty() {
+        return Ok(None);
+    }
+    let mut options =
+        vec![(hop.procedure.clone(), format!("{} ({}, recommended)", hop.procedure, hop.procedure_title))];
+    options.extend(hop.alternatives.iter().map(|a| (a.split(' ').next().unwrap_or(a).to_string(), a.clone())));
+    let label = format!("{} -> {}", hop.from, hop.to);
+    let picked = tokio::task::spawn_blocking(move || ui::plain::pick_procedure(&label, &options))
+        .await
+        .map_err(|e| Failure::one(exit::FAILURE, miette::miette!("{e}")))?;
+    match picked {
+        None => Err(Failure::one(exit::STOPPED, miette::miette!("no procedure chosen; nothing was done"))),
+        Some(id) if id == hop.procedure => Ok(None),
+        Some(id) => Ok(Some(id)),
+    }
 }
 
 /// Runs the engine with the chosen front end, stopping it cleanly on Ctrl-C or

@@ -144,11 +144,26 @@ pub async fn backup(conn: &Connection, req: &BackupRequest, report: Reporter) ->
         }
     }
     let done = Arc::new(Mutex::new((0u64, 0u64)));
+    // Once a kind fails because the server stopped answering, kinds not yet started
+    // are not tried: the outcome (incomplete) is known, and waiting longer helps nobody.
+    let outage = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let results: Vec<(Resolved, Result<KindResult, ClusterError>)> = futures::stream::iter(resolved)
         .map(|r| {
-            let (report, done) = (report.clone(), done.clone());
+            let (report, done, outage) = (report.clone(), done.clone(), outage.clone());
             async move {
+                if outage.load(std::sync::atomic::Ordering::SeqCst) {
+                    let e = ClusterError::Unreachable {
+                        server: conn.server.clone(),
+                        message: "not listed: the server stopped answering".into(),
+                    };
+                    return (r, Err(e));
+                }
                 let result = backup_kind(conn, &r, req, report, done).await;
+                if let Err(ClusterError::Api { source, .. }) = &result
+                    && !matches!(**source, kube::Error::Api(_))
+                {
+                    outage.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
                 (r, result)
             }
         })

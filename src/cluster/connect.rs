@@ -72,6 +72,9 @@ impl Target {
             .map_err(|e| ClusterError::Kubeconfig { path: self.kubeconfig.clone(), message: e.to_string() })?;
         // Fail fast on a dead address instead of hanging an operator's terminal.
         config.connect_timeout = Some(Duration::from_secs(10));
+        // A server that accepts a connection and then says nothing must not hang a
+        // call forever; idle watches simply start again after this.
+        config.read_timeout = Some(Duration::from_secs(120));
         let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
         let client = Client::try_from(config)
             .map_err(|e| ClusterError::Kubeconfig { path: self.kubeconfig.clone(), message: e.to_string() })?;

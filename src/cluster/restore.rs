@@ -93,6 +93,7 @@ impl RestoreReport {
 /// manifest. Object failures are reported, not raised: the report says which.
 pub async fn restore(conn: &Connection, req: &RestoreRequest, report: Reporter) -> Result<RestoreReport, ClusterError> {
     let manifest = manifest::verify_files(&req.dir)?;
+    conn.identity().await?;
     let deadline = Instant::now() + req.readiness_timeout;
     let mut kinds = Vec::new();
     for entry in &manifest.kinds {
@@ -110,6 +111,7 @@ pub async fn restore(conn: &Connection, req: &RestoreRequest, report: Reporter) 
         owners,
         missing_ns,
         created_uids: Mutex::new(HashMap::new()),
+        unreachable: std::sync::atomic::AtomicBool::new(false),
     };
     let mut result = RestoreReport::default();
     let mut deferred = Vec::new();
@@ -129,6 +131,16 @@ pub async fn restore(conn: &Connection, req: &RestoreRequest, report: Reporter) 
         if !matches!(outcome.outcome, Outcome::Created | Outcome::Validated | Outcome::AlreadyIdentical) {
             result.notable.push(outcome);
         }
+    }
+    if state.unreachable.load(std::sync::atomic::Ordering::SeqCst) {
+        let failed = result.failed();
+        return Err(ClusterError::Unreachable {
+            server: conn.server.clone(),
+            message: format!(
+                "it stopped answering during the restore and {failed} objects were not restored; run the restore \
+                 again once it is back (objects already restored are left as they are)"
+            ),
+        });
     }
     result.dropped_owner_refs = state.owners.dropped();
     for (counts, (_, resolved)) in result.kinds.iter_mut().zip(&kinds) {
@@ -163,6 +175,10 @@ struct Shared<'a> {
     missing_ns: HashSet<String>,
     /// Old uid -> uid of the re-created object, for re-linking owner references.
     created_uids: Mutex<HashMap<String, String>>,
+    /// Set once a create gave up because the API server stopped answering: the
+    /// objects after it are not tried, so a lasting outage ends the restore after
+    /// one retry budget instead of one budget per object.
+    unreachable: std::sync::atomic::AtomicBool,
 }
 
 type KindRestore = (KindCounts, Vec<ObjectOutcome>, Vec<Value>);
@@ -219,6 +235,19 @@ impl Shared<'_> {
     }
 
     async fn create(&self, resolved: &Resolved, namespace: Option<&str>, name: &str, object: Value) -> Outcome {
+        if self.unreachable.load(std::sync::atomic::Ordering::SeqCst) {
+            return Outcome::Failed("not tried: the API server stopped answering".into());
+        }
+        self.try_create(resolved, namespace, name, object).await
+    }
+
+    fn note_outage(&self, e: &kube::Error) {
+        if !matches!(e, kube::Error::Api(_)) {
+            self.unreachable.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    async fn try_create(&self, resolved: &Resolved, namespace: Option<&str>, name: &str, object: Value) -> Outcome {
         let api: Api<DynamicObject> = match namespace {
             Some(ns) if resolved.namespaced => Api::namespaced_with(self.conn.client.clone(), ns, &resolved.api),
             _ => Api::all_with(self.conn.client.clone(), &resolved.api),
@@ -241,7 +270,10 @@ impl Shared<'_> {
             .await;
             return match result {
                 Ok(_) => Outcome::Validated,
-                Err(e) => Outcome::Failed(server_message(&e)),
+                Err(e) => {
+                    self.note_outage(&e);
+                    Outcome::Failed(server_message(&e))
+                }
             };
         }
         let params = self.mode.post_params();
@@ -257,14 +289,26 @@ impl Shared<'_> {
                 }
                 Outcome::Created
             }
-            Err(e) if api_status(&e) == Some(409) => match api.get(name).await {
-                Ok(existing) => {
-                    let existing = serde_json::to_value(existing).unwrap_or(Value::Null);
-                    if same_object(&existing, &object) { Outcome::AlreadyIdentical } else { Outcome::AlreadyDifferent }
+            Err(e) if api_status(&e) == Some(409) => {
+                match retry::with_retry(CREATE_RETRY_BUDGET, |_, _| {}, async || api.get(name).await).await {
+                    Ok(existing) => {
+                        let existing = serde_json::to_value(existing).unwrap_or(Value::Null);
+                        if same_object(&existing, &object) {
+                            Outcome::AlreadyIdentical
+                        } else {
+                            Outcome::AlreadyDifferent
+                        }
+                    }
+                    Err(e) => {
+                        self.note_outage(&e);
+                        Outcome::Failed(format!("it already exists but cannot be read: {}", server_message(&e)))
+                    }
                 }
-                Err(e) => Outcome::Failed(format!("it already exists but cannot be read: {}", server_message(&e))),
-            },
-            Err(e) => Outcome::Failed(server_message(&e)),
+            }
+            Err(e) => {
+                self.note_outage(&e);
+                Outcome::Failed(server_message(&e))
+            }
         }
     }
 }
@@ -308,6 +352,9 @@ async fn wait_until_served(
                 Err(e) => Err(format!("cannot read CRD {name}: {e}")),
             },
             Err(e @ ClusterError::NotServed { .. }) => Err(e.to_string()),
+            Err(ClusterError::Api { action, source }) if !matches!(*source, kube::Error::Api(_)) => {
+                return Err(conn.unreachable_or(*source, &action));
+            }
             Err(e) => return Err(e),
         };
         match attempt {

@@ -185,8 +185,9 @@ pub async fn run(
             let conn = ctx.connection(step, values).await?;
             let request = RolloutRequest::from_action(action, values, mode)?;
             let summary = interruptible(&mut cancel, rollout_restart(&conn, &request, report)).await??;
-            let verb = if mode.is_rehearsal() { "would restart" } else { "restarted" };
-            Ok(format!("{verb} {} workloads, deleted {} pods", summary.restarted.len(), summary.deleted_pods.len()))
+            let (verb, deleted) =
+                if mode.is_rehearsal() { ("would restart", "would delete") } else { ("restarted", "deleted") };
+            Ok(format!("{verb} {} workloads, {deleted} {} pods", summary.restarted.len(), summary.deleted_pods.len()))
         }
         Action::Wait(w) => {
             let target = WaitTarget::render(&w.condition, values)?;

@@ -174,3 +174,17 @@ fn yes_no(prompt: &str) -> Answer {
         _ => Answer::Stop,
     }
 }
+
+/// Offers the procedures that fit a hop, the planner's choice first. Returns the
+/// id picked, or `None` when the operator backs out.
+pub fn pick_procedure(hop: &str, options: &[(String, String)]) -> Option<String> {
+    let labels: Vec<&str> = options.iter().map(|(_, label)| label.as_str()).collect();
+    let picked = Select::new()
+        .with_prompt(format!("More than one procedure fits {hop}; which one?"))
+        .items(&labels)
+        .default(0)
+        .interact_opt()
+        .ok()
+        .flatten()?;
+    Some(options[picked].0.clone())
+}

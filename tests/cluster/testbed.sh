@@ -5,6 +5,9 @@
 #   tests/cluster/testbed.sh up   [--dir DIR] [--clusters 1|2] [--watch-pid PID] [--purge]
 #   tests/cluster/testbed.sh down --dir DIR [--purge]
 #   tests/cluster/testbed.sh status --dir DIR
+#   tests/cluster/testbed.sh restart-apiserver --dir DIR [--cluster 1|2] [--down-seconds N] [--grace-seconds G]
+#   tests/cluster/testbed.sh stop-apiserver  --dir DIR [--cluster 1|2] [--grace-seconds G]
+#   tests/cluster/testbed.sh start-apiserver --dir DIR [--cluster 1|2]
 #
 # up      starts one etcd and, per cluster, a kube-apiserver (with its own
 #         --etcd-prefix, so the clusters share nothing) and a
@@ -18,6 +21,15 @@
 #                          however it exited; with --purge it also removes DIR.
 # down    stops every process recorded under DIR/pids, by process id.
 # status  lists the recorded processes and whether they still run.
+# restart-apiserver  stops that cluster's kube-apiserver by pid (SIGTERM, then
+#         SIGKILL after G seconds, default 5: it stops listening at once but
+#         waits up to 60 s for open watches; G=0 is a crash: SIGKILL alone,
+#         cutting off the requests in flight), keeps it down N more seconds
+#         (default 3), starts it again with the very same command line (ports,
+#         certificates, tokens: the kubeconfig stays valid), waits for /readyz
+#         and records the new pid. Prints APISERVER_PID, APISERVER_READY_SECONDS
+#         and APISERVER_UNAVAILABLE_SECONDS. stop-apiserver and start-apiserver
+#         are its two halves.
 #
 # Needs the binaries from tests/cluster/build.sh (tests/run builds them).
 set -euo pipefail
@@ -29,7 +41,7 @@ ADMIN_USER=stepwise-admin
 RESTRICTED_USER=stepwise-viewer
 READONLY_ROLE=stepwise-test-readonly
 
-usage() { sed -n '2,24s/^# \{0,1\}//p' "$SELF" >&2; exit 2; }
+usage() { sed -n '2,34s/^# \{0,1\}//p' "$SELF" >&2; exit 2; }
 
 # ---------------------------------------------------------------- processes
 
@@ -38,9 +50,26 @@ usage() { sed -n '2,24s/^# \{0,1\}//p' "$SELF" >&2; exit 2; }
 # in DIR/logs/NAME.log, and record its pid in DIR/pids/NAME.pid.
 spawn() {
     local dir=$1 name=$2; shift 2
-    setsid "$@" </dev/null >>"$dir/logs/$name.log" 2>&1 &
+    if [[ -n ${BED_LOCK_FD:-} ]]; then
+        # A daemon must not inherit the bed lock (see lock_bed): it would
+        # hold it for as long as it runs.
+        setsid "$@" </dev/null >>"$dir/logs/$name.log" 2>&1 {BED_LOCK_FD}>&- &
+    else
+        setsid "$@" </dev/null >>"$dir/logs/$name.log" 2>&1 &
+    fi
     echo $! >"$dir/pids/$name.pid"
 }
+
+# Serialises whoever changes which processes run in a bed: `down` (also when
+# the reaper runs it) and the apiserver stop/start commands. So the reaper
+# never tears a bed down halfway through an apiserver restart, and the
+# restart refuses to start anything once the bed is down (etcd gone). The
+# lock is held until this shell exits.
+try_lock_bed() { # try_lock_bed DIR WAIT_SECONDS
+    { exec {BED_LOCK_FD}>>"$1/bed.lock"; } 2>/dev/null || return 1
+    flock -w "$2" "$BED_LOCK_FD"
+}
+lock_bed() { try_lock_bed "$1" "$2" || die "cannot take $1/bed.lock within $2 s"; }
 
 # Field N (1-based, as in proc(5)) of /proc/PID/stat. The command name in
 # field 2 may hold spaces, so cut everything up to its closing parenthesis.
@@ -216,7 +245,7 @@ write_credentials() {
 
 start_apiserver() {
     local dir=$1 n=$2 port=$3 etcd_port=$4 cdir="$1/c$2"
-    spawn "$dir" "apiserver-$n" "$TESTBED_BIN_DIR/kube-apiserver" \
+    local -a argv=("$TESTBED_BIN_DIR/kube-apiserver" \
         --etcd-servers "http://127.0.0.1:$etcd_port" \
         --etcd-prefix "/stepwise-testbed/cluster-$n" \
         --bind-address 127.0.0.1 \
@@ -231,7 +260,10 @@ start_apiserver() {
         --service-cluster-ip-range 10.0.0.0/24 \
         --endpoint-reconciler-type none \
         --profiling=false \
-        --v 1
+        --v 1)
+    # restart-apiserver starts it again with exactly this command line.
+    printf '%s\0' "${argv[@]}" >"$cdir/apiserver.cmdline"
+    spawn "$dir" "apiserver-$n" "${argv[@]}"
 }
 
 start_controller_manager() {
@@ -413,6 +445,116 @@ cmd_up() {
     cat "$dir/testbed.env"
 }
 
+# ------------------------------------------------------ apiserver restarts
+
+# Stops cluster N's apiserver by its recorded pid and removes the pid file
+# once it has gone (as stop_all does). The command line to start it again is
+# in DIR/cN/apiserver.cmdline (written by `up`; for a bed started before
+# that existed it is copied from /proc here).
+apiserver_stop() { # apiserver_stop DIR N GRACE_SECONDS
+    local dir=$1 n=$2 name="apiserver-$2" cdir="$1/c$2" grace=$3 pidfile pid deadline
+    pidfile="$dir/pids/$name.pid"
+    if [[ ! -e $pidfile ]]; then
+        log "$name is not running (no $pidfile)"
+        return 0
+    fi
+    pid=$(<"$pidfile")
+    if ! is_ours "$pid" "$dir"; then
+        log "$name (pid $pid) had already gone"
+        rm -f "$pidfile"
+        return 0
+    fi
+    [[ -s $cdir/apiserver.cmdline ]] || cat "/proc/$pid/cmdline" >"$cdir/apiserver.cmdline"
+    if ((grace > 0)); then
+        kill -TERM "$pid" 2>/dev/null || true
+        deadline=$(($(now_ms) + grace * 1000))
+        while is_ours "$pid" "$dir" && (($(now_ms) < deadline)); do sleep 0.1; done
+    fi
+    if is_ours "$pid" "$dir"; then
+        if ((grace > 0)); then
+            log "$name (pid $pid) still there ${grace}s after SIGTERM; sending SIGKILL"
+        else
+            log "$name (pid $pid): SIGKILL, as in a crash"
+        fi
+        kill -KILL "$pid" 2>/dev/null || true
+        deadline=$((SECONDS + 5))
+        while is_ours "$pid" "$dir" && ((SECONDS < deadline)); do sleep 0.1; done
+        ! is_ours "$pid" "$dir" || die "$name (pid $pid) survived SIGKILL"
+    fi
+    rm -f "$pidfile"
+    log "$name (pid $pid) stopped"
+}
+
+# Starts cluster N's apiserver again with its recorded command line (same
+# ports, certificates, tokens and etcd prefix, so every kubeconfig stays
+# valid), records the new pid and waits for /readyz.
+apiserver_start() { # apiserver_start DIR N
+    local dir=$1 n=$2 name="apiserver-$2" cdir="$1/c$2" port="" i
+    local -a argv=()
+    [[ -s $cdir/apiserver.cmdline ]] || die "no recorded command line for $name ($cdir/apiserver.cmdline)"
+    if [[ -e $dir/pids/$name.pid ]] && is_ours "$(<"$dir/pids/$name.pid")" "$dir"; then
+        die "$name is already running (pid $(<"$dir/pids/$name.pid"))"
+    fi
+    # Never start anything in a bed that `down` has taken apart.
+    if ! [[ -e $dir/pids/etcd.pid ]] || ! is_ours "$(<"$dir/pids/etcd.pid")" "$dir"; then
+        die "the test bed in $dir is not running (its etcd has gone)"
+    fi
+    mapfile -d '' -t argv <"$cdir/apiserver.cmdline"
+    for ((i = 0; i < ${#argv[@]}; i++)); do
+        case ${argv[i]} in
+            --secure-port) port=${argv[i + 1]:-} ;;
+            --secure-port=*) port=${argv[i]#*=} ;;
+        esac
+    done
+    [[ $port =~ ^[0-9]+$ ]] || die "no --secure-port in $cdir/apiserver.cmdline"
+    # No signal may come between the fork and the pid file: the process
+    # would run unrecorded, out of reach of `down`.
+    trap '' INT HUP TERM
+    spawn "$dir" "$name" "${argv[@]}"
+    trap - INT HUP TERM
+    log "$name started again (pid $(<"$dir/pids/$name.pid"), port $port)"
+    wait_for "$dir" "$name" "/readyz" 90 api_get "$cdir" "$port" /readyz
+    echo "APISERVER_PID=$(<"$dir/pids/$name.pid")"
+}
+
+cmd_apiserver() { # cmd_apiserver stop|start|restart ARGS...
+    local action=$1 dir="" n=1 down=3 grace=5 t0 t1
+    shift
+    while (($#)); do
+        case $1 in
+            --dir) dir=$2; shift ;;
+            --cluster) n=$2; shift ;;
+            --down-seconds)
+                [[ $action == restart ]] || { echo "--down-seconds is for restart-apiserver" >&2; usage; }
+                down=$2; shift ;;
+            --grace-seconds)
+                [[ $action != start ]] || { echo "--grace-seconds is for stop/restart-apiserver" >&2; usage; }
+                grace=$2; shift ;;
+            *) echo "unknown argument to $action-apiserver: $1" >&2; usage ;;
+        esac
+        shift
+    done
+    [[ -n $dir ]] || die "$action-apiserver needs --dir"
+    [[ $n == 1 || $n == 2 ]] || die "--cluster must be 1 or 2"
+    [[ $down =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--down-seconds must be a number of seconds"
+    [[ $grace =~ ^[0-9]+$ ]] || die "--grace-seconds must be a whole number of seconds"
+    [[ -d $dir/c$n ]] || die "$dir has no cluster $n"
+    dir=$(cd "$dir" && pwd)
+    lock_bed "$dir" 60
+    t0=$(now_ms)
+    if [[ $action != start ]]; then apiserver_stop "$dir" "$n" "$grace"; fi
+    if [[ $action == restart ]]; then sleep "$down"; fi
+    t1=$(now_ms)
+    if [[ $action != stop ]]; then
+        apiserver_start "$dir" "$n"
+        echo "APISERVER_READY_SECONDS=$(elapsed "$t1" | tr -d s)"
+    fi
+    if [[ $action == restart ]]; then
+        echo "APISERVER_UNAVAILABLE_SECONDS=$(elapsed "$t0" | tr -d s)"
+        log "apiserver-$n restarted: unavailable for $(elapsed "$t0")"
+    fi
+}
+
 # ------------------------------------------------------------- down, reap
 
 cmd_down() {
@@ -428,6 +570,9 @@ cmd_down() {
     [[ -n $dir ]] || die "down needs --dir"
     [[ -d $dir ]] || { log "$dir does not exist; nothing to stop"; return 0; }
     dir=$(cd "$dir" && pwd)
+    # Let an apiserver restart in progress finish first (it is bounded: at
+    # most 90 s for /readyz); stopping without the lock beats not stopping.
+    try_lock_bed "$dir" 180 || log "could not take $dir/bed.lock; stopping anyway"
     stop_all "$dir"
     rm -rf "$dir/etcd"
     local left
@@ -506,6 +651,9 @@ main() {
         down) cmd_down "$@" ;;
         status) cmd_status "$@" ;;
         reap) cmd_reap "$@" ;;
+        restart-apiserver) cmd_apiserver restart "$@" ;;
+        stop-apiserver) cmd_apiserver stop "$@" ;;
+        start-apiserver) cmd_apiserver start "$@" ;;
         -h | --help | help) usage ;;
         *) echo "unknown command: $cmd" >&2; usage ;;
     esac

@@ -322,6 +322,79 @@ impl TestCluster {
     }
 }
 
+/// SIGTERM to SIGKILL for [`TestCluster::restart_apiserver`] and
+/// [`TestCluster::stop_apiserver`]. The apiserver stops listening at SIGTERM
+/// but then waits up to a minute for open watches, so this only lengthens
+/// the outage.
+pub const APISERVER_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What `testbed.sh restart-apiserver` / `start-apiserver` measured.
+#[derive(Debug, Clone, Default)]
+pub struct ApiserverRestart {
+    /// Process id of the new apiserver.
+    pub pid: u32,
+    /// From its start until `/readyz` answered.
+    pub ready_seconds: f64,
+    /// From the stop signal (it stops listening at once) until `/readyz`
+    /// answered again; 0 for `start_apiserver`.
+    pub unavailable_seconds: f64,
+}
+
+impl TestCluster {
+    /// Restarts the first cluster's kube-apiserver (`testbed.sh
+    /// restart-apiserver`): SIGTERM, SIGKILL after [`APISERVER_GRACE`], down
+    /// for `down` more, then started with the same command line (the
+    /// kubeconfig and every client stay valid) and waited for until
+    /// `/readyz`. Blocks for all of that: from async code call it through
+    /// `tokio::task::spawn_blocking`. Panics, with the script's messages, if
+    /// it fails. Restarts affect every test of the binary that uses this
+    /// cluster at the time.
+    pub fn restart_apiserver(&self, down: std::time::Duration) -> ApiserverRestart {
+        self.restart_apiserver_with_grace(down, APISERVER_GRACE)
+    }
+
+    /// [`TestCluster::restart_apiserver`] with another SIGTERM-to-SIGKILL
+    /// grace (whole seconds); zero sends SIGKILL alone, cutting off the
+    /// requests it is serving, as a crash would.
+    pub fn restart_apiserver_with_grace(
+        &self,
+        down: std::time::Duration,
+        grace: std::time::Duration,
+    ) -> ApiserverRestart {
+        self.apiserver_script(
+            "restart-apiserver",
+            &["--down-seconds", &format!("{:.3}", down.as_secs_f64()), "--grace-seconds", &grace.as_secs().to_string()],
+        )
+    }
+
+    /// Stops the first cluster's kube-apiserver (SIGTERM, SIGKILL after
+    /// [`APISERVER_GRACE`]); [`TestCluster::start_apiserver`] brings it back.
+    /// Blocking, like [`TestCluster::restart_apiserver`].
+    pub fn stop_apiserver(&self) {
+        self.apiserver_script("stop-apiserver", &["--grace-seconds", &APISERVER_GRACE.as_secs().to_string()]);
+    }
+
+    /// Starts the first cluster's kube-apiserver again after
+    /// [`TestCluster::stop_apiserver`] and waits for `/readyz`. Blocking.
+    pub fn start_apiserver(&self) -> ApiserverRestart {
+        self.apiserver_script("start-apiserver", &[])
+    }
+
+    fn apiserver_script(&self, action: &str, args: &[&str]) -> ApiserverRestart {
+        let script = repo_dir().join("tests/cluster/testbed.sh");
+        let mut cmd = Command::new("bash");
+        cmd.arg(&script).arg(action).arg("--dir").arg(&self.dir).args(args).stdin(Stdio::null());
+        let out = run_ok(cmd);
+        let vars: BTreeMap<&str, &str> = out.lines().filter_map(|l| l.split_once('=')).collect();
+        let num = |k: &str| vars.get(k).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        ApiserverRestart {
+            pid: vars.get("APISERVER_PID").and_then(|v| v.parse().ok()).unwrap_or(0),
+            ready_seconds: num("APISERVER_READY_SECONDS"),
+            unavailable_seconds: num("APISERVER_UNAVAILABLE_SECONDS"),
+        }
+    }
+}
+
 /// What the vendor-CLI stand-ins recorded in the cluster, oldest first: one
 /// line per action such as `kong migrations up`, from the ConfigMap
 /// `stepwise-standin-log` in `namespace` (the stand-ins' namespace is
