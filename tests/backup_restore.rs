@@ -172,3 +172,34 @@ async fn a_backup_is_proven_only_while_it_matches_the_cluster() {
     let err = stepwise::cluster::proof::prove(&conn, dir.path(), silent()).await.unwrap_err();
     assert!(err.to_string().contains("6 objects of traffictargets"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backup_and_restore_commands_work_on_their_own_and_refuse_a_changed_backup() {
+    let conn = connect().await;
+    let tb = support::cluster();
+    seed::seed(&conn.client, &["commands".to_string()], 4).await;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("nsm");
+    let run = |args: &[&str]| {
+        let mut cmd = tb.command(env!("CARGO_BIN_EXE_stepwise"));
+        cmd.args(["--kubeconfig", tb.kubeconfig.to_str().unwrap(), "--context", &tb.context]).args(args);
+        cmd.output().unwrap()
+    };
+    let out = run(&["backup", "--product", "nginx-service-mesh", "-n", "commands", "--to", folder.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("24 objects saved"), "the six kinds of the product were backed up: {text}");
+
+    let out = run(&["restore", folder.to_str().unwrap(), "--dry-run"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("4 validated of 4"), "{text}");
+
+    let file = folder.join("tcproutes.specs.smi-spec.io.yaml");
+    let original = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, original.replacen("svc-", "svx-", 1)).unwrap();
+    let out = run(&["restore", folder.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4), "a changed backup is refused");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("tcproutes.specs.smi-spec.io.yaml") && err.contains("SHA-256"), "{err}");
+}

@@ -69,6 +69,14 @@ pub enum Command {
         after_help = "Examples:\n  stepwise resume\n  stepwise resume 20261122-031500-nginx-service-mesh-1.6.0-to-1.7.0"
     )]
     Resume(ResumeArgs),
+    /// Back up custom resources to a folder, with a manifest of counts and SHA-256 sums.
+    #[command(
+        after_help = "Examples:\n  stepwise backup --product nginx-service-mesh --to ./nsm-backup\n  stepwise backup trafficsplits.split.smi-spec.io -n shop --to ./splits"
+    )]
+    Backup(BackupArgs),
+    /// Re-create the objects of a backup folder; never overwrites what exists.
+    #[command(after_help = "Examples:\n  stepwise restore ./nsm-backup\n  stepwise restore ./nsm-backup --dry-run")]
+    Restore(RestoreArgs),
     /// List sessions, newest first.
     #[command(after_help = "Example:\n  stepwise sessions")]
     Sessions,
@@ -115,6 +123,36 @@ pub struct RunArgs {
     #[command(flatten)]
     pub answers: AnswerArgs,
     /// Rehearse instead (same as `stepwise rehearse`).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Kinds as `plural.group`; with --product, the kinds its runbooks back up.
+    pub kinds: Vec<String>,
+    /// Take the kinds from this product's runbooks.
+    #[arg(long)]
+    pub product: Option<String>,
+    /// Only these namespaces (repeatable).
+    #[arg(long = "namespace", short = 'n', value_name = "NS", conflicts_with = "all_namespaces")]
+    pub namespaces: Vec<String>,
+    /// Every namespace (the default).
+    #[arg(long, short = 'A')]
+    pub all_namespaces: bool,
+    /// The folder to write; created 0700, files 0600.
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A folder written by `stepwise backup` or by a session's backup step.
+    pub dir: PathBuf,
+    /// How many objects are created at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Validate every object with a server-side dry run; store nothing.
     #[arg(long)]
     pub dry_run: bool,
 }

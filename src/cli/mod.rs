@@ -2,6 +2,7 @@
 //! reports and exit codes. This is the only layer that knows about miette.
 
 pub mod args;
+mod backup;
 mod catalog;
 pub mod exit;
 mod report;
@@ -38,6 +39,8 @@ pub fn run(cli: Cli) -> Result<String, Failure> {
         Command::Rehearse(args) => session::run(&cli.global, args, true),
         Command::Resume(args) => session::resume(&cli.global, args),
         Command::Sessions => session::sessions(&cli.global),
+        Command::Backup(args) => backup::backup(&cli.global, args),
+        Command::Restore(args) => backup::restore(&cli.global, args),
         Command::Schema { kind } => Ok(crate::runbook::schema::json(match kind {
             args::SchemaArg::Product => SchemaKind::Product,
             args::SchemaArg::Procedure => SchemaKind::Procedure,

@@ -18,7 +18,7 @@ fn state_dir(global: &Global) -> PathBuf {
     global.state_dir.clone().unwrap_or_else(journal::default_state_dir)
 }
 
-fn target(global: &Global) -> Target {
+pub(super) fn target(global: &Global) -> Target {
     Target { kubeconfig: global.kubeconfig.clone(), context: global.context.clone() }
 }
 
@@ -36,7 +36,7 @@ fn check_answerable(answers: &AnswerArgs) -> Result<(), Failure> {
     ))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -91,11 +91,21 @@ pub fn sessions(global: &Global) -> Result<String, Failure> {
     let mut out = String::new();
     for s in list {
         let mode = if s.mode.is_rehearsal() { " (rehearsal)" } else { "" };
-        let last = s.last_step.map(|l| format!(", last: {l}")).unwrap_or_default();
+        let mut last = s.last_step.map(|l| format!(", last: {l}")).unwrap_or_default();
         let damaged = s.damaged.map(|d| format!(" DAMAGED: {d}")).unwrap_or_default();
+        let mut status = format!("{:?}", s.status);
+        // A session still marked running that no process holds was killed (or its
+        // machine went down) before it could record the stop: say so, rather than
+        // leave the operator waiting for a run that is not there.
+        if s.status == journal::SessionStatus::Running && s.damaged.is_none() && Journal::open(&s.dir).is_ok() {
+            status = "Interrupted (stepwise ended without recording it)".into();
+            if let Some(cut) = last.strip_suffix(" (running)") {
+                last = format!("{cut} (cut short)");
+            }
+        }
         out.push_str(&format!(
-            "{}  {} {} -> {}{mode}  {:?}  {} ({}){last}{damaged}\n",
-            s.id, s.product, s.from, s.to, s.status, s.context, s.server
+            "{}  {} {} -> {}{mode}  {status}  {} ({}){last}{damaged}\n",
+            s.id, s.product, s.from, s.to, s.context, s.server
         ));
     }
     Ok(out)
@@ -222,7 +232,7 @@ async fn wait_for_signal() {
     }
 }
 
-fn cluster_failure(e: ClusterError) -> Failure {
+pub(super) fn cluster_failure(e: ClusterError) -> Failure {
     Failure::one(exit::CLUSTER, miette::miette!("{e}"))
 }
 

@@ -1,0 +1,121 @@
+//! `stepwise backup` and `stepwise restore`: the upgrade's backup and restore on
+//! their own, useful outside an upgrade too.
+
+use std::collections::BTreeSet;
+
+use super::args::{BackupArgs, Global, RestoreArgs};
+use super::catalog::load_catalog;
+use super::session::{cluster_failure, runtime, target};
+use super::{Failure, exit};
+use crate::cluster::backup::BackupRequest;
+use crate::cluster::restore::{Outcome, RestoreRequest};
+use crate::cluster::{Mode, backup as backup_op, restore as restore_op};
+use crate::runbook::model::Action;
+use crate::ui;
+
+pub fn backup(global: &Global, args: &BackupArgs) -> Result<String, Failure> {
+    let mut kinds: BTreeSet<String> = args.kinds.iter().cloned().collect();
+    if let Some(product) = &args.product {
+        kinds.extend(product_kinds(global, product)?);
+    }
+    if kinds.is_empty() {
+        return Err(Failure::one(
+            exit::USAGE,
+            miette::miette!("name the kinds to back up (plural.group), or pass --product"),
+        ));
+    }
+    let mut request = BackupRequest::new(kinds.into_iter().collect(), args.to.clone());
+    if !args.namespaces.is_empty() {
+        request.namespaces = Some(args.namespaces.clone());
+    }
+    runtime()?.block_on(async {
+        let conn = target(global).connect().await.map_err(cluster_failure)?;
+        let (reporter, bar) = ui::plain::progress_reporter();
+        let result = backup_op::backup(&conn, &request, reporter).await;
+        bar.finish_and_clear();
+        let manifest = result.map_err(cluster_failure)?;
+        let mut out = String::new();
+        for k in &manifest.kinds {
+            out.push_str(&format!("{:>8}  {}  ({} bytes)\n", k.count, k.resource, k.bytes));
+        }
+        for k in &manifest.not_served {
+            out.push_str(&format!("       -  {k}  (not served by this cluster)\n"));
+        }
+        out.push_str(&format!(
+            "{} objects saved to {}; manifest.json lists their SHA-256 sums\n",
+            manifest.total(),
+            args.to.display()
+        ));
+        Ok(out)
+    })
+}
+
+/// The kinds a product's procedures back up.
+fn product_kinds(global: &Global, product: &str) -> Result<Vec<String>, Failure> {
+    let catalog = load_catalog(&global.runbooks)?;
+    let entry = catalog.product(product).ok_or_else(|| {
+        Failure::one(
+            exit::USAGE,
+            miette::miette!("unknown product `{product}`; known: {}", catalog.product_ids().join(", ")),
+        )
+    })?;
+    let mut kinds = Vec::new();
+    for p in &entry.procedures {
+        for step in &p.procedure.steps {
+            if let Action::Backup(b) = step.action() {
+                kinds
+                    .extend(b.resources.iter().filter(|t| t.variables().next().is_none()).map(|t| t.raw().to_string()));
+            }
+        }
+    }
+    Ok(kinds)
+}
+
+pub fn restore(global: &Global, args: &RestoreArgs) -> Result<String, Failure> {
+    let mode = if args.dry_run { Mode::Rehearsal } else { Mode::Real };
+    let mut request = RestoreRequest::new(args.dir.clone(), mode);
+    request.concurrency = args.concurrency.max(1);
+    runtime()?.block_on(async {
+        let conn = target(global).connect().await.map_err(cluster_failure)?;
+        let (reporter, bar) = ui::plain::progress_reporter();
+        let result = restore_op::restore(&conn, &request, reporter).await;
+        bar.finish_and_clear();
+        let report = result.map_err(|e| match e {
+            crate::cluster::ClusterError::Backup { .. } => Failure::one(exit::REFUSED, miette::miette!("{e}")),
+            other => cluster_failure(other),
+        })?;
+        let mut out = String::new();
+        for k in &report.kinds {
+            let done = if mode.is_rehearsal() {
+                format!("{} validated", k.validated)
+            } else {
+                format!("{} created", k.created)
+            };
+            out.push_str(&format!(
+                "{}: {} of {}; {} already there and identical, {} already there and different, {} failed\n",
+                k.resource, done, k.expected, k.identical, k.different, k.failed
+            ));
+        }
+        for o in &report.notable {
+            let place = o.namespace.as_ref().map(|n| format!("{n}/")).unwrap_or_default();
+            let what = match &o.outcome {
+                Outcome::AlreadyDifferent => "exists and differs from the backup; left as it is".to_string(),
+                Outcome::Failed(why) => format!("failed: {why}"),
+                other => format!("{other:?}"),
+            };
+            out.push_str(&format!("  {} {place}{}: {what}\n", o.resource, o.name));
+        }
+        for d in &report.dropped_owner_refs {
+            out.push_str(&format!("  dropped owner reference: {d}\n"));
+        }
+        if report.verified {
+            Ok(out + "every object of the backup is in the cluster\n")
+        } else {
+            print!("{out}");
+            Err(Failure::one(
+                exit::STEP_FAILED,
+                miette::miette!("the restore is incomplete; the lines above say which objects and why"),
+            ))
+        }
+    })
+}
