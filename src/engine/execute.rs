@@ -327,19 +327,10 @@ async fn run_command_spec(
     cancel: CancelSignal,
     keep_stdout: bool,
 ) -> Result<String, StepError> {
-    let context =
-        step.context.as_ref().map(|c| c.render(values)).transpose()?.or_else(|| Some(ctx.conn.context.clone()));
-    let kube = KubeEnv { kubeconfig: ctx.target.kubeconfig.clone(), context };
-    let mut values = values.clone();
-    kube.add_values(&mut values);
-    let mut request = CommandRequest::from_templates(&spec.argv, &spec.env, &values)?;
-    if let Some(t) = spec.timeout {
-        request = request.with_timeout(t.0);
-    }
+    let mut request = command_request(ctx, step.context.as_ref(), spec, values)?;
     if keep_stdout {
         request = request.with_capture_limit(32 << 20);
     }
-    let request = kube.apply(request)?;
     let mut lines = Vec::new();
     let sender = out.clone();
     let outcome = commands::run(
@@ -370,6 +361,25 @@ async fn run_command_spec(
     Ok(outcome.stdout.text())
 }
 
+/// A command request with the session's kube settings: KUBECONFIG in the
+/// environment and `{{kube_context}}` for the runbook's own flags.
+fn command_request(
+    ctx: &Context,
+    step_context: Option<&Template>,
+    spec: &CommandSpec,
+    values: &BTreeMap<String, String>,
+) -> Result<CommandRequest, StepError> {
+    let context = step_context.map(|c| c.render(values)).transpose()?.or_else(|| Some(ctx.conn.context.clone()));
+    let kube = KubeEnv { kubeconfig: ctx.target.kubeconfig.clone(), context };
+    let mut values = values.clone();
+    kube.add_values(&mut values);
+    let mut request = CommandRequest::from_templates(&spec.argv, &spec.env, &values)?;
+    if let Some(t) = spec.timeout {
+        request = request.with_timeout(t.0);
+    }
+    Ok(kube.apply(request)?)
+}
+
 /// Runs a command step's `verify` command: true when it exits 0.
 pub async fn verify_command(
     ctx: &Context,
@@ -380,10 +390,7 @@ pub async fn verify_command(
     cancel: CancelSignal,
 ) -> Result<bool, StepError> {
     let Some(verify) = &command.verify else { return Ok(false) };
-    let kube = KubeEnv { kubeconfig: ctx.target.kubeconfig.clone(), context: Some(ctx.conn.context.clone()) };
-    let mut values = values.clone();
-    kube.add_values(&mut values);
-    let request = kube.apply(CommandRequest::from_templates(&verify.argv, &verify.env, &values)?)?;
+    let request = command_request(ctx, None, verify, values)?;
     let sender = out.clone();
     let outcome = commands::run(
         &request,

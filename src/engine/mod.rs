@@ -58,20 +58,14 @@ pub async fn start(
         .iter()
         .map(|w| {
             let step = resolved.step(w);
-            StepRecord {
-                hop: w.hop,
-                step: step.id.value.clone(),
-                item: w.item.clone(),
-                title: step.title.clone(),
-                kind: step.action().kind().to_string(),
-                destructive: step.destructive,
-                state: StepState::Pending,
-                started_at: None,
-                ended_at: None,
-                attempts: 0,
-                outcome: None,
-                error: None,
-            }
+            StepRecord::pending(
+                w.hop,
+                step.id.value.clone(),
+                w.item.clone(),
+                step.title.clone(),
+                step.action().kind(),
+                step.destructive,
+            )
         })
         .collect();
     let meta = SessionMeta {

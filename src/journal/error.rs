@@ -59,7 +59,7 @@ pub enum JournalError {
         expected.server, expected.context, expected.kube_system_uid,
         found.server, found.context, found.kube_system_uid
     )]
-    ClusterMismatch { id: String, expected: ClusterIdentity, found: ClusterIdentity },
+    ClusterMismatch { id: String, expected: Box<ClusterIdentity>, found: Box<ClusterIdentity> },
 }
 
 impl JournalError {

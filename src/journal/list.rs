@@ -6,6 +6,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
 use super::error::JournalError;
 use super::files::{SESSION_FILE, STEPS_FILE, read_json};
 use super::session::{SessionMeta, SessionStatus};
@@ -18,7 +20,7 @@ use crate::cluster::Mode;
 const SUGGESTED_IDS: usize = 5;
 
 /// One line of `stepwise sessions`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct SessionSummary {
     pub id: String,
     pub dir: PathBuf,

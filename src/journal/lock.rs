@@ -12,7 +12,9 @@ use super::files::LOCK_FILE;
 use crate::durable::FILE_MODE;
 
 /// The lock lives as long as this value: closing the file releases it, also when the
-/// process is killed, so a crashed run never leaves a session locked.
+/// process is killed, so a crashed run never leaves a session locked. The file is
+/// close-on-exec, so programs the engine starts do not keep the lock once they run
+/// (a child shares it only between fork and exec).
 #[derive(Debug)]
 pub(crate) struct SessionLock {
     _file: File,

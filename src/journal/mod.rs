@@ -14,6 +14,9 @@
 //! directory) before the call returns, so a kill at any moment leaves either the
 //! previous state or the new one. The meta and the step records live in separate
 //! files so that the frequent step updates do not rewrite the plan each time.
+//!
+//! A new session is assembled in a hidden `sessions/.creating-*` directory and
+//! renamed into place whole, so a crash while creating never leaves half a session.
 
 mod clock;
 mod error;

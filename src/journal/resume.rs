@@ -49,8 +49,8 @@ impl Journal {
         }
         Err(JournalError::ClusterMismatch {
             id: self.id().to_string(),
-            expected: expected.clone(),
-            found: found.clone(),
+            expected: Box::new(expected.clone()),
+            found: Box::new(found.clone()),
         })
     }
 

@@ -81,37 +81,29 @@ impl Template {
 
     /// Renders with every variable required to have a value.
     pub fn render(&self, values: &BTreeMap<String, String>) -> Result<String, TemplateError> {
-        let mut out = String::with_capacity(self.raw.len());
-        for part in &self.parts {
-            match part {
-                Part::Text(t) => out.push_str(t),
-                Part::Var(name) => match values.get(name) {
-                    Some(v) => out.push_str(v),
-                    None => return Err(TemplateError::Missing { name: name.clone() }),
-                },
-            }
-        }
-        Ok(out)
+        self.render_with(|name| {
+            values.get(name).cloned().ok_or_else(|| TemplateError::Missing { name: name.to_string() })
+        })
     }
 
     /// Renders what is known and leaves unknown variables as `{{name}}`, for showing
     /// a plan before every value has been given.
     pub fn render_partial(&self, values: &BTreeMap<String, String>) -> String {
+        let shown = self.render_with(|name| {
+            Ok::<_, TemplateError>(values.get(name).cloned().unwrap_or_else(|| format!("{{{{{name}}}}}")))
+        });
+        shown.unwrap_or_default()
+    }
+
+    fn render_with<E>(&self, mut value: impl FnMut(&str) -> Result<String, E>) -> Result<String, E> {
         let mut out = String::with_capacity(self.raw.len());
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
-                Part::Var(name) => match values.get(name) {
-                    Some(v) => out.push_str(v),
-                    None => {
-                        out.push_str("{{");
-                        out.push_str(name);
-                        out.push_str("}}");
-                    }
-                },
+                Part::Var(name) => out.push_str(&value(name)?),
             }
         }
-        out
+        Ok(out)
     }
 }
 
