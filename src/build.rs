@@ -3,6 +3,12 @@
 fn main() {
     println!("cargo:rerun-if-changed=runbooks");
     println!("cargo:rerun-if-changed=.git/HEAD");
+    // HEAD names a branch; the branch's file is what changes with each commit.
+    if let Ok(head) = std::fs::read_to_string(".git/HEAD")
+        && let Some(reference) = head.trim().strip_prefix("ref: ")
+    {
+        println!("cargo:rerun-if-changed=.git/{reference}");
+    }
     let revision = std::process::Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])
         .output()

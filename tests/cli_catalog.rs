@@ -109,3 +109,17 @@ fn show_prints_a_procedure_in_full() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("in-place"), "valid ids are listed");
 }
+
+#[test]
+fn completions_man_page_and_version_are_generated() {
+    let out = stepwise(&["completions", "bash"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("rehearse"), "subcommands are completed");
+    let out = stepwise(&["man"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).starts_with(".ie"), "roff output");
+    let out = stepwise(&["--version"]);
+    let version = text(&out.stdout);
+    assert!(version.starts_with(&format!("stepwise {}", env!("CARGO_PKG_VERSION"))), "{version}");
+    assert!(version.contains('('), "the git revision is shown: {version}");
+}

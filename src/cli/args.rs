@@ -80,6 +80,15 @@ pub enum Command {
     /// List sessions, newest first.
     #[command(after_help = "Example:\n  stepwise sessions")]
     Sessions,
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  stepwise completions bash > /etc/bash_completion.d/stepwise")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(after_help = "Example:\n  stepwise man > /usr/local/share/man/man1/stepwise.1")]
+    Man,
     /// Print the JSON Schema of runbook files, for editor validation.
     #[command(after_help = "Example:\n  stepwise schema procedure > procedure.schema.json")]
     Schema {

@@ -41,9 +41,27 @@ pub fn run(cli: Cli) -> Result<String, Failure> {
         Command::Sessions => session::sessions(&cli.global),
         Command::Backup(args) => backup::backup(&cli.global, args),
         Command::Restore(args) => backup::restore(&cli.global, args),
+        Command::Completions { shell } => Ok(completions(*shell)),
+        Command::Man => man_page(),
         Command::Schema { kind } => Ok(crate::runbook::schema::json(match kind {
             args::SchemaArg::Product => SchemaKind::Product,
             args::SchemaArg::Procedure => SchemaKind::Procedure,
         })),
     }
+}
+
+fn completions(shell: clap_complete::Shell) -> String {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "stepwise", &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn man_page() -> Result<String, Failure> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut out)
+        .map_err(|e| Failure::one(exit::FAILURE, miette::miette!("cannot render the man page: {e}")))?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
