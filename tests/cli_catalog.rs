@@ -123,3 +123,20 @@ fn completions_man_page_and_version_are_generated() {
     assert!(version.starts_with(&format!("stepwise {}", env!("CARGO_PKG_VERSION"))), "{version}");
     assert!(version.contains('('), "the git revision is shown: {version}");
 }
+
+#[test]
+fn the_worked_example_in_the_authoring_guide_passes_lint_and_plans() {
+    let guide = std::fs::read_to_string("docs/runbooks.md").unwrap();
+    let blocks: Vec<&str> = guide.split("```yaml\n").skip(1).map(|b| b.split("```").next().unwrap_or("")).collect();
+    assert!(blocks.len() >= 2, "the guide shows a product file and a procedure");
+    let dir = tempfile::tempdir().unwrap();
+    let product = dir.path().join("acme-mesh");
+    std::fs::create_dir(&product).unwrap();
+    std::fs::write(product.join("product.yaml"), blocks[0]).unwrap();
+    std::fs::write(product.join("manual.yaml"), blocks[1]).unwrap();
+    let out = stepwise(&["lint", dir.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = stepwise(&["--runbooks", dir.path().to_str().unwrap(), "plan", "acme-mesh", "--from", "1.0", "--to", "1.3"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("(2 hops"), "{}", text(&out.stdout));
+}
