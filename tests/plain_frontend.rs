@@ -41,7 +41,7 @@ async fn a_rehearsal_answered_at_the_terminal_prompts() {
     cmd.env("PATH", tb.path_env()).env("STEPWISE_KUBECTL", &tb.kubectl).env("STEPWISE_HELM", &tb.helm);
     cmd.args(["--kubeconfig", tb.kubeconfig.to_str().unwrap(), "--context", &tb.context, "--state-dir"])
         .arg(state.path())
-        .args(["rehearse", "nginx-service-mesh", "--to", "1.7.0", "--procedure", "manual-meshctl"])
+        .args(["rehearse", "nginx-service-mesh", "--to", "1.7.0", "--procedure", "manual-meshctl", "--plain"])
         .args(["--set", &format!("target_meshctl={}", new.display()), "--set", "meshed_namespaces=plain-a"])
         .env("NO_COLOR", "1")
         .env("TERM", "xterm");

@@ -7,7 +7,7 @@ use super::args::{AnswerArgs, Global, ResumeArgs, RunArgs};
 use super::catalog::{load_catalog, plan_failure, render_plan};
 use super::{Failure, exit};
 use crate::cluster::{ClusterError, Mode, Target};
-use crate::commands::{CancelSignal, cancel_pair};
+use crate::commands::{CancelSignal, Canceller, cancel_pair};
 use crate::engine::{self, EngineError, Inbox, RunOutcome};
 use crate::journal::{self, Journal};
 use crate::plan::{self, Request};
@@ -77,6 +77,7 @@ pub fn resume(global: &Global, args: &ResumeArgs) -> Result<String, Failure> {
             state_dir: state_dir(global),
             id: args.id.clone(),
             accept_changed_runbooks: args.accept_changed_runbooks,
+            target: target(global),
         };
         drive(&args.answers, |out, cancel| engine::resume(&catalog, request, out, cancel)).await
     })
@@ -97,7 +98,7 @@ pub fn sessions(global: &Global) -> Result<String, Failure> {
         // A session still marked running that no process holds was killed (or its
         // machine went down) before it could record the stop: say so, rather than
         // leave the operator waiting for a run that is not there.
-        if s.status == journal::SessionStatus::Running && s.damaged.is_none() && Journal::open(&s.dir).is_ok() {
+        if s.status == journal::SessionStatus::Running && damaged.is_empty() && Journal::open(&s.dir).is_ok() {
             status = "Interrupted (stepwise ended without recording it)".into();
             if let Some(cut) = last.strip_suffix(" (running)") {
                 last = format!("{cut} (cut short)");
@@ -185,11 +186,12 @@ where
 {
     let (out, inbox) = engine::channel();
     let (canceller, cancel) = cancel_pair();
+    let for_screen = canceller.clone();
     let signals = tokio::spawn(async move {
         wait_for_signal().await;
         canceller.cancel();
     });
-    let front = spawn_front_end(answers, inbox);
+    let front = spawn_front_end(answers, inbox, for_screen);
     let result = start(out, cancel).await;
     signals.abort();
     let _ = front.await;
@@ -208,10 +210,18 @@ where
     }
 }
 
-fn spawn_front_end(answers: &AnswerArgs, inbox: Inbox) -> tokio::task::JoinHandle<()> {
+/// `--yes`: headless. Both ends terminals and no `--plain`: the full screen.
+/// Otherwise the line-by-line front end.
+fn spawn_front_end(answers: &AnswerArgs, inbox: Inbox, canceller: Canceller) -> tokio::task::JoinHandle<()> {
     if answers.yes {
         let options = ui::headless::Options { confirm_words: answers.confirm.clone() };
         tokio::spawn(ui::headless::drive(inbox, options, std::io::stdout()))
+    } else if !answers.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        tokio::spawn(async move {
+            if let Err(e) = ui::tui::drive(inbox, Some(canceller)).await {
+                eprintln!("stepwise: the screen failed: {e}");
+            }
+        })
     } else {
         tokio::spawn(ui::plain::drive(inbox))
     }

@@ -4,7 +4,7 @@
 use tokio::sync::watch;
 
 /// The side that cancels. Dropping it without cancelling cancels nothing.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Canceller {
     tx: watch::Sender<bool>,
 }

@@ -13,7 +13,7 @@ use super::work::{Resolved, WorkItem};
 use crate::cluster::apply::{ApplyRequest, apply};
 use crate::cluster::backup::{BackupRequest, backup};
 use crate::cluster::preflight::{Check, Status};
-use crate::cluster::restore::{RestoreRequest, restore};
+use crate::cluster::restore::{Outcome, RestoreRequest, restore};
 use crate::cluster::rollout::{RolloutRequest, rollout_restart};
 use crate::cluster::wait::{DEFAULT_TIMEOUT, WaitTarget, wait};
 use crate::cluster::{Connection, Mode, OpEvent, Reporter, Target, proof};
@@ -173,6 +173,32 @@ pub async fn run(
             }
             let verb = if mode.is_rehearsal() { "validated" } else { "restored" };
             let mut text = format!("{verb} {done} objects from {}", from.display());
+            // A restore run again (after an interruption, say) finds objects already there: say
+            // how many, and name those left as they are because they differ from the backup.
+            let identical: u64 = result.kinds.iter().map(|k| k.identical).sum();
+            if identical > 0 {
+                text.push_str(&format!(" ({identical} of them were already there, identical)"));
+            }
+            let different: Vec<String> = result
+                .notable
+                .iter()
+                .filter(|o| o.outcome == Outcome::AlreadyDifferent)
+                .map(|o| {
+                    format!(
+                        "{}/{}{}",
+                        o.resource,
+                        o.namespace.as_ref().map(|n| format!("{n}/")).unwrap_or_default(),
+                        o.name
+                    )
+                })
+                .collect();
+            if !different.is_empty() {
+                text.push_str(&format!(
+                    "; {} were already there with other content and were left as they are (first: {})",
+                    different.len(),
+                    different.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+                ));
+            }
             if !result.dropped_owner_refs.is_empty() {
                 text.push_str(&format!(
                     "; dropped {} owner references to owners that are gone",

@@ -100,6 +100,10 @@ pub struct ResumeRequest {
     /// A session id; the newest unfinished session when `None`.
     pub id: Option<String>,
     pub accept_changed_runbooks: bool,
+    /// `--kubeconfig` and `--context` as given now. Each one given replaces what the
+    /// session recorded (a kubeconfig that moved, a context renamed); the cluster must
+    /// still be the session's.
+    pub target: Target,
 }
 
 /// Continues a session at its first unfinished step, after checking that the
@@ -125,8 +129,24 @@ pub async fn resume(
     let meta = journal.meta().clone();
     let plan: Plan = serde_json::from_value(meta.plan.clone())
         .map_err(|e| EngineError::Refused(format!("session {} has a plan this version cannot read: {e}", meta.id)))?;
-    let conn = meta.target.connect().await?;
+    let target = Target {
+        kubeconfig: req.target.kubeconfig.clone().or_else(|| meta.target.kubeconfig.clone()),
+        context: req.target.context.clone().or_else(|| meta.target.context.clone()),
+    };
+    let conn = target.connect().await?;
     journal.check_cluster(&conn.identity().await?)?;
+    let mut values = meta.variables.clone();
+    if target != meta.target {
+        let text = format!("connecting through {} instead of {}", describe(&target), describe(&meta.target));
+        let _ = out.send(Msg::Event(Event::Notice { text }));
+        values.extend(
+            builtin_values(&plan, &target, &conn).into_iter().filter(|(k, _)| k == "kubeconfig" || k == "kube_context"),
+        );
+        journal.update_meta(|m| {
+            m.target = target.clone();
+            m.variables = values.clone();
+        })?;
+    }
     let resolved = work::resolve(catalog, &plan)?;
     let current = runbook_hashes(catalog, &resolved);
     let changes = journal.changed_runbooks(&current);
@@ -143,7 +163,6 @@ pub async fn resume(
             .send(Msg::Event(Event::Notice { text: format!("continuing with changed runbooks: {}", list.join("; ")) }));
         journal.update_meta(|m| m.runbooks = current)?;
     }
-    let values = meta.variables.clone();
     let work = resolved.work(&values);
     if work.len() != journal.steps().len() {
         return Err(EngineError::Refused(format!(
@@ -154,10 +173,17 @@ pub async fn resume(
         )));
     }
     check_backups(&journal, &work, &resolved, &out)?;
-    let ctx = Context::new(plan, meta.mode, meta.target.clone(), conn, procedure_dirs(&resolved));
+    let ctx = Context::new(plan, meta.mode, target, conn, procedure_dirs(&resolved));
     let mut runner = Runner { resolved, work, journal, ctx, out, cancel, values };
     compare_with_cluster(&runner).await;
     begin(&mut runner).await
+}
+
+/// A target as the operator would read it.
+fn describe(target: &Target) -> String {
+    let kubeconfig =
+        target.kubeconfig.as_ref().map_or("$KUBECONFIG (or ~/.kube/config)".into(), |p| p.display().to_string());
+    format!("kubeconfig {kubeconfig}, context {}", target.context.as_deref().unwrap_or("(its current one)"))
 }
 
 async fn begin(runner: &mut Runner<'_>) -> Result<RunOutcome, EngineError> {

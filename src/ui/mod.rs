@@ -1,8 +1,10 @@
 //! Front ends: they show what the engine reports and answer what it asks.
-//! `headless` answers from flags, `plain` asks on the terminal line by line.
+//! `headless` answers from flags, `plain` asks on the terminal line by line,
+//! `tui` is the full-screen front end.
 
 pub mod headless;
 pub mod plain;
 mod text;
+pub mod tui;
 
 pub use text::{describe_event, progress_text};

@@ -1,0 +1,296 @@
+//! `stepwise rehearse` end to end through the real binary on the test bed,
+//! headless with --yes: a rehearsal of the NGINX Service Mesh 1.6 -> 1.7 manual
+//! upgrade (the one that removes the mesh) leaves the cluster exactly as it was,
+//! runs no vendor command that changes anything, and writes a report whose
+//! predictions match what is in the cluster.
+
+mod seed;
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, PostParams};
+use serde_json::json;
+use stepwise::journal::{StepRecord, StepState};
+
+const JOURNEY: &str = "rehearsal of the nginx-meshctl manual upgrade";
+const MESHED: [&str; 2] = ["rh-app-a", "rh-app-b"];
+
+/// A `target_meshctl` for the stand-in at another version.
+fn meshctl_at(dir: &Path, version: &str, standins: &Path) -> PathBuf {
+    let path = dir.join(format!("nginx-meshctl-{version}"));
+    let script = format!(
+        "#!/usr/bin/env bash\nNGINX_MESHCTL_VERSION={version} exec {}/nginx-meshctl \"$@\"\n",
+        standins.display()
+    );
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Runs the real binary with the stand-ins' action log at `standin_log`; its
+/// output also goes to `state/stepwise.log` as it is written, so a hung run can
+/// be watched.
+fn stepwise(tb: &support::TestCluster, state: &Path, standin_log: &Path, args: &[&str]) -> std::process::Output {
+    let log = state.join("stepwise.log");
+    let mut cmd = tb.command(env!("CARGO_BIN_EXE_stepwise"));
+    cmd.args(["--kubeconfig", tb.kubeconfig.to_str().unwrap(), "--context", &tb.context, "--state-dir"])
+        .arg(state)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("STEPWISE_STANDIN_LOG", standin_log)
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::process::Stdio::piped());
+    eprintln!("stepwise output: {}", log.display());
+    let out = cmd.spawn().unwrap().wait_with_output().unwrap();
+    std::process::Output { stdout: std::fs::read(&log).unwrap_or_default(), ..out }
+}
+
+async fn meshed_app(client: &kube::Client, ns: &str) {
+    seed::ensure_namespaces(client, &[ns.to_string()]).await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    let d: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web", "stepwise-test/sidecar": "true"}},
+                "spec": {"containers": [{"name": "web", "image": "example/web:1"}]}
+            }
+        }
+    }))
+    .unwrap();
+    deployments.create(&PostParams::default(), &d).await.unwrap();
+}
+
+/// resourceVersion of everything besides the seeded objects that the upgrade
+/// would change: the control plane, the meshed workloads, the mesh CRDs.
+async fn other_versions(client: &kube::Client) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let control: Api<Deployment> = Api::namespaced(client.clone(), "nginx-mesh");
+    let d = control.get("nginx-mesh-controller").await.unwrap();
+    out.insert("Deployment/nginx-mesh/nginx-mesh-controller".into(), d.metadata.resource_version.unwrap());
+    for ns in MESHED {
+        let d = Api::<Deployment>::namespaced(client.clone(), ns).get("web").await.unwrap();
+        out.insert(format!("Deployment/{ns}/web"), d.metadata.resource_version.unwrap());
+    }
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for name in seed::resource_names() {
+        let crd = crds.get(&name).await.unwrap_or_else(|e| panic!("{JOURNEY}, setup: CRD {name}: {e}"));
+        out.insert(format!("CustomResourceDefinition/{name}"), crd.metadata.resource_version.unwrap());
+    }
+    out
+}
+
+/// Every (non-separator) row of the report's step tables: step title column and result column.
+fn report_rows(report: &str) -> Vec<(String, String)> {
+    report
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| # "))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split(" | ").map(str::trim).collect();
+            (cells.get(1).unwrap_or(&"").to_string(), cells.get(3).unwrap_or(&"").to_string())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rehearsal_of_the_manual_upgrade_changes_nothing_and_predicts_the_counts() {
+    let started = Instant::now();
+    let tb = support::cluster();
+    let client = tb.client().await;
+    let tools = tempfile::tempdir().unwrap();
+    let old = meshctl_at(tools.path(), "1.6.0", &tb.standins);
+    let new = meshctl_at(tools.path(), "1.7.0", &tb.standins);
+    support::run_ok({
+        let mut c = tb.command(&old);
+        c.args(["--namespace", "nginx-mesh", "deploy"]);
+        c
+    });
+    let finalizers = seed::spawn_finalizer_controller(client.clone());
+    let namespaces: Vec<String> = (0..4).map(|i| format!("rh-team-{i}")).collect();
+    let per_kind = 50;
+    let seeded = seed::seed(&client, &namespaces, per_kind).await;
+    for ns in MESHED {
+        meshed_app(&client, ns).await;
+    }
+    // Deployments write their status until their pods are ready: wait for that,
+    // then for resourceVersions that hold still, so any later change is the rehearsal's.
+    for ns in MESHED {
+        let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
+        support::wait_until(&format!("{JOURNEY}, setup: {ns}/web available"), Duration::from_secs(60), || async {
+            let d = api.get("web").await.ok()?;
+            let status = d.status?;
+            (status.available_replicas == Some(2)
+                && status.updated_replicas == Some(2)
+                && status.observed_generation == d.metadata.generation)
+                .then_some(())
+        })
+        .await;
+    }
+    let mut before_others = other_versions(&client).await;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = other_versions(&client).await;
+        if now == before_others {
+            break;
+        }
+        before_others = now;
+    }
+    let before = seed::live(&client, &namespaces).await;
+    assert_eq!(before.len(), seeded.len(), "{JOURNEY}, setup: every seeded object is in the cluster");
+    let before_versions = seed::versions(&before);
+    let before_log = support::standin_log(&client, "default").await;
+    eprintln!("{JOURNEY}: set up in {:?}", started.elapsed());
+
+    let state = tempfile::tempdir().unwrap();
+    let standin_log = state.path().join("standin.log");
+    let rehearsal = Instant::now();
+    let out = stepwise(
+        tb,
+        state.path(),
+        &standin_log,
+        &[
+            "rehearse",
+            "nginx-service-mesh",
+            "--to",
+            "1.7.0",
+            "--procedure",
+            "manual-meshctl",
+            "--yes",
+            "--confirm",
+            "nginx-mesh",
+            "--set",
+            &format!("current_meshctl={}", old.display()),
+            "--set",
+            &format!("target_meshctl={}", new.display()),
+            "--set",
+            &format!("meshed_namespaces={}", MESHED.join(",")),
+        ],
+    );
+    eprintln!("{JOURNEY}: the rehearsal took {:?}", rehearsal.elapsed());
+    finalizers.abort();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{JOURNEY}, the run: it exited {}:\n{stdout}\n{stderr}", out.status);
+    assert!(
+        stdout.contains("REHEARSAL (nothing will change)"),
+        "{JOURNEY}, the run: not shown as a rehearsal:\n{stdout}"
+    );
+
+    // The cluster is unchanged: no seeded object, control plane, workload or CRD was written.
+    let after = seed::live(&client, &namespaces).await;
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>(),
+        "{JOURNEY}, afterwards: the seeded objects are the same set"
+    );
+    let after_versions = seed::versions(&after);
+    let changed: Vec<&String> = before_versions.keys().filter(|k| before_versions[*k] != after_versions[*k]).collect();
+    assert!(changed.is_empty(), "{JOURNEY}, afterwards: {} seeded objects were written: {changed:?}", changed.len());
+    let after_others = other_versions(&client).await;
+    assert_eq!(after_others, before_others, "{JOURNEY}, afterwards: control plane, workloads or CRDs were written");
+
+    // No vendor command that changes anything ran: the stand-ins record remove and deploy.
+    let recorded = std::fs::read_to_string(&standin_log).unwrap_or_default();
+    assert!(
+        !recorded.lines().any(|l| l.contains("remove") || l.contains("deploy") || l.contains("upgrade")),
+        "{JOURNEY}, steps `remove-mesh`/`deploy`: the stand-in recorded a change:\n{recorded}"
+    );
+    assert_eq!(
+        support::standin_log(&client, "default").await,
+        before_log,
+        "{JOURNEY}, steps `remove-mesh`/`deploy`: the stand-in log in the cluster grew"
+    );
+
+    // The report lists every step with what would happen, and the predicted counts are the seeded ones.
+    let sessions: Vec<PathBuf> = std::fs::read_dir(state.path().join("sessions"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    assert_eq!(sessions.len(), 1, "{JOURNEY}, the journal: one session");
+    let session = &sessions[0];
+    let steps: Vec<StepRecord> = serde_json::from_slice(&std::fs::read(session.join("steps.json")).unwrap()).unwrap();
+    for s in &steps {
+        assert_eq!(s.state, StepState::Done, "{JOURNEY}, step `{}` {:?}: not done: {:?}", s.step, s.item, s.error);
+    }
+    let report_path = session.join("report.md");
+    let report = std::fs::read_to_string(&report_path)
+        .unwrap_or_else(|e| panic!("{JOURNEY}, the report: cannot read {}: {e}", report_path.display()));
+    assert!(stdout.contains(&report_path.display().to_string()), "{JOURNEY}, the report: its path is shown:\n{stdout}");
+    eprintln!("{JOURNEY}: the report\n{report}");
+    let rows = report_rows(&report);
+    assert_eq!(rows.len(), steps.len(), "{JOURNEY}, the report: one row per step:\n{report}");
+    let total = seeded.len();
+    for (s, (title, result)) in steps.iter().zip(&rows) {
+        let at = format!(
+            "{JOURNEY}, report row of step `{}`{}",
+            s.step,
+            s.item.as_deref().map(|i| format!(" [{i}]")).unwrap_or_default()
+        );
+        assert!(title.starts_with(&s.title), "{at}: titled {title:?}, expected {:?}\n{report}", s.title);
+        assert!(!result.starts_with("**"), "{at}: the step did not go through: {result}\n{report}");
+        let expect = match s.step.as_str() {
+            "check-target-cli" => "the operator confirmed it is done".to_string(),
+            "backup-resources" => format!("saved {total} objects of 6 kinds"),
+            "remove-mesh" | "deploy" => "rehearsal: would run".to_string(),
+            "wait-crds-gone" | "wait-namespace-gone" | "wait-control-plane" => "would wait until".to_string(),
+            "restore-resources" => format!("validated {total} objects"),
+            "reroll" => "would restart 1 workloads, would delete 0 pods".to_string(),
+            other => panic!("{JOURNEY}: step `{other}` is new to this test; say what its rehearsal should report"),
+        };
+        assert!(result.contains(&expect), "{at}: expected {expect:?} in {result:?}\n{report}");
+    }
+    let removal = &rows[steps.iter().position(|s| s.step == "remove-mesh").unwrap()].1;
+    assert!(
+        removal.contains(&format!("{} --namespace nginx-mesh remove --yes", old.display())),
+        "{JOURNEY}, report row of step `remove-mesh`: names the command it would run: {removal}"
+    );
+    for ns in MESHED {
+        assert!(
+            steps.iter().any(|s| s.step == "reroll" && s.item.as_deref() == Some(ns)),
+            "{JOURNEY}, step `reroll`: no row for {ns}"
+        );
+    }
+    for crd in seed::resource_names() {
+        assert!(
+            steps.iter().any(|s| s.step == "wait-crds-gone" && s.item.as_deref() == Some(crd.as_str())),
+            "{JOURNEY}, step `wait-crds-gone`: no row for {crd}"
+        );
+    }
+    // The backup the rehearsal took holds exactly what was seeded, kind by kind.
+    let manifest = stepwise::cluster::manifest::verify_files(&session.join("backups/backup-resources"))
+        .unwrap_or_else(|e| panic!("{JOURNEY}, step `backup-resources`: {e}"));
+    for (plural, group, _, _) in seed::KINDS {
+        let resource = format!("{plural}.{group}");
+        let entry = manifest.kinds.iter().find(|k| k.resource == resource).unwrap();
+        assert_eq!(entry.count, per_kind as u64, "{JOURNEY}, step `backup-resources`: {resource}");
+    }
+    assert!(report.contains("## Problems found"), "{JOURNEY}, the report: has a problems section\n{report}");
+
+    // `stepwise sessions` tells the rehearsal apart from a real upgrade.
+    let listed = tb
+        .command(env!("CARGO_BIN_EXE_stepwise"))
+        .arg("--state-dir")
+        .arg(state.path())
+        .arg("sessions")
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    let id = session.file_name().unwrap().to_string_lossy();
+    let line = listed.lines().find(|l| l.starts_with(id.as_ref())).unwrap_or_default();
+    for part in [
+        "nginx-service-mesh 1.6.0 -> 1.7.0 (rehearsal)",
+        "Finished",
+        "last: Re-roll the meshed workloads [rh-app-b] (done)",
+    ] {
+        assert!(line.contains(part), "{JOURNEY}, `stepwise sessions`: no {part:?} in:\n{listed}");
+    }
+    eprintln!("{JOURNEY}: done in {:?}", started.elapsed());
+}
