@@ -136,7 +136,8 @@ fn the_worked_example_in_the_authoring_guide_passes_lint_and_plans() {
     std::fs::write(product.join("manual.yaml"), blocks[1]).unwrap();
     let out = stepwise(&["lint", dir.path().to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = stepwise(&["--runbooks", dir.path().to_str().unwrap(), "plan", "acme-mesh", "--from", "1.0", "--to", "1.3"]);
+    let out =
+        stepwise(&["--runbooks", dir.path().to_str().unwrap(), "plan", "acme-mesh", "--from", "1.0", "--to", "1.3"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("(2 hops"), "{}", text(&out.stdout));
 }

@@ -134,6 +134,10 @@ async fn manual_upgrade_with_nginx_meshctl_keeps_every_custom_resource() {
         serde_json::from_slice(&std::fs::read(sessions[0].join("steps.json")).unwrap()).unwrap();
     let states: Vec<&str> = steps.as_array().unwrap().iter().map(|s| s["state"].as_str().unwrap()).collect();
     assert!(states.iter().all(|s| *s == "done"), "{states:?}");
+    let transcript = std::fs::read_to_string(sessions[0].join("transcript.jsonl")).unwrap();
+    let started = transcript.lines().filter(|l| l.contains("\"step_started\"")).count();
+    assert_eq!(started, states.len(), "the transcript records every step the operator saw start");
+    assert!(transcript.contains("\"session_finished\""), "and the end of the session");
 }
 
 #[test]

@@ -24,6 +24,35 @@ pub fn channel() -> (Outbox, Inbox) {
     mpsc::unbounded_channel()
 }
 
+/// The engine's side of the channel. It keeps a copy of every event but progress
+/// ticks until the runner writes them to the session's transcript, so the
+/// transcript holds what the operator saw, whichever task reported it.
+#[derive(Clone)]
+pub struct Tee {
+    out: Outbox,
+    log: std::sync::Arc<std::sync::Mutex<Vec<Event>>>,
+}
+
+impl Tee {
+    pub fn new(out: Outbox) -> Self {
+        Tee { out, log: std::sync::Arc::default() }
+    }
+
+    pub fn send(&self, msg: Msg) -> Result<(), mpsc::error::SendError<Msg>> {
+        if let Msg::Event(event) = &msg
+            && !matches!(event, Event::Progress { .. })
+        {
+            self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(event.clone());
+        }
+        self.out.send(msg)
+    }
+
+    /// The events kept since the last call, oldest first.
+    pub fn take_log(&self) -> Vec<Event> {
+        std::mem::take(&mut *self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
 /// A step as front ends list it.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepInfo {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio::sync::Mutex;
 
-use super::events::{Event, Msg, Outbox};
+use super::events::{Event, Msg, Tee};
 use super::work::{Resolved, WorkItem};
 use crate::cluster::apply::{ApplyRequest, apply};
 use crate::cluster::backup::{BackupRequest, backup};
@@ -84,7 +84,7 @@ impl Context {
 }
 
 /// Turns cluster-operation events into engine events for step `index`.
-pub fn reporter(out: &Outbox, index: usize) -> Reporter {
+pub fn reporter(out: &Tee, index: usize) -> Reporter {
     let out = out.clone();
     Arc::new(move |e| {
         let event = match e {
@@ -120,7 +120,7 @@ pub async fn run(
     step: &Step,
     values: &BTreeMap<String, String>,
     index: usize,
-    out: &Outbox,
+    out: &Tee,
     mut cancel: CancelSignal,
 ) -> Result<String, StepError> {
     let report = reporter(out, index);
@@ -257,7 +257,7 @@ async fn run_check(
     check: &CheckAction,
     values: &BTreeMap<String, String>,
     index: usize,
-    out: &Outbox,
+    out: &Tee,
     cancel: CancelSignal,
 ) -> Result<String, StepError> {
     let conn = ctx.connection(step, values).await?;
@@ -323,7 +323,7 @@ async fn run_command(
     c: &CommandAction,
     values: &BTreeMap<String, String>,
     index: usize,
-    out: &Outbox,
+    out: &Tee,
     cancel: CancelSignal,
 ) -> Result<String, StepError> {
     let planned = commands::plan_for_mode(&c.argv, c.dry_run_argv.as_ref(), ctx.mode.is_rehearsal());
@@ -349,7 +349,7 @@ async fn run_command_spec(
     spec: &CommandSpec,
     values: &BTreeMap<String, String>,
     index: usize,
-    out: &Outbox,
+    out: &Tee,
     cancel: CancelSignal,
     keep_stdout: bool,
 ) -> Result<String, StepError> {
@@ -412,7 +412,7 @@ pub async fn verify_command(
     command: &CommandAction,
     values: &BTreeMap<String, String>,
     index: usize,
-    out: &Outbox,
+    out: &Tee,
     cancel: CancelSignal,
 ) -> Result<bool, StepError> {
     let Some(verify) = &command.verify else { return Ok(false) };
@@ -458,7 +458,7 @@ pub async fn prove_backups(
     work: &[WorkItem],
     resolved: &Resolved<'_>,
     index: usize,
-    out: &Outbox,
+    out: &Tee,
 ) -> Result<String, String> {
     let backups = earlier_backups(work, resolved, index);
     if backups.is_empty() {
@@ -504,7 +504,7 @@ pub async fn restore_after_failure(
     work: &[WorkItem],
     resolved: &Resolved<'_>,
     index: usize,
-    out: &Outbox,
+    out: &Tee,
 ) -> Result<String, StepError> {
     let dir = restorable_backup(journal, work, resolved, index)
         .ok_or_else(|| StepError::new("there is no backup to restore"))?;

@@ -90,7 +90,7 @@ pub async fn start(
     }
     journal.update_meta(|m| m.variables = values.clone())?;
     let ctx = Context::new(req.plan.clone(), req.mode, req.target, conn, procedure_dirs(&resolved));
-    let mut runner = Runner { resolved, work, journal, ctx, out, cancel, values };
+    let mut runner = Runner { resolved, work, journal, ctx, out: events::Tee::new(out), cancel, values };
     begin(&mut runner).await
 }
 
@@ -174,7 +174,7 @@ pub async fn resume(
     }
     check_backups(&journal, &work, &resolved, &out)?;
     let ctx = Context::new(plan, meta.mode, target, conn, procedure_dirs(&resolved));
-    let mut runner = Runner { resolved, work, journal, ctx, out, cancel, values };
+    let mut runner = Runner { resolved, work, journal, ctx, out: events::Tee::new(out), cancel, values };
     compare_with_cluster(&runner).await;
     begin(&mut runner).await
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 
 use super::error::EngineError;
-use super::events::{Answer, Event, Msg, Outbox, Question, StepInfo};
+use super::events::{Answer, Event, Msg, Question, StepInfo, Tee};
 use super::execute::{self, Context, StepError};
 use super::work::{Resolved, WorkItem};
 use crate::commands::CancelSignal;
@@ -33,7 +33,7 @@ pub struct Runner<'a> {
     pub work: Vec<WorkItem>,
     pub journal: Journal,
     pub ctx: Context,
-    pub out: Outbox,
+    pub out: Tee,
     pub cancel: CancelSignal,
     /// Values every template sees (variables, facts); hop and item values are added per step.
     pub values: BTreeMap<String, String>,
@@ -44,8 +44,17 @@ impl Runner<'_> {
         let _ = self.out.send(Msg::Event(event));
     }
 
+    /// Writes the events sent since the last call to the transcript.
+    fn flush_log(&mut self) -> Result<(), EngineError> {
+        for event in self.out.take_log() {
+            self.journal.append_transcript("event", &event)?;
+        }
+        Ok(())
+    }
+
     /// Asks the front end and records question and answer in the transcript.
     pub async fn ask(&mut self, question: Question) -> Result<Answer, EngineError> {
+        self.flush_log()?;
         let (tx, rx) = oneshot::channel();
         self.journal.append_transcript("question", &question)?;
         self.out.send(Msg::Ask(question, tx)).map_err(|_| EngineError::NoFrontEnd)?;
@@ -95,7 +104,9 @@ impl Runner<'_> {
             if self.cancel.is_cancelled() {
                 return self.end(SessionStatus::Interrupted, RunOutcome::Interrupted, started);
             }
-            match self.run_step(index).await? {
+            let end = self.run_step(index).await?;
+            self.flush_log()?;
+            match end {
                 StepEnd::Next => index += 1,
                 StepEnd::End(status, outcome) => return self.end(status, outcome, started),
             }
@@ -104,20 +115,25 @@ impl Runner<'_> {
     }
 
     fn end(&mut self, status: SessionStatus, outcome: RunOutcome, started: Instant) -> Result<RunOutcome, EngineError> {
+        self.flush_log()?;
         self.journal.set_status(status)?;
-        let report = if self.ctx.mode.is_rehearsal() && outcome == RunOutcome::Finished {
+        // A rehearsal that stopped early still reports what it found up to there.
+        let report = if self.ctx.mode.is_rehearsal() {
             Some(super::report::write(&self.journal, &self.ctx.plan)?)
         } else {
             None
         };
         let resume_hint = (outcome != RunOutcome::Finished).then(|| format!("stepwise resume {}", self.journal.id()));
-        self.send(Event::SessionFinished {
+        let finished = Event::SessionFinished {
             status: format!("{status:?}").to_lowercase(),
             elapsed_secs: started.elapsed().as_secs(),
             backups: self.journal.backups_dir(),
             report,
             resume_hint,
-        });
+        };
+        self.journal.append_transcript("event", &finished)?;
+        let _ = self.out.send(Msg::Event(finished));
+        self.out.take_log();
         Ok(outcome)
     }
 
