@@ -759,7 +759,7 @@ async fn killed_while_the_removal_command_runs_only_a_person_can_say_how_to_go_o
         .env("NO_COLOR", "1")
         .args(["--kubeconfig", tb.kubeconfig.to_str().unwrap(), "--context", &tb.context, "--state-dir"])
         .arg(up.state.path())
-        .arg("resume");
+        .args(["resume", "--plain"]);
     let screen = tokio::task::spawn_blocking(move || resume_at_the_terminal(JOURNEY, cmd, !untouched)).await.unwrap();
     finalizers.abort();
     assert!(
