@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Backup/restore benchmark of stepwise on the real test bed (not a test: nothing
+# here is timed by `cargo test`). Starts its own test bed on 127.0.0.1 and always
+# tears it down, seeds N custom resources of the six NGINX Service Mesh kinds,
+# and compares, alternating the sides, each at least 3 times (medians):
+#   backup     stepwise backup          vs the six `kubectl get KIND -A -o yaml > file`
+#   restore    stepwise restore         vs `kubectl create -f` of those six files
+#              and the raw create loop of the same objects at concurrency 8/32/64
+#   rehearsal  stepwise restore --dry-run vs the real restore
+# Every restore is verified object by object. Prints a table and writes
+# docs/benchmarks.md (date, machine, N, M, how to reproduce).
+#
+# Usage:
+#   benches/backup_restore/run.sh [--quick] [--sizes 3000,30000] [--namespaces M]
+#                                 [--reps R] [--ceiling-reps R] [--restore-concurrency C]
+#                                 [--wipe etcd|crd] [--out FILE] [--work DIR] [--keep]
+#
+#   --quick     N=3,000 only, 3 repetitions (a few minutes)
+#   (default)   N=3,000 and 30,000, 3 repetitions (about 30-40 minutes on 2 cores)
+#   --out FILE  the Markdown report (default docs/benchmarks.md; "-" for none)
+#   --work DIR  scratch folder (default a new /tmp/stepwise-bench.XXXXXX, removed
+#               afterwards unless --keep); the samples are in DIR/results.json
+#   --wipe      how objects are removed between restores: one etcd range delete
+#               per kind (default, seconds) or deleting and re-creating the CRDs
+#               (minutes at 30,000 objects)
+#
+# Needs: the test bed's binaries (tests/cluster/build.sh; built here if missing),
+# cargo, python3; GNU time is apt-installed if missing.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+BED_SCRIPT="$REPO/tests/cluster/testbed.sh"
+
+usage() { sed -n '2,27s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
+say() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+quick=0 sizes="3000,30000" namespaces=20 reps=3 ceiling_reps="" restore_c="" wipe=etcd
+out="$REPO/docs/benchmarks.md" work="" keep=0
+doc_args=() # the arguments that change what is measured, for the report
+while (($#)); do
+    case $1 in
+        --work | --out) ;;
+        --keep) ;;
+        *) doc_args+=("$1"); [[ $1 == --quick || $# -lt 2 ]] || doc_args+=("$2") ;;
+    esac
+    case $1 in
+        --quick) quick=1 ;;
+        --sizes) sizes=$2; shift ;;
+        --namespaces) namespaces=$2; shift ;;
+        --reps) reps=$2; shift ;;
+        --ceiling-reps) ceiling_reps=$2; shift ;;
+        --restore-concurrency) restore_c=$2; shift ;;
+        --wipe) wipe=$2; shift ;;
+        --out) out=$2; shift ;;
+        --work) work=$2; shift ;;
+        --keep) keep=1 ;;
+        -h | --help) usage ;;
+        *) echo "unknown argument: $1" >&2; usage ;;
+    esac
+    shift
+done
+if ((quick)); then sizes=3000; fi
+ceiling_reps=${ceiling_reps:-$reps}
+
+# ------------------------------------------------------------ prerequisites
+
+# GNU time gives the client's wall time, CPU time and peak RSS.
+if ! /usr/bin/time -f %M true >/dev/null 2>&1; then
+    say "installing GNU time"
+    as_root apt-get install -y time >/dev/null 2>&1 || {
+        as_root apt-get update >/dev/null && as_root apt-get install -y time >/dev/null
+    }
+fi
+command -v python3 >/dev/null || die "python3 is needed"
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/stepwise-testbed"
+if ! [[ -x $cache/1.20.2/kube-apiserver && -x $cache/tools/kubectl ]] || ! command -v etcd >/dev/null; then
+    say "the test bed is not built; running tests/cluster/build.sh (about 6 minutes cold)"
+    "$REPO/tests/cluster/install-deps.sh" --with-source
+    "$REPO/tests/cluster/build.sh"
+fi
+
+# Scratch folder, removed at exit (with the test bed) unless --keep.
+if [[ -z $work ]]; then
+    work=$(mktemp -d /tmp/stepwise-bench.XXXXXX)
+else
+    mkdir -p "$work"
+    work=$(cd "$work" && pwd)
+fi
+bed="$work/bed"
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM HUP
+    if [[ -d $bed ]]; then
+        say "tearing the test bed down"
+        "$BED_SCRIPT" down --dir "$bed" --purge || true
+    fi
+    if ((keep)); then say "kept $work"; else rm -rf "$work"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# --------------------------------------------------------------- binaries
+
+say "building stepwise (release) and the benchmark helper; waits for the cargo lock if another build holds it"
+(cd "$REPO" && cargo build --release --quiet)
+helper=$(cd "$REPO" && cargo bench --bench backup_restore_seed --no-run --message-format=json 2>"$work/bench-build.log" |
+    python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "backup_restore_seed" and m.get("executable"):
+        print(m["executable"])
+') || { cat "$work/bench-build.log" >&2; die "building the helper failed"; }
+[[ -n $helper ]] || { cat "$work/bench-build.log" >&2; die "the helper was not built"; }
+# Private copies: another build in the same tree must not swap a binary mid-run.
+mkdir -p "$work/bin"
+cp "$REPO/target/release/stepwise" "$work/bin/stepwise"
+cp "$helper" "$work/bin/backup_restore_seed"
+
+# --------------------------------------------------------------- the bed
+
+say "starting the test bed in $bed"
+"$BED_SCRIPT" up --dir "$bed" --watch-pid $$ --purge >"$work/testbed.out"
+
+# ------------------------------------------------------------------ run
+
+args=(--env "$bed/testbed.env" --repo "$REPO" --stepwise "$work/bin/stepwise"
+    --helper "$work/bin/backup_restore_seed" --work "$work" --sizes "$sizes"
+    --namespaces "$namespaces" --reps "$reps" --ceiling-reps "$ceiling_reps" --wipe "$wipe"
+    --results "$work/results.json" --doc-args "${doc_args[*]:-}")
+((quick)) && args+=(--quick)
+[[ -n $restore_c ]] && args+=(--restore-concurrency "$restore_c")
+if [[ $out != - ]]; then
+    mkdir -p "$(dirname "$out")"
+    args+=(--out "$out")
+fi
+python3 "$HERE/bench.py" "${args[@]}"
