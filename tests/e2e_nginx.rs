@@ -10,21 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{Api, PostParams};
-use serde_json::json;
-
-/// A `target_meshctl` for the stand-in at another version.
-fn meshctl_at(dir: &Path, version: &str, standins: &Path) -> std::path::PathBuf {
-    let path = dir.join(format!("nginx-meshctl-{version}"));
-    let script = format!(
-        "#!/usr/bin/env bash\nNGINX_MESHCTL_VERSION={version} exec {}/nginx-meshctl \"$@\"\n",
-        standins.display()
-    );
-    std::fs::write(&path, script).unwrap();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&path).unwrap().permissions(), 0o755);
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    path
-}
+use kube::api::Api;
 
 /// Runs the real binary; its output also goes to `state/stepwise.log` as it is
 /// written, so a hung run can be watched.
@@ -42,31 +28,13 @@ fn stepwise(tb: &support::TestCluster, state: &Path, args: &[&str]) -> std::proc
     std::process::Output { stdout: std::fs::read(&log).unwrap_or_default(), ..out }
 }
 
-async fn meshed_app(client: &kube::Client, ns: &str) {
-    seed::ensure_namespaces(client, &[ns.to_string()]).await;
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
-    let d: Deployment = serde_json::from_value(json!({
-        "metadata": {"name": "web"},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web", "stepwise-test/sidecar": "true"}},
-                "spec": {"containers": [{"name": "web", "image": "example/web:1"}]}
-            }
-        }
-    }))
-    .unwrap();
-    deployments.create(&PostParams::default(), &d).await.unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manual_upgrade_with_nginx_meshctl_keeps_every_custom_resource() {
     let tb = support::cluster();
     let client = tb.client().await;
     let tools = tempfile::tempdir().unwrap();
-    let old = meshctl_at(tools.path(), "1.6.0", &tb.standins);
-    let new = meshctl_at(tools.path(), "1.7.0", &tb.standins);
+    let old = seed::meshctl_at(tools.path(), "1.6.0", &tb.standins);
+    let new = seed::meshctl_at(tools.path(), "1.7.0", &tb.standins);
     support::run_ok({
         let mut c = tb.command(&old);
         c.args(["--namespace", "nginx-mesh", "deploy"]);
@@ -77,8 +45,8 @@ async fn manual_upgrade_with_nginx_meshctl_keeps_every_custom_resource() {
     seed::seed(&client, &namespaces, 200).await;
     let before = seed::live(&client, &namespaces).await;
     assert_eq!(before.len(), 1200);
-    meshed_app(&client, "app-a").await;
-    meshed_app(&client, "app-b").await;
+    seed::meshed_app(&client, "app-a").await;
+    seed::meshed_app(&client, "app-b").await;
 
     let state = tempfile::tempdir().unwrap();
     let out = stepwise(

@@ -13,24 +13,11 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, PostParams};
-use serde_json::json;
+use kube::api::Api;
 use stepwise::journal::{StepRecord, StepState};
 
 const JOURNEY: &str = "rehearsal of the nginx-meshctl manual upgrade";
 const MESHED: [&str; 2] = ["rh-app-a", "rh-app-b"];
-
-/// A `target_meshctl` for the stand-in at another version.
-fn meshctl_at(dir: &Path, version: &str, standins: &Path) -> PathBuf {
-    let path = dir.join(format!("nginx-meshctl-{version}"));
-    let script = format!(
-        "#!/usr/bin/env bash\nNGINX_MESHCTL_VERSION={version} exec {}/nginx-meshctl \"$@\"\n",
-        standins.display()
-    );
-    std::fs::write(&path, script).unwrap();
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    path
-}
 
 /// Runs the real binary with the stand-ins' action log at `standin_log`; its
 /// output also goes to `state/stepwise.log` as it is written, so a hung run can
@@ -48,24 +35,6 @@ fn stepwise(tb: &support::TestCluster, state: &Path, standin_log: &Path, args: &
     eprintln!("stepwise output: {}", log.display());
     let out = cmd.spawn().unwrap().wait_with_output().unwrap();
     std::process::Output { stdout: std::fs::read(&log).unwrap_or_default(), ..out }
-}
-
-async fn meshed_app(client: &kube::Client, ns: &str) {
-    seed::ensure_namespaces(client, &[ns.to_string()]).await;
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
-    let d: Deployment = serde_json::from_value(json!({
-        "metadata": {"name": "web"},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web", "stepwise-test/sidecar": "true"}},
-                "spec": {"containers": [{"name": "web", "image": "example/web:1"}]}
-            }
-        }
-    }))
-    .unwrap();
-    deployments.create(&PostParams::default(), &d).await.unwrap();
 }
 
 /// resourceVersion of everything besides the seeded objects that the upgrade
@@ -105,8 +74,8 @@ async fn rehearsal_of_the_manual_upgrade_changes_nothing_and_predicts_the_counts
     let tb = support::cluster();
     let client = tb.client().await;
     let tools = tempfile::tempdir().unwrap();
-    let old = meshctl_at(tools.path(), "1.6.0", &tb.standins);
-    let new = meshctl_at(tools.path(), "1.7.0", &tb.standins);
+    let old = seed::meshctl_at(tools.path(), "1.6.0", &tb.standins);
+    let new = seed::meshctl_at(tools.path(), "1.7.0", &tb.standins);
     support::run_ok({
         let mut c = tb.command(&old);
         c.args(["--namespace", "nginx-mesh", "deploy"]);
@@ -117,7 +86,7 @@ async fn rehearsal_of_the_manual_upgrade_changes_nothing_and_predicts_the_counts
     let per_kind = 50;
     let seeded = seed::seed(&client, &namespaces, per_kind).await;
     for ns in MESHED {
-        meshed_app(&client, ns).await;
+        seed::meshed_app(&client, ns).await;
     }
     // Deployments write their status until their pods are ready: wait for that,
     // then for resourceVersions that hold still, so any later change is the rehearsal's.

@@ -15,8 +15,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{Api, DynamicObject, ListParams, PostParams};
-use serde_json::{Value, json};
+use kube::api::{Api, DynamicObject, ListParams};
+use serde_json::Value;
 use stepwise::cluster::manifest::Manifest;
 use stepwise::journal::{StepRecord, StepState};
 
@@ -28,41 +28,6 @@ use stepwise::journal::{StepRecord, StepState};
 static MESH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const RESUME: &[&str] = &["resume", "--yes", "--confirm", "nginx-mesh"];
-
-/// A `target_meshctl` for the stand-in at another version.
-fn meshctl_at(dir: &Path, version: &str, standins: &Path) -> PathBuf {
-    let path = dir.join(format!("nginx-meshctl-{version}"));
-    let script = format!(
-        "#!/usr/bin/env bash\nNGINX_MESHCTL_VERSION={version} exec {}/nginx-meshctl \"$@\"\n",
-        standins.display()
-    );
-    std::fs::write(&path, script).unwrap();
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    path
-}
-
-/// Creates `web` (two replicas, sidecar label) in `ns`; one already there is fine.
-async fn meshed_app(client: &kube::Client, ns: &str) {
-    seed::ensure_namespaces(client, &[ns.to_string()]).await;
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
-    let d: Deployment = serde_json::from_value(json!({
-        "metadata": {"name": "web"},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web", "stepwise-test/sidecar": "true"}},
-                "spec": {"containers": [{"name": "web", "image": "example/web:1"}]}
-            }
-        }
-    }))
-    .unwrap();
-    match deployments.create(&PostParams::default(), &d).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 409 => {}
-        Err(e) => panic!("create {ns}/web: {e}"),
-    }
-}
 
 /// The mesh at 1.6.0 with no custom resource at all: whatever mesh is there
 /// (another journey's) is removed first, with everything of its kinds.
@@ -324,8 +289,8 @@ async fn the_upgrade_killed_at_every_moment_that_matters_resumes_to_the_end() {
     let tb = support::cluster();
     let client = tb.client().await;
     let tools = tempfile::tempdir().unwrap();
-    let old = meshctl_at(tools.path(), "1.6.0", &tb.standins);
-    let new = meshctl_at(tools.path(), "1.7.0", &tb.standins);
+    let old = seed::meshctl_at(tools.path(), "1.6.0", &tb.standins);
+    let new = seed::meshctl_at(tools.path(), "1.7.0", &tb.standins);
     let finalizers = seed::spawn_finalizer_controller(client.clone());
     fresh_mesh(JOURNEY, tb, &client, &old, &new).await;
     let namespaces: Vec<String> = (0..6).map(|i| format!("kd-team-{i}")).collect();
@@ -333,7 +298,7 @@ async fn the_upgrade_killed_at_every_moment_that_matters_resumes_to_the_end() {
     seed::seed(&client, &namespaces, per_kind).await;
     let meshed = ["kd-app-a", "kd-app-b"];
     for ns in meshed {
-        meshed_app(&client, ns).await;
+        seed::meshed_app(&client, ns).await;
     }
     let before = seed::live(&client, &namespaces).await;
     let total = seed::KINDS.len() * per_kind;
@@ -549,13 +514,13 @@ async fn a_damaged_backup_stops_the_resume_before_the_restore() {
     let tb = support::cluster();
     let client = tb.client().await;
     let tools = tempfile::tempdir().unwrap();
-    let old = meshctl_at(tools.path(), "1.6.0", &tb.standins);
-    let new = meshctl_at(tools.path(), "1.7.0", &tb.standins);
+    let old = seed::meshctl_at(tools.path(), "1.6.0", &tb.standins);
+    let new = seed::meshctl_at(tools.path(), "1.7.0", &tb.standins);
     let finalizers = seed::spawn_finalizer_controller(client.clone());
     fresh_mesh(JOURNEY, tb, &client, &old, &new).await;
     let namespaces: Vec<String> = (0..3).map(|i| format!("db-team-{i}")).collect();
     seed::seed(&client, &namespaces, 40).await;
-    meshed_app(&client, "db-app").await;
+    seed::meshed_app(&client, "db-app").await;
     let before = seed::live(&client, &namespaces).await;
 
     let mut up = Upgrade::new(JOURNEY, tb);
@@ -690,13 +655,13 @@ async fn killed_while_the_removal_command_runs_only_a_person_can_say_how_to_go_o
     let tb = support::cluster();
     let client = tb.client().await;
     let tools = tempfile::tempdir().unwrap();
-    let old = meshctl_at(tools.path(), "1.6.0", &tb.standins);
-    let new = meshctl_at(tools.path(), "1.7.0", &tb.standins);
+    let old = seed::meshctl_at(tools.path(), "1.6.0", &tb.standins);
+    let new = seed::meshctl_at(tools.path(), "1.7.0", &tb.standins);
     let finalizers = seed::spawn_finalizer_controller(client.clone());
     fresh_mesh(JOURNEY, tb, &client, &old, &new).await;
     let namespaces: Vec<String> = (0..2).map(|i| format!("cs-team-{i}")).collect();
     seed::seed(&client, &namespaces, 20).await;
-    meshed_app(&client, "cs-app").await;
+    seed::meshed_app(&client, "cs-app").await;
     let before = seed::live(&client, &namespaces).await;
 
     let mut up = Upgrade::new(JOURNEY, tb);

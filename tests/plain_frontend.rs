@@ -4,29 +4,17 @@
 mod seed;
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 
 use expectrl::{Expect, Session};
-
-fn meshctl_at(dir: &Path, version: &str, standins: &Path) -> std::path::PathBuf {
-    let path = dir.join(format!("nginx-meshctl-{version}"));
-    let script = format!(
-        "#!/usr/bin/env bash\nNGINX_MESHCTL_VERSION={version} exec {}/nginx-meshctl \"$@\"\n",
-        standins.display()
-    );
-    std::fs::write(&path, script).unwrap();
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    path
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rehearsal_answered_at_the_terminal_prompts() {
     let tb = support::cluster();
     let client = tb.client().await;
     let tools = tempfile::tempdir().unwrap();
-    let old = meshctl_at(tools.path(), "1.6.0", &tb.standins);
-    let new = meshctl_at(tools.path(), "1.7.0", &tb.standins);
+    let old = seed::meshctl_at(tools.path(), "1.6.0", &tb.standins);
+    let new = seed::meshctl_at(tools.path(), "1.7.0", &tb.standins);
     support::run_ok({
         let mut c = tb.command(&old);
         c.args(["--namespace", "nginx-mesh", "deploy"]);

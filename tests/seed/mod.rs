@@ -206,3 +206,40 @@ pub fn spawn_finalizer_controller(client: Client) -> tokio::task::JoinHandle<()>
         }
     })
 }
+
+/// A `nginx-meshctl` of a given release: a wrapper that runs the stand-in with
+/// that version, as an operator would download one binary per release.
+pub fn meshctl_at(dir: &Path, version: &str, standins: &Path) -> std::path::PathBuf {
+    let path = dir.join(format!("nginx-meshctl-{version}"));
+    let script = format!(
+        "#!/usr/bin/env bash\nNGINX_MESHCTL_VERSION={version} exec {}/nginx-meshctl \"$@\"\n",
+        standins.display()
+    );
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Creates Deployment `web` (two replicas, pods labelled as carrying the sidecar)
+/// in `ns`; one already there is fine.
+pub async fn meshed_app(client: &Client, ns: &str) {
+    ensure_namespaces(client, &[ns.to_string()]).await;
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(client.clone(), ns);
+    let d = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web", "stepwise-test/sidecar": "true"}},
+                "spec": {"containers": [{"name": "web", "image": "example/web:1"}]}
+            }
+        }
+    }))
+    .unwrap();
+    match deployments.create(&PostParams::default(), &d).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 409 => {}
+        Err(e) => panic!("create {ns}/web: {e}"),
+    }
+}
