@@ -636,6 +636,12 @@ def markdown(meta, results):
     started = datetime.datetime.fromisoformat(meta["started"])
     finished = datetime.datetime.fromisoformat(meta["finished"])
     sums = [summarise(r) for r in results]
+    for s, res in zip(sums, results):
+        sw = profile_row(res["restore"], "stepwise", res["n"])
+        loops = [profile_row(res["restore"], f"ceiling-{c}", res["n"]) for c in s["ceiling"]]
+        s["sw_ms"], s["loop_ms"] = sw["all_ms"], min(p["all_ms"] for p in loops if p)
+        s["sw_limit"], s["loop_limit"] = 1000 * NPROC / s["sw_ms"], 1000 * NPROC / s["loop_ms"]
+        s["cpu_share"] = s["sw_limit"] / s["loop_limit"]
     L = []
     w = L.append
     w("# Benchmarks: backup and restore of custom resources")
@@ -680,6 +686,9 @@ def markdown(meta, results):
         w(f"| {n} | restore vs raw create loop | {s['restore_sw_rate']:.0f}/s | best {s['ceiling_best']:.0f}/s "
           f"({ceil}) | {100 * s['ceiling_share']:.0f}% | ≥ 75% "
           f"{verdict(s['ceiling_share'] >= TARGET_CEILING_SHARE)} |")
+        w(f"| {n} | restore vs raw create loop, by CPU cost per object | {s['sw_ms']:.2f} ms → {s['sw_limit']:.0f}/s "
+          f"| {s['loop_ms']:.2f} ms → {s['loop_limit']:.0f}/s | {100 * s['cpu_share']:.0f}% | (independent of "
+          "other load: N × cores ÷ CPU-s) |")
         w(f"| {n} | raw create loop vs `kubectl create -f` | | | {s['ceiling_best'] / s['restore_kc_rate']:.1f}× "
           "faster | (the most any client reached here) |")
         if s["rehearsal_ok"] is not None:
@@ -708,7 +717,9 @@ def markdown(meta, results):
         lines.append(("restore ≥ 4× faster than `kubectl create -f`", s["restore_speedup"] >= TARGET_RESTORE_SPEEDUP,
                       f"{s['restore_speedup']:.1f}×", f"{100 * (1 - s['restore_speedup'] / TARGET_RESTORE_SPEEDUP):.0f}% short"))
         lines.append(("restore ≥ 75% of the raw create loop's best", s["ceiling_share"] >= TARGET_CEILING_SHARE,
-                      f"{100 * s['ceiling_share']:.0f}%", f"{100 * (TARGET_CEILING_SHARE - s['ceiling_share']):.0f} points short"))
+                      f"{100 * s['ceiling_share']:.0f}% by wall time (by CPU cost per object: "
+                      f"{100 * s['cpu_share']:.0f}%)",
+                      f"{100 * (TARGET_CEILING_SHARE - s['ceiling_share']):.0f} points short"))
         if big and s["rehearsal_ok"] is not None:
             lines.append(("rehearsal within 1.5× of the real restore",
                           s["rehearsal_ratio"] <= TARGET_REHEARSAL_RATIO and s["rehearsal_ok"],
