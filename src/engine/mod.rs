@@ -3,6 +3,7 @@
 //! where a session stopped. It knows no terminal: it talks to a front end through
 //! [`events`].
 
+pub mod drill;
 pub mod error;
 pub mod events;
 mod execute;

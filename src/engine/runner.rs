@@ -104,6 +104,7 @@ impl Runner<'_> {
             if self.cancel.is_cancelled() {
                 return self.end(SessionStatus::Interrupted, RunOutcome::Interrupted, started);
             }
+            super::drill::hold_before(index).await;
             let end = self.run_step(index).await?;
             self.flush_log()?;
             match end {
@@ -111,6 +112,7 @@ impl Runner<'_> {
                 StepEnd::End(status, outcome) => return self.end(status, outcome, started),
             }
         }
+        super::drill::hold_before(index).await;
         self.end(SessionStatus::Finished, RunOutcome::Finished, started)
     }
 

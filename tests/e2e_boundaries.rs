@@ -1,0 +1,124 @@
+//! The NGINX Service Mesh 1.6 -> 1.7 manual upgrade killed with SIGKILL at
+//! every step boundary, through the real binary on the test bed, headless with
+//! --yes: before the first step, between every two steps (each CRD wait and
+//! each re-rolled namespace included) and after the last. Each round resumes the
+//! session and is killed at the next boundary; in the end every custom resource
+//! is back once, and no step ran more than once.
+//!
+//! The engine holds at a boundary when STEPWISE_DRILL_HOLD_BEFORE_STEP asks it
+//! to (src/engine/drill.rs): a kill racing steps that take microseconds could
+//! not promise to land there. The kill itself is a real SIGKILL from outside.
+
+mod journey;
+mod seed;
+mod support;
+
+use std::time::{Duration, Instant};
+
+use journey::*;
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::Api;
+use stepwise::engine::drill;
+use stepwise::journal::{StepRecord, StepState};
+
+const JOURNEY: &str = "kill at every step boundary";
+
+/// Runs stepwise told to hold before step `index` and kills it once it holds there.
+async fn kill_at_boundary(up: &mut Upgrade<'_>, args: &[impl AsRef<str>], index: usize) -> Ended {
+    let hold = [(drill::HOLD_VARIABLE, index.to_string())];
+    let running = up.spawn_with_env(args, &hold);
+    let err = running.err.clone();
+    let line = drill::holding_line(index);
+    let moment = format!("before step {index}");
+    up.kill_when(running, &moment, Duration::from_secs(180), || {
+        let held = std::fs::read_to_string(&err).is_ok_and(|e| e.lines().any(|l| l == line));
+        async move { held }
+    })
+    .await
+}
+
+fn name(s: &StepRecord) -> String {
+    match &s.item {
+        Some(item) => format!("`{}` [{item}]", s.step),
+        None => format!("`{}`", s.step),
+    }
+}
+
+/// After a kill before step `index`: everything before it done exactly once,
+/// nothing from it on started.
+fn assert_cut_at(steps: &[StepRecord], index: usize, ended: &Ended) {
+    for (i, s) in steps.iter().enumerate() {
+        let (state, attempts) = if i < index { (StepState::Done, 1) } else { (StepState::Pending, 0) };
+        assert_eq!(s.state, state, "{JOURNEY}, killed before step {index}: step {i} {}; {}", name(s), ended.show());
+        assert_eq!(s.attempts, attempts, "{JOURNEY}, killed before step {index}: step {i} {} attempts", name(s));
+    }
+}
+
+fn position(steps: &[StepRecord], id: &str) -> usize {
+    steps.iter().position(|s| s.step == id).unwrap_or_else(|| panic!("{JOURNEY}: no step `{id}` in the journal"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_each_step_boundary_the_upgrade_resumes_without_running_a_step_twice() {
+    let started = Instant::now();
+    let tb = support::cluster();
+    let client = tb.client().await;
+    let tools = tempfile::tempdir().unwrap();
+    let old = seed::meshctl_at(tools.path(), "1.6.0", &tb.standins);
+    let new = seed::meshctl_at(tools.path(), "1.7.0", &tb.standins);
+    let finalizers = seed::spawn_finalizer_controller(client.clone());
+    fresh_mesh(JOURNEY, tb, &client, &old, &new).await;
+    let namespaces: Vec<String> = (0..4).map(|i| format!("kb-team-{i}")).collect();
+    let per_kind = 60;
+    seed::seed(&client, &namespaces, per_kind).await;
+    let meshed = ["kb-app-a", "kb-app-b"];
+    for ns in meshed {
+        seed::meshed_app(&client, ns).await;
+    }
+    let before = seed::live(&client, &namespaces).await;
+    let total = seed::KINDS.len() * per_kind;
+    assert_eq!(before.len(), total, "{JOURNEY}, setup: seeded");
+
+    let mut up = Upgrade::new(JOURNEY, tb);
+    let run_args = Upgrade::run_args(&old, &new, &meshed);
+    let ended = kill_at_boundary(&mut up, &run_args, 0).await;
+    let count = up.steps().len();
+    assert_cut_at(&up.steps(), 0, &ended);
+    let (remove, deploy, restore) = {
+        let steps = up.steps();
+        (position(&steps, "remove-mesh"), position(&steps, "deploy"), position(&steps, "restore-resources"))
+    };
+    for index in 1..=count {
+        let ended = kill_at_boundary(&mut up, RESUME, index).await;
+        let steps = up.steps();
+        assert_cut_at(&steps, index, &ended);
+        let actions = up.standin_actions();
+        for (verb, at) in [(" remove", remove), (" deploy", deploy)] {
+            let runs = actions.iter().filter(|a| a.contains(verb)).count();
+            assert_eq!(runs, usize::from(at < index), "{JOURNEY}, killed before step {index}: nginx-meshctl{verb} ran");
+        }
+        if index <= remove || index > restore {
+            let live = seed::live(&client, &namespaces).await;
+            assert_eq!(live.len(), total, "{JOURNEY}, killed before step {index}: custom resources in the cluster");
+        }
+    }
+
+    // The last round has nothing left to run but to close the session.
+    let ended = up.run(RESUME);
+    finalizers.abort();
+    assert!(ended.status.success(), "{JOURNEY}, the last resume: {}", ended.show());
+    assert!(ended.stdout.contains("Session finished"), "{JOURNEY}, the last resume: {}", ended.show());
+    assert_eq!(up.rounds, count + 2, "{JOURNEY}: stepwise processes started");
+
+    assert_all_back(JOURNEY, &before, &seed::live(&client, &namespaces).await);
+    let image = control_plane_image(&client).await;
+    assert!(image.as_deref().is_some_and(|i| i.ends_with(":1.7.0")), "{JOURNEY}, step `deploy`: runs {image:?}");
+    for ns in meshed {
+        let d = Api::<Deployment>::namespaced(client.clone(), ns).get("web").await.unwrap();
+        assert!(restarted_at(&d).is_some(), "{JOURNEY}, step `reroll` [{ns}]: not re-rolled");
+    }
+    for s in up.steps() {
+        assert_eq!((s.state, s.attempts), (StepState::Done, 1), "{JOURNEY}, step {}: {:?}", name(&s), s.error);
+    }
+    eprintln!("{JOURNEY}: {} boundaries, done in {:?}", count + 1, started.elapsed());
+}
