@@ -830,6 +830,29 @@ def print_table(sums):
     print()
 
 
+README_BEGIN = "<!-- benchmarks:begin -->"
+README_END = "<!-- benchmarks:end -->"
+
+
+def update_readme(path, doc):
+    """Puts the report's results table into the README between its markers, so
+    the README shows the latest measurement without anyone copying it."""
+    start = doc.index("## Results\n") + len("## Results\n")
+    end = doc.find("\n## ", start)
+    table = doc[start:end if end >= 0 else len(doc)].strip()
+    header = [line for line in doc.splitlines() if line.startswith(("* Date:", "* Machine:"))]
+    block = "\n".join([README_BEGIN, *header, "", table, "", README_END])
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if README_BEGIN not in text or README_END not in text:
+        raise Failed(f"{path} has no {README_BEGIN} ... {README_END} block to fill")
+    before, rest = text.split(README_BEGIN, 1)
+    after = rest.split(README_END, 1)[1]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(before + block + after)
+    log(f"updated the results table in {path}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", help="the test bed's testbed.env")
@@ -851,10 +874,19 @@ def main():
                    help="seconds to wait before each measurement for other processes to calm down")
     p.add_argument("--quiet-cores", type=float, default=0.25)
     p.add_argument("--out", help="Markdown report to write")
+    p.add_argument("--readme", help="README whose benchmarks block gets the results table")
+    p.add_argument("--from-doc", metavar="REPORT_MD",
+                   help="only copy the results table of an existing report into --readme")
     p.add_argument("--results", help="JSON with every sample, to write")
     p.add_argument("--doc-args", default="", help="the run.sh arguments, for the report")
     args = p.parse_args()
     args.argv_for_doc = args.doc_args.split()
+    if args.from_doc:
+        if not args.readme:
+            p.error("--from-doc needs --readme")
+        with open(args.from_doc, encoding="utf-8") as f:
+            update_readme(args.readme, f.read())
+        return
     if not args.render and not all((args.env, args.repo, args.stepwise, args.helper, args.work)):
         p.error("--env, --repo, --stepwise, --helper and --work are needed to run")
     QUIET.update(wait=args.quiet_wait, cores=args.quiet_cores)
@@ -890,6 +922,8 @@ def main():
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(doc)
         log(f"wrote {args.out}")
+    if args.readme:
+        update_readme(args.readme, doc)
 
 
 if __name__ == "__main__":

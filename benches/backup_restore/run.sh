@@ -17,7 +17,8 @@
 #
 #   --quick     N=3,000 only, 3 repetitions (a few minutes)
 #   (default)   N=3,000 and 30,000, 3 repetitions (about 30-40 minutes on 2 cores)
-#   --out FILE  the Markdown report (default docs/benchmarks.md; "-" for none)
+#   --out FILE  the Markdown report (default docs/benchmarks.md; "-" for none);
+#               with the default, README.md's benchmarks block gets its table too
 #   --work DIR  scratch folder (default a new /tmp/stepwise-bench.XXXXXX, removed
 #               afterwards unless --keep); the samples are in DIR/results.json
 #   --wipe      how objects are removed between restores: one etcd range delete
@@ -141,4 +142,6 @@ if [[ $out != - ]]; then
     mkdir -p "$(dirname "$out")"
     args+=(--out "$out")
 fi
+# The README shows the table of the report in docs/, so it follows only that one.
+[[ $out == "$REPO/docs/benchmarks.md" ]] && args+=(--readme "$REPO/README.md")
 python3 "$HERE/bench.py" "${args[@]}"
