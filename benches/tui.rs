@@ -36,6 +36,7 @@ fn session_started() -> Message {
         product: "kong-gateway".into(),
         from: "2.0.0".into(),
         to: "3.4.0".into(),
+        hops: ["2.8.0", "3.0.0", "3.3.0", "3.4.0"].map(String::from).to_vec(),
         context: "prod-eu".into(),
         server: "https://10.0.0.1:6443".into(),
         steps,

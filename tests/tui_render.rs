@@ -53,6 +53,7 @@ fn session_started(rehearsal: bool) -> Message {
         product: "nginx-service-mesh".into(),
         from: "1.6.0".into(),
         to: "1.8.0".into(),
+        hops: vec!["1.7.0".into(), "1.8.0".into()],
         context: "prod-eu".into(),
         server: "https://10.0.0.1:6443".into(),
         steps: plan(),
@@ -340,9 +341,23 @@ fn a_failed_step_after_stopping() {
     insta::assert_snapshot!("failure", screen(&app));
 }
 
+/// A rehearsal that ran to its end with step `skipped` skipped.
+fn rehearsed_to_the_end(skipped: usize) -> (App, Instant) {
+    let t0 = Instant::now();
+    let mut app = App::new(t0, Theme::monochrome());
+    feed(&mut app, Message::Resize(W, H));
+    feed(&mut app, session_started(true));
+    for index in 0..plan().len() {
+        feed(&mut app, started(index));
+        let state = if index == skipped { "skipped" } else { "done" };
+        feed(&mut app, event(Event::StepFinished { index, state: state.into(), outcome: "rehearsed".into() }));
+    }
+    (app, t0)
+}
+
 #[test]
 fn summary_then_any_key_leaves() {
-    let (mut app, t0) = app();
+    let (mut app, t0) = rehearsed_to_the_end(4);
     feed(&mut app, Message::Tick(t0 + Duration::from_secs(754)));
     feed(
         &mut app,
@@ -355,8 +370,43 @@ fn summary_then_any_key_leaves() {
         }),
     );
     assert!(feed(&mut app, Message::EngineGone).is_none(), "the operator reads the summary first");
-    insta::assert_snapshot!("summary", screen(&app));
+    let s = screen(&app);
+    assert!(s.contains("Steps:   7 done, 1 skipped (of 8)"), "{s}");
+    insta::assert_snapshot!("summary", s);
     assert!(matches!(feed(&mut app, ch('z')), Some(Effect::Quit)));
+}
+
+#[test]
+fn summary_of_an_interrupted_session_says_how_to_resume() {
+    let (mut app, _) = app();
+    feed(&mut app, started(1));
+    feed(&mut app, event(Event::StepFinished { index: 1, state: "interrupted".into(), outcome: "stopped".into() }));
+    feed(
+        &mut app,
+        event(Event::SessionFinished {
+            status: "interrupted".into(),
+            elapsed_secs: 95,
+            backups: PathBuf::from("/home/op/.local/state/stepwise/sessions/20250301-0915-a1b2/backups"),
+            report: None,
+            resume_hint: Some("stepwise resume 20250301-0915-a1b2".into()),
+        }),
+    );
+    let s = screen(&app);
+    assert!(s.contains("1 done, 1 interrupted, 6 not run (of 8)"), "{s}");
+    insta::assert_snapshot!("summary_interrupted", s);
+}
+
+#[test]
+fn the_header_shows_every_hop_or_both_ends_when_narrow() {
+    let (app, _) = app();
+    let wide = screen(&app);
+    assert!(wide.contains("nginx-service-mesh 1.6.0 -> 1.7.0 -> 1.8.0"), "{wide}");
+    assert!(wide.contains("Hop 2: 1.7.0 -> 1.8.0"), "{wide}");
+    let narrow = text(&draw(&app, 72, 20));
+    let header: String = narrow.lines().take(2).collect::<Vec<_>>().join("\n");
+    assert!(header.contains("1.6.0 -> 1.8.0 (2 hops)"), "{narrow}");
+    assert!(header.trim_end().lines().next().is_some_and(|l| l.ends_with("0s")), "the elapsed time stays: {narrow}");
+    insta::assert_snapshot!("header_narrow", header);
 }
 
 #[test]

@@ -76,6 +76,9 @@ pub enum Event {
         product: String,
         from: String,
         to: String,
+        /// The version each hop reaches, in order; more than one means the
+        /// upgrade stops at intermediate releases on its way to `to`.
+        hops: Vec<String>,
         context: String,
         server: String,
         steps: Vec<StepInfo>,

@@ -196,6 +196,7 @@ async fn begin(runner: &mut Runner<'_>) -> Result<RunOutcome, EngineError> {
         product: meta.product.clone(),
         from: meta.from.clone(),
         to: meta.to.clone(),
+        hops: runner.ctx.plan.hops.iter().map(|h| h.to.to_string()).collect(),
         context: runner.ctx.conn.context.clone(),
         server: runner.ctx.conn.server.clone(),
         steps: runner.step_infos(),

@@ -18,7 +18,8 @@ pub struct Session {
     pub product: String,
     pub from: String,
     pub to: String,
-    pub hops: usize,
+    /// The version each hop reaches; the last is `to`.
+    pub hops: Vec<String>,
     pub context: String,
     pub server: String,
     pub started: Instant,
@@ -70,6 +71,25 @@ pub struct App {
     pub(super) engine_gone: bool,
     /// The operator has seen the end and pressed a key.
     pub(super) dismissed: bool,
+}
+
+impl Session {
+    /// `from -> hop -> ... -> to`, so intermediate releases are in plain sight.
+    pub fn path(&self) -> String {
+        let mut versions = vec![self.from.as_str()];
+        versions.extend(self.hops.iter().map(String::as_str));
+        if versions.last() != Some(&self.to.as_str()) {
+            versions.push(&self.to);
+        }
+        versions.join(" -> ")
+    }
+
+    /// Where hop `hop` (from 0) starts and ends.
+    pub fn hop_span(&self, hop: usize) -> Option<(&str, &str)> {
+        let to = self.hops.get(hop)?;
+        let from = if hop == 0 { &self.from } else { &self.hops[hop - 1] };
+        Some((from, to))
+    }
 }
 
 impl App {

@@ -34,8 +34,7 @@ pub fn question(app: &mut App, question: Question, reply: oneshot::Sender<Answer
 
 pub fn event(app: &mut App, event: Event) {
     match event {
-        Event::SessionStarted { id, dir, rehearsal, product, from, to, context, server, steps } => {
-            let hops = steps.iter().map(|s| s.hop + 1).max().unwrap_or(1);
+        Event::SessionStarted { id, dir, rehearsal, product, from, to, hops, context, server, steps } => {
             app.session = Some(Session { id, rehearsal, product, from, to, hops, context, server, started: app.now });
             app.log.push(Kind::Notice, format!("session folder: {}", dir.display()));
             plan(app, steps);

@@ -27,6 +27,9 @@ fn lines(app: &App, step: &StepView) -> Vec<Line<'static>> {
     let theme = app.theme;
     let info = &step.info;
     let mut facts = format!("{} · hop {}", info.kind, info.hop + 1);
+    if let Some((from, to)) = app.session.as_ref().and_then(|s| s.hop_span(info.hop)) {
+        facts.push_str(&format!(" ({from} -> {to})"));
+    }
     if info.destructive {
         facts.push_str(" · DESTRUCTIVE");
     }

@@ -73,6 +73,7 @@ pub fn end(app: &App, frame: &mut Frame) {
     };
     let status_style = if s.status == "finished" { theme.done() } else { theme.warning() };
     let mut body = vec![Line::from(vec![Span::raw("Status:  "), Span::styled(s.status.clone(), status_style)])];
+    body.push(Line::raw(format!("Steps:   {}", tally(app))));
     body.push(Line::raw(format!("Took:    {}", duration(s.elapsed))));
     body.extend(para(&s.backups.display().to_string(), width, "Backups: ", Style::new()));
     if let Some(r) = &s.report {
@@ -83,6 +84,21 @@ pub fn end(app: &App, frame: &mut Frame) {
     }
     let title = if s.status == "finished" { "Session finished" } else { "Session ended" };
     show(frame, theme, title, body, actions);
+}
+
+/// What ran: how many steps ended each way, in the order a session goes through them.
+fn tally(app: &App) -> String {
+    let order = [Status::Done, Status::Skipped, Status::Failed, Status::Interrupted, Status::Running, Status::Pending];
+    let counts: Vec<String> = order
+        .iter()
+        .map(|status| (status, app.steps.iter().filter(|s| s.status == *status).count()))
+        .filter(|(_, n)| *n > 0)
+        .map(|(status, n)| {
+            let word = if *status == Status::Pending { "not run" } else { status.word() };
+            format!("{n} {word}")
+        })
+        .collect();
+    if counts.is_empty() { "none".into() } else { format!("{} (of {})", counts.join(", "), app.steps.len()) }
 }
 
 pub fn too_small(app: &App, frame: &mut Frame) {

@@ -32,7 +32,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
 fn line(app: &App, row: Row) -> Line<'static> {
     let theme = app.theme;
     let i = match row {
-        Row::Hop(hop) => return Line::styled(format!("Hop {}", hop + 1), theme.title()),
+        Row::Hop(hop) => return Line::styled(hop_heading(app, hop), theme.title()),
         Row::Step(i) => i,
     };
     let step = &app.steps[i];
@@ -44,6 +44,13 @@ fn line(app: &App, row: Row) -> Line<'static> {
         Span::styled(step.status.mark(), mark_style(theme, step.status)),
         Span::styled(text, row_style),
     ])
+}
+
+fn hop_heading(app: &App, hop: usize) -> String {
+    match app.session.as_ref().and_then(|s| s.hop_span(hop)) {
+        Some((from, to)) => format!("Hop {}: {from} -> {to}", hop + 1),
+        None => format!("Hop {}", hop + 1),
+    }
 }
 
 pub fn mark_style(theme: Theme, status: Status) -> Style {
