@@ -34,6 +34,10 @@ pub struct Global {
     /// Where sessions are kept (default: $XDG_STATE_HOME/stepwise).
     #[arg(long, value_name = "DIR", env = "STEPWISE_STATE_DIR", global = true)]
     pub state_dir: Option<PathBuf>,
+    /// Log more: -v what stepwise does, -vv details, -vvv the libraries too. Logs go to
+    /// <state dir>/logs/stepwise.log, and to standard error unless the full screen is up.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,7 +163,7 @@ pub struct RestoreArgs {
     /// A folder written by `stepwise backup` or by a session's backup step.
     pub dir: PathBuf,
     /// How many objects are created at once.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = crate::cluster::restore::RestoreRequest::DEFAULT_CONCURRENCY)]
     pub concurrency: usize,
     /// Validate every object with a server-side dry run; store nothing.
     #[arg(long)]

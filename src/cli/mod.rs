@@ -5,6 +5,7 @@ pub mod args;
 mod backup;
 mod catalog;
 pub mod exit;
+pub mod logging;
 mod report;
 mod session;
 
@@ -25,8 +26,39 @@ impl Failure {
     }
 }
 
-/// Runs a parsed command and returns what it prints on success.
+/// Runs a parsed command and returns what it prints on success. Failures are
+/// also logged, so the log file tells the whole story of a run.
 pub fn run(cli: Cli) -> Result<String, Failure> {
+    logging::init(&session::state_dir(&cli.global), cli.global.verbose, uses_full_screen(&cli.command));
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), revision = env!("STEPWISE_GIT_REVISION"), command = ?cli.command, "stepwise started");
+    tracing::debug!(
+        state_dir = %session::state_dir(&cli.global).display(),
+        kubeconfig = ?cli.global.kubeconfig,
+        context = ?cli.global.context,
+        runbooks = ?cli.global.runbooks,
+        "settings"
+    );
+    let result = dispatch(&cli);
+    match &result {
+        Ok(_) => tracing::info!("stepwise finished"),
+        Err(failure) => {
+            for report in &failure.reports {
+                tracing::error!(exit_code = failure.code, "{report}");
+            }
+        }
+    }
+    result
+}
+
+fn uses_full_screen(command: &Command) -> bool {
+    match command {
+        Command::Run(args) | Command::Rehearse(args) => session::full_screen(&args.answers),
+        Command::Resume(args) => session::full_screen(&args.answers),
+        _ => false,
+    }
+}
+
+fn dispatch(cli: &Cli) -> Result<String, Failure> {
     let extra = &cli.global.runbooks;
     match &cli.command {
         Command::List => Ok(catalog::list(&catalog::load_catalog(extra)?)),

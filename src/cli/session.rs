@@ -14,7 +14,7 @@ use crate::plan::{self, Request};
 use crate::runbook::{Catalog, Version};
 use crate::ui;
 
-fn state_dir(global: &Global) -> PathBuf {
+pub(super) fn state_dir(global: &Global) -> PathBuf {
     global.state_dir.clone().unwrap_or_else(journal::default_state_dir)
 }
 
@@ -210,13 +210,18 @@ where
     }
 }
 
+/// Whether the full screen will run: both ends terminals, no `--yes`, no `--plain`.
+pub(super) fn full_screen(answers: &AnswerArgs) -> bool {
+    !answers.yes && !answers.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
 /// `--yes`: headless. Both ends terminals and no `--plain`: the full screen.
 /// Otherwise the line-by-line front end.
 fn spawn_front_end(answers: &AnswerArgs, inbox: Inbox, canceller: Canceller) -> tokio::task::JoinHandle<()> {
     if answers.yes {
         let options = ui::headless::Options { confirm_words: answers.confirm.clone() };
         tokio::spawn(ui::headless::drive(inbox, options, std::io::stdout()))
-    } else if !answers.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+    } else if full_screen(answers) {
         tokio::spawn(async move {
             if let Err(e) = ui::tui::drive(inbox, Some(canceller)).await {
                 eprintln!("stepwise: the screen failed: {e}");

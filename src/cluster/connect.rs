@@ -78,6 +78,7 @@ impl Target {
         let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
         let client = Client::try_from(config)
             .map_err(|e| ClusterError::Kubeconfig { path: self.kubeconfig.clone(), message: e.to_string() })?;
+        tracing::info!(%server, %context, "using the cluster");
         Ok(Connection { client, context, server })
     }
 }

@@ -98,9 +98,15 @@ pub async fn detect(
     let mut findings = Vec::new();
     for entry in &product.detect {
         let finding = detect_one(conn, entry, &all).await.map_err(|e| e.with_product(&product.name))?;
+        tracing::debug!(product = %product.name, ?finding, "detection entry looked at");
         findings.push((finding, entry.sets.clone()));
     }
-    conclude(&product.name, findings)
+    let detected = conclude(&product.name, findings);
+    match &detected {
+        Ok(d) => tracing::info!(product = %product.name, version = %d.version, source = %d.source, "detected"),
+        Err(e) => tracing::warn!(product = %product.name, error = %e, "detection found no single version"),
+    }
+    detected
 }
 
 /// Turns every entry's finding into one answer.

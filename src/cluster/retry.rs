@@ -71,6 +71,7 @@ pub async fn with_retry<T>(
             Err(e) => {
                 let Verdict::Retry(hint) = classify(&e) else { return Err(e) };
                 let Some(wait) = backoff.delay(hint) else { return Err(e) };
+                tracing::warn!(error = %e, ?wait, "an API call failed for a passing reason; trying again");
                 on_retry(&e, wait);
                 tokio::time::sleep(wait).await;
             }

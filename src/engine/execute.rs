@@ -114,6 +114,13 @@ async fn interruptible<T>(cancel: &mut CancelSignal, work: impl Future<Output = 
 }
 
 /// Executes a step; returns a one-line outcome for the journal.
+#[tracing::instrument(
+    name = "step",
+    skip_all,
+    fields(index = index, id = %step.id.value),
+    ret(level = "info"),
+    err(level = "warn", Debug)
+)]
 pub async fn run(
     ctx: &Context,
     journal: &mut Journal,
@@ -123,6 +130,7 @@ pub async fn run(
     out: &Tee,
     mut cancel: CancelSignal,
 ) -> Result<String, StepError> {
+    tracing::info!(title = %step.title, mode = ?ctx.mode, "step started");
     let report = reporter(out, index);
     let mode = ctx.mode;
     let item = values.get("item").map(String::as_str).filter(|_| step.for_each.is_some());
