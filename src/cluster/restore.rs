@@ -34,8 +34,17 @@ pub struct RestoreRequest {
 }
 
 impl RestoreRequest {
+    /// Creates in flight at once. On the 2-core test bed a raw create loop peaked
+    /// at 32-64 (docs/benchmarks.md); more only queues in the API server.
+    pub const DEFAULT_CONCURRENCY: usize = 32;
+
     pub fn new(dir: PathBuf, mode: Mode) -> Self {
-        RestoreRequest { dir, concurrency: 16, mode, readiness_timeout: Duration::from_secs(120) }
+        RestoreRequest {
+            dir,
+            concurrency: Self::DEFAULT_CONCURRENCY,
+            mode,
+            readiness_timeout: Duration::from_secs(120),
+        }
     }
 }
 
@@ -114,23 +123,19 @@ pub async fn restore(conn: &Connection, req: &RestoreRequest, report: Reporter) 
         unreachable: std::sync::atomic::AtomicBool::new(false),
     };
     let mut result = RestoreReport::default();
-    let mut deferred = Vec::new();
-    for (entry, resolved) in &kinds {
-        let (counts, notable, later) = restore_kind(&state, req, entry, resolved).await?;
-        result.kinds.push(counts);
-        result.notable.extend(notable);
-        deferred.extend(later.into_iter().map(|o| (entry.clone(), resolved.clone(), o)));
-    }
+    result.kinds = kinds
+        .iter()
+        .map(|(entry, _)| KindCounts {
+            resource: entry.resource.clone(),
+            expected: entry.count,
+            ..KindCounts::default()
+        })
+        .collect();
+    let deferred = restore_kinds(&state, req, &kinds, &mut result).await?;
     // Objects whose owners are in the backup go last, so their owners exist.
-    for (entry, resolved, object) in deferred {
-        let outcome = state.restore_one(&resolved, object).await;
-        let counts = result.kinds.iter_mut().find(|k| k.resource == entry.resource);
-        if let Some(counts) = counts {
-            tally(counts, &outcome.outcome);
-        }
-        if !matches!(outcome.outcome, Outcome::Created | Outcome::Validated | Outcome::AlreadyIdentical) {
-            result.notable.push(outcome);
-        }
+    for (kind, object) in deferred {
+        let outcome = state.restore_one(&kinds[kind].1, object).await;
+        record(&mut result, kind, outcome);
     }
     if state.unreachable.load(std::sync::atomic::Ordering::SeqCst) {
         let failed = result.failed();
@@ -181,38 +186,60 @@ struct Shared<'a> {
     unreachable: std::sync::atomic::AtomicBool,
 }
 
-type KindRestore = (KindCounts, Vec<ObjectOutcome>, Vec<Value>);
-
-async fn restore_kind(
+/// Creates every object whose owner is not in the backup, `req.concurrency` at a
+/// time across kinds: the next kind's file is read once the last object of the
+/// one before has been started, so the creates never drain between kinds and at
+/// most two kinds are in memory. Returns the objects left for later, with their kind's index.
+async fn restore_kinds<'k>(
     state: &Shared<'_>,
     req: &RestoreRequest,
-    entry: &KindEntry,
-    resolved: &Resolved,
-) -> Result<KindRestore, ClusterError> {
-    let mut counts = KindCounts { resource: entry.resource.clone(), expected: entry.count, ..KindCounts::default() };
-    let mut objects = Vec::with_capacity(usize::try_from(entry.count).unwrap_or(0));
-    let mut deferred = Vec::new();
-    manifest::scan_file(&req.dir.join(&entry.file), |object| {
-        if state.owners.has_owner_in_backup(&object) {
-            deferred.push(object);
-        } else {
-            objects.push(object);
+    kinds: &'k [(KindEntry, Resolved)],
+    result: &mut RestoreReport,
+) -> Result<Vec<(usize, Value)>, ClusterError> {
+    let deferred = Mutex::new(Vec::new());
+    let read_error = Mutex::new(None);
+    let load = |(kind, (entry, resolved)): (usize, &'k (KindEntry, Resolved))| {
+        let mut objects = Vec::with_capacity(usize::try_from(entry.count).unwrap_or(0));
+        let scanned = manifest::scan_file(&req.dir.join(&entry.file), |object| {
+            if state.owners.has_owner_in_backup(&object) {
+                lock(&deferred).push((kind, object));
+            } else {
+                objects.push((kind, resolved, object));
+            }
+            Ok(())
+        });
+        if let Err(e) = scanned {
+            lock(&read_error).get_or_insert(e);
+            objects.clear();
         }
-        Ok(())
-    })?;
-    let outcomes: Vec<ObjectOutcome> = futures::stream::iter(objects)
-        .map(|object| state.restore_one(resolved, object))
-        .buffer_unordered(req.concurrency.max(1))
-        .collect()
-        .await;
-    let mut notable = Vec::new();
-    for o in outcomes {
-        tally(&mut counts, &o.outcome);
-        if !matches!(o.outcome, Outcome::Created | Outcome::Validated | Outcome::AlreadyIdentical) {
-            notable.push(o);
-        }
+        futures::stream::iter(objects)
+    };
+    let mut outcomes = futures::stream::iter(kinds.iter().enumerate())
+        .flat_map(load)
+        .map(|(kind, resolved, object)| async move { (kind, state.restore_one(resolved, object).await) })
+        .buffer_unordered(req.concurrency.max(1));
+    while let Some((kind, o)) = outcomes.next().await {
+        record(result, kind, o);
     }
-    Ok((counts, notable, deferred))
+    drop(outcomes);
+    if let Some(e) = lock(&read_error).take() {
+        return Err(e);
+    }
+    Ok(deferred.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner))
+}
+
+/// Counts an outcome for its kind and keeps it when the operator should see it.
+fn record(result: &mut RestoreReport, kind: usize, o: ObjectOutcome) {
+    if let Some(counts) = result.kinds.get_mut(kind) {
+        tally(counts, &o.outcome);
+    }
+    if !matches!(o.outcome, Outcome::Created | Outcome::Validated | Outcome::AlreadyIdentical) {
+        result.notable.push(o);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Shared<'_> {
