@@ -368,7 +368,9 @@ impl RolloutRequest {
         mode: Mode,
     ) -> Result<Self, TemplateError> {
         let namespaces = match &action.namespaces {
-            Some(list) => Some(list.iter().map(|t| t.render(values)).collect::<Result<Vec<_>, _>>()?),
+            Some(list) => {
+                Some(split_namespaces(&list.iter().map(|t| t.render(values)).collect::<Result<Vec<_>, _>>()?))
+            }
             None => None,
         };
         let render = |t: &Option<crate::runbook::template::Template>| t.as_ref().map(|t| t.render(values)).transpose();
@@ -384,6 +386,12 @@ impl RolloutRequest {
             mode,
         })
     }
+}
+
+/// Namespace names never hold a comma, so an entry that does is a list variable
+/// (such as `{{meshed_namespaces}}`) given whole: it stands for each of its names.
+pub fn split_namespaces(entries: &[String]) -> Vec<String> {
+    entries.iter().flat_map(|e| e.split(',')).map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect()
 }
 
 /// What a rollout restart did (or, in rehearsal, would do).
@@ -762,4 +770,15 @@ fn forget_member(pending: &mut Vec<(WorkloadRef, String)>, name: &str, tally: &T
     let (w, _) = pending.remove(i);
     (tally.report)(OpEvent::Warning(format!("{w} was deleted while its rollout was awaited")));
     tally.finished(w.to_string());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_namespaces;
+
+    #[test]
+    fn a_list_variable_given_whole_stands_for_each_namespace() {
+        let given = ["shop, payments".to_string(), "".to_string(), "edge".to_string()];
+        assert_eq!(split_namespaces(&given), ["shop", "payments", "edge"]);
+    }
 }

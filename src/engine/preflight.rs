@@ -93,7 +93,7 @@ fn access_needs(runner: &Runner<'_>, step: &Step, values: &BTreeMap<String, Stri
             }
         }
         Action::RolloutRestart(rr) => {
-            let ns = rr.namespaces.as_ref().map(|n| render(n, values));
+            let ns = rr.namespaces.as_ref().map(|n| crate::cluster::rollout::split_namespaces(&render(n, values)));
             checks::rollout_restart_needs(ns.as_deref(), rr.kinds.as_deref().unwrap_or(&[]), rr.delete_unowned_pods)
         }
         Action::Wait(w) => WaitTarget::render(&w.condition, values).map(|t| checks::wait_needs(&t)).unwrap_or_default(),

@@ -89,6 +89,7 @@ impl Runner<'_> {
         let mut values = self.values.clone();
         values.insert("from_version".into(), hop.from.to_string());
         values.insert("to_version".into(), hop.to.to_string());
+        self.resolved.render_hop_defaults(&mut values);
         if let Some(item) = &w.item {
             values.insert("item".into(), item.clone());
         }
@@ -105,6 +106,9 @@ impl Runner<'_> {
                 return self.end(SessionStatus::Interrupted, RunOutcome::Interrupted, started);
             }
             super::drill::hold_before(index).await;
+            if !self.acknowledge_hop(index).await? {
+                return self.end(SessionStatus::Interrupted, RunOutcome::Stopped, started);
+            }
             let end = self.run_step(index).await?;
             self.flush_log()?;
             match end {

@@ -57,6 +57,27 @@ impl Resolved<'_> {
         &self.procedures[w.hop].procedure.steps[w.step]
     }
 
+    /// Renders, for one hop, the variables whose defaults name the hop's versions (a
+    /// chart version defaulting to `{{to_version}}`, say). When the session began
+    /// no hop was known, so such a default was kept with those names unrendered;
+    /// a value the operator gave instead is left as it is.
+    pub fn render_hop_defaults(&self, values: &mut BTreeMap<String, String>) {
+        let before_hop: BTreeMap<String, String> = values
+            .iter()
+            .filter(|(k, _)| !HOP_VALUES.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for var in self.variables() {
+            let Some(default) = &var.default else { continue };
+            if !default.variables().any(|n| HOP_VALUES.contains(&n)) {
+                continue;
+            }
+            if values.get(&var.name.value) == Some(&default.render_partial(&before_hop)) {
+                values.insert(var.name.value.clone(), default.render_partial(values));
+            }
+        }
+    }
+
     /// The work list; steps with `for_each` repeat for each item of their list.
     pub fn work(&self, values: &BTreeMap<String, String>) -> Vec<WorkItem> {
         let mut out = Vec::new();
@@ -75,6 +96,9 @@ impl Resolved<'_> {
         out
     }
 }
+
+/// Built-in values that differ from hop to hop.
+const HOP_VALUES: [&str; 2] = ["from_version", "to_version"];
 
 /// A comma-separated list, blanks dropped.
 pub fn split_list(value: &str) -> Vec<String> {
