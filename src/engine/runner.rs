@@ -105,7 +105,7 @@ impl Runner<'_> {
             if self.cancel.is_cancelled() {
                 return self.end(SessionStatus::Interrupted, RunOutcome::Interrupted, started);
             }
-            super::drill::hold_before(index).await;
+            super::drill::hold(super::drill::Point::Before(index)).await;
             if !self.acknowledge_hop(index).await? {
                 return self.end(SessionStatus::Interrupted, RunOutcome::Stopped, started);
             }
@@ -116,7 +116,7 @@ impl Runner<'_> {
                 StepEnd::End(status, outcome) => return self.end(status, outcome, started),
             }
         }
-        super::drill::hold_before(index).await;
+        super::drill::hold(super::drill::Point::Before(index)).await;
         self.end(SessionStatus::Finished, RunOutcome::Finished, started)
     }
 
@@ -185,6 +185,7 @@ impl Runner<'_> {
                 Confirmed::Stop => return Ok(StepEnd::End(SessionStatus::Interrupted, RunOutcome::Stopped)),
             }
             self.journal.start_step(index)?;
+            super::drill::hold(super::drill::Point::Inside(index)).await;
             let result =
                 execute::run(&self.ctx, &mut self.journal, &step, &values, index, &self.out, self.cancel.clone()).await;
             match result {
