@@ -84,6 +84,11 @@ pub enum Command {
     /// List sessions, newest first.
     #[command(after_help = "Example:\n  stepwise sessions")]
     Sessions,
+    /// Write a commented procedure file to start a runbook from; it passes `lint` as written.
+    #[command(
+        after_help = "Examples:\n  stepwise new-runbook nginx-service-mesh --id canary --out my-runbooks/nginx-service-mesh/canary.yaml\n  stepwise new-runbook acme-mesh   # a new product: writes acme-mesh/product.yaml too"
+    )]
+    NewRunbook(NewRunbookArgs),
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  stepwise completions bash > /etc/bash_completion.d/stepwise")]
     Completions {
@@ -127,6 +132,22 @@ pub struct PlanArgs {
     pub values: Vec<(String, String)>,
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct NewRunbookArgs {
+    /// The product the procedure upgrades: a known one, or a new one (then a
+    /// product.yaml is written beside the procedure).
+    pub product: String,
+    /// The procedure's id, also its file name.
+    #[arg(long, default_value = "custom-upgrade")]
+    pub id: String,
+    /// Where to write it (default: PRODUCT/ID.yaml); its directory must be named after the product.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Replace a file that is already there.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

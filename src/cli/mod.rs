@@ -7,6 +7,7 @@ mod catalog;
 pub mod exit;
 pub mod logging;
 mod report;
+mod scaffold;
 mod session;
 
 use args::{Cli, Command};
@@ -73,6 +74,7 @@ fn dispatch(cli: &Cli) -> Result<String, Failure> {
         Command::Sessions => session::sessions(&cli.global),
         Command::Backup(args) => backup::backup(&cli.global, args),
         Command::Restore(args) => backup::restore(&cli.global, args),
+        Command::NewRunbook(args) => scaffold::new_runbook(extra, args),
         Command::Completions { shell } => Ok(completions(*shell)),
         Command::Man => man_page(),
         Command::Schema { kind } => Ok(crate::runbook::schema::json(match kind {
