@@ -1,0 +1,362 @@
+//! Kong Mesh upgrades end to end through the real binary on the test bed,
+//! headless with --yes: single-zone 2.9 -> 2.11 with Helm, and multizone across
+//! the two clusters of the test bed (global control plane first, then the zone,
+//! then the data planes). Each journey is rehearsed first: the rehearsal must leave
+//! the cluster as it was and its report must predict what the real run then does.
+
+mod kong;
+mod support;
+
+use std::ffi::OsString;
+
+use kong::chart_repo::ChartRepo;
+use kong::revisions::Recorder;
+use kong::{Session, stepwise};
+use stepwise::journal::StepState;
+use stepwise::plan::{Request, plan};
+use stepwise::runbook::{Version, load};
+
+const NS: &str = "kong-mesh-system";
+const CONTROL_PLANE: &str = "kong-mesh-control-plane";
+const RELEASES: [&str; 3] = ["2.9.0", "2.10.0", "2.11.0"];
+
+/// The fixture chart in a repository added as `kong-mesh`, so the runbooks'
+/// default chart reference `kong-mesh/kong-mesh` is the one in use.
+fn chart_repo(tb: &support::TestCluster) -> ChartRepo {
+    ChartRepo::start(&tb.helm, "kong-mesh", &[(support::fixture_chart("kong-mesh"), &RELEASES)])
+}
+
+/// `helm install` of the control plane at `version` into `context`, as the
+/// vendor documents it; `mode` is standalone, global or zone.
+fn install(tb: &support::TestCluster, repo: &ChartRepo, context: &str, version: &str, mode: &str) {
+    let mut cmd = tb.command(&tb.helm);
+    cmd.envs(repo.env()).args(["--kube-context", context, "install", "kong-mesh", &repo.chart("kong-mesh")]);
+    cmd.args(["--version", version, "--namespace", NS, "--create-namespace", "--wait", "--timeout", "3m"]);
+    cmd.args(["--set", "controlPlane.replicas=2", "--set", &format!("controlPlane.mode={mode}")]);
+    support::run_ok(cmd);
+}
+
+/// The charts of the release's history, oldest first, as `helm history` lists them.
+fn chart_history(tb: &support::TestCluster, repo: &ChartRepo, context: &str) -> Vec<String> {
+    let mut cmd = tb.command(&tb.helm);
+    cmd.envs(repo.env()).args(["--kube-context", context, "history", "kong-mesh", "--namespace", NS, "-o", "json"]);
+    let history: serde_json::Value = serde_json::from_str(&support::run_ok(cmd)).unwrap();
+    history.as_array().unwrap().iter().map(|r| r["chart"].as_str().unwrap_or_default().to_string()).collect()
+}
+
+/// The hops the shipped runbooks' planner chooses: (from, to, procedure).
+fn planned_hops(from: &str, to: &str, facts: &[(&str, &str)]) -> Vec<(String, String, String)> {
+    let catalog = load(&[]).expect("the shipped runbooks load");
+    let request = Request {
+        product: "kong-mesh".into(),
+        from: Some(Version::parse(from).unwrap()),
+        to: to.into(),
+        facts: facts.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        ..Request::default()
+    };
+    let p = plan(&catalog, &request).expect("the planner finds a path");
+    p.hops.iter().map(|h| (h.from.to_string(), h.to.to_string(), h.procedure.clone())).collect()
+}
+
+/// Every warning and breaking note of every hop was acknowledged before the
+/// hop's first step started.
+fn assert_notes_acknowledged(journey: &str, session: &Session) {
+    let acknowledged = session.acknowledged();
+    for (h, hop) in session.meta["plan"]["hops"].as_array().unwrap().iter().enumerate() {
+        let started = session.hop_started(h).unwrap_or_else(|| panic!("{journey}, hop {}: never started", h + 1));
+        for note in hop["notes"].as_array().unwrap().iter().filter(|n| n["severity"] != "info") {
+            let title = note["title"].as_str().unwrap();
+            let (_, at) = acknowledged.iter().find(|(t, _)| t.starts_with(title)).unwrap_or_else(|| {
+                panic!(
+                    "{journey}, hop {}: the {} note {title:?} was not acknowledged: {acknowledged:?}",
+                    h + 1,
+                    note["severity"]
+                )
+            });
+            assert!(
+                *at <= started,
+                "{journey}, hop {}: {title:?} acknowledged at {at}, after the hop began at {started}",
+                h + 1
+            );
+        }
+    }
+}
+
+/// The rehearsal's report names the same steps as the real run, with the same
+/// counts and commands.
+fn assert_predicted(journey: &str, rehearsal: &Session, real: &Session) {
+    let report = rehearsal.report(journey);
+    let predicted = kong::predicted(&report);
+    let done = kong::done(real);
+    assert_eq!(predicted.len(), done.len(), "{journey}, the report: one row per step of the real run\n{report}");
+    for (p, d) in predicted.iter().zip(&done) {
+        assert_eq!(
+            p, d,
+            "{journey}, step \"{}\": the rehearsal predicted {:?}, the real run did {:?}\n{report}",
+            d.0, p.2, d.2
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_zone_helm_upgrade_re_rolls_the_data_planes_after_the_control_plane() {
+    const JOURNEY: &str = "kong-mesh single-zone";
+    const MESHED: [&str; 2] = ["km-shop", "km-pay"];
+    const PLAIN: &str = "km-plain";
+    let started = std::time::Instant::now();
+    let tb = support::cluster();
+    let client = tb.client().await;
+    let repo = chart_repo(tb);
+    install(tb, &repo, &tb.context, "2.9.0", "standalone");
+    for ns in MESHED {
+        kong::workload(&client, ns, true, "2.9.0").await;
+    }
+    kong::workload(&client, PLAIN, false, "2.9.0").await;
+    kong::available(JOURNEY, &client, NS, CONTROL_PLANE).await;
+    for ns in MESHED.iter().chain([&PLAIN]) {
+        kong::available(JOURNEY, &client, ns, "web").await;
+    }
+    let watched = [NS, MESHED[0], MESHED[1], PLAIN];
+    let before = kong::quiet_versions(JOURNEY, &client, &watched).await;
+    eprintln!("{JOURNEY}: set up in {:?}", started.elapsed());
+    let env: Vec<(&str, OsString)> = repo.env();
+    let args = ["kong-mesh", "--to", "2.11", "--yes", "--set", "meshed_namespaces=km-shop,km-pay"];
+
+    // The rehearsal changes nothing.
+    let rehearsal_state = tempfile::tempdir().unwrap();
+    let out = stepwise(tb, &tb.context, rehearsal_state.path(), &env, &[&["rehearse"][..], &args].concat());
+    assert!(out.status.success(), "{JOURNEY}, the rehearsal: {}", out.show());
+    let changed = kong::changed(&before, &kong::versions(&client, &watched).await);
+    assert!(changed.is_empty(), "{JOURNEY}, the rehearsal wrote to the cluster: {changed:?}\n{}", out.show());
+    assert_eq!(
+        chart_history(tb, &repo, &tb.context),
+        ["kong-mesh-2.9.0"],
+        "{JOURNEY}, the rehearsal: no Helm revision"
+    );
+    let rehearsal = Session::only(rehearsal_state.path(), JOURNEY);
+
+    // The real run.
+    let recorder = Recorder::default();
+    recorder.watch(client.clone(), "one").await;
+    let state = tempfile::tempdir().unwrap();
+    let out = stepwise(tb, &tb.context, state.path(), &env, &[&["run"][..], &args].concat());
+    recorder.stop();
+    assert!(out.status.success(), "{JOURNEY}, the run: {}", out.show());
+    assert!(out.stdout.contains("Detected Kong Mesh 2.9.0"), "{JOURNEY}, the run: detection\n{}", out.show());
+    let session = Session::only(state.path(), JOURNEY);
+    for s in &session.steps {
+        assert_eq!(s.state, StepState::Done, "{JOURNEY}, step `{}` {:?}: not done: {:?}", s.step, s.item, s.error);
+    }
+
+    // The hops are the planner's, and each is one Helm upgrade to its release.
+    let hops = session.hops();
+    assert_eq!(hops, planned_hops("2.9.0", "2.11.0", &[]), "{JOURNEY}, the journal's hops are the planner's");
+    for (from, to, _) in &hops {
+        let (a, b) = (Version::parse(from).unwrap().line(), Version::parse(to).unwrap().line());
+        assert!(a.0 == b.0 && b.1 - a.1 <= 2, "{JOURNEY}, hop {from} -> {to}: more than two minor versions");
+    }
+    let charts: Vec<String> =
+        std::iter::once("2.9.0").chain(hops.iter().map(|h| h.1.as_str())).map(|v| format!("kong-mesh-{v}")).collect();
+    assert_eq!(chart_history(tb, &repo, &tb.context), charts, "{JOURNEY}, step `upgrade-control-plane`: Helm history");
+    let cp = kong::image(&client, NS, CONTROL_PLANE).await;
+    assert!(cp.ends_with(":2.11.0"), "{JOURNEY}, step `upgrade-control-plane`: the control plane runs {cp}");
+    assert_notes_acknowledged(JOURNEY, &session);
+
+    // Data planes after the control plane: in the journal ...
+    for (h, _) in hops.iter().enumerate() {
+        let upgraded = session.steps.iter().find(|s| s.hop == h && s.step == "upgrade-control-plane").unwrap();
+        let waited = session.steps.iter().find(|s| s.hop == h && s.step == "wait-control-plane").unwrap();
+        let upgraded_at = upgraded.ended_at.clone().unwrap();
+        assert!(
+            waited.started_at.clone().unwrap() >= upgraded_at,
+            "{JOURNEY}, step `wait-control-plane` began before the upgrade ended"
+        );
+        for ns in MESHED {
+            let restart = session
+                .steps
+                .iter()
+                .find(|s| s.hop == h && s.step == "restart-data-planes" && s.item.as_deref() == Some(ns));
+            let restart =
+                restart.unwrap_or_else(|| panic!("{JOURNEY}, step `restart-data-planes` [{ns}]: not in the journal"));
+            assert!(
+                restart.started_at.clone().unwrap() >= waited.ended_at.clone().unwrap(),
+                "{JOURNEY}, step `restart-data-planes` [{ns}]: began before the control plane was available"
+            );
+        }
+    }
+    // ... in the workloads' annotations ...
+    let last_upgrade = session
+        .steps
+        .iter()
+        .filter(|s| s.step == "upgrade-control-plane")
+        .filter_map(|s| s.ended_at.clone())
+        .max()
+        .unwrap();
+    for ns in MESHED {
+        let at = kong::restarted_at(&client, ns, "web").await;
+        let at =
+            at.unwrap_or_else(|| panic!("{JOURNEY}, step `restart-data-planes` [{ns}]: {ns}/web was not re-rolled"));
+        assert!(
+            at.as_str() >= &last_upgrade[..19],
+            "{JOURNEY}, step `restart-data-planes` [{ns}]: restarted at {at}, before the control plane upgrade ended at {last_upgrade}"
+        );
+    }
+    assert_eq!(
+        kong::restarted_at(&client, PLAIN, "web").await,
+        None,
+        "{JOURNEY}, step `restart-data-planes`: {PLAIN} is not meshed and must not be re-rolled"
+    );
+    // ... and in the order the cluster stored the writes.
+    let cp_ready = recorder
+        .first("one", "Deployment", NS, CONTROL_PLANE, |s| s.settled && s.images.iter().all(|i| i.ends_with(":2.11.0")))
+        .unwrap_or_else(|| {
+            panic!("{JOURNEY}, step `wait-control-plane`: the watch never saw the 2.11 control plane available")
+        });
+    for ns in MESHED {
+        let rolled = recorder.first("one", "Deployment", ns, "web", |s| s.restarted_at.is_some()).unwrap();
+        assert!(
+            rolled.revision > cp_ready.revision,
+            "{JOURNEY}, step `restart-data-planes` [{ns}]: written at revision {}, before the control plane was ready at {}",
+            rolled.revision,
+            cp_ready.revision
+        );
+    }
+
+    assert_predicted(JOURNEY, &rehearsal, &session);
+    eprintln!("{JOURNEY}: done in {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multizone_helm_upgrade_goes_global_then_zone_then_data_planes() {
+    const JOURNEY: &str = "kong-mesh multizone";
+    const MESHED: [&str; 2] = ["mz-shop", "mz-pay"];
+    const PLAIN: &str = "mz-plain";
+    let started = std::time::Instant::now();
+    let tb = support::multi_cluster();
+    let global = tb.context.clone();
+    let zone = tb.second_context.clone().expect("a second cluster");
+    let global_client = tb.client().await;
+    let zone_client = tb.second_client().await;
+    let repo = chart_repo(tb);
+    install(tb, &repo, &global, "2.9.0", "global");
+    install(tb, &repo, &zone, "2.9.0", "zone");
+    for ns in MESHED {
+        kong::workload(&zone_client, ns, true, "2.9.0").await;
+    }
+    kong::workload(&zone_client, PLAIN, false, "2.9.0").await;
+    kong::available(JOURNEY, &global_client, NS, CONTROL_PLANE).await;
+    kong::available(JOURNEY, &zone_client, NS, CONTROL_PLANE).await;
+    for ns in MESHED.iter().chain([&PLAIN]) {
+        kong::available(JOURNEY, &zone_client, ns, "web").await;
+    }
+    let zone_watched = [NS, MESHED[0], MESHED[1], PLAIN];
+    let before_global = kong::quiet_versions(JOURNEY, &global_client, &[NS]).await;
+    let before_zone = kong::quiet_versions(JOURNEY, &zone_client, &zone_watched).await;
+    eprintln!("{JOURNEY}: set up in {:?}", started.elapsed());
+    let env: Vec<(&str, OsString)> = repo.env();
+    let zones = format!("zone_contexts={zone}");
+    let meshed = format!("meshed_namespaces={}", MESHED.join(","));
+    let args =
+        ["kong-mesh", "--to", "2.11", "--fact", "topology=multizone", "--yes", "--set", &zones, "--set", &meshed];
+
+    // The rehearsal changes neither cluster.
+    let rehearsal_state = tempfile::tempdir().unwrap();
+    let out = stepwise(tb, &global, rehearsal_state.path(), &env, &[&["rehearse"][..], &args].concat());
+    assert!(out.status.success(), "{JOURNEY}, the rehearsal: {}", out.show());
+    let changed = kong::changed(&before_global, &kong::versions(&global_client, &[NS]).await);
+    assert!(changed.is_empty(), "{JOURNEY}, the rehearsal wrote to the global cluster: {changed:?}\n{}", out.show());
+    let changed = kong::changed(&before_zone, &kong::versions(&zone_client, &zone_watched).await);
+    assert!(changed.is_empty(), "{JOURNEY}, the rehearsal wrote to the zone cluster: {changed:?}\n{}", out.show());
+    let rehearsal = Session::only(rehearsal_state.path(), JOURNEY);
+
+    // The real run, watched in both clusters.
+    let recorder = Recorder::default();
+    recorder.watch(global_client.clone(), "global").await;
+    recorder.watch(zone_client.clone(), "zone").await;
+    let state = tempfile::tempdir().unwrap();
+    let out = stepwise(tb, &global, state.path(), &env, &[&["run"][..], &args].concat());
+    recorder.stop();
+    assert!(out.status.success(), "{JOURNEY}, the run: {}", out.show());
+    let session = Session::only(state.path(), JOURNEY);
+    for s in &session.steps {
+        assert_eq!(s.state, StepState::Done, "{JOURNEY}, step `{}` {:?}: not done: {:?}", s.step, s.item, s.error);
+    }
+    let hops = session.hops();
+    assert_eq!(
+        hops,
+        planned_hops("2.9.0", "2.11.0", &[("topology", "multizone")]),
+        "{JOURNEY}, the journal's hops are the planner's"
+    );
+    assert!(hops.iter().all(|h| h.2 == "multizone-helm"), "{JOURNEY}: every hop uses multizone-helm: {hops:?}");
+    let charts: Vec<String> =
+        std::iter::once("2.9.0").chain(hops.iter().map(|h| h.1.as_str())).map(|v| format!("kong-mesh-{v}")).collect();
+    assert_eq!(chart_history(tb, &repo, &global), charts, "{JOURNEY}, step `upgrade-global`: Helm history");
+    assert_eq!(chart_history(tb, &repo, &zone), charts, "{JOURNEY}, step `upgrade-zone` [{zone}]: Helm history");
+    assert_notes_acknowledged(JOURNEY, &session);
+
+    // Global, then zone, then data planes: in the journal ...
+    for (h, _) in hops.iter().enumerate() {
+        let step = |id: &str, item: Option<&str>| {
+            session
+                .steps
+                .iter()
+                .find(|s| s.hop == h && s.step == id && s.item.as_deref() == item)
+                .unwrap_or_else(|| panic!("{JOURNEY}, step `{id}` {item:?}: not in the journal"))
+        };
+        let start = |s: &stepwise::journal::StepRecord| s.started_at.clone().unwrap();
+        let end = |s: &stepwise::journal::StepRecord| s.ended_at.clone().unwrap();
+        let order = [
+            ("upgrade-global", None),
+            ("wait-global", None),
+            ("upgrade-zone", Some(zone.as_str())),
+            ("wait-zone", Some(zone.as_str())),
+            ("restart-data-planes", Some(zone.as_str())),
+        ];
+        for pair in order.windows(2) {
+            let (earlier, later) = (step(pair[0].0, pair[0].1), step(pair[1].0, pair[1].1));
+            assert!(
+                start(later) >= end(earlier),
+                "{JOURNEY}, step `{}`: began at {} before step `{}` ended at {}",
+                later.step,
+                start(later),
+                earlier.step,
+                end(earlier)
+            );
+        }
+    }
+    // ... and in the order both clusters stored the writes.
+    let new_image = |s: &kong::revisions::Seen| s.images.iter().all(|i| i.ends_with(":2.11.0"));
+    let global_ready =
+        recorder.first("global", "Deployment", NS, CONTROL_PLANE, |s| s.settled && new_image(s)).unwrap_or_else(|| {
+            panic!("{JOURNEY}, step `wait-global`: the 2.11 global control plane was never seen available")
+        });
+    let zone_changed = recorder
+        .first("zone", "Deployment", NS, CONTROL_PLANE, new_image)
+        .unwrap_or_else(|| panic!("{JOURNEY}, step `upgrade-zone`: the zone control plane never moved to 2.11"));
+    let zone_ready = recorder.first("zone", "Deployment", NS, CONTROL_PLANE, |s| s.settled && new_image(s)).unwrap();
+    assert!(
+        zone_changed.revision > global_ready.revision,
+        "{JOURNEY}, step `upgrade-zone`: the zone moved to 2.11 at revision {}, before the global control plane was ready at {}",
+        zone_changed.revision,
+        global_ready.revision
+    );
+    for ns in MESHED {
+        let rolled = recorder
+            .first("zone", "Deployment", ns, "web", |s| s.restarted_at.is_some())
+            .unwrap_or_else(|| panic!("{JOURNEY}, step `restart-data-planes` [{zone}]: {ns}/web was not re-rolled"));
+        assert!(
+            rolled.revision > zone_ready.revision,
+            "{JOURNEY}, step `restart-data-planes` [{zone}]: {ns}/web re-rolled at revision {}, before the zone was ready at {}",
+            rolled.revision,
+            zone_ready.revision
+        );
+    }
+    assert_eq!(
+        kong::restarted_at(&zone_client, PLAIN, "web").await,
+        None,
+        "{JOURNEY}, step `restart-data-planes` [{zone}]: {PLAIN} is not meshed and must not be re-rolled"
+    );
+
+    assert_predicted(JOURNEY, &rehearsal, &session);
+    eprintln!("{JOURNEY}: done in {:?}", started.elapsed());
+}
