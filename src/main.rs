@@ -3,12 +3,11 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-use stepwise::cli::{self, args::Cli, exit};
+use stepwise::cli::{self, exit, plugin};
 
 fn main() -> ExitCode {
     install_report_style();
-    let cli = Cli::parse();
+    let cli = plugin::parse();
     match cli::run(cli) {
         Ok(output) => {
             let mut stdout = std::io::stdout().lock();

@@ -6,6 +6,7 @@ mod backup;
 mod catalog;
 pub mod exit;
 pub mod logging;
+pub mod plugin;
 mod report;
 mod scaffold;
 mod session;
