@@ -1,0 +1,331 @@
+//! The full-screen front end in a real terminal, through a whole NGINX Service
+//! Mesh 1.6.0 -> 1.7.0 manual upgrade on the test bed. The terminal is a tmux
+//! pane: keys go in with `send-keys` and the screen comes back as text with
+//! `capture-pane`, exactly as an operator would see it, so each question is read
+//! off the screen and answered with keystrokes. At the end the cluster holds
+//! every custom resource as it was, the new control plane and re-rolled
+//! workloads, and the session journal shows every step done.
+
+mod seed;
+mod support;
+
+use std::cell::RefCell;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::Api;
+
+/// Wide enough for the plan to show every title whole.
+const WIDTH: u16 = 132;
+const HEIGHT: u16 = 36;
+/// How long any one thing may take to appear on the screen.
+const PATIENCE: Duration = Duration::from_secs(90);
+const MESHED: [&str; 2] = ["tui-app-a", "tui-app-b"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_manual_upgrade_answered_at_the_full_screen() {
+    let tb = support::cluster();
+    let client = tb.client().await;
+    let tools = tempfile::tempdir().unwrap();
+    let old = seed::meshctl_at(tools.path(), "1.6.0", &tb.standins);
+    let new = seed::meshctl_at(tools.path(), "1.7.0", &tb.standins);
+    support::run_ok({
+        let mut c = tb.command(&old);
+        c.args(["--namespace", "nginx-mesh", "deploy"]);
+        c
+    });
+    let finalizers = seed::spawn_finalizer_controller(client.clone());
+    let namespaces: Vec<String> = (0..3).map(|i| format!("tui-team-{i}")).collect();
+    seed::seed(&client, &namespaces, 50).await;
+    let before = seed::live(&client, &namespaces).await;
+    assert_eq!(before.len(), 300, "six kinds, fifty of each");
+    for ns in MESHED {
+        seed::meshed_app(&client, ns).await;
+    }
+
+    let state = tempfile::tempdir().unwrap();
+    let mut args: Vec<OsString> =
+        ["--kubeconfig", tb.kubeconfig.to_str().unwrap(), "--context", &tb.context, "--state-dir"]
+            .map(OsString::from)
+            .to_vec();
+    args.push(state.path().into());
+    args.extend(
+        ["run", "nginx-service-mesh", "--to", "1.7.0", "--procedure", "manual-meshctl"]
+            .into_iter()
+            .chain(["--set", &format!("current_meshctl={}", old.display())])
+            .chain(["--set", &format!("target_meshctl={}", new.display())])
+            .map(OsString::from),
+    );
+    // Not tb.command(): stdin and stdout must be the terminal, so the environment
+    // it would set is handed to the pane instead.
+    let env = vec![
+        ("PATH", tb.path_env()),
+        ("STEPWISE_KUBECTL", tb.kubectl.clone().into_os_string()),
+        ("STEPWISE_HELM", tb.helm.clone().into_os_string()),
+    ];
+    let program = PathBuf::from(env!("CARGO_BIN_EXE_stepwise"));
+    let seen = tokio::task::spawn_blocking(move || {
+        let term = Terminal::open(&program, &args, &env);
+        operate(&term)
+    })
+    .await
+    .unwrap();
+    finalizers.abort();
+
+    let after = seed::live(&client, &namespaces).await;
+    assert_eq!(after.len(), before.len(), "nothing lost, nothing duplicated; the screen at the end:\n{seen}");
+    for (key, original) in &before {
+        assert_eq!(seed::essence(&after[key]), seed::essence(original), "{key} changed");
+    }
+    let controller: Api<Deployment> = Api::namespaced(client.clone(), "nginx-mesh");
+    let spec = controller.get("nginx-mesh-controller").await.unwrap().spec.unwrap();
+    let image = spec.template.spec.unwrap().containers[0].image.clone().unwrap();
+    assert!(image.ends_with(":1.7.0"), "the control plane runs {image}");
+    for ns in MESHED {
+        let d: Api<Deployment> = Api::namespaced(client.clone(), ns);
+        let annotations =
+            d.get("web").await.unwrap().spec.unwrap().template.metadata.unwrap().annotations.unwrap_or_default();
+        assert!(annotations.contains_key("kubectl.kubernetes.io/restartedAt"), "{ns}/web was re-rolled");
+    }
+    let states = journal_states(state.path());
+    assert!(!states.is_empty() && states.iter().all(|s| s == "done"), "every step done: {states:?}");
+}
+
+/// The state of each step in the one session's journal.
+fn journal_states(state_dir: &Path) -> Vec<String> {
+    let sessions: Vec<PathBuf> =
+        std::fs::read_dir(state_dir.join("sessions")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    let steps: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sessions[0].join("steps.json")).unwrap()).unwrap();
+    steps.as_array().unwrap().iter().map(|s| s["state"].as_str().unwrap().to_string()).collect()
+}
+
+/// What the operator does, question by question, reading the screen before each
+/// answer. Returns the last screen.
+fn operate(term: &Terminal) -> String {
+    let asked = answer_variables(term);
+    assert_eq!(asked, ["namespace", "release", "chart", "meshed_namespaces", "mesh_crds"].map(String::from).to_vec());
+
+    let note = term.wait_for("the version note to acknowledge", |s| s.contains("┌ Warning to acknowledge "));
+    assert!(note.contains("WARNING: Tracing settings"), "the note that applies to 1.6 -> 1.7:\n{note}");
+    term.press(&["y"]);
+
+    term.wait_for("the first manual step", |s| s.contains("┌ Manual step 1 "));
+    // The question covers most of the plan: Tab puts it aside to read the plan.
+    term.press(&["Tab"]);
+    let plan = term.wait_for("the plan behind the question", |s| !s.contains("┌ Manual step 1 "));
+    for shown in [
+        "REAL: this changes the cluster",
+        "nginx-service-mesh 1.6.0 -> 1.7.0",
+        "Hop 1: 1.6.0 -> 1.7.0",
+        "Confirm the target nginx-meshctl",
+        "Re-roll the meshed workloads (tui-app-b)",
+    ] {
+        assert!(plan.contains(shown), "the plan screen shows `{shown}`:\n{plan}");
+    }
+    let number = |title: &str| step_number(&plan, title);
+    term.press(&["Tab"]);
+    term.wait_for("the manual step back", |s| s.contains("┌ Manual step 1 "));
+    term.press(&["y"]);
+
+    let removal = format!("┌ Run step {}? ", number("Remove the mesh"));
+    let word = term.wait_for("the typed confirmation of the removal", |s| s.contains(&removal));
+    for shown in ["DESTRUCTIVE", "Unlocked: backup", "Type `nginx-mesh` and press Enter"] {
+        assert!(word.contains(shown), "the removal dialog shows `{shown}`:\n{word}");
+    }
+    let saved = format!("[x] {}. done", number("Save the mesh custom resources"));
+    assert!(word.contains(&saved), "the log shows the backup done (`{saved}`):\n{word}");
+    term.type_text("nginx");
+    term.press(&["Enter"]);
+    term.wait_for("the mismatch message", |s| s.contains("`nginx` is not `nginx-mesh`"));
+    term.type_text("nginx-mesh");
+    term.press(&["Enter"]);
+
+    let deploy = format!("┌ Run step {}? ", number("Deploy the target release"));
+    let mut running = false;
+    let confirm = term.wait_for("the question before deploying", |s| {
+        running |= s.contains("Status: [>] running");
+        s.contains(&deploy)
+    });
+    assert!(running, "a running step was on screen between the removal and the deploy");
+    assert!(dialog_names(&confirm, &deploy, "Deploy the target release"), "{confirm}");
+    assert!(confirm.contains("[s] skip it"), "the deploy is skippable:\n{confirm}");
+    term.press(&["y"]);
+
+    let restore = format!("┌ Run step {}? ", number("Restore the mesh custom resources"));
+    let confirm = term.wait_for("the question before restoring", |s| s.contains(&restore));
+    let deployed = format!("[x] {}. done", number("Deploy the target release"));
+    assert!(confirm.contains(&deployed), "the log shows the deploy done (`{deployed}`):\n{confirm}");
+    term.press(&["Enter"]);
+
+    for ns in MESHED {
+        let reroll = format!("┌ Run step {}? ", number(&format!("Re-roll the meshed workloads ({ns})")));
+        term.wait_for(&format!("the question before re-rolling {ns}"), |s| s.contains(&reroll));
+        term.press(&["y"]);
+    }
+
+    let summary = term.wait_for("the summary", |s| s.contains("┌ Session finished "));
+    let total = plan_size(&plan);
+    for shown in [format!("Steps:   {total} done (of {total})"), "Backups:".into(), "finished after".into()] {
+        assert!(summary.contains(&shown), "the summary shows `{shown}`:\n{summary}");
+    }
+    term.press(&["Enter"]);
+    let status = term.exit_status();
+    let last = term.screen();
+    assert_eq!(status, 0, "stepwise exited with {status}:\n{last}");
+    assert!(last.contains("Session finished after"), "the summary stays in the scrollback:\n{last}");
+    last
+}
+
+/// Answers each variable form in turn: the namespaces of the meshed workloads by
+/// typing (a wrong value first, to see it refused), every other by accepting its
+/// default. Returns the names asked, in order.
+fn answer_variables(term: &Terminal) -> Vec<String> {
+    let mut asked: Vec<String> = Vec::new();
+    loop {
+        let screen = term.wait_for("a variable form or the plan", |s| {
+            let name = variable_asked(s);
+            // The plan with no form over it means the questions are over; between
+            // two forms the screen may show neither for a moment.
+            (name.is_some() && name.as_ref() != asked.last()) || (name.is_none() && s.contains(" REAL: "))
+        });
+        let Some(name) = variable_asked(&screen) else { return asked };
+        if name == "meshed_namespaces" {
+            assert!(screen.contains("> _"), "no default, so the field starts empty:\n{screen}");
+            term.type_text("Tui App A");
+            term.press(&["Enter"]);
+            term.wait_for("the refusal of a bad value", |s| s.contains("! `Tui App A`"));
+            term.type_text(&MESHED.join(","));
+        }
+        term.press(&["Enter"]);
+        asked.push(name);
+    }
+}
+
+/// The variable whose form is on the screen.
+fn variable_asked(screen: &str) -> Option<String> {
+    let rest = &screen[screen.find("A value for `")? + "A value for `".len()..];
+    Some(rest[..rest.find('`')?].to_string())
+}
+
+/// The number the plan gives the step titled `title`, read off its row in the
+/// left pane (`│ [ ]   3 Remove the mesh      ││`).
+fn step_number(plan: &str, title: &str) -> usize {
+    plan.lines()
+        .filter_map(|line| line.split("││").next())
+        .find_map(|left| {
+            let (before, after) = left.split_once(&format!(" {title}"))?;
+            if !(after.starts_with(' ') || after.starts_with('│')) {
+                return None;
+            }
+            before.rsplit(']').next()?.trim().parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no step `{title}` in the plan:\n{plan}"))
+}
+
+/// How many steps the plan has, from its pane's title (` Plan 0/15 `).
+fn plan_size(plan: &str) -> usize {
+    let rest = plan.split_once(" Plan ").and_then(|(_, r)| r.split_once('/')).map(|(_, r)| r);
+    rest.and_then(|r| r.split(' ').next()?.parse().ok()).unwrap_or_else(|| panic!("no plan size:\n{plan}"))
+}
+
+/// Whether the dialog headed `heading` names `title` on its first line.
+fn dialog_names(screen: &str, heading: &str, title: &str) -> bool {
+    let mut lines = screen.lines().skip_while(|l| !l.contains(heading));
+    lines.next().is_some() && lines.next().is_some_and(|l| l.contains(&format!("│ {title} ")))
+}
+
+/// A terminal of its own: a tmux server on a private socket with one pane of
+/// WIDTH x HEIGHT running stepwise. The pane stays after stepwise exits so its
+/// exit status and last words can be read. Dropping it stops the server (and
+/// anything still running in it); after a failure it first prints the screen.
+struct Terminal {
+    dir: tempfile::TempDir,
+    last: RefCell<String>,
+}
+
+impl Terminal {
+    fn open(program: &Path, args: &[OsString], env: &[(&str, OsString)]) -> Terminal {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tmux.conf"), "set -g status off\nset -g remain-on-exit on\n").unwrap();
+        let term = Terminal { dir, last: RefCell::default() };
+        let mut cmd = term.tmux();
+        cmd.args(["new-session", "-d", "-s", "journey", "-x", &WIDTH.to_string(), "-y", &HEIGHT.to_string()]);
+        for (name, value) in env {
+            let mut pair = OsString::from(format!("{name}="));
+            pair.push(value);
+            cmd.arg("-e").arg(pair);
+        }
+        cmd.arg("--").arg(program).args(args);
+        support::run_ok(cmd);
+        term
+    }
+
+    fn tmux(&self) -> Command {
+        let mut cmd = Command::new("tmux");
+        cmd.env_remove("TMUX").arg("-u").arg("-S").arg(self.dir.path().join("socket"));
+        cmd.arg("-f").arg(self.dir.path().join("tmux.conf"));
+        cmd
+    }
+
+    fn screen(&self) -> String {
+        let mut cmd = self.tmux();
+        cmd.args(["capture-pane", "-p", "-t", "journey"]);
+        let screen = support::run_ok(cmd);
+        self.last.replace(screen.clone());
+        screen
+    }
+
+    /// Named keys (`Enter`, `BSpace`) or single characters.
+    fn press(&self, keys: &[&str]) {
+        let mut cmd = self.tmux();
+        cmd.args(["send-keys", "-t", "journey"]).args(keys);
+        support::run_ok(cmd);
+    }
+
+    fn type_text(&self, text: &str) {
+        let mut cmd = self.tmux();
+        cmd.args(["send-keys", "-t", "journey", "-l", text]);
+        support::run_ok(cmd);
+    }
+
+    /// Reads the screen until `done` holds for it, and returns that screen; fails
+    /// after PATIENCE naming `what` and showing the screen as it was.
+    fn wait_for(&self, what: &str, mut done: impl FnMut(&str) -> bool) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let screen = self.screen();
+            if done(&screen) {
+                return screen;
+            }
+            assert!(Instant::now() < deadline, "waited {PATIENCE:?} for {what}; the screen:\n{screen}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for stepwise to exit and returns its exit status.
+    fn exit_status(&self) -> i32 {
+        let mut status = None;
+        self.wait_for("stepwise to exit", |_| {
+            let mut cmd = self.tmux();
+            cmd.args(["display-message", "-p", "-t", "journey", "#{pane_dead} #{pane_dead_status}"]);
+            let out = support::run_ok(cmd);
+            status = out.trim().strip_prefix("1 ").and_then(|s| s.parse().ok());
+            status.is_some()
+        });
+        status.unwrap_or(-1)
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("the last screen read:\n{}", self.last.borrow());
+        }
+        let _ = self.tmux().arg("kill-server").output();
+    }
+}
