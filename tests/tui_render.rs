@@ -70,7 +70,10 @@ fn started(index: usize) -> Message {
     let (explain, does): (&str, &[&str]) = match index {
         1 => (
             "Saves every custom resource of the mesh so it can be restored if the upgrade goes wrong.",
-            &["save all objects of meshconfigs.nsm.nginx.com", "write a SHA-256 manifest"],
+            &[
+                "save all objects of meshconfigs.nsm.nginx.com",
+                "write a SHA-256 manifest of every saved object next to the files, in the session folder",
+            ],
         ),
         2 => (
             "Deletes the CRDs of 1.6; the custom resources go with them, which is why the backup came first.",

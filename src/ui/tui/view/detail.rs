@@ -3,12 +3,14 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use crate::ui::tui::app::App;
 use crate::ui::tui::steps::{Status, StepView};
 
+use super::modal::para;
 use super::plan::mark_style;
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
@@ -19,11 +21,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     };
     let title = format!(" Step {} of {} ", app.selected + 1, app.steps.len());
     let block = Block::bordered().border_style(app.theme.border()).title(title);
-    let text = lines(app, step);
+    let text = lines(app, step, usize::from(block.inner(area).width));
     frame.render_widget(Paragraph::new(text).block(block).wrap(Wrap { trim: false }), area);
 }
 
-fn lines(app: &App, step: &StepView) -> Vec<Line<'static>> {
+/// `width` is the pane's inside, so the list of actions can hang its wrapped lines.
+fn lines(app: &App, step: &StepView, width: usize) -> Vec<Line<'static>> {
     let theme = app.theme;
     let info = &step.info;
     let mut facts = format!("{} · hop {}", info.kind, info.hop + 1);
@@ -52,7 +55,7 @@ fn lines(app: &App, step: &StepView) -> Vec<Line<'static>> {
             if !step.does.is_empty() {
                 out.push(Line::default());
                 out.push(Line::styled("It will:", theme.title()));
-                out.extend(step.does.iter().map(|d| Line::raw(format!("  - {d}"))));
+                out.extend(step.does.iter().flat_map(|d| para(d, width, "  - ", Style::new())));
             }
         }
         None => out.push(Line::styled("What it does in detail is shown when the step starts.", theme.dim())),
