@@ -162,11 +162,19 @@ fn operate(term: &Terminal) -> String {
     assert!(confirm.contains(&deployed), "the log shows the deploy done (`{deployed}`):\n{confirm}");
     term.press(&["Enter"]);
 
+    // The restore of 300 objects takes seconds: long enough to see its gauge.
+    let mut gauge = None;
     for ns in MESHED {
         let reroll = format!("┌ Run step {}? ", number(&format!("Re-roll the meshed workloads ({ns})")));
-        term.wait_for(&format!("the question before re-rolling {ns}"), |s| s.contains(&reroll));
+        term.wait_for(&format!("the question before re-rolling {ns}"), |s| {
+            gauge =
+                gauge.take().or_else(|| s.lines().find(|l| l.contains("% ") && l.contains("/300")).map(String::from));
+            s.contains(&reroll)
+        });
         term.press(&["y"]);
     }
+    let gauge = gauge.unwrap_or_else(|| panic!("no gauge was seen while the restore ran"));
+    assert!(gauge.contains("│[█") || gauge.contains("│[░"), "the gauge is a bar: {gauge}");
 
     let summary = term.wait_for("the summary", |s| s.contains("┌ Session finished "));
     let total = plan_size(&plan);
@@ -296,10 +304,12 @@ impl Terminal {
     /// Reads the screen until `done` holds for it, and returns that screen; fails
     /// after PATIENCE naming `what` and showing the screen as it was.
     fn wait_for(&self, what: &str, mut done: impl FnMut(&str) -> bool) -> String {
-        let deadline = Instant::now() + PATIENCE;
+        let start = Instant::now();
+        let deadline = start + PATIENCE;
         loop {
             let screen = self.screen();
             if done(&screen) {
+                eprintln!("{:>7.2}s {what}", start.elapsed().as_secs_f64());
                 return screen;
             }
             assert!(Instant::now() < deadline, "waited {PATIENCE:?} for {what}; the screen:\n{screen}");
