@@ -13,12 +13,12 @@ use kong::chart_repo::ChartRepo;
 use kong::revisions::Recorder;
 use kong::{Session, stepwise};
 use stepwise::journal::StepState;
-use stepwise::plan::{Request, plan};
-use stepwise::runbook::{Version, load};
+use stepwise::runbook::Version;
 
 const NS: &str = "kong-mesh-system";
 const CONTROL_PLANE: &str = "kong-mesh-control-plane";
-const RELEASES: [&str; 3] = ["2.9.0", "2.10.0", "2.11.0"];
+/// Kong Mesh charts carry the Kong Mesh version as chart and app version.
+const RELEASES: [(&str, &str); 3] = [("2.9.0", "2.9.0"), ("2.10.0", "2.10.0"), ("2.11.0", "2.11.0")];
 
 /// The fixture chart in a repository added as `kong-mesh`, so the runbooks'
 /// default chart reference `kong-mesh/kong-mesh` is the one in use.
@@ -42,60 +42,6 @@ fn chart_history(tb: &support::TestCluster, repo: &ChartRepo, context: &str) -> 
     cmd.envs(repo.env()).args(["--kube-context", context, "history", "kong-mesh", "--namespace", NS, "-o", "json"]);
     let history: serde_json::Value = serde_json::from_str(&support::run_ok(cmd)).unwrap();
     history.as_array().unwrap().iter().map(|r| r["chart"].as_str().unwrap_or_default().to_string()).collect()
-}
-
-/// The hops the shipped runbooks' planner chooses: (from, to, procedure).
-fn planned_hops(from: &str, to: &str, facts: &[(&str, &str)]) -> Vec<(String, String, String)> {
-    let catalog = load(&[]).expect("the shipped runbooks load");
-    let request = Request {
-        product: "kong-mesh".into(),
-        from: Some(Version::parse(from).unwrap()),
-        to: to.into(),
-        facts: facts.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        ..Request::default()
-    };
-    let p = plan(&catalog, &request).expect("the planner finds a path");
-    p.hops.iter().map(|h| (h.from.to_string(), h.to.to_string(), h.procedure.clone())).collect()
-}
-
-/// Every warning and breaking note of every hop was acknowledged before the
-/// hop's first step started.
-fn assert_notes_acknowledged(journey: &str, session: &Session) {
-    let acknowledged = session.acknowledged();
-    for (h, hop) in session.meta["plan"]["hops"].as_array().unwrap().iter().enumerate() {
-        let started = session.hop_started(h).unwrap_or_else(|| panic!("{journey}, hop {}: never started", h + 1));
-        for note in hop["notes"].as_array().unwrap().iter().filter(|n| n["severity"] != "info") {
-            let title = note["title"].as_str().unwrap();
-            let (_, at) = acknowledged.iter().find(|(t, _)| t.starts_with(title)).unwrap_or_else(|| {
-                panic!(
-                    "{journey}, hop {}: the {} note {title:?} was not acknowledged: {acknowledged:?}",
-                    h + 1,
-                    note["severity"]
-                )
-            });
-            assert!(
-                *at <= started,
-                "{journey}, hop {}: {title:?} acknowledged at {at}, after the hop began at {started}",
-                h + 1
-            );
-        }
-    }
-}
-
-/// The rehearsal's report names the same steps as the real run, with the same
-/// counts and commands.
-fn assert_predicted(journey: &str, rehearsal: &Session, real: &Session) {
-    let report = rehearsal.report(journey);
-    let predicted = kong::predicted(&report);
-    let done = kong::done(real);
-    assert_eq!(predicted.len(), done.len(), "{journey}, the report: one row per step of the real run\n{report}");
-    for (p, d) in predicted.iter().zip(&done) {
-        assert_eq!(
-            p, d,
-            "{journey}, step \"{}\": the rehearsal predicted {:?}, the real run did {:?}\n{report}",
-            d.0, p.2, d.2
-        );
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,7 +96,11 @@ async fn single_zone_helm_upgrade_re_rolls_the_data_planes_after_the_control_pla
 
     // The hops are the planner's, and each is one Helm upgrade to its release.
     let hops = session.hops();
-    assert_eq!(hops, planned_hops("2.9.0", "2.11.0", &[]), "{JOURNEY}, the journal's hops are the planner's");
+    assert_eq!(
+        hops,
+        kong::planned_hops("kong-mesh", "2.9.0", "2.11.0", &[]),
+        "{JOURNEY}, the journal's hops are the planner's"
+    );
     for (from, to, _) in &hops {
         let (a, b) = (Version::parse(from).unwrap().line(), Version::parse(to).unwrap().line());
         assert!(a.0 == b.0 && b.1 - a.1 <= 2, "{JOURNEY}, hop {from} -> {to}: more than two minor versions");
@@ -160,7 +110,7 @@ async fn single_zone_helm_upgrade_re_rolls_the_data_planes_after_the_control_pla
     assert_eq!(chart_history(tb, &repo, &tb.context), charts, "{JOURNEY}, step `upgrade-control-plane`: Helm history");
     let cp = kong::image(&client, NS, CONTROL_PLANE).await;
     assert!(cp.ends_with(":2.11.0"), "{JOURNEY}, step `upgrade-control-plane`: the control plane runs {cp}");
-    assert_notes_acknowledged(JOURNEY, &session);
+    kong::assert_notes_acknowledged(JOURNEY, &session);
 
     // Data planes after the control plane: in the journal ...
     for (h, _) in hops.iter().enumerate() {
@@ -222,7 +172,7 @@ async fn single_zone_helm_upgrade_re_rolls_the_data_planes_after_the_control_pla
         );
     }
 
-    assert_predicted(JOURNEY, &rehearsal, &session);
+    kong::assert_predicted(JOURNEY, &rehearsal, &session);
     eprintln!("{JOURNEY}: done in {:?}", started.elapsed());
 }
 
@@ -284,7 +234,7 @@ async fn multizone_helm_upgrade_goes_global_then_zone_then_data_planes() {
     let hops = session.hops();
     assert_eq!(
         hops,
-        planned_hops("2.9.0", "2.11.0", &[("topology", "multizone")]),
+        kong::planned_hops("kong-mesh", "2.9.0", "2.11.0", &[("topology", "multizone")]),
         "{JOURNEY}, the journal's hops are the planner's"
     );
     assert!(hops.iter().all(|h| h.2 == "multizone-helm"), "{JOURNEY}: every hop uses multizone-helm: {hops:?}");
@@ -292,7 +242,7 @@ async fn multizone_helm_upgrade_goes_global_then_zone_then_data_planes() {
         std::iter::once("2.9.0").chain(hops.iter().map(|h| h.1.as_str())).map(|v| format!("kong-mesh-{v}")).collect();
     assert_eq!(chart_history(tb, &repo, &global), charts, "{JOURNEY}, step `upgrade-global`: Helm history");
     assert_eq!(chart_history(tb, &repo, &zone), charts, "{JOURNEY}, step `upgrade-zone` [{zone}]: Helm history");
-    assert_notes_acknowledged(JOURNEY, &session);
+    kong::assert_notes_acknowledged(JOURNEY, &session);
 
     // Global, then zone, then data planes: in the journal ...
     for (h, _) in hops.iter().enumerate() {
@@ -357,6 +307,6 @@ async fn multizone_helm_upgrade_goes_global_then_zone_then_data_planes() {
         "{JOURNEY}, step `restart-data-planes` [{zone}]: {PLAIN} is not meshed and must not be re-rolled"
     );
 
-    assert_predicted(JOURNEY, &rehearsal, &session);
+    kong::assert_predicted(JOURNEY, &rehearsal, &session);
     eprintln!("{JOURNEY}: done in {:?}", started.elapsed());
 }

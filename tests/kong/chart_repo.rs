@@ -18,10 +18,9 @@ pub struct ChartRepo {
 }
 
 impl ChartRepo {
-    /// Packages each `(chart folder, [chart version])`, with the app version equal
-    /// to the chart version (as Kong's charts number them), indexes the folder,
-    /// serves it, and adds it to a private Helm home as `name`.
-    pub fn start(helm: &Path, name: &str, charts: &[(PathBuf, &[&str])]) -> ChartRepo {
+    /// Packages each chart folder once per `(chart version, app version)`, indexes
+    /// the folder, serves it, and adds it to a private Helm home as `name`.
+    pub fn start(helm: &Path, name: &str, charts: &[(PathBuf, &[(&str, &str)])]) -> ChartRepo {
         let home = tempfile::tempdir().unwrap();
         let files = home.path().join("repo");
         std::fs::create_dir_all(&files).unwrap();
@@ -30,9 +29,9 @@ impl ChartRepo {
         let repo = ChartRepo { name: name.to_string(), home };
         let dest = files.to_str().unwrap();
         for (chart, versions) in charts {
-            for v in *versions {
+            for (v, app) in *versions {
                 let chart = chart.to_str().unwrap();
-                repo.helm(helm, &["package", chart, "--version", v, "--app-version", v, "--destination", dest]);
+                repo.helm(helm, &["package", chart, "--version", v, "--app-version", app, "--destination", dest]);
             }
         }
         repo.helm(helm, &["repo", "index", dest, "--url", &url]);

@@ -156,6 +156,88 @@ impl Session {
     }
 }
 
+/// The hops the shipped runbooks' planner chooses: (from, to, procedure).
+pub fn planned_hops(product: &str, from: &str, to: &str, facts: &[(&str, &str)]) -> Vec<(String, String, String)> {
+    let catalog = stepwise::runbook::load(&[]).expect("the shipped runbooks load");
+    let request = stepwise::plan::Request {
+        product: product.into(),
+        from: Some(stepwise::runbook::Version::parse(from).unwrap()),
+        to: to.into(),
+        facts: facts.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        ..stepwise::plan::Request::default()
+    };
+    let p = stepwise::plan::plan(&catalog, &request).expect("the planner finds a path");
+    p.hops.iter().map(|h| (h.from.to_string(), h.to.to_string(), h.procedure.clone())).collect()
+}
+
+/// Every warning and breaking note of every hop was acknowledged before the
+/// hop's first step started.
+pub fn assert_notes_acknowledged(journey: &str, session: &Session) {
+    let acknowledged = session.acknowledged();
+    for (h, hop) in session.meta["plan"]["hops"].as_array().unwrap().iter().enumerate() {
+        let started = session.hop_started(h).unwrap_or_else(|| panic!("{journey}, hop {}: never started", h + 1));
+        for note in hop["notes"].as_array().unwrap().iter().filter(|n| n["severity"] != "info") {
+            let title = note["title"].as_str().unwrap();
+            let (_, at) = acknowledged.iter().find(|(t, _)| t.starts_with(title)).unwrap_or_else(|| {
+                panic!(
+                    "{journey}, hop {}: the {} note {title:?} was not acknowledged: {acknowledged:?}",
+                    h + 1,
+                    note["severity"]
+                )
+            });
+            assert!(
+                *at <= started,
+                "{journey}, hop {}: {title:?} acknowledged at {at}, after the hop began at {started}",
+                h + 1
+            );
+        }
+    }
+}
+
+/// The rehearsal's report names the same steps as the real run, with the same
+/// counts and commands.
+pub fn assert_predicted(journey: &str, rehearsal: &Session, real: &Session) {
+    let report = rehearsal.report(journey);
+    eprintln!("{journey}: the rehearsal report\n{report}");
+    let predicted = predicted(&report);
+    let done = done(real);
+    assert_eq!(predicted.len(), done.len(), "{journey}, the report: one row per step of the real run\n{report}");
+    for (p, d) in predicted.iter().zip(&done) {
+        assert_eq!(
+            p, d,
+            "{journey}, step \"{}\": the rehearsal predicted {:?}, the real run did {:?}\n{report}",
+            d.0, p.2, d.2
+        );
+    }
+}
+
+/// The step of hop `hop` with id `id` (and item `item`), or a panic naming it.
+pub fn step<'s>(journey: &str, session: &'s Session, hop: usize, id: &str, item: Option<&str>) -> &'s StepRecord {
+    session
+        .steps
+        .iter()
+        .find(|s| s.hop == hop && s.step == id && s.item.as_deref() == item)
+        .unwrap_or_else(|| panic!("{journey}, step `{id}` {item:?} of hop {}: not in the journal", hop + 1))
+}
+
+/// Each step of `order` started only after the one before it ended, in every hop.
+pub fn assert_in_order(journey: &str, session: &Session, order: &[(&str, Option<&str>)]) {
+    let hops = session.hops().len();
+    for h in 0..hops {
+        for pair in order.windows(2) {
+            let earlier = step(journey, session, h, pair[0].0, pair[0].1);
+            let later = step(journey, session, h, pair[1].0, pair[1].1);
+            let (began, ended) = (later.started_at.clone().unwrap(), earlier.ended_at.clone().unwrap());
+            assert!(
+                began >= ended,
+                "{journey}, step `{}`: began at {began}, before step `{}` ended at {ended}",
+                later.step,
+                earlier.step
+            );
+        }
+    }
+}
+
 /// What a step did, or in a rehearsal would do, in the terms both share.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
@@ -343,4 +425,27 @@ pub async fn image(client: &Client, ns: &str, name: &str) -> String {
         .and_then(|s| s.containers.into_iter().next())
         .and_then(|c| c.image)
         .unwrap_or_default()
+}
+
+/// What the vendor-CLI stand-ins recorded in ConfigMap `stepwise-standin-log` of
+/// `namespace`, oldest first: (time in the journal's format, action).
+pub async fn standin_entries(client: &Client, namespace: &str) -> Vec<(String, String)> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let data = match api.get_opt("stepwise-standin-log").await {
+        Ok(found) => found.and_then(|cm| cm.data).unwrap_or_default(),
+        Err(e) => panic!("cannot read the stand-in log in namespace {namespace}: {e}"),
+    };
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+    // Keys are `NANOSECONDS-PID`, so the map's order is the order of the actions.
+    data.into_iter()
+        .map(|(key, line)| {
+            let nanos: i128 = key.split('-').next().and_then(|n| n.parse().ok()).unwrap_or_default();
+            let at = time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+                .ok()
+                .and_then(|t| t.format(&format).ok())
+                .unwrap_or_default();
+            (at, line)
+        })
+        .collect()
 }

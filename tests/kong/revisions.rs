@@ -25,6 +25,8 @@ pub struct Seen {
     pub images: Vec<String>,
     /// The pod template's `kubectl.kubernetes.io/restartedAt`.
     pub restarted_at: Option<String>,
+    /// The pod template's `app.kubernetes.io/version` label.
+    pub version_label: Option<String>,
     /// A Deployment whose every replica is updated and available; a Job that succeeded.
     pub settled: bool,
     /// A Job's container command.
@@ -100,7 +102,7 @@ async fn record<K>(
     cluster: String,
     seen: Arc<Mutex<Vec<Seen>>>,
     listed: tokio::sync::mpsc::UnboundedSender<()>,
-    describe: fn(&K) -> (Vec<String>, Option<String>, bool, Vec<String>),
+    describe: fn(&K) -> Described,
 ) where
     K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
 {
@@ -115,7 +117,7 @@ async fn record<K>(
             _ => continue,
         };
         let meta = object.meta();
-        let (images, restarted_at, settled, command) = describe(&object);
+        let Described { images, restarted_at, version_label, settled, command } = describe(&object);
         seen.lock().unwrap().push(Seen {
             revision: meta.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0),
             cluster: cluster.clone(),
@@ -124,22 +126,34 @@ async fn record<K>(
             name: meta.name.clone().unwrap_or_default(),
             images,
             restarted_at,
+            version_label,
             settled,
             command,
         });
     }
 }
 
-fn deployment(d: &Deployment) -> (Vec<String>, Option<String>, bool, Vec<String>) {
+/// What [`Seen`] keeps of one object.
+struct Described {
+    images: Vec<String>,
+    restarted_at: Option<String>,
+    version_label: Option<String>,
+    settled: bool,
+    command: Vec<String>,
+}
+
+fn deployment(d: &Deployment) -> Described {
     let template = d.spec.as_ref().map(|s| &s.template);
     let images = template
         .and_then(|t| t.spec.as_ref())
         .map(|s| s.containers.iter().filter_map(|c| c.image.clone()).collect())
         .unwrap_or_default();
-    let restarted_at = template
-        .and_then(|t| t.metadata.as_ref())
+    let template_meta = template.and_then(|t| t.metadata.as_ref());
+    let restarted_at = template_meta
         .and_then(|m| m.annotations.as_ref())
         .and_then(|a| a.get("kubectl.kubernetes.io/restartedAt").cloned());
+    let version_label =
+        template_meta.and_then(|m| m.labels.as_ref()).and_then(|l| l.get("app.kubernetes.io/version").cloned());
     let wanted = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
     let settled = d.status.as_ref().is_some_and(|s| {
         s.observed_generation == d.metadata.generation
@@ -147,14 +161,14 @@ fn deployment(d: &Deployment) -> (Vec<String>, Option<String>, bool, Vec<String>
             && s.available_replicas == Some(wanted)
             && s.replicas == Some(wanted)
     });
-    (images, restarted_at, settled, Vec::new())
+    Described { images, restarted_at, version_label, settled, command: Vec::new() }
 }
 
-fn job(j: &Job) -> (Vec<String>, Option<String>, bool, Vec<String>) {
+fn job(j: &Job) -> Described {
     let containers = j.spec.as_ref().and_then(|s| s.template.spec.as_ref()).map(|s| s.containers.clone());
     let containers = containers.unwrap_or_default();
     let images = containers.iter().filter_map(|c| c.image.clone()).collect();
     let command = containers.first().and_then(|c| c.command.clone()).unwrap_or_default();
     let settled = j.status.as_ref().and_then(|s| s.succeeded).unwrap_or(0) > 0;
-    (images, None, settled, command)
+    Described { images, restarted_at: None, version_label: None, settled, command }
 }
