@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod chart_repo;
+pub mod mesh;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;

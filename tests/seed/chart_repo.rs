@@ -1,0 +1,112 @@
+//! A Helm chart repository on loopback, so the Helm journeys run `helm repo add`,
+//! `helm repo update` and `helm install REPO/CHART --version V` for real. The
+//! fixture chart is packaged once per mesh release with its own chart version
+//! (charts are numbered apart from the mesh, as the vendor's are), and a thread
+//! serves the folder over plain HTTP until the process exits.
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Name the repository is added under.
+pub const REPO_NAME: &str = "stepwise-test";
+
+pub struct ChartRepo {
+    /// http://127.0.0.1:PORT
+    pub url: String,
+    /// Helm's config and cache for this repository only, so the operator's
+    /// (and other tests') Helm settings are neither read nor changed.
+    home: tempfile::TempDir,
+}
+
+impl ChartRepo {
+    /// Packages `chart` once per `(chart_version, app_version)`, indexes the
+    /// folder, serves it, and adds it to a private Helm home as [`REPO_NAME`].
+    pub fn start(helm: &Path, chart: &Path, versions: &[(&str, &str)]) -> ChartRepo {
+        let home = tempfile::tempdir().unwrap();
+        let files = home.path().join("repo");
+        std::fs::create_dir_all(&files).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let repo = ChartRepo { url, home };
+        for (chart_version, app_version) in versions {
+            repo.helm(
+                helm,
+                &[
+                    "package",
+                    chart.to_str().unwrap(),
+                    "--version",
+                    chart_version,
+                    "--app-version",
+                    app_version,
+                    "--destination",
+                    files.to_str().unwrap(),
+                ],
+            );
+        }
+        repo.helm(helm, &["repo", "index", files.to_str().unwrap(), "--url", &repo.url]);
+        std::thread::spawn(move || serve(listener, files));
+        repo.helm(helm, &["repo", "add", REPO_NAME, &repo.url]);
+        repo
+    }
+
+    /// The environment that points helm at this repository's config and cache;
+    /// give it to every process that runs helm (stepwise included).
+    pub fn env(&self) -> Vec<(&'static str, OsString)> {
+        let at = |p: &str| self.home.path().join(p).into_os_string();
+        vec![
+            ("HELM_CONFIG_HOME", at("config")),
+            ("HELM_CACHE_HOME", at("cache")),
+            ("HELM_DATA_HOME", at("data")),
+            ("HELM_REPOSITORY_CONFIG", at("config/repositories.yaml")),
+            ("HELM_REPOSITORY_CACHE", at("cache/repository")),
+        ]
+    }
+
+    /// `REPO/NAME`, the chart reference an operator would install.
+    pub fn chart(&self, name: &str) -> String {
+        format!("{REPO_NAME}/{name}")
+    }
+
+    fn helm(&self, helm: &Path, args: &[&str]) -> String {
+        let out = Command::new(helm).args(args).envs(self.env()).output().unwrap();
+        assert!(
+            out.status.success(),
+            "chart repository setup: helm {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+fn serve(listener: TcpListener, root: PathBuf) {
+    for stream in listener.incoming().flatten() {
+        let root = root.clone();
+        std::thread::spawn(move || {
+            let _ = answer(stream, &root);
+        });
+    }
+}
+
+/// Answers one GET with the file it names (no sub-folders), or 404.
+fn answer(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request = String::new();
+    reader.read_line(&mut request)?;
+    // The headers are read and ignored; helm sends nothing this server needs.
+    let mut line = String::new();
+    while reader.read_line(&mut line)? > 2 {
+        line.clear();
+    }
+    let name = request.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_string();
+    let file = (!name.contains('/') && !name.contains("..")).then(|| root.join(&name));
+    match file.and_then(|f| std::fs::read(f).ok()) {
+        Some(body) => {
+            write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())?;
+            stream.write_all(&body)
+        }
+        None => stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+    }
+}
