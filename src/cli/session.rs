@@ -132,12 +132,17 @@ async fn make_plan(
             })?;
             let conn = target.connect().await.map_err(cluster_failure)?;
             let values = p.values.iter().cloned().collect();
-            let found = crate::cluster::detect::detect(&conn, &product.product, &values).await.map_err(|e| {
-                Failure::one(
-                    exit::REFUSED,
-                    miette::miette!(help = "pass --from VERSION to say which version is installed", "{e}"),
-                )
-            })?;
+            let found =
+                crate::cluster::detect::detect(&conn, &product.product, &values).await.map_err(|e| match e {
+                    // An unreachable cluster is not an undetectable version: --from would not help.
+                    crate::cluster::detect::DetectError::Cluster(c @ ClusterError::Unreachable { .. }) => {
+                        cluster_failure(c)
+                    }
+                    e => Failure::one(
+                        exit::REFUSED,
+                        miette::miette!(help = "pass --from VERSION to say which version is installed", "{e}"),
+                    ),
+                })?;
             println!("Detected {} {} ({})", product.product.name, found.version, found.source);
             for (k, v) in found.facts {
                 facts.entry(k).or_insert(v);

@@ -64,7 +64,20 @@ impl Target {
                 }
                 name.clone()
             }
-            None => kubeconfig.current_context.clone().unwrap_or_default(),
+            None => match kubeconfig.current_context.clone().filter(|c| !c.is_empty()) {
+                Some(current) => current,
+                // kube's own error here ends in an empty reason; say what is missing instead.
+                None => {
+                    let available: Vec<String> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
+                    return Err(ClusterError::Kubeconfig {
+                        path: self.kubeconfig.clone(),
+                        message: format!(
+                            "it sets no current context; pass --context NAME (contexts there: {})",
+                            if available.is_empty() { "none".to_string() } else { available.join(", ") }
+                        ),
+                    });
+                }
+            },
         };
         let options = KubeConfigOptions { context: Some(context.clone()), ..KubeConfigOptions::default() };
         let mut config = Config::from_custom_kubeconfig(kubeconfig, &options)
