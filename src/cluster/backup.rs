@@ -197,6 +197,13 @@ pub async fn backup(conn: &Connection, req: &BackupRequest, report: Reporter) ->
     manifest.kinds.sort_by(|a, b| a.resource.cmp(&b.resource));
     manifest.external_owner_refs = owner_uids.iter().filter(|u| !all_uids.contains(*u)).count() as u64;
     manifest.complete = manifest.problems.is_empty();
+    if !manifest.complete {
+        // Nothing may use an incomplete backup, and after a full disk its files hold
+        // the space the session needs to record the failure; the manifest says why.
+        for kind in &manifest.kinds {
+            let _ = std::fs::remove_file(req.dir.join(&kind.file));
+        }
+    }
     manifest.write(&req.dir)?;
     if manifest.complete {
         Ok(manifest)
@@ -217,11 +224,32 @@ async fn backup_kind(
 ) -> Result<KindResult, ClusterError> {
     let final_path = req.dir.join(manifest::file_name(&r.name));
     let part = req.dir.join(format!(".{}.part", manifest::file_name(&r.name)));
+    let result = write_kind(conn, r, req, report, done, &part).await;
+    if result.is_err() {
+        // A partial file is never used, and on a full disk it holds the space the
+        // session needs to record the failure.
+        let _ = std::fs::remove_file(&part);
+    }
+    let result = result?;
+    std::fs::rename(&part, &final_path).map_err(|e| ClusterError::io("rename backup file", &final_path, e))?;
+    durable::sync_dir(&req.dir).map_err(|e| ClusterError::io("sync backup folder", &req.dir, e))?;
+    Ok(result)
+}
+
+/// Lists every namespace of one kind into the `.part` file.
+async fn write_kind(
+    conn: &Connection,
+    r: &Resolved,
+    req: &BackupRequest,
+    report: Reporter,
+    done: Arc<Mutex<(u64, u64)>>,
+    part: &Path,
+) -> Result<KindResult, ClusterError> {
     let namespaces: Vec<Option<String>> = match &req.namespaces {
         Some(list) if r.namespaced => list.iter().cloned().map(Some).collect(),
         _ => vec![None],
     };
-    let mut writer = KindWriter::create(&part, &r.name)?;
+    let mut writer = KindWriter::create(part, &r.name)?;
     let mut result = KindResult::default();
     for ns in namespaces {
         let mut source = ApiPages::new(conn, r, ns.as_deref());
@@ -230,8 +258,6 @@ async fn backup_kind(
         result.mismatch = result.mismatch.or(listed.mismatch);
     }
     let (count, bytes, sha256, uids, owner_uids) = writer.finish()?;
-    std::fs::rename(&part, &final_path).map_err(|e| ClusterError::io("rename backup file", &final_path, e))?;
-    durable::sync_dir(&req.dir).map_err(|e| ClusterError::io("sync backup folder", &req.dir, e))?;
     Ok(KindResult { count, bytes, sha256, uids, owner_uids, mismatch: result.mismatch })
 }
 
