@@ -80,9 +80,14 @@ impl Session {
     }
 
     pub fn open(dir: &Path) -> Session {
-        let read = |name: &str| std::fs::read(dir.join(name)).unwrap_or_default();
-        let meta = serde_json::from_slice(&read("session.json")).unwrap_or(Value::Null);
-        let steps = serde_json::from_slice(&read("steps.json")).unwrap_or_default();
+        let read = |name: &str| {
+            std::fs::read(dir.join(name))
+                .unwrap_or_else(|e| panic!("the journal: cannot read {name} in {}: {e}", dir.display()))
+        };
+        let meta =
+            serde_json::from_slice(&read("session.json")).unwrap_or_else(|e| panic!("the journal: session.json: {e}"));
+        let steps =
+            serde_json::from_slice(&read("steps.json")).unwrap_or_else(|e| panic!("the journal: steps.json: {e}"));
         let transcript = String::from_utf8_lossy(&read("transcript.jsonl"))
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())
@@ -115,22 +120,6 @@ impl Session {
         let path = self.dir.join("report.md");
         std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{journey}, the report: cannot read {}: {e}", path.display()))
-    }
-
-    /// Every command the session ran, as argument vectors, in order.
-    pub fn commands(&self) -> Vec<Vec<String>> {
-        self.transcript
-            .iter()
-            .filter(|e| e["kind"] == "output")
-            .map(|e| {
-                e["payload"]["argv"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|a| a.as_str().map(String::from))
-                    .collect()
-            })
-            .collect()
     }
 
     /// Titles of the acknowledgements asked and answered yes, in order, each with
