@@ -109,13 +109,21 @@ fn journal_states(state_dir: &Path) -> Vec<String> {
 fn operate(term: &Terminal) -> String {
     let asked = answer_variables(term);
     assert_eq!(asked, ["namespace", "release", "chart", "meshed_namespaces", "mesh_crds"].map(String::from).to_vec());
+    let plan = read_the_plan(term);
+    let number = |title: &str| step_number(&plan, title);
+    confirm_the_removal(term, number("Remove the mesh"), number("Save the mesh custom resources"));
+    confirm_the_rest(term, &number);
+    leave_at_the_summary(term, plan_size(&plan))
+}
 
+/// Acknowledges the version note, then reads the plan behind the first manual
+/// step (Tab puts the question aside) and says it is done. Returns the plan.
+fn read_the_plan(term: &Terminal) -> String {
     let note = term.wait_for("the version note to acknowledge", |s| s.contains("┌ Warning to acknowledge "));
     assert!(note.contains("WARNING: Tracing settings"), "the note that applies to 1.6 -> 1.7:\n{note}");
     term.press(&["y"]);
 
     term.wait_for("the first manual step", |s| s.contains("┌ Manual step 1 "));
-    // The question covers most of the plan: Tab puts it aside to read the plan.
     term.press(&["Tab"]);
     let plan = term.wait_for("the plan behind the question", |s| !s.contains("┌ Manual step 1 "));
     for shown in [
@@ -127,24 +135,31 @@ fn operate(term: &Terminal) -> String {
     ] {
         assert!(plan.contains(shown), "the plan screen shows `{shown}`:\n{plan}");
     }
-    let number = |title: &str| step_number(&plan, title);
     term.press(&["Tab"]);
     term.wait_for("the manual step back", |s| s.contains("┌ Manual step 1 "));
     term.press(&["y"]);
+    plan
+}
 
-    let removal = format!("┌ Run step {}? ", number("Remove the mesh"));
+/// The typed word for the destructive removal: a wrong word first, refused.
+fn confirm_the_removal(term: &Terminal, removal: usize, backup: usize) {
+    let removal = format!("┌ Run step {removal}? ");
     let word = term.wait_for("the typed confirmation of the removal", |s| s.contains(&removal));
     for shown in ["DESTRUCTIVE", "Unlocked: backup", "Type `nginx-mesh` and press Enter"] {
         assert!(word.contains(shown), "the removal dialog shows `{shown}`:\n{word}");
     }
-    let saved = format!("[x] {}. done", number("Save the mesh custom resources"));
+    let saved = format!("[x] {backup}. done");
     assert!(word.contains(&saved), "the log shows the backup done (`{saved}`):\n{word}");
     term.type_text("nginx");
     term.press(&["Enter"]);
     term.wait_for("the mismatch message", |s| s.contains("`nginx` is not `nginx-mesh`"));
     term.type_text("nginx-mesh");
     term.press(&["Enter"]);
+}
 
+/// Yes to the deploy, the restore and each re-roll, checking the running steps
+/// between them show on screen.
+fn confirm_the_rest(term: &Terminal, number: &dyn Fn(&str) -> usize) {
     let deploy = format!("┌ Run step {}? ", number("Deploy the target release"));
     let mut running = false;
     let confirm = term.wait_for("the question before deploying", |s| {
@@ -175,9 +190,11 @@ fn operate(term: &Terminal) -> String {
     }
     let gauge = gauge.unwrap_or_else(|| panic!("no gauge was seen while the restore ran"));
     assert!(gauge.contains("│[█") || gauge.contains("│[░"), "the gauge is a bar: {gauge}");
+}
 
+/// Reads the summary, leaves with a key, and returns the screen stepwise left.
+fn leave_at_the_summary(term: &Terminal, total: usize) -> String {
     let summary = term.wait_for("the summary", |s| s.contains("┌ Session finished "));
-    let total = plan_size(&plan);
     for shown in [format!("Steps:   {total} done (of {total})"), "Backups:".into(), "finished after".into()] {
         assert!(summary.contains(&shown), "the summary shows `{shown}`:\n{summary}");
     }
