@@ -53,7 +53,7 @@ fn drive(cmd: std::process::Command) -> String {
         p.send(answer).unwrap();
     };
     // Variables with defaults: accept each with Enter.
-    for name in ["namespace", "release", "chart", "mesh_crds", "current_meshctl"] {
+    for name in ["namespace", "mesh_crds", "current_meshctl"] {
         step(&mut p, name, "\r");
     }
     step(&mut p, "Manual step", "");

@@ -108,7 +108,7 @@ fn journal_states(state_dir: &Path) -> Vec<String> {
 /// answer. Returns the last screen.
 fn operate(term: &Terminal) -> String {
     let asked = answer_variables(term);
-    assert_eq!(asked, ["namespace", "release", "chart", "meshed_namespaces", "mesh_crds"].map(String::from).to_vec());
+    assert_eq!(asked, ["namespace", "meshed_namespaces", "mesh_crds"].map(String::from).to_vec());
     let plan = read_the_plan(term);
     let number = |title: &str| step_number(&plan, title);
     confirm_the_removal(term, number("Remove the mesh"), number("Save the mesh custom resources"));

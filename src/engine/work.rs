@@ -1,11 +1,12 @@
 //! The work of a session: every step of every hop, with per-item repeats
 //! expanded, and the values its templates see.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::plan::Plan;
 use crate::runbook::catalog::ProductEntry;
 use crate::runbook::model::{Step, Variable};
+use crate::runbook::template::Template;
 use crate::runbook::{Catalog, ProcedureEntry};
 
 use super::error::EngineError;
@@ -43,14 +44,47 @@ pub fn resolve<'a>(catalog: &'a Catalog, plan: &Plan) -> Result<Resolved<'a>, En
 }
 
 impl Resolved<'_> {
-    /// Every variable the session needs, each once, product variables first.
+    /// Every variable the session needs, each once, product variables first. A
+    /// product variable only some procedures use (a Helm release name, say) is
+    /// left out when none of the plan's procedures refers to it, so the operator
+    /// is not asked for a value that changes nothing.
     pub fn variables(&self) -> Vec<&Variable> {
-        let mut seen = std::collections::BTreeSet::new();
-        self.procedures
-            .iter()
-            .flat_map(|p| p.variables(&self.product.product))
+        let used = self.names_used();
+        let mut seen = BTreeSet::new();
+        let product = self.product.product.variables.iter().filter(|v| used.contains(v.name.value.as_str()));
+        product
+            .chain(self.procedures.iter().flat_map(|p| p.procedure.variables.iter()))
             .filter(|v| seen.insert(v.name.value.clone()))
             .collect()
+    }
+
+    /// The names the plan's steps and the procedures' own variables refer to, with
+    /// whatever their defaults refer to in turn. Detection is not counted: it ran
+    /// before the plan existed, with the defaults or the values given.
+    fn names_used(&self) -> BTreeSet<&str> {
+        let product = &self.product.product;
+        let mut used: BTreeSet<&str> = BTreeSet::new();
+        for entry in &self.procedures {
+            for step in &entry.procedure.steps {
+                used.extend(step.templates().into_iter().flat_map(Template::variables));
+                used.extend(step.for_each.iter().map(|f| f.value.as_str()));
+            }
+            used.extend(entry.procedure.variables.iter().map(|v| v.name.value.as_str()));
+        }
+        let all: Vec<&Variable> =
+            product.variables.iter().chain(self.procedures.iter().flat_map(|p| p.procedure.variables.iter())).collect();
+        loop {
+            let before = used.len();
+            let referred: Vec<&str> = all
+                .iter()
+                .filter(|v| used.contains(v.name.value.as_str()))
+                .flat_map(|v| v.default.iter().flat_map(Template::variables))
+                .collect();
+            used.extend(referred);
+            if used.len() == before {
+                return used;
+            }
+        }
     }
 
     pub fn step(&self, w: &WorkItem) -> &Step {
@@ -122,6 +156,35 @@ pub fn check_value(var: &Variable, value: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn asked_for(procedure: &str, install_method: &str) -> Vec<String> {
+        let catalog = crate::runbook::load::load(&[]).unwrap();
+        let facts = [("install_method", install_method), ("platform", "kubernetes")];
+        let request = crate::plan::Request {
+            product: "nginx-service-mesh".into(),
+            from: Some(crate::runbook::Version::parse("1.6.0").unwrap()),
+            to: "1.7.0".into(),
+            facts: facts.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            procedure: Some(procedure.into()),
+            values: BTreeMap::new(),
+        };
+        let plan = crate::plan::plan(&catalog, &request).unwrap();
+        let resolved = resolve(&catalog, &plan).unwrap();
+        resolved.variables().iter().map(|v| v.name.value.clone()).collect()
+    }
+
+    #[test]
+    fn product_variables_no_step_of_the_plan_uses_are_not_asked_for() {
+        let meshctl = asked_for("manual-meshctl", "nginx-meshctl");
+        let helm = asked_for("manual-helm", "helm");
+        for name in ["release", "chart"] {
+            assert!(!meshctl.contains(&name.to_string()), "{name} asked for the nginx-meshctl path: {meshctl:?}");
+            assert!(helm.contains(&name.to_string()), "{name} not asked for the Helm path: {helm:?}");
+        }
+        for name in ["namespace", "meshed_namespaces", "target_meshctl"] {
+            assert!(meshctl.contains(&name.to_string()), "{name} not asked for the nginx-meshctl path: {meshctl:?}");
+        }
+    }
 
     #[test]
     fn lists_split_on_commas_and_drop_blanks() {
