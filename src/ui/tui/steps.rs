@@ -81,6 +81,22 @@ impl StepView {
             None => self.info.title.clone(),
         }
     }
+
+    /// The label in `width` characters. A repeated step's rows differ only by
+    /// their item, so the title gives way first and the item stays readable.
+    pub fn label_within(&self, width: usize) -> String {
+        let full = self.label();
+        let Some(item) = &self.info.item else { return full };
+        if full.chars().count() <= width {
+            return full;
+        }
+        let room = width.saturating_sub(item.chars().count() + 4);
+        if room < 8 {
+            return format!("({item})");
+        }
+        let title: String = self.info.title.chars().take(room).collect();
+        format!("{}… ({item})", title.trim_end())
+    }
 }
 
 /// One row of the plan list: a hop heading or a step.
@@ -102,4 +118,35 @@ pub fn rows(steps: &[StepView]) -> Vec<Row> {
         rows.push(Row::Step(i));
     }
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repeated(item: &str) -> StepView {
+        StepView::new(StepInfo {
+            index: 0,
+            hop: 0,
+            id: "wait-crds-gone".into(),
+            title: "Wait for the mesh CRDs to be deleted".into(),
+            kind: "wait".into(),
+            destructive: false,
+            item: Some(item.into()),
+            state: "pending".into(),
+        })
+    }
+
+    #[test]
+    fn a_narrow_list_shortens_the_title_and_keeps_the_item() {
+        let a = repeated("trafficsplits.split.smi-spec.io");
+        let b = repeated("ratelimits.specs.smi.nginx.com");
+        assert_eq!(a.label_within(200), a.label());
+        let (short_a, short_b) = (a.label_within(50), b.label_within(50));
+        assert!(short_a.chars().count() <= 50, "{short_a}");
+        assert!(short_a.ends_with("(trafficsplits.split.smi-spec.io)"), "{short_a}");
+        assert!(short_a.starts_with("Wait for"), "{short_a}");
+        assert_ne!(short_a, short_b);
+        assert_eq!(a.label_within(20), "(trafficsplits.split.smi-spec.io)");
+    }
 }

@@ -25,11 +25,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let height = usize::from(inner.height);
     let at = app.rows.iter().position(|r| *r == Row::Step(app.selected)).unwrap_or(0);
     let first = at.saturating_sub(height / 2).min(app.rows.len().saturating_sub(height));
-    let lines: Vec<Line> = app.rows.iter().skip(first).take(height).map(|row| line(app, *row)).collect();
+    let width = usize::from(inner.width);
+    let lines: Vec<Line> = app.rows.iter().skip(first).take(height).map(|row| line(app, *row, width)).collect();
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-fn line(app: &App, row: Row) -> Line<'static> {
+fn line(app: &App, row: Row, width: usize) -> Line<'static> {
     let theme = app.theme;
     let i = match row {
         Row::Hop(hop) => return Line::styled(hop_heading(app, hop), theme.title()),
@@ -37,11 +38,14 @@ fn line(app: &App, row: Row) -> Line<'static> {
     };
     let step = &app.steps[i];
     let pointer = if i == app.selected { ">" } else { " " };
-    let text = format!(" {:>3} {}", i + 1, step.label());
+    let mark = step.status.mark();
+    let number = format!(" {:>3} ", i + 1);
+    let room = width.saturating_sub(pointer.len() + mark.chars().count() + number.len());
+    let text = format!("{number}{}", step.label_within(room));
     let row_style = if i == app.selected { theme.selected() } else { Style::new() };
     Line::from(vec![
         Span::raw(pointer),
-        Span::styled(step.status.mark(), mark_style(theme, step.status)),
+        Span::styled(mark, mark_style(theme, step.status)),
         Span::styled(text, row_style),
     ])
 }
