@@ -119,12 +119,12 @@ pub fn render_plan(plan: &Plan) -> String {
     let hops = plan.hops.len();
     let _ = writeln!(
         out,
-        "{} {} -> {} ({hops} hop{}, {} steps)",
+        "{} {} -> {} ({}, {})",
         plan.product_name,
         plan.from,
         plan.to,
-        if hops == 1 { "" } else { "s" },
-        plan.step_count()
+        crate::plan::counted(hops, "hop"),
+        crate::plan::counted(plan.step_count(), "step")
     );
     let facts: Vec<String> = plan.facts.iter().map(|(k, v)| format!("{k}={v}")).collect();
     if !facts.is_empty() {

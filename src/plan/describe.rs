@@ -132,6 +132,11 @@ pub fn describe_step(step: &Step, values: &BTreeMap<String, String>) -> StepSumm
 
 /// An argument vector shown the way a shell user would read it; for display only,
 /// never executed.
+/// `1 step`, `3 steps`: a count with its noun, for lines people read.
+pub fn counted(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
 pub fn display_argv(argv: &[Template], values: &BTreeMap<String, String>) -> String {
     argv.iter().map(|a| quote_for_display(&a.render_partial(values))).collect::<Vec<_>>().join(" ")
 }

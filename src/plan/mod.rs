@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use describe::{StepSummary, describe_step, display_argv};
+pub use describe::{StepSummary, counted, describe_step, display_argv};
 pub use error::PlanError;
 
 use crate::runbook::model::{Disruption, Severity};

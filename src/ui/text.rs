@@ -6,11 +6,12 @@ use crate::engine::Event;
 /// (progress) or not at all.
 pub fn describe_event(event: &Event) -> Option<String> {
     Some(match event {
-        Event::SessionStarted { id, rehearsal, product, from, to, context, server, steps, .. } => {
+        Event::SessionStarted { id, rehearsal, product, from, to, hops, context, server, steps, .. } => {
             let mode = if *rehearsal { "REHEARSAL (nothing will change)" } else { "REAL (this changes the cluster)" };
+            let path = if hops.len() > 1 { hops.join(" -> ") } else { to.clone() };
             format!(
-                "{mode}: {product} {from} -> {to} on context {context} ({server}), {} steps, session {id}",
-                steps.len()
+                "{mode}: {product} {from} -> {path} on context {context} ({server}), {}, session {id}",
+                crate::plan::counted(steps.len(), "step")
             )
         }
         Event::Notice { text } => text.clone(),
