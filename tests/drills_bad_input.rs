@@ -7,10 +7,11 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use stepwise::journal::{StepRecord, StepState};
+use support::Ran;
 
 /// Exit codes from the README (src/cli/exit.rs).
 const USAGE: i32 = 2;
@@ -22,41 +23,10 @@ const CLUSTER: i32 = 8;
 /// A case that runs longer than this is a hang: it is killed and fails.
 const BOUND: Duration = Duration::from_secs(60);
 
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
-/// Runs `cmd` with a deadline; output goes to files in `dir`.
+/// Runs `cmd` with a deadline and NO_COLOR; output goes to files in `dir`.
 fn bounded(mut cmd: Command, dir: &Path) -> Ran {
-    let (out, err) = (dir.join("stepwise.out"), dir.join("stepwise.err"));
-    let started = Instant::now();
-    let mut child = cmd
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .spawn()
-        .unwrap();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if started.elapsed() >= BOUND {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Ran {
-        code: status.and_then(|s| s.code()),
-        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
-        took: started.elapsed(),
-    }
+    cmd.env("NO_COLOR", "1");
+    support::run_bounded(cmd, dir, BOUND)
 }
 
 /// The problems with one run, empty when it ended as the case expects.
@@ -219,30 +189,10 @@ fn a_missing_vendor_cli_is_listed_before_anything_runs() {
     const CASE: &str = "bad input drill, missing vendor CLI, preflight";
     let tb = support::cluster();
     let state = tempfile::tempdir().unwrap();
-    let mut cmd = stepwise(
-        state.path(),
-        &[
-            "--kubeconfig",
-            tb.kubeconfig.to_str().unwrap(),
-            "--context",
-            &tb.context,
-            "run",
-            "nginx-service-mesh",
-            "--from",
-            "1.6.0",
-            "--to",
-            "1.7.0",
-            "--procedure",
-            "manual-meshctl",
-            "--yes",
-            "--confirm",
-            "nginx-mesh",
-            "--set",
-            "target_meshctl=/nonexistent/nginx-meshctl-1.7.0",
-            "--set",
-            "meshed_namespaces=shop",
-        ],
-    );
+    let mut cmd = support::stepwise_command(tb, &tb.context, state.path());
+    cmd.args(["run", "nginx-service-mesh", "--from", "1.6.0", "--to", "1.7.0", "--procedure", "manual-meshctl"])
+        .args(["--yes", "--confirm", "nginx-mesh", "--set", "target_meshctl=/nonexistent/nginx-meshctl-1.7.0"])
+        .args(["--set", "meshed_namespaces=shop"]);
     // No stand-ins on PATH: nginx-meshctl is nowhere.
     cmd.env("PATH", "/usr/bin:/bin");
     let ran = bounded(cmd, state.path());
@@ -287,26 +237,20 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
 fn run_vendor(tb: &support::TestCluster, state: &Path, cli: &Path) -> Ran {
     let runbooks = vendor_runbooks(state);
     let cli = format!("vendor_cli={}", cli.display());
-    let cmd = stepwise(
-        state,
-        &[
-            "--kubeconfig",
-            tb.kubeconfig.to_str().unwrap(),
-            "--context",
-            &tb.context,
-            "--runbooks",
-            runbooks.to_str().unwrap(),
-            "run",
-            "vendor-drill",
-            "--from",
-            "1.0.0",
-            "--to",
-            "1.1.0",
-            "--yes",
-            "--set",
-            &cli,
-        ],
-    );
+    let mut cmd = support::stepwise_command(tb, &tb.context, state);
+    cmd.args([
+        "--runbooks",
+        runbooks.to_str().unwrap(),
+        "run",
+        "vendor-drill",
+        "--from",
+        "1.0.0",
+        "--to",
+        "1.1.0",
+        "--yes",
+        "--set",
+        &cli,
+    ]);
     bounded(cmd, state)
 }
 

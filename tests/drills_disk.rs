@@ -13,12 +13,13 @@ mod seed;
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use stepwise::journal::{StepRecord, StepState};
+use support::Ran;
 
 const STEP_FAILED: i32 = 6;
 const BOUND: Duration = Duration::from_secs(120);
@@ -43,18 +44,6 @@ impl Drop for Mount {
     }
 }
 
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Ran {
-    fn show(&self) -> String {
-        format!("exit {:?}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
 /// The manual upgrade from 1.6.0 against the seeded cluster, with `--state-dir state`;
 /// output is kept in `logs` (never on the disk under test). Killed at [`BOUND`].
 fn upgrade(tb: &support::TestCluster, state: &Path, logs: &Path, wrap: &[&str]) -> Ran {
@@ -67,38 +56,14 @@ fn upgrade(tb: &support::TestCluster, state: &Path, logs: &Path, wrap: &[&str]) 
     if !wrap.is_empty() {
         cmd.args(&wrap[1..]).arg(env!("CARGO_BIN_EXE_stepwise"));
     }
-    cmd.args(["--kubeconfig", tb.kubeconfig.to_str().unwrap(), "--context", &tb.context, "--state-dir"])
-        .arg(state)
+    cmd.args(support::stepwise_args(tb, &tb.context, state))
         .args(["run", "nginx-service-mesh", "--from", "1.6.0", "--to", "1.7.0", "--procedure", "manual-meshctl"])
         .args(["--yes", "--confirm", "nginx-mesh", "--set", "meshed_namespaces=disk-app"])
         .arg(format!("--set=current_meshctl={}", old.display()))
         .arg(format!("--set=target_meshctl={}", new.display()))
         .env("NO_COLOR", "1");
-    let (out, err) = (logs.join("stepwise.out"), logs.join("stepwise.err"));
     ignore_file_size_signal(&mut cmd);
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break Some(s);
-        }
-        if started.elapsed() > BOUND {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Ran {
-        code: status.and_then(|s| s.code()),
-        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
-    }
+    support::run_bounded(cmd, logs, BOUND)
 }
 
 /// With a file-size limit a write past it raises SIGXFSZ, which kills by

@@ -11,10 +11,10 @@ mod support;
 
 use std::ffi::OsString;
 
-use kong::chart_repo::ChartRepo;
 use kong::revisions::{Recorder, Seen};
 use kong::{Session, stepwise};
 use stepwise::journal::StepState;
+use support::chart_repo::ChartRepo;
 
 const NS: &str = "kong";
 const FIRST: &str = "kong";
@@ -30,12 +30,6 @@ fn install(tb: &support::TestCluster, repo: &ChartRepo, release: &str, sets: &[&
         cmd.args(["--set", s]);
     }
     support::run_ok(cmd);
-}
-
-fn all_done(journey: &str, session: &Session) {
-    for s in &session.steps {
-        assert_eq!(s.state, StepState::Done, "{journey}, step `{}` {:?}: not done: {:?}", s.step, s.item, s.error);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,22 +67,17 @@ async fn split_helm_releases_run_up_first_and_finish_last() {
         &format!("last_release={LAST}"),
     ];
 
-    let rehearsal_state = tempfile::tempdir().unwrap();
-    let out = stepwise(tb, &tb.context, rehearsal_state.path(), &env, &[&["rehearse"][..], &args].concat());
-    assert!(out.status.success(), "{JOURNEY}, the rehearsal: {}", out.show());
+    let (out, rehearsal_state) = kong::rehearse(JOURNEY, tb, &tb.context, &env, &args);
     let changed = kong::changed(&before, &kong::versions(&client, &[NS]).await);
     assert!(changed.is_empty(), "{JOURNEY}, the rehearsal wrote to the cluster: {changed:?}\n{}", out.show());
     let rehearsal = Session::only(rehearsal_state.path(), JOURNEY);
 
     let recorder = Recorder::default();
     recorder.watch(client.clone(), "one").await;
-    let state = tempfile::tempdir().unwrap();
-    let out = stepwise(tb, &tb.context, state.path(), &env, &[&["run"][..], &args].concat());
-    recorder.stop();
-    assert!(out.status.success(), "{JOURNEY}, the run: {}", out.show());
+    let (out, state) = kong::run_watched(JOURNEY, tb, &tb.context, &env, &args, &recorder);
     assert!(out.stdout.contains("Detected Kong Gateway 2.7.0"), "{JOURNEY}, the run: detection\n{}", out.show());
     let session = Session::only(state.path(), JOURNEY);
-    all_done(JOURNEY, &session);
+    session.assert_all_done(JOURNEY);
     let hops = session.hops();
     assert_eq!(
         hops,
@@ -204,15 +193,8 @@ async fn postgres_blue_green_finishes_only_after_traffic_moved_and_the_operator_
 
     // The rehearsal runs no migration; the only `kong` it may run is the read-only
     // `migrations list` of the final check, which the stand-in logs in its ConfigMap.
-    let rehearsal_state = tempfile::tempdir().unwrap();
-    let out = stepwise(
-        tb,
-        &tb.context,
-        rehearsal_state.path(),
-        &env,
-        &[&["rehearse"][..], &base, &["--confirm", "finish"]].concat(),
-    );
-    assert!(out.status.success(), "{JOURNEY}, the rehearsal: {}", out.show());
+    let (_, rehearsal_state) =
+        kong::rehearse(JOURNEY, tb, &tb.context, &env, &[&base[..], &["--confirm", "finish"]].concat());
     let rehearsed: Vec<String> = kong::standin_entries(&client, &log_ns).await.into_iter().map(|e| e.1).collect();
     assert!(
         rehearsed.iter().all(|l| l == "kong migrations list"),
@@ -256,7 +238,7 @@ async fn postgres_blue_green_finishes_only_after_traffic_moved_and_the_operator_
     let out = stepwise(tb, &tb.context, state.path(), &env, &["resume", "--yes", "--confirm", "finish"]);
     assert!(out.status.success(), "{JOURNEY}, resume: {}", out.show());
     let session = Session::only(state.path(), JOURNEY);
-    all_done(JOURNEY, &session);
+    session.assert_all_done(JOURNEY);
     assert_eq!(
         session.hops(),
         kong::planned_hops("kong-gateway", "2.7.0", "2.8", &[("deployment", "traditional"), ("datastore", "postgres")]),

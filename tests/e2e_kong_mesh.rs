@@ -9,11 +9,10 @@ mod support;
 
 use std::ffi::OsString;
 
-use kong::chart_repo::ChartRepo;
+use kong::Session;
 use kong::revisions::Recorder;
-use kong::{Session, stepwise};
-use stepwise::journal::StepState;
 use stepwise::runbook::Version;
+use support::chart_repo::ChartRepo;
 
 const NS: &str = "kong-mesh-system";
 const CONTROL_PLANE: &str = "kong-mesh-control-plane";
@@ -69,9 +68,7 @@ async fn single_zone_helm_upgrade_re_rolls_the_data_planes_after_the_control_pla
     let args = ["kong-mesh", "--to", "2.11", "--yes", "--set", "meshed_namespaces=km-shop,km-pay"];
 
     // The rehearsal changes nothing.
-    let rehearsal_state = tempfile::tempdir().unwrap();
-    let out = stepwise(tb, &tb.context, rehearsal_state.path(), &env, &[&["rehearse"][..], &args].concat());
-    assert!(out.status.success(), "{JOURNEY}, the rehearsal: {}", out.show());
+    let (out, rehearsal_state) = kong::rehearse(JOURNEY, tb, &tb.context, &env, &args);
     let changed = kong::changed(&before, &kong::versions(&client, &watched).await);
     assert!(changed.is_empty(), "{JOURNEY}, the rehearsal wrote to the cluster: {changed:?}\n{}", out.show());
     assert_eq!(
@@ -84,15 +81,10 @@ async fn single_zone_helm_upgrade_re_rolls_the_data_planes_after_the_control_pla
     // The real run.
     let recorder = Recorder::default();
     recorder.watch(client.clone(), "one").await;
-    let state = tempfile::tempdir().unwrap();
-    let out = stepwise(tb, &tb.context, state.path(), &env, &[&["run"][..], &args].concat());
-    recorder.stop();
-    assert!(out.status.success(), "{JOURNEY}, the run: {}", out.show());
+    let (out, state) = kong::run_watched(JOURNEY, tb, &tb.context, &env, &args, &recorder);
     assert!(out.stdout.contains("Detected Kong Mesh 2.9.0"), "{JOURNEY}, the run: detection\n{}", out.show());
     let session = Session::only(state.path(), JOURNEY);
-    for s in &session.steps {
-        assert_eq!(s.state, StepState::Done, "{JOURNEY}, step `{}` {:?}: not done: {:?}", s.step, s.item, s.error);
-    }
+    session.assert_all_done(JOURNEY);
 
     // The hops are the planner's, and each is one Helm upgrade to its release.
     let hops = session.hops();
@@ -210,9 +202,7 @@ async fn multizone_helm_upgrade_goes_global_then_zone_then_data_planes() {
         ["kong-mesh", "--to", "2.11", "--fact", "topology=multizone", "--yes", "--set", &zones, "--set", &meshed];
 
     // The rehearsal changes neither cluster.
-    let rehearsal_state = tempfile::tempdir().unwrap();
-    let out = stepwise(tb, &global, rehearsal_state.path(), &env, &[&["rehearse"][..], &args].concat());
-    assert!(out.status.success(), "{JOURNEY}, the rehearsal: {}", out.show());
+    let (out, rehearsal_state) = kong::rehearse(JOURNEY, tb, &global, &env, &args);
     let changed = kong::changed(&before_global, &kong::versions(&global_client, &[NS]).await);
     assert!(changed.is_empty(), "{JOURNEY}, the rehearsal wrote to the global cluster: {changed:?}\n{}", out.show());
     let changed = kong::changed(&before_zone, &kong::versions(&zone_client, &zone_watched).await);
@@ -223,14 +213,9 @@ async fn multizone_helm_upgrade_goes_global_then_zone_then_data_planes() {
     let recorder = Recorder::default();
     recorder.watch(global_client.clone(), "global").await;
     recorder.watch(zone_client.clone(), "zone").await;
-    let state = tempfile::tempdir().unwrap();
-    let out = stepwise(tb, &global, state.path(), &env, &[&["run"][..], &args].concat());
-    recorder.stop();
-    assert!(out.status.success(), "{JOURNEY}, the run: {}", out.show());
+    let (_, state) = kong::run_watched(JOURNEY, tb, &global, &env, &args, &recorder);
     let session = Session::only(state.path(), JOURNEY);
-    for s in &session.steps {
-        assert_eq!(s.state, StepState::Done, "{JOURNEY}, step `{}` {:?}: not done: {:?}", s.step, s.item, s.error);
-    }
+    session.assert_all_done(JOURNEY);
     let hops = session.hops();
     assert_eq!(
         hops,

@@ -14,32 +14,17 @@ use kube::api::Api;
 
 /// Runs the real binary; its output also goes to `state/stepwise.log` as it is
 /// written, so a hung run can be watched.
-fn stepwise(tb: &support::TestCluster, state: &Path, args: &[&str]) -> std::process::Output {
-    let log = state.join("stepwise.log");
-    let mut cmd = tb.command(env!("CARGO_BIN_EXE_stepwise"));
-    cmd.args(["--kubeconfig", tb.kubeconfig.to_str().unwrap(), "--context", &tb.context, "--state-dir"])
-        .arg(state)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::process::Stdio::piped());
-    eprintln!("stepwise output: {}", log.display());
-    let out = cmd.spawn().unwrap().wait_with_output().unwrap();
-    std::process::Output { stdout: std::fs::read(&log).unwrap_or_default(), ..out }
+fn stepwise(tb: &support::TestCluster, state: &Path, args: &[String]) -> std::process::Output {
+    let mut cmd = support::stepwise_command(tb, &tb.context, state);
+    cmd.args(args);
+    support::output_via_log(cmd, &state.join("stepwise.log"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manual_upgrade_with_nginx_meshctl_keeps_every_custom_resource() {
     let tb = support::cluster();
     let client = tb.client().await;
-    let tools = tempfile::tempdir().unwrap();
-    let old = seed::meshctl_at(tools.path(), "1.6.0", &tb.standins);
-    let new = seed::meshctl_at(tools.path(), "1.7.0", &tb.standins);
-    support::run_ok({
-        let mut c = tb.command(&old);
-        c.args(["--namespace", "nginx-mesh", "deploy"]);
-        c
-    });
+    let meshctl = seed::mesh::deploy_1_6(tb, &[]);
     let finalizers = seed::spawn_finalizer_controller(client.clone());
     let namespaces: Vec<String> = (0..12).map(|i| format!("team-{i:02}")).collect();
     seed::seed(&client, &namespaces, 200).await;
@@ -49,27 +34,8 @@ async fn manual_upgrade_with_nginx_meshctl_keeps_every_custom_resource() {
     seed::meshed_app(&client, "app-b").await;
 
     let state = tempfile::tempdir().unwrap();
-    let out = stepwise(
-        tb,
-        state.path(),
-        &[
-            "run",
-            "nginx-service-mesh",
-            "--to",
-            "1.7.0",
-            "--procedure",
-            "manual-meshctl",
-            "--yes",
-            "--confirm",
-            "nginx-mesh",
-            "--set",
-            &format!("current_meshctl={}", old.display()),
-            "--set",
-            &format!("target_meshctl={}", new.display()),
-            "--set",
-            "meshed_namespaces=app-a,app-b",
-        ],
-    );
+    let args = seed::mesh::manual_upgrade_args("run", &meshctl.old, &meshctl.new, &["app-a", "app-b"]);
+    let out = stepwise(tb, state.path(), &args);
     finalizers.abort();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -22,9 +22,14 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::Api;
 use stepwise::journal::{StepRecord, StepState};
+use support::Ran;
+use support::chart_repo::ChartRepo;
 
 /// The journeys share the one mesh of this test binary's cluster: one at a time.
 static MESH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The name the fixture chart's repository is added under.
+const CHART_REPO: &str = "stepwise-test";
 
 /// The namespaces of every journey's meshed workloads; each journey starts by
 /// deleting them all, since a sidecar pod left anywhere keeps the sentinel alive.
@@ -33,60 +38,22 @@ const MESHED_APPS: [&str; 5] = ["helm-app-a", "helm-app-b", "os-app-a", "os-app-
 /// No journey's run may take longer; past it the run is killed and the test fails.
 const RUN_LIMIT: Duration = Duration::from_secs(240);
 
-/// What one run of the binary left behind.
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Ran {
-    fn show(&self) -> String {
-        format!("exit {:?}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
-/// Runs the real binary against the test bed with `--state-dir state`, output
-/// going to files in `state` as it is written (so a slow run can be watched),
-/// killed at [`RUN_LIMIT`].
-async fn stepwise(tb: &'static support::TestCluster, state: &Path, env: &[(&str, OsString)], args: &[&str]) -> Ran {
-    let mut cmd = tb.command(env!("CARGO_BIN_EXE_stepwise"));
-    cmd.args(["--kubeconfig", tb.kubeconfig.to_str().unwrap(), "--context", &tb.context, "--state-dir"])
-        .arg(state)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .envs(env.iter().map(|(k, v)| (*k, v)));
+/// Runs the real binary against the test bed: `stepwise VERB ARGS` with
+/// `--state-dir state`, output going to files in `state` as it is written (so a
+/// slow run can be watched), killed at [`RUN_LIMIT`], which fails the journey.
+async fn stepwise(
+    tb: &'static support::TestCluster,
+    state: &Path,
+    env: &[(&str, OsString)],
+    verb: &str,
+    args: &[&str],
+) -> Ran {
+    let mut cmd = support::stepwise_command(tb, &tb.context, state);
+    cmd.arg(verb).args(args).envs(env.iter().map(|(k, v)| (*k, v)));
+    eprintln!("stepwise output: {}", state.join("stepwise.out").display());
     let state = state.to_path_buf();
-    tokio::task::spawn_blocking(move || run_bounded(cmd, &state)).await.unwrap()
-}
-
-fn run_bounded(mut cmd: Command, dir: &Path) -> Ran {
-    let (out, err) = (dir.join("stepwise.out"), dir.join("stepwise.err"));
-    eprintln!("stepwise output: {}", out.display());
-    let mut child = cmd
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + RUN_LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let ran = Ran {
-        code: status.and_then(|s| s.code()),
-        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
-    };
-    assert!(status.is_some(), "stepwise ran past {RUN_LIMIT:?} and was killed:\n{}", ran.show());
+    let ran = tokio::task::spawn_blocking(move || support::run_bounded(cmd, &state, RUN_LIMIT)).await.unwrap();
+    assert!(!ran.killed, "stepwise ran past {RUN_LIMIT:?} and was killed:\n{}", ran.show());
     ran
 }
 
@@ -161,9 +128,7 @@ async fn rehearse_changes_nothing(
 ) {
     let before = settled_versions(client, seeded, apps).await;
     let state = tempfile::tempdir().unwrap();
-    let mut all = vec!["rehearse"];
-    all.extend_from_slice(args);
-    let ran = stepwise(tb, state.path(), env, &all).await;
+    let ran = stepwise(tb, state.path(), env, "rehearse", args).await;
     assert_eq!(ran.code, Some(0), "{journey}, rehearsal: it failed\n{}", ran.show());
     let after = settled_versions(client, seeded, apps).await;
     let changed: Vec<&String> = before.keys().filter(|k| before.get(*k) != after.get(*k)).collect();
@@ -210,6 +175,16 @@ async fn restarted_at(client: &kube::Client, ns: &str) -> Option<String> {
     d.spec?.template.metadata?.annotations?.get("kubectl.kubernetes.io/restartedAt").cloned()
 }
 
+/// Every journey starts with no mesh, whatever the one before left: cleared
+/// with the finalizer controller running (the CRDs cannot go without it), which
+/// keeps running for the journey until the handle is aborted.
+async fn without_a_mesh(tb: &support::TestCluster) -> (kube::Client, tokio::task::JoinHandle<()>) {
+    let client = tb.client().await;
+    let finalizers = seed::spawn_finalizer_controller(client.clone());
+    seed::mesh::clear_mesh(&tb.kubectl, &tb.kubeconfig, &tb.context, &MESHED_APPS);
+    (client, finalizers)
+}
+
 /// Plays the operator at the manual step that deletes the mesh CRDs: once the
 /// run shows the step, deletes them as its instructions say.
 fn operator_deletes_crds_when_asked(tb: &'static support::TestCluster, stdout: PathBuf) -> Arc<AtomicBool> {
@@ -237,14 +212,9 @@ async fn manual_upgrade_on_the_helm_path_keeps_every_custom_resource() {
     let _mesh = MESH.lock().await;
     let started = Instant::now();
     let tb = support::cluster();
-    let client = tb.client().await;
-    let finalizers = seed::spawn_finalizer_controller(client.clone());
-    seed::mesh::clear_mesh(&tb.kubectl, &tb.kubeconfig, &tb.context, &MESHED_APPS);
-    let repo = seed::chart_repo::ChartRepo::start(
-        &tb.helm,
-        &support::fixture_chart("nginx-service-mesh"),
-        &[("0.6.0", "1.6.0"), ("0.7.0", "1.7.0")],
-    );
+    let (client, finalizers) = without_a_mesh(tb).await;
+    let releases: &[(&str, &str)] = &[("0.6.0", "1.6.0"), ("0.7.0", "1.7.0")];
+    let repo = ChartRepo::start(&tb.helm, CHART_REPO, &[(support::fixture_chart("nginx-service-mesh"), releases)]);
     let env = repo.env();
     let chart = repo.chart("nginx-service-mesh");
     let helm = |args: &[&str]| {
@@ -300,9 +270,7 @@ async fn manual_upgrade_on_the_helm_path_keeps_every_custom_resource() {
 
     let state = tempfile::tempdir().unwrap();
     let operator = operator_deletes_crds_when_asked(tb, state.path().join("stepwise.out"));
-    let mut run = vec!["run"];
-    run.extend_from_slice(&args);
-    let ran = stepwise(tb, state.path(), &env, &run).await;
+    let ran = stepwise(tb, state.path(), &env, "run", &args).await;
     operator.store(true, Ordering::Relaxed);
     finalizers.abort();
     eprintln!("{JOURNEY}: upgraded at {:?}", started.elapsed());
@@ -335,17 +303,8 @@ async fn openshift_upgrade_to_1_7_waits_for_the_sentinel_before_deploying() {
     let _mesh = MESH.lock().await;
     let started = Instant::now();
     let tb = support::cluster();
-    let client = tb.client().await;
-    let finalizers = seed::spawn_finalizer_controller(client.clone());
-    seed::mesh::clear_mesh(&tb.kubectl, &tb.kubeconfig, &tb.context, &MESHED_APPS);
-    let tools = tempfile::tempdir().unwrap();
-    let old = seed::meshctl_at(tools.path(), "1.6.0", &tb.standins);
-    let new = seed::meshctl_at(tools.path(), "1.7.0", &tb.standins);
-    support::run_ok({
-        let mut c = tb.command(&old);
-        c.args(["--namespace", "nginx-mesh", "deploy", "--environment", "openshift"]);
-        c
-    });
+    let (client, finalizers) = without_a_mesh(tb).await;
+    let meshctl = seed::mesh::deploy_1_6(tb, &["--environment", "openshift"]);
     let apps = ["os-app-a", "os-app-b"];
     let injector = seed::mesh::spawn_sidecar_injector(client.clone(), apps.iter().map(|s| s.to_string()).collect());
     for ns in apps {
@@ -354,8 +313,8 @@ async fn openshift_upgrade_to_1_7_waits_for_the_sentinel_before_deploying() {
     seed::mesh::bare_meshed_pod(&client, apps[0], "one-off").await;
     let namespaces: Vec<String> = (0..3).map(|i| format!("os-team-{i}")).collect();
     let before = seeded(JOURNEY, &client, &namespaces, 30).await;
-    let old_arg = format!("current_meshctl={}", old.display());
-    let new_arg = format!("target_meshctl={}", new.display());
+    let old_arg = format!("current_meshctl={}", meshctl.old.display());
+    let new_arg = format!("target_meshctl={}", meshctl.new.display());
     let args = [
         "nginx-service-mesh",
         "--to",
@@ -376,11 +335,9 @@ async fn openshift_upgrade_to_1_7_waits_for_the_sentinel_before_deploying() {
     rehearse_changes_nothing(JOURNEY, tb, &client, (&namespaces, &apps), &[], &args).await;
 
     let state = tempfile::tempdir().unwrap();
-    let mut run = vec!["run"];
-    run.extend_from_slice(&args);
     let sentinel: Api<Job> = Api::namespaced(client.clone(), "nginx-mesh");
     let old_sentinel = sentinel.get("csi-driver-sentinel").await.unwrap().metadata.uid;
-    let ran = stepwise(tb, state.path(), &[], &run).await;
+    let ran = stepwise(tb, state.path(), &[], "run", &args).await;
     injector.abort();
     finalizers.abort();
     eprintln!("{JOURNEY}: upgraded at {:?}", started.elapsed());
@@ -430,16 +387,8 @@ async fn in_place_upgrade_from_the_previous_release_keeps_the_resources_in_place
     const JOURNEY: &str = "NGINX in-place upgrade";
     let _mesh = MESH.lock().await;
     let tb = support::cluster();
-    let client = tb.client().await;
-    let finalizers = seed::spawn_finalizer_controller(client.clone());
-    seed::mesh::clear_mesh(&tb.kubectl, &tb.kubeconfig, &tb.context, &MESHED_APPS);
-    let tools = tempfile::tempdir().unwrap();
-    let old = seed::meshctl_at(tools.path(), "1.6.0", &tb.standins);
-    support::run_ok({
-        let mut c = tb.command(&old);
-        c.args(["--namespace", "nginx-mesh", "deploy"]);
-        c
-    });
+    let (client, finalizers) = without_a_mesh(tb).await;
+    let _meshctl = seed::mesh::deploy_1_6(tb, &[]);
     let apps = ["ip-app-a"];
     seed::meshed_app(&client, apps[0]).await;
     let namespaces: Vec<String> = (0..2).map(|i| format!("ip-team-{i}")).collect();
@@ -450,9 +399,7 @@ async fn in_place_upgrade_from_the_previous_release_keeps_the_resources_in_place
 
     // nginx-meshctl on PATH is the stand-in of the target release (1.7.0).
     let state = tempfile::tempdir().unwrap();
-    let mut run = vec!["run"];
-    run.extend_from_slice(&args);
-    let ran = stepwise(tb, state.path(), &[], &run).await;
+    let ran = stepwise(tb, state.path(), &[], "run", &args).await;
     finalizers.abort();
     assert_eq!(ran.code, Some(0), "{JOURNEY}: the upgrade failed\n{}", ran.show());
     assert!(ran.stdout.contains("[in-place]"), "{JOURNEY}: in-place is the least disruptive fit\n{}", ran.show());

@@ -22,19 +22,10 @@ const MESHED: [&str; 2] = ["rh-app-a", "rh-app-b"];
 /// Runs the real binary with the stand-ins' action log at `standin_log`; its
 /// output also goes to `state/stepwise.log` as it is written, so a hung run can
 /// be watched.
-fn stepwise(tb: &support::TestCluster, state: &Path, standin_log: &Path, args: &[&str]) -> std::process::Output {
-    let log = state.join("stepwise.log");
-    let mut cmd = tb.command(env!("CARGO_BIN_EXE_stepwise"));
-    cmd.args(["--kubeconfig", tb.kubeconfig.to_str().unwrap(), "--context", &tb.context, "--state-dir"])
-        .arg(state)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("STEPWISE_STANDIN_LOG", standin_log)
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::process::Stdio::piped());
-    eprintln!("stepwise output: {}", log.display());
-    let out = cmd.spawn().unwrap().wait_with_output().unwrap();
-    std::process::Output { stdout: std::fs::read(&log).unwrap_or_default(), ..out }
+fn stepwise(tb: &support::TestCluster, state: &Path, standin_log: &Path, args: &[String]) -> std::process::Output {
+    let mut cmd = support::stepwise_command(tb, &tb.context, state);
+    cmd.args(args).env("STEPWISE_STANDIN_LOG", standin_log);
+    support::output_via_log(cmd, &state.join("stepwise.log"))
 }
 
 /// resourceVersion of everything besides the seeded objects that the upgrade
@@ -73,14 +64,7 @@ async fn rehearsal_of_the_manual_upgrade_changes_nothing_and_predicts_the_counts
     let started = Instant::now();
     let tb = support::cluster();
     let client = tb.client().await;
-    let tools = tempfile::tempdir().unwrap();
-    let old = seed::meshctl_at(tools.path(), "1.6.0", &tb.standins);
-    let new = seed::meshctl_at(tools.path(), "1.7.0", &tb.standins);
-    support::run_ok({
-        let mut c = tb.command(&old);
-        c.args(["--namespace", "nginx-mesh", "deploy"]);
-        c
-    });
+    let meshctl = seed::mesh::deploy_1_6(tb, &[]);
     let finalizers = seed::spawn_finalizer_controller(client.clone());
     let namespaces: Vec<String> = (0..4).map(|i| format!("rh-team-{i}")).collect();
     let per_kind = 50;
@@ -120,28 +104,8 @@ async fn rehearsal_of_the_manual_upgrade_changes_nothing_and_predicts_the_counts
     let state = tempfile::tempdir().unwrap();
     let standin_log = state.path().join("standin.log");
     let rehearsal = Instant::now();
-    let out = stepwise(
-        tb,
-        state.path(),
-        &standin_log,
-        &[
-            "rehearse",
-            "nginx-service-mesh",
-            "--to",
-            "1.7.0",
-            "--procedure",
-            "manual-meshctl",
-            "--yes",
-            "--confirm",
-            "nginx-mesh",
-            "--set",
-            &format!("current_meshctl={}", old.display()),
-            "--set",
-            &format!("target_meshctl={}", new.display()),
-            "--set",
-            &format!("meshed_namespaces={}", MESHED.join(",")),
-        ],
-    );
+    let args = seed::mesh::manual_upgrade_args("rehearse", &meshctl.old, &meshctl.new, &MESHED);
+    let out = stepwise(tb, state.path(), &standin_log, &args);
     eprintln!("{JOURNEY}: the rehearsal took {:?}", rehearsal.elapsed());
     finalizers.abort();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -218,7 +182,7 @@ async fn rehearsal_of_the_manual_upgrade_changes_nothing_and_predicts_the_counts
     }
     let removal = &rows[steps.iter().position(|s| s.step == "remove-mesh").unwrap()].1;
     assert!(
-        removal.contains(&format!("{} --namespace nginx-mesh remove --yes", old.display())),
+        removal.contains(&format!("{} --namespace nginx-mesh remove --yes", meshctl.old.display())),
         "{JOURNEY}, report row of step `remove-mesh`: names the command it would run: {removal}"
     );
     for ns in MESHED {

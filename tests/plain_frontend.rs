@@ -12,26 +12,16 @@ use expectrl::{Expect, Session};
 async fn a_rehearsal_answered_at_the_terminal_prompts() {
     let tb = support::cluster();
     let client = tb.client().await;
-    let tools = tempfile::tempdir().unwrap();
-    let old = seed::meshctl_at(tools.path(), "1.6.0", &tb.standins);
-    let new = seed::meshctl_at(tools.path(), "1.7.0", &tb.standins);
-    support::run_ok({
-        let mut c = tb.command(&old);
-        c.args(["--namespace", "nginx-mesh", "deploy"]);
-        c
-    });
+    let meshctl = seed::mesh::deploy_1_6(tb, &[]);
     seed::seed(&client, &["plain-a".to_string()], 10).await;
     let before = seed::versions(&seed::live(&client, &["plain-a".to_string()]).await);
 
     let state = tempfile::tempdir().unwrap();
-    // Not tb.command(): that closes stdin, and here stdin must be the terminal.
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_stepwise"));
-    cmd.env("PATH", tb.path_env()).env("STEPWISE_KUBECTL", &tb.kubectl).env("STEPWISE_HELM", &tb.helm);
-    cmd.args(["--kubeconfig", tb.kubeconfig.to_str().unwrap(), "--context", &tb.context, "--state-dir"])
-        .arg(state.path())
+    let mut cmd = support::stepwise_command(tb, &tb.context, state.path());
+    // Stdin must stay the pseudo-terminal, which a closed stdin would replace.
+    cmd.stdin(std::process::Stdio::inherit())
         .args(["rehearse", "nginx-service-mesh", "--to", "1.7.0", "--procedure", "manual-meshctl", "--plain"])
-        .args(["--set", &format!("target_meshctl={}", new.display()), "--set", "meshed_namespaces=plain-a"])
-        .env("NO_COLOR", "1")
+        .args(["--set", &format!("target_meshctl={}", meshctl.new.display()), "--set", "meshed_namespaces=plain-a"])
         .env("TERM", "xterm");
     let transcript = tokio::task::spawn_blocking(move || drive(cmd)).await.unwrap();
 

@@ -29,14 +29,7 @@ const MESHED: [&str; 2] = ["tui-app-a", "tui-app-b"];
 async fn a_whole_manual_upgrade_answered_at_the_full_screen() {
     let tb = support::cluster();
     let client = tb.client().await;
-    let tools = tempfile::tempdir().unwrap();
-    let old = seed::meshctl_at(tools.path(), "1.6.0", &tb.standins);
-    let new = seed::meshctl_at(tools.path(), "1.7.0", &tb.standins);
-    support::run_ok({
-        let mut c = tb.command(&old);
-        c.args(["--namespace", "nginx-mesh", "deploy"]);
-        c
-    });
+    let meshctl = seed::mesh::deploy_1_6(tb, &[]);
     let finalizers = seed::spawn_finalizer_controller(client.clone());
     let namespaces: Vec<String> = (0..3).map(|i| format!("tui-team-{i}")).collect();
     seed::seed(&client, &namespaces, 50).await;
@@ -47,25 +40,18 @@ async fn a_whole_manual_upgrade_answered_at_the_full_screen() {
     }
 
     let state = tempfile::tempdir().unwrap();
-    let mut args: Vec<OsString> =
-        ["--kubeconfig", tb.kubeconfig.to_str().unwrap(), "--context", &tb.context, "--state-dir"]
-            .map(OsString::from)
-            .to_vec();
-    args.push(state.path().into());
+    let mut args = support::stepwise_args(tb, &tb.context, state.path());
     args.extend(
         ["run", "nginx-service-mesh", "--to", "1.7.0", "--procedure", "manual-meshctl"]
             .into_iter()
-            .chain(["--set", &format!("current_meshctl={}", old.display())])
-            .chain(["--set", &format!("target_meshctl={}", new.display())])
+            .chain(["--set", &format!("current_meshctl={}", meshctl.old.display())])
+            .chain(["--set", &format!("target_meshctl={}", meshctl.new.display())])
             .map(OsString::from),
     );
     // Not tb.command(): stdin and stdout must be the terminal, so the environment
-    // it would set is handed to the pane instead.
-    let env = vec![
-        ("PATH", tb.path_env()),
-        ("STEPWISE_KUBECTL", tb.kubectl.clone().into_os_string()),
-        ("STEPWISE_HELM", tb.helm.clone().into_os_string()),
-    ];
+    // it would set is handed to the pane instead (and no NO_COLOR: the screen is
+    // read as an operator sees it).
+    let env = tb.env();
     let program = PathBuf::from(env!("CARGO_BIN_EXE_stepwise"));
     let seen = tokio::task::spawn_blocking(move || {
         let term = Terminal::open(&program, &args, &env);

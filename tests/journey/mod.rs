@@ -46,6 +46,57 @@ pub async fn fresh_mesh(journey: &str, tb: &support::TestCluster, client: &kube:
     eprintln!("{journey}: NGINX Service Mesh 1.6.0 deployed afresh");
 }
 
+/// A mesh at 1.6.0 with seeded custom resources and meshed workloads, ready
+/// for an upgrade: the two nginx-meshctl releases, the objects as they were,
+/// and the finalizer controller (aborted when the scene is dropped).
+pub struct Scene {
+    pub client: kube::Client,
+    _tools: tempfile::TempDir,
+    pub old: PathBuf,
+    pub new: PathBuf,
+    pub namespaces: Vec<String>,
+    pub before: BTreeMap<String, Value>,
+    finalizers: tokio::task::JoinHandle<()>,
+}
+
+impl Scene {
+    /// `per_kind` objects of each kind over `teams` namespaces named `{prefix}-team-N`,
+    /// and a meshed workload in each of `meshed`.
+    pub async fn set_up(
+        journey: &str,
+        tb: &support::TestCluster,
+        prefix: &str,
+        teams: usize,
+        per_kind: usize,
+        meshed: &[&str],
+    ) -> Scene {
+        let client = tb.client().await;
+        let tools = tempfile::tempdir().unwrap();
+        let old = seed::meshctl_at(tools.path(), "1.6.0", &tb.standins);
+        let new = seed::meshctl_at(tools.path(), "1.7.0", &tb.standins);
+        let finalizers = seed::spawn_finalizer_controller(client.clone());
+        fresh_mesh(journey, tb, &client, &old, &new).await;
+        let namespaces: Vec<String> = (0..teams).map(|i| format!("{prefix}-team-{i}")).collect();
+        seed::seed(&client, &namespaces, per_kind).await;
+        for ns in meshed {
+            seed::meshed_app(&client, ns).await;
+        }
+        let before = seed::live(&client, &namespaces).await;
+        assert_eq!(before.len(), seed::KINDS.len() * per_kind, "{journey}, setup: seeded");
+        Scene { client, _tools: tools, old, new, namespaces, before, finalizers }
+    }
+
+    pub async fn live(&self) -> BTreeMap<String, Value> {
+        seed::live(&self.client, &self.namespaces).await
+    }
+}
+
+impl Drop for Scene {
+    fn drop(&mut self) {
+        self.finalizers.abort();
+    }
+}
+
 /// How one stepwise process ended.
 pub struct Ended {
     pub what: String,
@@ -102,20 +153,7 @@ impl<'a> Upgrade<'a> {
     }
 
     pub fn run_args(old: &Path, new: &Path, meshed: &[&str]) -> Vec<String> {
-        let mut args: Vec<String> =
-            ["run", "nginx-service-mesh", "--to", "1.7.0", "--procedure", "manual-meshctl", "--yes", "--confirm"]
-                .map(String::from)
-                .to_vec();
-        args.push("nginx-mesh".into());
-        for set in [
-            format!("current_meshctl={}", old.display()),
-            format!("target_meshctl={}", new.display()),
-            format!("meshed_namespaces={}", meshed.join(",")),
-        ] {
-            args.push("--set".into());
-            args.push(set);
-        }
-        args
+        seed::mesh::manual_upgrade_args("run", old, new, meshed)
     }
 
     /// Starts the real binary (same --kubeconfig, --context and --state-dir every time).

@@ -5,7 +5,6 @@
 
 #![allow(dead_code)]
 
-pub mod chart_repo;
 pub mod revisions;
 
 use std::collections::BTreeMap;
@@ -20,7 +19,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, ListParams, PostParams};
 use kube::{Client, Resource};
 use serde_json::{Value, json};
-use stepwise::journal::StepRecord;
+use stepwise::journal::{StepRecord, StepState};
 
 use crate::support::{self, TestCluster};
 
@@ -42,21 +41,48 @@ impl Run {
 /// it is written, so a hung run can be watched.
 pub fn stepwise(tb: &TestCluster, context: &str, state: &Path, env: &[(&str, OsString)], args: &[&str]) -> Run {
     let log = state.join(format!("stepwise-{}.log", args.first().copied().unwrap_or("run")));
-    let mut cmd = tb.command(env!("CARGO_BIN_EXE_stepwise"));
-    cmd.args(["--kubeconfig", tb.kubeconfig.to_str().unwrap(), "--context", context, "--state-dir"])
-        .arg(state)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (*k, v)))
-        .env("NO_COLOR", "1")
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::process::Stdio::piped());
-    eprintln!("stepwise output: {}", log.display());
-    let out = cmd.spawn().unwrap().wait_with_output().unwrap();
+    let mut cmd = support::stepwise_command(tb, context, state);
+    cmd.args(args).envs(env.iter().map(|(k, v)| (*k, v)));
+    let out = support::output_via_log(cmd, &log);
     Run {
         status: out.status,
-        stdout: std::fs::read_to_string(&log).unwrap_or_default(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// `stepwise rehearse ARGS` in `context`, in a state folder of its own; a failed
+/// rehearsal fails the journey. Returns the output and the folder, which holds the
+/// rehearsal's report for the real run to be compared with.
+pub fn rehearse(
+    journey: &str,
+    tb: &TestCluster,
+    context: &str,
+    env: &[(&str, OsString)],
+    args: &[&str],
+) -> (Run, tempfile::TempDir) {
+    let state = tempfile::tempdir().unwrap();
+    let out = stepwise(tb, context, state.path(), env, &[&["rehearse"][..], args].concat());
+    assert!(out.status.success(), "{journey}, the rehearsal: {}", out.show());
+    (out, state)
+}
+
+/// The real `stepwise run ARGS` in `context`, in a state folder of its own, while
+/// `recorder` watches (it stops watching when the run ends, so what it saw is
+/// the run's alone); a failed run fails the journey. Returns the output and the folder.
+pub fn run_watched(
+    journey: &str,
+    tb: &TestCluster,
+    context: &str,
+    env: &[(&str, OsString)],
+    args: &[&str],
+    recorder: &revisions::Recorder,
+) -> (Run, tempfile::TempDir) {
+    let state = tempfile::tempdir().unwrap();
+    let out = stepwise(tb, context, state.path(), env, &[&["run"][..], args].concat());
+    recorder.stop();
+    assert!(out.status.success(), "{journey}, the run: {}", out.show());
+    (out, state)
 }
 
 /// One session folder, as the journal left it.
@@ -93,6 +119,13 @@ impl Session {
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect();
         Session { dir: dir.to_path_buf(), meta, steps, transcript }
+    }
+
+    /// Fails the journey, naming the first step that is not done.
+    pub fn assert_all_done(&self, journey: &str) {
+        for s in &self.steps {
+            assert_eq!(s.state, StepState::Done, "{journey}, step `{}` {:?}: not done: {:?}", s.step, s.item, s.error);
+        }
     }
 
     /// The record of step `id` (for item `item` of a repeated step).

@@ -1,7 +1,7 @@
 //! The mesh around the custom resources: a clean slate between journeys, and a
 //! stand-in for the mesh's sidecar injector, which the test bed lacks.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -10,7 +10,8 @@ use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-use super::{ensure_namespaces, resource_names};
+use super::{ensure_namespaces, meshctl_at, resource_names, web_deployment};
+use crate::support;
 
 /// The label the node stand-in reads to decide whether a pod carries a sidecar.
 pub const SIDECAR_LABEL: &str = "stepwise-test/sidecar";
@@ -34,6 +35,48 @@ pub fn clear_mesh(kubectl: &Path, kubeconfig: &Path, context: &str, meshed: &[&s
     let mut args = vec!["delete", "crd", "--ignore-not-found", "--wait=true", "--timeout=180s"];
     args.extend(names.iter().map(String::as_str));
     kubectl_ok(&args);
+}
+
+/// nginx-meshctl of the two releases of the manual upgrade, 1.6.0 (`old`) and
+/// 1.7.0 (`new`), as wrappers in a folder that lasts as long as this value.
+pub struct Meshctls {
+    _dir: tempfile::TempDir,
+    pub old: PathBuf,
+    pub new: PathBuf,
+}
+
+/// NGINX Service Mesh 1.6.0 deployed into `nginx-mesh` with its own nginx-meshctl
+/// (`deploy` followed by `options`), the state the upgrades to 1.7.0 start from.
+/// Returns both releases' nginx-meshctl for the upgrade.
+pub fn deploy_1_6(tb: &support::TestCluster, options: &[&str]) -> Meshctls {
+    let dir = tempfile::tempdir().unwrap();
+    let old = meshctl_at(dir.path(), "1.6.0", &tb.standins);
+    let new = meshctl_at(dir.path(), "1.7.0", &tb.standins);
+    let mut deploy = tb.command(&old);
+    deploy.args(["--namespace", "nginx-mesh", "deploy"]).args(options);
+    support::run_ok(deploy);
+    Meshctls { _dir: dir, old, new }
+}
+
+/// `VERB nginx-service-mesh --to 1.7.0 --procedure manual-meshctl --yes --confirm
+/// nginx-mesh` with `old` and `new` as the current and target nginx-meshctl and
+/// `meshed` as the meshed namespaces: the headless manual upgrade that the
+/// journeys run or rehearse.
+pub fn manual_upgrade_args(verb: &str, old: &Path, new: &Path, meshed: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> =
+        [verb, "nginx-service-mesh", "--to", "1.7.0", "--procedure", "manual-meshctl", "--yes", "--confirm"]
+            .map(String::from)
+            .to_vec();
+    args.push("nginx-mesh".into());
+    for set in [
+        format!("current_meshctl={}", old.display()),
+        format!("target_meshctl={}", new.display()),
+        format!("meshed_namespaces={}", meshed.join(",")),
+    ] {
+        args.push("--set".into());
+        args.push(set);
+    }
+    args
 }
 
 /// Plays the mesh's injection webhook, which the test bed cannot run: every pod
@@ -71,25 +114,7 @@ pub fn spawn_sidecar_injector(client: Client, namespaces: Vec<String>) -> tokio:
 /// Deployment `web` (two replicas) in `ns` whose pods get their sidecar from
 /// [`spawn_sidecar_injector`]; one already there is fine.
 pub async fn injectable_app(client: &Client, ns: &str) {
-    ensure_namespaces(client, &[ns.to_string()]).await;
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
-    let d = serde_json::from_value(json!({
-        "metadata": {"name": "web"},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "web", "image": "example/web:1"}]}
-            }
-        }
-    }))
-    .unwrap();
-    match deployments.create(&PostParams::default(), &d).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 409 => {}
-        Err(e) => panic!("create {ns}/web: {e}"),
-    }
+    web_deployment(client, ns, json!({"app": "web"})).await;
 }
 
 /// A meshed pod that no controller owns, as operators start for one-off jobs;

@@ -4,7 +4,6 @@
 
 #![allow(dead_code)]
 
-pub mod chart_repo;
 pub mod mesh;
 
 use std::collections::BTreeMap;
@@ -226,6 +225,13 @@ pub fn meshctl_at(dir: &Path, version: &str, standins: &Path) -> std::path::Path
 /// Creates Deployment `web` (two replicas, pods labelled as carrying the sidecar)
 /// in `ns`; one already there is fine.
 pub async fn meshed_app(client: &Client, ns: &str) {
+    web_deployment(client, ns, json!({"app": "web", mesh::SIDECAR_LABEL: "true"})).await;
+}
+
+/// Creates Deployment `web` (two replicas, pods labelled `pod_labels`, which
+/// must include `app: web`) in `ns`; one already there is fine. The meshed
+/// workloads differ only in how their pods get a sidecar.
+pub async fn web_deployment(client: &Client, ns: &str, pod_labels: Value) {
     ensure_namespaces(client, &[ns.to_string()]).await;
     let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(client.clone(), ns);
     let d = serde_json::from_value(json!({
@@ -234,7 +240,7 @@ pub async fn meshed_app(client: &Client, ns: &str) {
             "replicas": 2,
             "selector": {"matchLabels": {"app": "web"}},
             "template": {
-                "metadata": {"labels": {"app": "web", "stepwise-test/sidecar": "true"}},
+                "metadata": {"labels": pod_labels},
                 "spec": {"containers": [{"name": "web", "image": "example/web:1"}]}
             }
         }

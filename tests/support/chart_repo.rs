@@ -1,4 +1,4 @@
-//! A Helm chart repository on loopback, so the Kong journeys install and upgrade
+//! A Helm chart repository on loopback, so the Helm journeys install and upgrade
 //! `REPO/CHART --version V` for real, as an operator does after `helm repo add`.
 //! Each fixture chart is packaged once per release, and a thread serves the folder
 //! over plain HTTP until the process exits.

@@ -22,6 +22,7 @@
 //! [`TestCluster::client`], never share one across tests.
 #![allow(dead_code)]
 
+pub mod chart_repo;
 pub mod node;
 
 use std::collections::BTreeMap;
@@ -270,16 +271,23 @@ impl TestCluster {
         std::env::join_paths(dirs).expect("PATH entries contain no separator")
     }
 
-    /// A command set up to act on this test bed: KUBECONFIG, PATH (stand-ins
-    /// first) and the stand-ins' STEPWISE_KUBECTL / STEPWISE_HELM. Stdin is
+    /// The environment that points a program at this test bed: KUBECONFIG, PATH
+    /// (stand-ins first) and the stand-ins' STEPWISE_KUBECTL / STEPWISE_HELM.
+    /// Separate from [`TestCluster::command`] for programs started in a terminal.
+    pub fn env(&self) -> Vec<(&'static str, OsString)> {
+        vec![
+            ("KUBECONFIG", self.kubeconfig.clone().into_os_string()),
+            ("PATH", self.path_env()),
+            ("STEPWISE_KUBECTL", self.kubectl.clone().into_os_string()),
+            ("STEPWISE_HELM", self.helm.clone().into_os_string()),
+        ]
+    }
+
+    /// A command set up to act on this test bed ([`TestCluster::env`]). Stdin is
     /// closed so nothing can wait for an answer.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new(program);
-        cmd.env("KUBECONFIG", &self.kubeconfig)
-            .env("PATH", self.path_env())
-            .env("STEPWISE_KUBECTL", &self.kubectl)
-            .env("STEPWISE_HELM", &self.helm)
-            .stdin(Stdio::null());
+        cmd.envs(self.env()).stdin(Stdio::null());
         cmd
     }
 
@@ -415,6 +423,85 @@ async fn client_for(kubeconfig: &Path, context: &str) -> Result<Client, String> 
     let config =
         Config::from_custom_kubeconfig(kc, &options).await.map_err(|e| format!("kubeconfig context {context}: {e}"))?;
     Client::try_from(config).map_err(|e| format!("kube client for {context}: {e}"))
+}
+
+/// The options every journey gives stepwise before its command: this test bed's
+/// kubeconfig, `context`, and `state` for the journal, so no run reads the
+/// operator's own kubeconfig or leaves sessions outside the test's folder.
+pub fn stepwise_args(tb: &TestCluster, context: &str, state: &Path) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["--kubeconfig".into(), tb.kubeconfig.clone().into(), "--context".into()];
+    args.extend([context.into(), "--state-dir".into(), state.into()]);
+    args
+}
+
+/// The stepwise binary as the journeys run it: [`TestCluster::command`] with
+/// [`stepwise_args`], and NO_COLOR so its output is plain text to search.
+/// Stdin is closed; a test at a terminal sets it back with
+/// `.stdin(Stdio::inherit())`, since a closed stdin would replace the terminal.
+pub fn stepwise_command(tb: &TestCluster, context: &str, state: &Path) -> Command {
+    let mut cmd = tb.command(env!("CARGO_BIN_EXE_stepwise"));
+    cmd.args(stepwise_args(tb, context, state)).env("NO_COLOR", "1");
+    cmd
+}
+
+/// Runs `cmd` to its end with stdout going to the file `log` as it is written,
+/// so a hung run can be watched there, and stderr captured. The returned stdout
+/// is what the log holds.
+pub fn output_via_log(mut cmd: Command, log: &Path) -> std::process::Output {
+    cmd.stdout(std::fs::File::create(log).unwrap()).stderr(Stdio::piped());
+    eprintln!("stepwise output: {}", log.display());
+    let out = cmd.spawn().unwrap().wait_with_output().unwrap();
+    std::process::Output { stdout: std::fs::read(log).unwrap_or_default(), ..out }
+}
+
+/// How a [`run_bounded`] run ended and what it printed.
+pub struct Ran {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub took: std::time::Duration,
+    /// Still running at the limit, so it was killed.
+    pub killed: bool,
+}
+
+impl Ran {
+    /// Exit code and both outputs, for failure messages.
+    pub fn show(&self) -> String {
+        format!("exit {:?}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+/// Runs `cmd` with stdin closed, killing it if it still runs after `limit`, so a
+/// hang fails the test instead of stalling the suite. Its output goes to
+/// `stepwise.out` and `stepwise.err` in `dir` as it is written, so a slow run
+/// can be watched and a killed one still shows what it printed.
+pub fn run_bounded(mut cmd: Command, dir: &Path, limit: std::time::Duration) -> Ran {
+    let (out, err) = (dir.join("stepwise.out"), dir.join("stepwise.err"));
+    let started = std::time::Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() >= limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    Ran {
+        code: status.and_then(|s| s.code()),
+        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
+        took: started.elapsed(),
+        killed: status.is_none(),
+    }
 }
 
 /// Run a command; panic with its output unless it succeeds. Returns stdout.
