@@ -81,25 +81,13 @@ fn position(steps: &[StepRecord], id: &str) -> usize {
 async fn killed_at_each_step_boundary_and_inside_each_rerunnable_step_the_upgrade_resumes_to_the_end() {
     let started = Instant::now();
     let tb = support::cluster();
-    let client = tb.client().await;
-    let tools = tempfile::tempdir().unwrap();
-    let old = seed::meshctl_at(tools.path(), "1.6.0", &tb.standins);
-    let new = seed::meshctl_at(tools.path(), "1.7.0", &tb.standins);
-    let finalizers = seed::spawn_finalizer_controller(client.clone());
-    fresh_mesh(JOURNEY, tb, &client, &old, &new).await;
-    let namespaces: Vec<String> = (0..4).map(|i| format!("kb-team-{i}")).collect();
-    let per_kind = 60;
-    seed::seed(&client, &namespaces, per_kind).await;
     let meshed = ["kb-app-a", "kb-app-b"];
-    for ns in meshed {
-        seed::meshed_app(&client, ns).await;
-    }
-    let before = seed::live(&client, &namespaces).await;
-    let total = seed::KINDS.len() * per_kind;
-    assert_eq!(before.len(), total, "{JOURNEY}, setup: seeded");
+    let per_kind = 60;
+    let scene = Scene::set_up(JOURNEY, tb, "kb", 4, per_kind, &meshed).await;
+    let (client, total) = (&scene.client, seed::KINDS.len() * per_kind);
 
     let mut up = Upgrade::new(JOURNEY, tb);
-    let run_args = Upgrade::run_args(&old, &new, &meshed);
+    let run_args = Upgrade::run_args(&scene.old, &scene.new, &meshed);
     let ended = kill_at(&mut up, &run_args, Point::Before(0)).await;
     let count = up.steps().len();
     assert_cut_at(&up.steps(), Point::Before(0), &ended);
@@ -125,20 +113,19 @@ async fn killed_at_each_step_boundary_and_inside_each_rerunnable_step_the_upgrad
             assert_eq!(runs, usize::from(at < index), "{JOURNEY}, killed before step {index}: nginx-meshctl{verb} ran");
         }
         if index <= remove || index > restore {
-            let live = seed::live(&client, &namespaces).await;
+            let live = scene.live().await;
             assert_eq!(live.len(), total, "{JOURNEY}, killed before step {index}: custom resources in the cluster");
         }
     }
 
     // The last round has nothing left to run but to close the session.
     let ended = up.run(RESUME);
-    finalizers.abort();
     assert!(ended.status.success(), "{JOURNEY}, the last resume: {}", ended.show());
     assert!(ended.stdout.contains("Session finished"), "{JOURNEY}, the last resume: {}", ended.show());
     assert_eq!(up.rounds, moments + 1, "{JOURNEY}: stepwise processes started");
 
-    assert_all_back(JOURNEY, &before, &seed::live(&client, &namespaces).await);
-    let image = control_plane_image(&client).await;
+    assert_all_back(JOURNEY, &scene.before, &scene.live().await);
+    let image = control_plane_image(client).await;
     assert!(image.as_deref().is_some_and(|i| i.ends_with(":1.7.0")), "{JOURNEY}, step `deploy`: runs {image:?}");
     for ns in meshed {
         let d = Api::<Deployment>::namespaced(client.clone(), ns).get("web").await.unwrap();

@@ -26,22 +26,11 @@ async fn the_upgrade_killed_at_every_moment_that_matters_resumes_to_the_end() {
     let _turn = MESH.lock().await;
     let started = Instant::now();
     let tb = support::cluster();
-    let client = tb.client().await;
-    let tools = tempfile::tempdir().unwrap();
-    let old = seed::meshctl_at(tools.path(), "1.6.0", &tb.standins);
-    let new = seed::meshctl_at(tools.path(), "1.7.0", &tb.standins);
-    let finalizers = seed::spawn_finalizer_controller(client.clone());
-    fresh_mesh(JOURNEY, tb, &client, &old, &new).await;
-    let namespaces: Vec<String> = (0..6).map(|i| format!("kd-team-{i}")).collect();
-    let per_kind = 300;
-    seed::seed(&client, &namespaces, per_kind).await;
     let meshed = ["kd-app-a", "kd-app-b"];
-    for ns in meshed {
-        seed::meshed_app(&client, ns).await;
-    }
-    let before = seed::live(&client, &namespaces).await;
+    let per_kind = 300;
+    let scene = Scene::set_up(JOURNEY, tb, "kd", 6, per_kind, &meshed).await;
+    let (client, old, new, before) = (&scene.client, &scene.old, &scene.new, &scene.before);
     let total = seed::KINDS.len() * per_kind;
-    assert_eq!(before.len(), total, "{JOURNEY}, setup: seeded");
     eprintln!("{JOURNEY}: set up in {:?}", started.elapsed());
 
     let mut up = Upgrade::new(JOURNEY, tb);
@@ -166,11 +155,10 @@ async fn the_upgrade_killed_at_every_moment_that_matters_resumes_to_the_end() {
 
     // To the end.
     let ended = up.run(RESUME);
-    finalizers.abort();
     assert!(ended.status.success(), "{JOURNEY}, the last resume: {}", ended.show());
     assert!(ended.stdout.contains("Session finished"), "{JOURNEY}, the last resume: {}", ended.show());
 
-    let after = seed::live(&client, &namespaces).await;
+    let after = scene.live().await;
     assert_all_back(JOURNEY, &before, &after);
     let image = control_plane_image(&client).await;
     assert!(
@@ -251,16 +239,8 @@ async fn a_damaged_backup_stops_the_resume_before_the_restore() {
     let _turn = MESH.lock().await;
     let started = Instant::now();
     let tb = support::cluster();
-    let client = tb.client().await;
-    let tools = tempfile::tempdir().unwrap();
-    let old = seed::meshctl_at(tools.path(), "1.6.0", &tb.standins);
-    let new = seed::meshctl_at(tools.path(), "1.7.0", &tb.standins);
-    let finalizers = seed::spawn_finalizer_controller(client.clone());
-    fresh_mesh(JOURNEY, tb, &client, &old, &new).await;
-    let namespaces: Vec<String> = (0..3).map(|i| format!("db-team-{i}")).collect();
-    seed::seed(&client, &namespaces, 40).await;
-    seed::meshed_app(&client, "db-app").await;
-    let before = seed::live(&client, &namespaces).await;
+    let scene = Scene::set_up(JOURNEY, tb, "db", 3, 40, &["db-app"]).await;
+    let (client, old, new, before) = (&scene.client, &scene.old, &scene.new, &scene.before);
 
     let mut up = Upgrade::new(JOURNEY, tb);
     let running = up.spawn(&Upgrade::run_args(&old, &new, &["db-app"]));
@@ -326,14 +306,13 @@ async fn a_damaged_backup_stops_the_resume_before_the_restore() {
     // The original byte back, the resume goes to the end.
     std::fs::write(&file, &original).unwrap();
     let ended = up.run(RESUME);
-    finalizers.abort();
     assert!(ended.status.success(), "{JOURNEY}, resume with the backup repaired: {}", ended.show());
     assert!(
         ended.stdout.contains("backup `backup-resources` verified"),
         "{JOURNEY}, resume with the backup repaired: the check is not shown; {}",
         ended.show()
     );
-    assert_all_back(JOURNEY, &before, &seed::live(&client, &namespaces).await);
+    assert_all_back(JOURNEY, &before, &scene.live().await);
     for s in &up.steps() {
         assert_eq!(s.state, StepState::Done, "{JOURNEY}, step `{}` {:?}: {:?}", s.step, s.item, s.error);
     }
@@ -392,16 +371,8 @@ async fn killed_while_the_removal_command_runs_only_a_person_can_say_how_to_go_o
     let _turn = MESH.lock().await;
     let started = Instant::now();
     let tb = support::cluster();
-    let client = tb.client().await;
-    let tools = tempfile::tempdir().unwrap();
-    let old = seed::meshctl_at(tools.path(), "1.6.0", &tb.standins);
-    let new = seed::meshctl_at(tools.path(), "1.7.0", &tb.standins);
-    let finalizers = seed::spawn_finalizer_controller(client.clone());
-    fresh_mesh(JOURNEY, tb, &client, &old, &new).await;
-    let namespaces: Vec<String> = (0..2).map(|i| format!("cs-team-{i}")).collect();
-    seed::seed(&client, &namespaces, 20).await;
-    seed::meshed_app(&client, "cs-app").await;
-    let before = seed::live(&client, &namespaces).await;
+    let scene = Scene::set_up(JOURNEY, tb, "cs", 2, 20, &["cs-app"]).await;
+    let (client, old, new, before) = (&scene.client, &scene.old, &scene.new, &scene.before);
 
     let mut up = Upgrade::new(JOURNEY, tb);
     let running = up.spawn(&Upgrade::run_args(&old, &new, &["cs-app"]));
@@ -465,14 +436,13 @@ async fn killed_while_the_removal_command_runs_only_a_person_can_say_how_to_go_o
         .arg(up.state.path())
         .args(["resume", "--plain"]);
     let screen = tokio::task::spawn_blocking(move || resume_at_the_terminal(JOURNEY, cmd, !untouched)).await.unwrap();
-    finalizers.abort();
     assert!(
         screen.contains("was running `") && screen.contains("remove --yes` when stepwise stopped"),
         "{JOURNEY}, interactive resume: the question does not name the command:\n{screen}"
     );
     let removals = up.standin_actions().iter().filter(|a| a.contains(" remove")).count();
     assert_eq!(removals, if untouched { 2 } else { 1 }, "{JOURNEY}, step `remove-mesh`: runs of the command");
-    assert_all_back(JOURNEY, &before, &seed::live(&client, &namespaces).await);
+    assert_all_back(JOURNEY, &before, &scene.live().await);
     let image = control_plane_image(&client).await;
     assert!(image.as_deref().is_some_and(|i| i.ends_with(":1.7.0")), "{JOURNEY}, step `deploy`: {image:?}");
     for s in &up.steps() {
