@@ -90,12 +90,12 @@ impl StepView {
         if full.chars().count() <= width {
             return full;
         }
-        let room = width.saturating_sub(item.chars().count() + 4);
-        if room < 8 {
-            return format!("({item})");
-        }
+        // A few words of the title stay even when the item has to be cut: its
+        // start is what tells the rows apart.
+        let room = width.saturating_sub(item.chars().count() + 4).max(8);
         let title: String = self.info.title.chars().take(room).collect();
-        format!("{}… ({item})", title.trim_end())
+        let label = format!("{}… ({item})", title.trim_end());
+        label.chars().take(width.max(room + 2)).collect()
     }
 }
 
@@ -147,6 +147,7 @@ mod tests {
         assert!(short_a.ends_with("(trafficsplits.split.smi-spec.io)"), "{short_a}");
         assert!(short_a.starts_with("Wait for"), "{short_a}");
         assert_ne!(short_a, short_b);
-        assert_eq!(a.label_within(20), "(trafficsplits.split.smi-spec.io)");
+        let narrow = a.label_within(24);
+        assert_eq!(narrow, "Wait for… (trafficsplits", "the title's start and the item's start stay");
     }
 }
