@@ -121,7 +121,7 @@ async fn every_command_in_the_readme_works() {
             let Some((_, why)) = SKIPPED.iter().find(|(start, _)| line.starts_with(start)) else {
                 panic!("README command `{line}` is neither run by this test nor in its SKIPPED list with a reason");
             };
-            eprintln!("skipped: {line}  ({why})");
+            eprintln!("not run here: {line}  ({why})");
             continue;
         }
         let out = run(tb, work.path(), plugins.path(), &words);
