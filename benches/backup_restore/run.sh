@@ -135,7 +135,7 @@ say "starting the test bed in $bed"
 args=(--env "$bed/testbed.env" --repo "$REPO" --stepwise "$work/bin/stepwise"
     --helper "$work/bin/backup_restore_seed" --work "$work" --sizes "$sizes"
     --namespaces "$namespaces" --reps "$reps" --ceiling-reps "$ceiling_reps" --wipe "$wipe"
-    --results "$work/results.json" --doc-args "${doc_args[*]:-}")
+    --results "$work/results.json" --doc-args="${doc_args[*]:-}")
 ((quick)) && args+=(--quick)
 [[ -n $restore_c ]] && args+=(--restore-concurrency "$restore_c")
 if [[ $out != - ]]; then
