@@ -573,13 +573,15 @@ pub async fn live_count(
     Ok(total)
 }
 
-/// Counts with metadata-only pages; the first page's remaining count usually
-/// answers without reading the rest.
+/// Counts with metadata-only pages. The first asks for one object: the server's
+/// count of the rest usually answers without the API server reading them all,
+/// which a restore's verification and a backup's proof would otherwise pay for
+/// every object; without that count, pages of 500 follow.
 async fn count_in(api: Api<DynamicObject>, name: &str) -> Result<u64, ClusterError> {
     let mut total = 0u64;
     let mut token: Option<String> = None;
     loop {
-        let mut params = ListParams::default().limit(500);
+        let mut params = ListParams::default().limit(if token.is_none() { 1 } else { 500 });
         params.continue_token = token.clone();
         let list = api.list_metadata(&params).await.map_err(|e| ClusterError::api(format!("count {name}"), e))?;
         total += list.items.len() as u64;
