@@ -6,6 +6,7 @@
 //! until the csi-driver-sentinel Job has gone), and the in-place upgrade from the
 //! previous release, which the planner refuses from two releases back.
 
+mod kong;
 mod seed;
 mod support;
 
@@ -117,7 +118,8 @@ async fn settled_versions(client: &kube::Client, seeded: &[String], apps: &[&str
     panic!("resourceVersions did not hold still for a second within 30 s")
 }
 
-/// Rehearses with `args` and proves nothing in the cluster changed.
+/// Rehearses with `args`, proves nothing in the cluster changed, and returns the
+/// rehearsal's state folder so its report can be held against the real run.
 async fn rehearse_changes_nothing(
     journey: &str,
     tb: &'static support::TestCluster,
@@ -125,7 +127,7 @@ async fn rehearse_changes_nothing(
     (seeded, apps): (&[String], &[&str]),
     env: &[(&str, OsString)],
     args: &[&str],
-) {
+) -> tempfile::TempDir {
     let before = settled_versions(client, seeded, apps).await;
     let state = tempfile::tempdir().unwrap();
     let ran = stepwise(tb, state.path(), env, "rehearse", args).await;
@@ -134,6 +136,13 @@ async fn rehearse_changes_nothing(
     let changed: Vec<&String> = before.keys().filter(|k| before.get(*k) != after.get(*k)).collect();
     assert!(changed.is_empty(), "{journey}, rehearsal: these changed: {changed:?}\n{}", ran.show());
     assert_eq!(before.len(), after.len(), "{journey}, rehearsal: objects came or went");
+    state
+}
+
+/// The rehearsal's report predicted what the real run in `real` then did, step by step.
+fn assert_rehearsal_predicted(journey: &str, rehearsal: &tempfile::TempDir, real: &Path) {
+    let rehearsal = kong::Session::only(rehearsal.path(), journey);
+    kong::assert_predicted(journey, &rehearsal, &kong::Session::only(real, journey));
 }
 
 /// Seeds `per_kind` objects of every kind over `namespaces` and returns them.
@@ -265,7 +274,7 @@ async fn manual_upgrade_on_the_helm_path_keeps_every_custom_resource() {
         "meshed_namespaces=helm-app-a,helm-app-b",
     ];
     eprintln!("{JOURNEY}: set up in {:?}", started.elapsed());
-    rehearse_changes_nothing(JOURNEY, tb, &client, (&namespaces, &apps), &env, &args).await;
+    let rehearsal = rehearse_changes_nothing(JOURNEY, tb, &client, (&namespaces, &apps), &env, &args).await;
     eprintln!("{JOURNEY}: rehearsed at {:?}", started.elapsed());
 
     let state = tempfile::tempdir().unwrap();
@@ -278,6 +287,7 @@ async fn manual_upgrade_on_the_helm_path_keeps_every_custom_resource() {
     assert!(ran.stdout.contains("Detected NGINX Service Mesh 1.6.0"), "{JOURNEY}: detection\n{}", ran.show());
     assert!(ran.stdout.contains("[manual-helm]"), "{JOURNEY}: the Helm procedure was planned\n{}", ran.show());
     let steps = steps(state.path());
+    assert_rehearsal_predicted(JOURNEY, &rehearsal, state.path());
     assert_all_done(JOURNEY, &steps, &ran);
     assert!(
         step(JOURNEY, &steps, "install").outcome.as_deref().is_some_and(|o| o.contains("--version 0.7.0")),
@@ -332,7 +342,7 @@ async fn openshift_upgrade_to_1_7_waits_for_the_sentinel_before_deploying() {
         "meshed_namespaces=os-app-a,os-app-b",
     ];
     eprintln!("{JOURNEY}: set up in {:?}", started.elapsed());
-    rehearse_changes_nothing(JOURNEY, tb, &client, (&namespaces, &apps), &[], &args).await;
+    let rehearsal = rehearse_changes_nothing(JOURNEY, tb, &client, (&namespaces, &apps), &[], &args).await;
 
     let state = tempfile::tempdir().unwrap();
     let sentinel: Api<Job> = Api::namespaced(client.clone(), "nginx-mesh");
@@ -348,6 +358,7 @@ async fn openshift_upgrade_to_1_7_waits_for_the_sentinel_before_deploying() {
         ran.show()
     );
     let steps = steps(state.path());
+    assert_rehearsal_predicted(JOURNEY, &rehearsal, state.path());
     assert_all_done(JOURNEY, &steps, &ran);
     let position = |id: &str| steps.iter().position(|s| s.step == id).unwrap();
     assert!(
@@ -394,7 +405,7 @@ async fn in_place_upgrade_from_the_previous_release_keeps_the_resources_in_place
     let namespaces: Vec<String> = (0..2).map(|i| format!("ip-team-{i}")).collect();
     let before = seeded(JOURNEY, &client, &namespaces, 20).await;
     let args = ["nginx-service-mesh", "--to", "1.7.0", "--yes", "--set", "meshed_namespaces=ip-app-a"];
-    rehearse_changes_nothing(JOURNEY, tb, &client, (&namespaces, &apps), &[], &args).await;
+    let rehearsal = rehearse_changes_nothing(JOURNEY, tb, &client, (&namespaces, &apps), &[], &args).await;
     let versions_before = seed::versions(&before);
 
     // nginx-meshctl on PATH is the stand-in of the target release (1.7.0).
@@ -404,6 +415,7 @@ async fn in_place_upgrade_from_the_previous_release_keeps_the_resources_in_place
     assert_eq!(ran.code, Some(0), "{JOURNEY}: the upgrade failed\n{}", ran.show());
     assert!(ran.stdout.contains("[in-place]"), "{JOURNEY}: in-place is the least disruptive fit\n{}", ran.show());
     let steps = steps(state.path());
+    assert_rehearsal_predicted(JOURNEY, &rehearsal, state.path());
     assert_all_done(JOURNEY, &steps, &ran);
     assert!(image_of(&controller(&client).await).ends_with(":1.7.0"), "{JOURNEY}, step `upgrade`: not 1.7.0");
     let after = seed::live(&client, &namespaces).await;
