@@ -3,18 +3,11 @@
 
 use crate::engine::StepInfo;
 
-/// A step's status, each with a mark that reads without colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Pending,
-    Running,
-    Done,
-    Skipped,
-    Failed,
-    Interrupted,
-}
+/// A step's status as the screen shows it: the journal's own state, each with a
+/// mark that reads without colour.
+pub type Status = crate::journal::StepState;
 
-impl Status {
+impl crate::journal::StepState {
     /// The engine's state words (the journal's `StepState` as text).
     pub fn parse(state: &str) -> Self {
         match state {
