@@ -85,12 +85,18 @@ fn run(tb: &support::TestCluster, work: &Path, plugins: &Path, words: &[String])
     }
     let mut path = vec![plugins.to_path_buf()];
     path.extend(std::env::split_paths(&tb.path_env()));
-    let mut cmd = tb.command(program);
-    cmd.current_dir(work)
+    // A person's shell: nothing of this test's environment but PATH, HOME and
+    // the like, the kubeconfig of the cluster, the vendor CLIs on PATH, and an
+    // XDG state folder of its own (so sessions go to the default place under
+    // it, not into the machine's ~/.local/state).
+    let mut cmd = std::process::Command::new(program);
+    support::clean_env(&mut cmd)
+        .current_dir(work)
         .args(&args)
+        .env("XDG_STATE_HOME", work.join("xdg-state"))
+        .env("KUBECONFIG", &tb.kubeconfig)
         .env("PATH", std::env::join_paths(path).unwrap())
-        .env("STEPWISE_STATE_DIR", work.join("state"))
-        .env("NO_COLOR", "1");
+        .stdin(std::process::Stdio::null());
     cmd.output().unwrap()
 }
 

@@ -3,9 +3,16 @@
 //! the plan of the manual NGINX Service Mesh upgrade, leaving the wizard stops
 //! the sandbox, and nothing of it is left running.
 //!
+//! It runs the way a newcomer would: from a fresh copy of the repository (the
+//! files git knows, nothing built in it but the shared `target/` link, so
+//! cargo compiles stepwise again there) in a shell environment holding only
+//! PATH, HOME, TERM and the cache and cargo locations.
+//!
 //! The screen it sees is the README's screenshot (docs/screenshot.txt): the
 //! test fails when the two differ beyond numbers and spacing, and
 //! `STEPWISE_WRITE_README=1` writes the new screen there instead.
+
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -66,6 +73,35 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A copy of the repository as a fresh clone has it: every file git tracks
+/// or would track (so uncommitted work is tested too), nothing ignored. Its
+/// `target` links to this build's, so the dependencies are not compiled a
+/// second time; stepwise itself is, from the copy, in the clean environment.
+fn fresh_copy(into: &Path) -> PathBuf {
+    let files = Command::new("git")
+        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+        .current_dir(repo())
+        .output()
+        .expect("git runs");
+    assert!(files.status.success(), "git ls-files: {}", String::from_utf8_lossy(&files.stderr));
+    let copy = into.join("stepwise");
+    for name in files.stdout.split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let rel = Path::new(std::str::from_utf8(name).unwrap());
+        let (from, to) = (repo().join(rel), copy.join(rel));
+        // A file deleted in the work tree but still in the index is gone.
+        let Ok(meta) = std::fs::symlink_metadata(&from) else { continue };
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        if meta.file_type().is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&from).unwrap(), &to).unwrap();
+        } else {
+            std::fs::copy(&from, &to).unwrap();
+        }
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo().join("target"));
+    std::os::unix::fs::symlink(target, copy.join("target")).unwrap();
+    copy
+}
+
 /// Process ids whose arguments mention `dir`.
 fn processes_under(dir: &Path) -> Vec<String> {
     let dir = dir.to_string_lossy().into_owned();
@@ -108,17 +144,20 @@ fn the_sandbox_opens_the_wizard_on_the_plan_and_stops_when_it_ends() {
     let parent =
         tempfile::Builder::new().prefix("stepwise-sandbox-").rand_bytes(RANDOM_LEN).tempdir_in("/tmp").unwrap();
     let dir = parent.path().to_path_buf();
+    let clone_parent = tempfile::Builder::new().prefix("stepwise-clone-").tempdir().unwrap();
+    let clone = fresh_copy(clone_parent.path());
     let tmux = Tmux { socket: format!("stepwise-sandbox-test-{}", std::process::id()) };
-    let script = repo().join("tests/sandbox/sandbox.sh");
+    let script = clone.join("tests/sandbox/sandbox.sh");
+    // The tmux server started here passes this environment to the script: a
+    // person's shell, plus the sandbox's two documented settings (where it
+    // lives, so this test can look; no pause before the wizard).
     let mut start = tmux.command();
-    start
+    support::clean_env(&mut start)
         .args(["new-session", "-d", "-s", SESSION, "-x", WIDTH, "-y", HEIGHT])
         .arg(&script)
-        .current_dir(repo())
+        .current_dir(&clone)
         .env("STEPWISE_SANDBOX_DIR", &dir)
-        .env("STEPWISE_SANDBOX_PAUSE", "0")
-        .env_remove("NO_COLOR")
-        .env_remove("STEPWISE_STATE_DIR");
+        .env("STEPWISE_SANDBOX_PAUSE", "0");
     let out = start.output().expect("tmux is at /usr/bin/tmux");
     assert!(out.status.success(), "tmux new-session: {}", String::from_utf8_lossy(&out.stderr));
     tmux.run(&["set-option", "-t", SESSION, "remain-on-exit", "on"]);

@@ -56,26 +56,64 @@ fn is_forbidden<T: std::fmt::Debug>(r: &kube::Result<T>) -> bool {
     matches!(r, Err(kube::Error::Api(s)) if s.code == 403)
 }
 
+/// The minor release `newest` must reach and the floor of `oldest`: the
+/// issue that moved the bed off 1.20 asks for >= 1.36 and >= 1.33.
+const NEWEST_AT_LEAST: u32 = 36;
+const OLDEST_AT_LEAST: u32 = 33;
+
+fn minor_of(version: &str) -> u32 {
+    let minor = version.trim_start_matches('v').split('.').nth(1).unwrap_or_default();
+    minor.parse().unwrap_or_else(|_| panic!("no minor release in {version:?}"))
+}
+
 #[tokio::test]
-async fn apiserver_reports_v1_20_2_over_verified_tls_on_loopback() {
+async fn apiserver_reports_its_release_over_verified_tls_on_loopback() {
     let cluster = support::cluster();
-    eprintln!("test cluster became ready in {:.1}s", cluster.ready_seconds);
+    eprintln!("test cluster (Kubernetes {}) became ready in {:.1}s", cluster.k8s_version, cluster.ready_seconds);
     assert!(cluster.server.starts_with("https://127.0.0.1:"), "server {}", cluster.server);
 
     let info = cluster.client().await.apiserver_version().await.expect("GET /version");
-    assert_eq!(info.git_version, "v1.20.2");
-    assert_eq!((info.major.as_str(), info.minor.as_str()), ("1", "20"));
+    assert_eq!(info.git_version, format!("v{}", cluster.k8s_version));
+    assert_eq!(info.major, "1");
+    let floor = match support::k8s_release_wanted().as_str() {
+        "newest" => NEWEST_AT_LEAST,
+        _ => OLDEST_AT_LEAST,
+    };
+    assert!(minor_of(&info.git_version) >= floor, "{} is older than 1.{floor}", info.git_version);
 
     // The kubeconfig pins the apiserver's certificate: no insecure flag.
     let kubeconfig = std::fs::read_to_string(&cluster.kubeconfig).unwrap();
     assert!(kubeconfig.contains("certificate-authority-data:"));
     assert!(!kubeconfig.contains("insecure-skip-tls-verify"));
     let out = cluster.kubectl(&cluster.context, &["version", "-o", "json"]);
-    assert!(out.contains("\"gitVersion\": \"v1.20.2\""), "{out}");
+    assert!(out.contains(&format!("\"gitVersion\": \"v{}\"", cluster.k8s_version)), "{out}");
 }
 
-/// The vendored reflect2 1.0.1 crashed the apiserver on the first custom
-/// resource write; the build swaps in 1.0.2.
+/// `testbed.sh up` without `--version` starts the newest release it builds,
+/// and `--version oldest` a release of at least 1.33: both are built by every
+/// `tests/run`, which runs the cluster-touching tests on each.
+#[test]
+fn both_releases_are_built_and_up_picks_them() {
+    let out = std::process::Command::new("bash")
+        .arg(support::repo_dir().join("tests/cluster/testbed.sh"))
+        .arg("versions")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rows: Vec<(&str, &str)> = listed
+        .lines()
+        .filter_map(|l| l.split_once(char::is_whitespace).map(|(v, s)| (v, s.trim())))
+        .collect();
+    assert!(rows.len() >= 2, "two releases at least:\n{listed}");
+    assert!(rows.iter().all(|(_, state)| *state == "built"), "every release is built by tests/run:\n{listed}");
+    assert!(minor_of(rows[0].0) >= NEWEST_AT_LEAST, "newest first:\n{listed}");
+    assert!(minor_of(rows[rows.len() - 1].0) >= OLDEST_AT_LEAST, "{listed}");
+    assert!(minor_of(rows[rows.len() - 1].0) < minor_of(rows[0].0), "{listed}");
+}
+
+/// Custom resource writes work on the built apiserver (the old 1.20 build
+/// crashed on them until its reflect2 was swapped).
 #[tokio::test]
 async fn admin_creates_a_crd_and_a_custom_resource() {
     let cluster = support::cluster();
@@ -146,7 +184,7 @@ async fn two_clusters_are_independent() {
     let second = bed.second_context.clone().expect("second context");
     let one = bed.client().await;
     let two = bed.second_client().await;
-    assert_eq!(two.apiserver_version().await.unwrap().git_version, "v1.20.2");
+    assert_eq!(two.apiserver_version().await.unwrap().git_version, format!("v{}", bed.k8s_version));
 
     let ns = bed.namespace(&one, "only-in-one").await;
     let in_one = Api::<Namespace>::all(one.clone()).get_opt(&ns).await.unwrap();

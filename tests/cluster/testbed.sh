@@ -2,7 +2,8 @@
 # Start and stop throw-away Kubernetes control planes on loopback.
 #
 # Usage:
-#   tests/cluster/testbed.sh up   [--dir DIR] [--clusters 1|2] [--watch-pid PID] [--purge]
+#   tests/cluster/testbed.sh up   [--dir DIR] [--clusters 1|2] [--version V] [--watch-pid PID] [--purge]
+#   tests/cluster/testbed.sh versions
 #   tests/cluster/testbed.sh down --dir DIR [--purge]
 #   tests/cluster/testbed.sh status --dir DIR
 #   tests/cluster/testbed.sh restart-apiserver --dir DIR [--cluster 1|2] [--down-seconds N] [--grace-seconds G]
@@ -17,10 +18,14 @@
 #         Contexts: stepwise-test (admin), stepwise-test-restricted
 #         (get/list/watch only), and with --clusters 2 also stepwise-test-2 and
 #         stepwise-test-2-restricted.
+#         --version V  the Kubernetes release (a built version, a minor such
+#                      as 1.33, newest or oldest; default: newest)
 #         --watch-pid PID  a detached reaper runs `down` once PID has exited,
 #                          however it exited; with --purge it also removes DIR.
 # down    stops every process recorded under DIR/pids, by process id.
 # status  lists the recorded processes and whether they still run.
+# versions  lists the Kubernetes releases the test bed builds, newest first,
+#         and whether each is built.
 # restart-apiserver  stops that cluster's kube-apiserver by pid (SIGTERM, then
 #         SIGKILL after G seconds, default 5: it stops listening at once but
 #         waits up to 60 s for open watches; G=0 is a crash: SIGKILL alone,
@@ -41,7 +46,7 @@ ADMIN_USER=stepwise-admin
 RESTRICTED_USER=stepwise-viewer
 READONLY_ROLE=stepwise-test-readonly
 
-usage() { sed -n '2,34s/^# \{0,1\}//p' "$SELF" >&2; exit 2; }
+usage() { sed -n '2,39s/^# \{0,1\}//p' "$SELF" >&2; exit 2; }
 
 # ---------------------------------------------------------------- processes
 
@@ -199,11 +204,10 @@ api_get() { # api_get CLUSTER_DIR PORT PATH
 
 need_binaries() {
     local b missing=()
-    for b in "$TESTBED_BIN_DIR/kube-apiserver" "$TESTBED_BIN_DIR/kube-controller-manager" \
-        "$TESTBED_TOOLS_DIR/kubectl"; do
+    for b in "$BIN_DIR/kube-apiserver" "$BIN_DIR/kube-controller-manager" \
+        "$TESTBED_ETCD_DIR/etcd" "$TESTBED_TOOLS_DIR/kubectl"; do
         [[ -x $b ]] || missing+=("$b")
     done
-    command -v etcd >/dev/null || missing+=(etcd)
     if ((${#missing[@]})); then
         printf '[testbed] ERROR: missing %s\n' "${missing[@]}" >&2
         die "the test bed is not built: run tests/run (or tests/cluster/build.sh) first"
@@ -214,7 +218,7 @@ need_binaries() {
 
 start_etcd() {
     local dir=$1 client=$2 peer=$3
-    spawn "$dir" etcd etcd \
+    spawn "$dir" etcd "$TESTBED_ETCD_DIR/etcd" \
         --name stepwise-testbed \
         --data-dir "$dir/etcd" \
         --listen-client-urls "http://127.0.0.1:$client" \
@@ -245,7 +249,7 @@ write_credentials() {
 
 start_apiserver() {
     local dir=$1 n=$2 port=$3 etcd_port=$4 cdir="$1/c$2"
-    local -a argv=("$TESTBED_BIN_DIR/kube-apiserver" \
+    local -a argv=("$BIN_DIR/kube-apiserver" \
         --etcd-servers "http://127.0.0.1:$etcd_port" \
         --etcd-prefix "/stepwise-testbed/cluster-$n" \
         --bind-address 127.0.0.1 \
@@ -266,15 +270,29 @@ start_apiserver() {
     spawn "$dir" "apiserver-$n" "${argv[@]}"
 }
 
+# Controllers that need a kubelet, a cloud or a real CA, off where the release has them:
+# node IPAM and lifecycle, and the publisher of the serving certificate as a
+# ClusterTrustBundle (the bed's self-signed certificate is no CA; it would
+# retry for ever, filling the log).
+controllers_flag() {
+    local off=(node-ipam-controller node-lifecycle-controller kube-apiserver-serving-clustertrustbundle-publisher-controller)
+    local known flag='*' c
+    known=$("$BIN_DIR/kube-controller-manager" --help 2>&1 | grep -A1 -- '--controllers strings' || true)
+    for c in "${off[@]}"; do
+        [[ $known == *"$c"* ]] && flag+=",-$c"
+    done
+    printf '%s' "$flag"
+}
+
 start_controller_manager() {
     local dir=$1 n=$2 cdir="$1/c$2"
-    spawn "$dir" "controller-manager-$n" "$TESTBED_BIN_DIR/kube-controller-manager" \
+    spawn "$dir" "controller-manager-$n" "$BIN_DIR/kube-controller-manager" \
         --kubeconfig "$cdir/admin.kubeconfig" \
         --leader-elect=false \
         --service-account-private-key-file "$cdir/sa.key" \
         --root-ca-file "$cdir/certs/apiserver.crt" \
-        --controllers '*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-route,-service' \
-        --secure-port 0 --port 0 \
+        --controllers "$(controllers_flag)" \
+        --secure-port 0 \
         --v 1
 }
 
@@ -346,11 +364,12 @@ controller_manager_ready() {
 }
 
 cmd_up() {
-    local dir="" clusters=1 watch_pid="" purge=0
+    local dir="" clusters=1 watch_pid="" purge=0 version=newest
     while (($#)); do
         case $1 in
             --dir) dir=$2; shift ;;
             --clusters) clusters=$2; shift ;;
+            --version) version=$2; shift ;;
             --watch-pid) watch_pid=$2; shift ;;
             --purge) purge=1 ;;
             *) echo "unknown argument to up: $1" >&2; usage ;;
@@ -358,6 +377,10 @@ cmd_up() {
         shift
     done
     [[ $clusters == 1 || $clusters == 2 ]] || die "--clusters must be 1 or 2"
+    local k8s_version
+    k8s_version=$(testbed_resolve_version "$version") ||
+        die "no Kubernetes release '$version' in the test bed; it builds: ${TESTBED_K8S_VERSIONS[*]}"
+    BIN_DIR=$(testbed_bin_dir "$k8s_version")
     need_binaries
     [[ -n $dir ]] || dir=$(mktemp -d "${TMPDIR:-/tmp}/stepwise-testbed.XXXXXX")
     mkdir -p "$dir"
@@ -423,6 +446,7 @@ cmd_up() {
         echo "TESTBED_DIR=$dir"
         echo "KUBECONFIG=$dir/kubeconfig"
         echo "TESTBED_CLUSTERS=$clusters"
+        echo "TESTBED_K8S_VERSION=$k8s_version"
         echo "TESTBED_CONTEXT=${names[1]}"
         echo "TESTBED_CONTEXT_RESTRICTED=${names[1]}-restricted"
         echo "TESTBED_SERVER=https://127.0.0.1:${api_ports[1]}"
@@ -436,10 +460,10 @@ cmd_up() {
         echo "TESTBED_STANDINS=$TESTBED_REPO_DIR/tests/standins"
         echo "TESTBED_READY_SECONDS=$(elapsed "$t0" | tr -d s)"
     } >"$dir/testbed.env"
-    log "$clusters cluster(s) ready in $(elapsed "$t0") (dir $dir)"
+    log "$clusters cluster(s) of Kubernetes $k8s_version ready in $(elapsed "$t0") (dir $dir)"
     # tests/run collects these to print a summary.
     if [[ -n ${STEPWISE_TESTBED_TIMINGS:-} ]]; then
-        printf '%s cluster(s) ready in %ss\n' "$clusters" "$(grep '^TESTBED_READY_SECONDS=' "$dir/testbed.env" | cut -d= -f2)" \
+        printf '%s cluster(s) of %s ready in %ss\n' "$clusters" "$k8s_version" "$(grep '^TESTBED_READY_SECONDS=' "$dir/testbed.env" | cut -d= -f2)" \
             >>"$STEPWISE_TESTBED_TIMINGS"
     fi
     cat "$dir/testbed.env"
@@ -597,6 +621,14 @@ cmd_status() {
     done
 }
 
+cmd_versions() {
+    local v state
+    for v in "${TESTBED_K8S_VERSIONS[@]}"; do
+        if [[ -f $(testbed_bin_dir "$v")/.complete ]]; then state=built; else state="not built"; fi
+        printf '%-10s %s\n' "$v" "$state"
+    done
+}
+
 # Runs detached. Waits until the watched process has gone (or turned zombie,
 # or its pid was reused by a process with another start time), then until the
 # `up` that started us has finished (so nothing is spawned behind our back),
@@ -650,6 +682,7 @@ main() {
         up) cmd_up "$@" ;;
         down) cmd_down "$@" ;;
         status) cmd_status "$@" ;;
+        versions) cmd_versions ;;
         reap) cmd_reap "$@" ;;
         restart-apiserver) cmd_apiserver restart "$@" ;;
         stop-apiserver) cmd_apiserver stop "$@" ;;

@@ -55,7 +55,7 @@ running() {
 build() {
     command -v cargo >/dev/null || PATH="$HOME/.cargo/bin:$PATH"
     command -v cargo >/dev/null || die "cargo not found: install the Rust toolchain (https://rustup.rs)"
-    say "setting up the test bed (installs and builds on first use, about six minutes; then cached)"
+    say "setting up the test bed (installs and builds on first use, about a quarter of an hour on two cores; then cached)"
     "$REPO/tests/cluster/build.sh" || die "setting up the test bed failed (see above)"
     say "building stepwise and the sandbox"
     (cd "$REPO" && cargo build --features sandbox --bin stepwise --bin stepwise-sandbox) ||

@@ -37,8 +37,13 @@ use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-/// Kubernetes release of the test bed (see tests/cluster/lib.sh).
-pub const K8S_VERSION: &str = "1.20.2";
+/// Which Kubernetes release the test beds of this run use: the value of
+/// `STEPWISE_TESTBED_K8S` (a built version, a minor such as `1.33`, `newest` or
+/// `oldest`; tests/run sets it for its second pass), else the newest built.
+/// `tests/cluster/testbed.sh versions` lists what is built.
+pub fn k8s_release_wanted() -> String {
+    std::env::var("STEPWISE_TESTBED_K8S").ok().filter(|v| !v.is_empty()).unwrap_or_else(|| "newest".into())
+}
 
 /// A running test bed: one or two clusters in one kubeconfig.
 #[derive(Debug)]
@@ -57,6 +62,8 @@ pub struct TestCluster {
     pub second_restricted_context: Option<String>,
     /// https://127.0.0.1:PORT of the first cluster's apiserver.
     pub server: String,
+    /// The Kubernetes release the clusters run, e.g. `1.37.2`.
+    pub k8s_version: String,
     /// Real kubectl (1.33) from the test bed's cache.
     pub kubectl: PathBuf,
     /// Real helm (4.x) from the test bed's cache.
@@ -106,22 +113,16 @@ pub fn multi_cluster() -> &'static TestCluster {
     }
 }
 
-fn missing_binaries() -> Vec<PathBuf> {
+/// The helper programs every bed needs; testbed.sh checks the Kubernetes
+/// binaries of the release it is asked for.
+fn missing_tools() -> Vec<PathBuf> {
     let cache = cache_dir();
-    [
-        cache.join(K8S_VERSION).join("kube-apiserver"),
-        cache.join(K8S_VERSION).join("kube-controller-manager"),
-        cache.join("tools/kubectl"),
-        cache.join("tools/helm"),
-    ]
-    .into_iter()
-    .filter(|p| !p.is_file())
-    .collect()
+    [cache.join("tools/kubectl"), cache.join("tools/helm")].into_iter().filter(|p| !p.is_file()).collect()
 }
 
 impl TestCluster {
     fn start(clusters: u32) -> Result<TestCluster, String> {
-        let missing = missing_binaries();
+        let missing = missing_tools();
         if !missing.is_empty() {
             return Err(format!(
                 "the test bed is not built ({} missing); run `tests/run` once, which builds \
@@ -152,6 +153,8 @@ impl TestCluster {
             .arg(&dir)
             .arg("--clusters")
             .arg(clusters.to_string())
+            .arg("--version")
+            .arg(k8s_release_wanted())
             .arg("--watch-pid")
             .arg(std::process::id().to_string());
         // Keep the logs of a run for inspection when asked to.
@@ -186,6 +189,7 @@ impl TestCluster {
             second_context: vars.get("TESTBED_CONTEXT_2").cloned(),
             second_restricted_context: vars.get("TESTBED_CONTEXT_2_RESTRICTED").cloned(),
             server: get("TESTBED_SERVER")?,
+            k8s_version: get("TESTBED_K8S_VERSION")?,
             kubectl: PathBuf::from(get("TESTBED_KUBECTL")?),
             helm: PathBuf::from(get("TESTBED_HELM")?),
             standins: PathBuf::from(get("TESTBED_STANDINS")?),
@@ -425,6 +429,33 @@ async fn client_for(kubeconfig: &Path, context: &str) -> Result<Client, String> 
     Client::try_from(config).map_err(|e| format!("kube client for {context}: {e}"))
 }
 
+/// The stepwise binary under test. Cargo names it to integration tests at
+/// compile time; the sandbox's cluster side (tests/sandbox/cluster.rs, which
+/// shares this module but is a binary, not a test) finds it beside itself.
+pub fn stepwise_bin() -> PathBuf {
+    match option_env!("CARGO_BIN_EXE_stepwise") {
+        Some(path) => PathBuf::from(path),
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join("stepwise")))
+            .unwrap_or_else(|| PathBuf::from("stepwise")),
+    }
+}
+
+/// Makes `cmd` start with the environment of a person's fresh shell: only
+/// PATH, HOME, TERM and, where set, the cache and cargo/rustup locations.
+/// Nothing of the test process (CARGO_BIN_EXE_*, CARGO_MANIFEST_DIR,
+/// RUSTUP_TOOLCHAIN, STEPWISE_* ...) leaks into what a README command runs.
+pub fn clean_env(cmd: &mut Command) -> &mut Command {
+    cmd.env_clear();
+    for key in ["PATH", "HOME", "TERM", "XDG_CACHE_HOME", "CARGO_HOME", "RUSTUP_HOME", "USER", "LANG"] {
+        if let Some(value) = std::env::var_os(key) {
+            cmd.env(key, value);
+        }
+    }
+    cmd
+}
+
 /// The options every journey gives stepwise before its command: this test bed's
 /// kubeconfig, `context`, and `state` for the journal, so no run reads the
 /// operator's own kubeconfig or leaves sessions outside the test's folder.
@@ -439,7 +470,7 @@ pub fn stepwise_args(tb: &TestCluster, context: &str, state: &Path) -> Vec<OsStr
 /// Stdin is closed; a test at a terminal sets it back with
 /// `.stdin(Stdio::inherit())`, since a closed stdin would replace the terminal.
 pub fn stepwise_command(tb: &TestCluster, context: &str, state: &Path) -> Command {
-    let mut cmd = tb.command(env!("CARGO_BIN_EXE_stepwise"));
+    let mut cmd = tb.command(stepwise_bin());
     cmd.args(stepwise_args(tb, context, state)).env("NO_COLOR", "1");
     cmd
 }
