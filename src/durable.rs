@@ -34,8 +34,13 @@ pub fn create_private(path: &Path) -> io::Result<File> {
     OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(path)
 }
 
-/// Creates a directory (and its parents) that only the owner can enter.
+/// Creates a directory (and its parents) that only the owner can enter. A
+/// directory that already exists is left as it is: it is not ours to lock
+/// (`--to /tmp` must not take the sticky bit and everyone's access off /tmp).
 pub fn create_private_dir(path: &Path) -> io::Result<()> {
+    if path.is_dir() {
+        return Ok(());
+    }
     fs::create_dir_all(path)?;
     fs::set_permissions(path, fs::Permissions::from_mode(DIR_MODE))
 }
@@ -48,6 +53,19 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_folder_is_private_and_an_existing_one_keeps_its_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("a/b");
+        create_private_dir(&new).unwrap();
+        assert_eq!(fs::metadata(&new).unwrap().permissions().mode() & 0o7777, DIR_MODE);
+        let shared = dir.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
+        create_private_dir(&shared).unwrap();
+        assert_eq!(fs::metadata(&shared).unwrap().permissions().mode() & 0o7777, 0o1777);
+    }
 
     #[test]
     fn replaces_content_whole_and_keeps_it_private() {

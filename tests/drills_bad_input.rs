@@ -84,8 +84,18 @@ fn bad_requests_and_kubeconfigs_fail_fast_with_the_documented_code() {
     std::fs::write(&garbage, "{{{ clusters: [not yaml").unwrap();
     let no_current = dir.path().join("no-current.kubeconfig");
     std::fs::write(&no_current, "apiVersion: v1\nkind: Config\nclusters: []\n").unwrap();
+    // `backup --to` a folder that holds files, and one that holds an earlier
+    // backup: refused before anything is read or written, the files kept.
+    let occupied = dir.path().join("occupied");
+    std::fs::create_dir(&occupied).unwrap();
+    std::fs::write(occupied.join("notes.txt"), "mine").unwrap();
+    let earlier = dir.path().join("earlier-backup");
+    std::fs::create_dir(&earlier).unwrap();
+    std::fs::write(earlier.join("manifest.json"), "{}").unwrap();
     let (nowhere, garbage, no_current) =
         (nowhere.to_str().unwrap(), garbage.to_str().unwrap(), no_current.to_str().unwrap());
+    let (occupied_s, earlier_s) = (occupied.to_str().unwrap(), earlier.to_str().unwrap());
+    let backup = ["backup", "--product", "nginx-service-mesh", "--kubeconfig"];
     let run = ["run", "nginx-service-mesh", "--to", "1.7.0", "--yes"];
     let with = |extra: &[&'static str], args: &[&str]| -> Vec<String> {
         extra.iter().map(|s| s.to_string()).chain(args.iter().map(|s| s.to_string())).collect()
@@ -146,6 +156,18 @@ fn bad_requests_and_kubeconfigs_fail_fast_with_the_documented_code() {
             vec!["kube context `nope` is not in the kubeconfig".into(), "contexts there: gone".into()],
         ),
         (
+            "backup into a folder that holds files",
+            with(&backup, &[nowhere, "--to", occupied_s]),
+            REFUSED,
+            vec![format!("{occupied_s} already holds files; nothing was written"), "--force".into()],
+        ),
+        (
+            "backup over an earlier backup",
+            with(&backup, &[nowhere, "--to", earlier_s]),
+            REFUSED,
+            vec![format!("{earlier_s} already holds an earlier backup"), "Choose a new folder".into()],
+        ),
+        (
             "unreachable server, detecting the version",
             with(&run, &["--kubeconfig", nowhere]),
             CLUSTER,
@@ -173,6 +195,8 @@ fn bad_requests_and_kubeconfigs_fail_fast_with_the_documented_code() {
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
+    assert_eq!(std::fs::read_to_string(occupied.join("notes.txt")).unwrap(), "mine", "the refused folder is kept");
+    assert_eq!(std::fs::read_dir(&earlier).unwrap().count(), 1, "the earlier backup is kept as it was");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 

@@ -174,9 +174,12 @@ pub struct BackupArgs {
     /// Every namespace (the default).
     #[arg(long, short = 'A')]
     pub all_namespaces: bool,
-    /// The folder to write; created 0700, files 0600.
+    /// The folder to write; created 0700, files 0600. An existing folder must be empty.
     #[arg(long, value_name = "DIR")]
     pub to: PathBuf,
+    /// Write into a folder that is not empty (an earlier backup's files there are replaced).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -24,6 +24,7 @@ pub fn backup(global: &Global, args: &BackupArgs) -> Result<String, Failure> {
             miette::miette!("name the kinds to back up (plural.group), or pass --product"),
         ));
     }
+    refuse_non_empty(&args.to, args.force)?;
     let mut request = BackupRequest::new(kinds.into_iter().collect(), args.to.clone());
     if !args.namespaces.is_empty() {
         request.namespaces = Some(args.namespaces.clone());
@@ -48,6 +49,25 @@ pub fn backup(global: &Global, args: &BackupArgs) -> Result<String, Failure> {
         ));
         Ok(out)
     })
+}
+
+/// A folder that already holds files is somebody's: maybe a good backup that
+/// this one would replace, maybe not a backup at all (`--to .`). Only with
+/// `--force` is it written into.
+fn refuse_non_empty(dir: &std::path::Path, force: bool) -> Result<(), Failure> {
+    let Ok(mut entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    if force || entries.next().is_none() {
+        return Ok(());
+    }
+    let what = if dir.join(crate::cluster::manifest::MANIFEST_FILE).exists() { "an earlier backup" } else { "files" };
+    Err(Failure::one(
+        exit::REFUSED,
+        miette::miette!(
+            "{} already holds {what}; nothing was written. Choose a new folder, or pass --force to replace \
+             what is there",
+            dir.display()
+        ),
+    ))
 }
 
 /// The kinds a product's procedures back up.
