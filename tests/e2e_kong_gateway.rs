@@ -169,11 +169,8 @@ async fn postgres_blue_green_finishes_only_after_traffic_moved_and_the_operator_
     let files = tempfile::tempdir().unwrap();
     let kong_conf = files.path().join("kong.conf");
     std::fs::write(&kong_conf, "database = postgres\npg_host = 127.0.0.1\n").unwrap();
-    let env: Vec<(&str, OsString)> = vec![
-        ("STEPWISE_STANDIN_NAMESPACE", log_ns.clone().into()),
-        ("STEPWISE_STANDIN_CONTEXT", tb.context.clone().into()),
-        ("KONG_STANDIN_VERSION", "2.8.4.0".into()),
-    ];
+    let env: Vec<(&str, OsString)> =
+        vec![("STEPWISE_STANDIN_NAMESPACE", log_ns.clone().into()), ("KONG_STANDIN_VERSION", "2.8.4.0".into())];
     let conf = format!("kong_conf={}", kong_conf.display());
     let base = [
         "kong-gateway",

@@ -159,6 +159,14 @@ pub struct RunArgs {
     /// Rehearse instead (same as `stepwise rehearse`).
     #[arg(long)]
     pub dry_run: bool,
+    /// Start a new session even though this product has an unfinished one on
+    /// this cluster (by default `run` refuses and names it for `stepwise resume`).
+    #[arg(long)]
+    pub new_session: bool,
+    /// Take this product's lease on the cluster even from a session that still
+    /// holds it, after typing the product's name (with --yes: --confirm PRODUCT).
+    #[arg(long)]
+    pub break_lease: bool,
 }
 
 #[derive(Debug, Args)]
@@ -201,6 +209,9 @@ pub struct ResumeArgs {
     /// Continue even though runbook files changed since the session began.
     #[arg(long)]
     pub accept_changed_runbooks: bool,
+    /// As for `run`: take the product's lease from a session that still holds it.
+    #[arg(long)]
+    pub break_lease: bool,
     #[command(flatten)]
     pub answers: AnswerArgs,
 }

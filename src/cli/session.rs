@@ -55,16 +55,15 @@ pub fn run(global: &Global, args: &RunArgs, rehearse: bool) -> Result<String, Fa
         }
         println!("{}", render_plan(&plan));
         let state_dir = state_dir(global);
-        if let Ok(Some(open)) = Journal::newest_unfinished(&state_dir, Some(&plan.product)) {
-            println!(
-                "Note: session {} for {} is unfinished; `stepwise resume {}` continues it. Starting a new session.\n",
-                open.id(),
-                plan.product,
-                open.id()
-            );
-        }
-        let request =
-            engine::StartRequest { plan, mode, target, state_dir, values: args.plan.values.iter().cloned().collect() };
+        let request = engine::StartRequest {
+            plan,
+            mode,
+            target,
+            state_dir,
+            values: args.plan.values.iter().cloned().collect(),
+            new_session: args.new_session,
+            break_lease: args.break_lease,
+        };
         drive(&args.answers, |out, cancel| engine::start(&catalog, request, out, cancel)).await
     })
 }
@@ -78,6 +77,7 @@ pub fn resume(global: &Global, args: &ResumeArgs) -> Result<String, Failure> {
             id: args.id.clone(),
             accept_changed_runbooks: args.accept_changed_runbooks,
             target: target(global),
+            break_lease: args.break_lease,
         };
         drive(&args.answers, |out, cancel| engine::resume(&catalog, request, out, cancel)).await
     })
@@ -182,8 +182,8 @@ async fn offer_procedures(plan: &plan::Plan, args: &RunArgs) -> Result<Option<St
     }
 }
 
-/// Runs the engine with the chosen front end, stopping it cleanly on Ctrl-C or
-/// SIGTERM, and turns the outcome into an exit code.
+/// Runs the engine with the chosen front end, stopping it cleanly on Ctrl-C,
+/// SIGTERM or SIGHUP, and turns the outcome into an exit code.
 async fn drive<F, Fut>(answers: &AnswerArgs, start: F) -> Result<String, Failure>
 where
     F: FnOnce(engine::Outbox, CancelSignal) -> Fut,
@@ -237,16 +237,21 @@ fn spawn_front_end(answers: &AnswerArgs, inbox: Inbox, canceller: Canceller) -> 
     }
 }
 
+/// Ctrl-C, SIGTERM, and SIGHUP — the SSH connection to the bastion dropping —
+/// all stop the session the same way: the running command's process group is
+/// ended and the step is recorded as interrupted, never left running orphaned.
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
+    let (term, hup) = (signal(SignalKind::terminate()), signal(SignalKind::hangup()));
+    match (term, hup) {
+        (Ok(mut term), Ok(mut hup)) => {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
+                _ = hup.recv() => {}
             }
         }
-        Err(_) => {
+        _ => {
             let _ = tokio::signal::ctrl_c().await;
         }
     }

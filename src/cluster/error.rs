@@ -15,7 +15,11 @@ pub enum ClusterError {
     #[error(
         "the API server runs Kubernetes {version} ({major}.{minor}); stepwise is tested on {}.{} to {}.{} and stops \
          here before reading or changing anything. Upgrade the cluster first, or set {}=1 to go on at your own risk",
-        1, super::connect::OLDEST_TESTED_MINOR, 1, super::connect::NEWEST_TESTED_MINOR, super::connect::ALLOW_UNTESTED_ENV
+        1,
+        super::connect::OLDEST_TESTED_MINOR,
+        1,
+        super::connect::NEWEST_TESTED_MINOR,
+        super::connect::ALLOW_UNTESTED_ENV
     )]
     UntestedServer { version: String, major: u32, minor: u32 },
     #[error("{action} failed: {source}")]

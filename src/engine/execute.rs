@@ -3,7 +3,7 @@
 //! how to restore after one.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::sync::Mutex;
@@ -16,7 +16,7 @@ use crate::cluster::preflight::{Check, Status};
 use crate::cluster::restore::{Outcome, RestoreRequest, restore};
 use crate::cluster::rollout::{RolloutRequest, rollout_restart};
 use crate::cluster::wait::{DEFAULT_TIMEOUT, WaitTarget, wait};
-use crate::cluster::{Connection, Mode, OpEvent, Reporter, Target, proof};
+use crate::cluster::{Connection, Mode, OpEvent, Reporter, Target, pinned, proof};
 use crate::commands::{self, CancelSignal, CommandRequest, KubeEnv, Planned};
 use crate::journal::{Journal, StepState};
 use crate::plan::Plan;
@@ -33,6 +33,10 @@ pub struct Context {
     others: Mutex<HashMap<String, Connection>>,
     /// Where each hop's procedure file lives, for relative `apply.file` paths.
     pub procedure_dirs: Vec<Option<PathBuf>>,
+    /// The session's folder, where the pinned kubeconfigs of its children live.
+    session_dir: PathBuf,
+    /// Pinned kubeconfigs written so far, by kube context.
+    pins: std::sync::Mutex<HashMap<String, PathBuf>>,
 }
 
 /// Why a step did not complete.
@@ -60,8 +64,48 @@ impl<E: std::fmt::Display> From<E> for StepError {
 }
 
 impl Context {
-    pub fn new(plan: Plan, mode: Mode, target: Target, conn: Connection, procedure_dirs: Vec<Option<PathBuf>>) -> Self {
-        Context { plan, mode, target, conn, others: Mutex::new(HashMap::new()), procedure_dirs }
+    pub fn new(
+        plan: Plan,
+        mode: Mode,
+        target: Target,
+        conn: Connection,
+        procedure_dirs: Vec<Option<PathBuf>>,
+        session_dir: &Path,
+    ) -> Self {
+        Context {
+            plan,
+            mode,
+            target,
+            conn,
+            others: Mutex::new(HashMap::new()),
+            procedure_dirs,
+            session_dir: session_dir.to_path_buf(),
+            pins: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The kubeconfig every child acting on `context` runs with: the session's
+    /// own copy holding that context alone as the current one (see
+    /// [`pinned`]). Written from the operator's kubeconfig the first time a
+    /// context is needed in this process (the session's own at the start and on
+    /// every resume), so a later change to that file cannot redirect a step.
+    pub fn pinned_kubeconfig(&self, context: &str) -> Result<PathBuf, StepError> {
+        let mut pins = self.pins.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(path) = pins.get(context) {
+            return Ok(path.clone());
+        }
+        let path = self.session_dir.join(pinned::file_name(context, &self.conn.context));
+        pinned::write(&self.target, context, &path)?;
+        pins.insert(context.to_string(), path.clone());
+        Ok(path)
+    }
+
+    /// Removes the pinned kubeconfigs: once the session has finished nothing
+    /// runs in its name again, and the copies hold credentials.
+    pub fn remove_pinned_kubeconfigs(&self) {
+        for (_, path) in self.pins.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain() {
+            let _ = std::fs::remove_file(path);
+        }
     }
 
     /// The connection a step acts on: its own kube context, or the session's.
@@ -81,6 +125,42 @@ impl Context {
         others.insert(context, conn.clone());
         Ok(conn)
     }
+}
+
+/// Right before a destructive step starts: the cluster the step will change,
+/// both through stepwise's own connection and through the pinned kubeconfig
+/// its commands run with, is the one the session checked (same kube-system
+/// UID and server). Another cluster behind the same address, or a pinned file
+/// that no longer leads where the session began, stops the step.
+pub async fn check_same_cluster(
+    ctx: &Context,
+    journal: &Journal,
+    step: &Step,
+    values: &BTreeMap<String, String>,
+) -> Result<(), StepError> {
+    let context = match step.context.as_ref().map(|c| c.render(values)).transpose()? {
+        Some(c) if !c.is_empty() => c,
+        _ => ctx.conn.context.clone(),
+    };
+    let conn = ctx.connection(step, values).await?;
+    let now = conn.identity().await?;
+    let expected = if context == ctx.conn.context { journal.meta().cluster.clone() } else { now.clone() };
+    let through_pin = Target { kubeconfig: Some(ctx.pinned_kubeconfig(&context)?), context: Some(context.clone()) }
+        .connect()
+        .await?
+        .identity()
+        .await?;
+    for (what, found) in [("stepwise's connection", &now), ("the kubeconfig its commands run with", &through_pin)] {
+        if found.kube_system_uid != expected.kube_system_uid || found.server != expected.server {
+            return Err(StepError::new(format!(
+                "stopped before changing anything: {what} reaches {} (kube-system {}), but this session's cluster \
+                 for context `{context}` is {} (kube-system {}). Check which cluster `{context}` names now, then \
+                 resume; nothing of this step has run",
+                found.server, found.kube_system_uid, expected.server, expected.kube_system_uid
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Turns cluster-operation events into engine events for step `index`.
@@ -281,7 +361,7 @@ async fn run_check(
             required: m.required,
         },
         CheckAction::CommandSucceeds(c) => {
-            run_command_spec(ctx, journal, step, c, values, index, out, cancel, true).await?;
+            run_command_spec(ctx, journal, step, c, values, index, out, cancel, false).await?;
             return Ok(format!("`{}` succeeded", crate::plan::display_argv(&c.argv, values)));
         }
     };
@@ -361,15 +441,23 @@ async fn run_command_spec(
     cancel: CancelSignal,
     keep_stdout: bool,
 ) -> Result<String, StepError> {
-    let mut request = command_request(ctx, step.context.as_ref(), spec, values)?;
+    let mut request = command_request(ctx, step.context.as_ref(), spec, values).await?;
     if keep_stdout {
         request = request.with_capture_limit(32 << 20);
     }
     let mut lines = Vec::new();
+    let mut withheld = 0usize;
     let sender = out.clone();
     let outcome = commands::run(
         &request,
         |line| {
+            // What a command prints for stepwise to apply (rendered manifests,
+            // with Secrets, TLS keys, a license) is data: never echoed to the
+            // screen or the logs, never kept in the transcript.
+            if keep_stdout && line.stream == commands::Stream::Stdout {
+                withheld += 1;
+                return;
+            }
             let _ = sender.send(Msg::Event(Event::Line { index, text: line.text.clone() }));
             if lines.len() < 2000 {
                 lines.push(line.text);
@@ -378,13 +466,17 @@ async fn run_command_spec(
         cancel,
     )
     .await?;
+    if withheld > 0 {
+        lines.push(format!("({withheld} lines of output to apply, not shown)"));
+    }
     journal
         .append_transcript("output", &serde_json::json!({ "index": index, "argv": request.argv, "lines": lines }))?;
     if outcome.cancelled {
         return Err(StepError::interrupted());
     }
     if !outcome.success() {
-        let tail: Vec<&str> = outcome.stderr.lines().chain(outcome.stdout.lines()).collect();
+        let shown_stdout = outcome.stdout.lines().filter(|_| !keep_stdout);
+        let tail: Vec<&str> = outcome.stderr.lines().chain(shown_stdout).collect();
         let tail = tail.iter().rev().take(5).rev().copied().collect::<Vec<_>>().join(" | ");
         let why = if outcome.timed_out { "timed out".to_string() } else { outcome.exit.to_string() };
         return Err(StepError::new(format!("`{}` failed ({why}): {tail}", request.argv.join(" "))));
@@ -396,17 +488,26 @@ async fn run_command_spec(
 }
 
 /// A command request with the session's kube settings: KUBECONFIG in the
-/// environment and `{{kube_context}}` for the runbook's own flags.
-fn command_request(
+/// environment, pointing at the pinned kubeconfig of the context the step acts
+/// on (so a CLI without a context flag still acts on the session's cluster),
+/// and `{{kube_context}}` / `{{kubeconfig}}` for the runbook's own flags.
+async fn command_request(
     ctx: &Context,
     step_context: Option<&Template>,
     spec: &CommandSpec,
     values: &BTreeMap<String, String>,
 ) -> Result<CommandRequest, StepError> {
-    let context = step_context.map(|c| c.render(values)).transpose()?.or_else(|| Some(ctx.conn.context.clone()));
-    let kube = KubeEnv { kubeconfig: ctx.target.kubeconfig.clone(), context };
+    let context = match step_context.map(|c| c.render(values)).transpose()? {
+        Some(c) if !c.is_empty() => c,
+        _ => ctx.conn.context.clone(),
+    };
+    let kubeconfig = ctx.pinned_kubeconfig(&context)?;
+    // The step's own context wins over the session's in `{{kube_context}}`:
+    // the pinned file holds that one context alone.
     let mut values = values.clone();
-    kube.add_values(&mut values);
+    values.insert("kubeconfig".into(), kubeconfig.display().to_string());
+    values.insert(commands::KUBE_CONTEXT_VARIABLE.into(), context.clone());
+    let kube = KubeEnv { kubeconfig: Some(kubeconfig), context: Some(context) };
     let mut request = CommandRequest::from_templates(&spec.argv, &spec.env, &values)?;
     if let Some(t) = spec.timeout {
         request = request.with_timeout(t.0);
@@ -424,7 +525,7 @@ pub async fn verify_command(
     cancel: CancelSignal,
 ) -> Result<bool, StepError> {
     let Some(verify) = &command.verify else { return Ok(false) };
-    let request = command_request(ctx, None, verify, values)?;
+    let request = command_request(ctx, None, verify, values).await?;
     let sender = out.clone();
     let outcome = commands::run(
         &request,

@@ -7,6 +7,7 @@ pub mod drill;
 pub mod error;
 pub mod events;
 mod execute;
+mod lease;
 mod notes;
 mod preflight;
 mod report;
@@ -21,7 +22,7 @@ pub use events::{Answer, Event, Inbox, Msg, Outbox, Question, StepInfo, channel}
 pub use runner::RunOutcome;
 
 use crate::cluster::manifest;
-use crate::cluster::{Connection, Mode, Target};
+use crate::cluster::{ClusterIdentity, Connection, Mode, Target};
 use crate::commands::CancelSignal;
 use crate::journal::{Journal, SessionMeta, SessionStatus, StepRecord, StepState};
 use crate::plan::Plan;
@@ -40,6 +41,12 @@ pub struct StartRequest {
     pub state_dir: PathBuf,
     /// Variable values given on the command line.
     pub values: BTreeMap<String, String>,
+    /// Start even though a real session of this product on this cluster is
+    /// unfinished (`--new-session`).
+    pub new_session: bool,
+    /// Take the product's lease on the cluster even from a live holder, after
+    /// a typed confirmation (`--break-lease`).
+    pub break_lease: bool,
 }
 
 /// Starts a new session and runs it to the end, a stop, or a failure.
@@ -51,6 +58,13 @@ pub async fn start(
 ) -> Result<RunOutcome, EngineError> {
     let conn = req.target.connect().await?;
     let identity = conn.identity().await?;
+    if req.mode == Mode::Real && !req.new_session {
+        refuse_beside_unfinished(&req.state_dir, &req.plan.product, &identity)?;
+    }
+    // The session keeps the context it checked by name, so a resume after the
+    // kubeconfig's current context changed still goes to the same cluster.
+    let mut target = req.target.clone();
+    target.context.get_or_insert_with(|| conn.context.clone());
     let resolved = work::resolve(catalog, &req.plan)?;
     let mut values = builtin_values(&req.plan, &req.target, &conn);
     values.extend(req.values.clone());
@@ -77,7 +91,7 @@ pub async fn start(
         to: req.plan.to.to_string(),
         mode: req.mode,
         created_at: String::new(),
-        target: req.target.clone(),
+        target: target.clone(),
         cluster: identity,
         runbooks: runbook_hashes(catalog, &resolved),
         facts: req.plan.facts.clone(),
@@ -91,9 +105,9 @@ pub async fn start(
         values.insert(name, template.render_partial(&values));
     }
     journal.update_meta(|m| m.variables = values.clone())?;
-    let ctx = Context::new(req.plan.clone(), req.mode, req.target, conn, procedure_dirs(&resolved));
+    let ctx = Context::new(req.plan.clone(), req.mode, target, conn, procedure_dirs(&resolved), journal.dir());
     let mut runner = Runner { resolved, work, journal, ctx, out: events::Tee::new(out), cancel, values };
-    begin(&mut runner).await
+    begin(&mut runner, req.break_lease).await
 }
 
 /// What `stepwise resume` needs.
@@ -106,6 +120,8 @@ pub struct ResumeRequest {
     /// session recorded (a kubeconfig that moved, a context renamed); the cluster must
     /// still be the session's.
     pub target: Target,
+    /// As in [`StartRequest`].
+    pub break_lease: bool,
 }
 
 /// Continues a session at its first unfinished step, after checking that the
@@ -175,10 +191,45 @@ pub async fn resume(
         )));
     }
     check_backups(&journal, &work, &resolved, &out)?;
-    let ctx = Context::new(plan, meta.mode, target, conn, procedure_dirs(&resolved));
+    let ctx = Context::new(plan, meta.mode, target, conn, procedure_dirs(&resolved), journal.dir());
     let mut runner = Runner { resolved, work, journal, ctx, out: events::Tee::new(out), cancel, values };
     compare_with_cluster(&runner).await;
-    begin(&mut runner).await
+    begin(&mut runner, req.break_lease).await
+}
+
+/// A real session that did not finish holds what the operator needs next: its
+/// backups, and the steps it already took. Starting another one for the same
+/// product on the same cluster would back up what is left (after a removal,
+/// nothing) and carry on as if that were all, so it is refused, naming the
+/// session to resume. So is one that another stepwise process is driving right
+/// now, even before its first step. Only a session that stopped before any
+/// step began (a failed preflight) does not count. Rehearsals never block, and
+/// `--new-session` overrides.
+fn refuse_beside_unfinished(state_dir: &Path, product: &str, cluster: &ClusterIdentity) -> Result<(), EngineError> {
+    let sessions = Journal::list(state_dir)?;
+    let same_cluster = |uid: &str, server: &str| {
+        if uid.is_empty() || cluster.kube_system_uid.is_empty() {
+            server == cluster.server
+        } else {
+            uid == cluster.kube_system_uid
+        }
+    };
+    let Some(open) = sessions.into_iter().find(|s| {
+        s.damaged.is_none()
+            && s.status.is_unfinished()
+            && !s.mode.is_rehearsal()
+            && s.product == product
+            && same_cluster(&s.kube_system_uid, &s.server)
+            && (s.last_step.is_some() || Journal::open(&s.dir).is_err())
+    }) else {
+        return Ok(());
+    };
+    let last = open.last_step.map(|l| format!(", last step: {l}")).unwrap_or_default();
+    Err(EngineError::Refused(format!(
+        "session {} ({product} {} -> {}, {}{last}) is unfinished on this cluster; nothing was started. \
+         `stepwise resume {}` continues it, or pass --new-session to start another one beside it",
+        open.id, open.from, open.to, open.status, open.id
+    )))
 }
 
 /// A target as the operator would read it.
@@ -188,7 +239,7 @@ fn describe(target: &Target) -> String {
     format!("kubeconfig {kubeconfig}, context {}", target.context.as_deref().unwrap_or("(its current one)"))
 }
 
-async fn begin(runner: &mut Runner<'_>) -> Result<RunOutcome, EngineError> {
+async fn begin(runner: &mut Runner<'_>, break_lease: bool) -> Result<RunOutcome, EngineError> {
     let meta = runner.journal.meta().clone();
     runner.send(Event::SessionStarted {
         id: meta.id.clone(),
@@ -202,11 +253,31 @@ async fn begin(runner: &mut Runner<'_>) -> Result<RunOutcome, EngineError> {
         server: runner.ctx.conn.server.clone(),
         steps: runner.step_infos(),
     });
+    // Every child of this process acts on the cluster just checked, whatever
+    // happens to the operator's kubeconfig from here on.
+    let context = runner.ctx.conn.context.clone();
+    if let Err(e) = runner.ctx.pinned_kubeconfig(&context) {
+        runner.journal.set_status(SessionStatus::Failed)?;
+        return Err(EngineError::Refused(format!("cannot pin the session to its cluster: {}", e.message)));
+    }
     if let Err(problems) = preflight::run(runner).await {
         runner.journal.set_status(SessionStatus::Failed)?;
         return Err(EngineError::Preflight(problems));
     }
-    runner.run().await
+    if runner.ctx.mode.is_rehearsal() {
+        return runner.run().await;
+    }
+    let guard = match lease::take(runner, break_lease).await {
+        Ok(guard) => guard,
+        Err(e) => {
+            // Nothing ran; the session can be resumed once the lease is free.
+            runner.journal.set_status(SessionStatus::Interrupted)?;
+            return Err(e);
+        }
+    };
+    let outcome = runner.run().await;
+    guard.release().await;
+    outcome
 }
 
 fn builtin_values(plan: &Plan, target: &Target, conn: &Connection) -> BTreeMap<String, String> {

@@ -25,6 +25,10 @@ pub async fn run(runner: &Runner<'_>) -> Result<(), Vec<String>> {
             programs.entry(program).or_insert_with(|| step.title.clone());
         }
     }
+    if !runner.ctx.mode.is_rehearsal() {
+        // The session's lease on the cluster (see engine/lease.rs).
+        needs.extend(crate::cluster::lease::access_needs());
+    }
     let checks = [Check::ApiReachable, Check::Access(checks::dedup(needs))];
     let mut problems = Vec::new();
     for result in checks::run_all(&runner.ctx.conn, &checks).await {

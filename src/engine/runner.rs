@@ -123,6 +123,9 @@ impl Runner<'_> {
     fn end(&mut self, status: SessionStatus, outcome: RunOutcome, started: Instant) -> Result<RunOutcome, EngineError> {
         self.flush_log()?;
         self.journal.set_status(status)?;
+        if status == SessionStatus::Finished {
+            self.ctx.remove_pinned_kubeconfigs();
+        }
         // A rehearsal that stopped early still reports what it found up to there.
         let report = if self.ctx.mode.is_rehearsal() {
             Some(super::report::write(&self.journal, &self.ctx.plan)?)
@@ -154,6 +157,17 @@ impl Runner<'_> {
                 None => {}
             }
         }
+        if self.journal.steps()[index].state == StepState::Interrupted
+            && let Action::Command(command) = step.action()
+        {
+            // A command stopped by Ctrl-C, SIGTERM or SIGHUP: show what it had
+            // printed before it is asked to run again.
+            let output = execute::transcript_tail(&self.journal, index);
+            let argv = crate::plan::display_argv(&command.argv, &values);
+            let printed =
+                if output.is_empty() { " nothing".to_string() } else { format!("\n  {}", output.join("\n  ")) };
+            self.send(Event::Notice { text: format!("`{argv}` was interrupted last time; it had printed:{printed}") });
+        }
         self.send(Event::StepStarted {
             index,
             title: step.title.clone(),
@@ -183,6 +197,16 @@ impl Runner<'_> {
                 Confirmed::Go => {}
                 Confirmed::Skip => return self.skip(index),
                 Confirmed::Stop => return Ok(StepEnd::End(SessionStatus::Interrupted, RunOutcome::Stopped)),
+            }
+            if step.destructive
+                && !self.ctx.mode.is_rehearsal()
+                && let Err(err) = execute::check_same_cluster(&self.ctx, &self.journal, &step, &values).await
+            {
+                match self.failed(index, &step, &err).await? {
+                    FailureChoice::Retry => continue,
+                    FailureChoice::Skip => return self.skip(index),
+                    FailureChoice::End(s, o) => return Ok(StepEnd::End(s, o)),
+                }
             }
             self.journal.start_step(index)?;
             super::drill::hold(super::drill::Point::Inside(index)).await;

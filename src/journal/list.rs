@@ -30,6 +30,8 @@ pub struct SessionSummary {
     pub mode: Mode,
     pub server: String,
     pub context: String,
+    /// The cluster's kube-system UID, as the session recorded it.
+    pub kube_system_uid: String,
     pub status: SessionStatus,
     /// `title (state)` of the last step that is not pending (`title [item] (state)`
     /// for a step repeated per item).
@@ -109,6 +111,7 @@ fn summarise(id: String, dir: PathBuf) -> SessionSummary {
             mode: meta.mode,
             server: meta.cluster.server,
             context: meta.cluster.context,
+            kube_system_uid: meta.cluster.kube_system_uid,
             status: meta.status,
             last_step,
             created_at: meta.created_at,
@@ -123,6 +126,7 @@ fn summarise(id: String, dir: PathBuf) -> SessionSummary {
             mode: Mode::Real,
             server: String::new(),
             context: String::new(),
+            kube_system_uid: String::new(),
             status: SessionStatus::Failed,
             last_step,
             created_at: String::new(),

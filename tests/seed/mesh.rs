@@ -45,17 +45,23 @@ pub struct Meshctls {
     pub new: PathBuf,
 }
 
+/// The two releases' nginx-meshctl without deploying anything.
+pub fn deploy_tools(tb: &support::TestCluster) -> Meshctls {
+    let dir = tempfile::tempdir().unwrap();
+    let old = meshctl_at(dir.path(), "1.6.0", &tb.standins);
+    let new = meshctl_at(dir.path(), "1.7.0", &tb.standins);
+    Meshctls { _dir: dir, old, new }
+}
+
 /// NGINX Service Mesh 1.6.0 deployed into `nginx-mesh` with its own nginx-meshctl
 /// (`deploy` followed by `options`), the state the upgrades to 1.7.0 start from.
 /// Returns both releases' nginx-meshctl for the upgrade.
 pub fn deploy_1_6(tb: &support::TestCluster, options: &[&str]) -> Meshctls {
-    let dir = tempfile::tempdir().unwrap();
-    let old = meshctl_at(dir.path(), "1.6.0", &tb.standins);
-    let new = meshctl_at(dir.path(), "1.7.0", &tb.standins);
-    let mut deploy = tb.command(&old);
+    let tools = deploy_tools(tb);
+    let mut deploy = tb.command(&tools.old);
     deploy.args(["--namespace", "nginx-mesh", "deploy"]).args(options);
     support::run_ok(deploy);
-    Meshctls { _dir: dir, old, new }
+    tools
 }
 
 /// `VERB nginx-service-mesh --to 1.7.0 --procedure manual-meshctl --yes --confirm

@@ -4,8 +4,11 @@
 # The stand-ins act on a real (test) cluster through real kubectl and helm:
 #   kubectl  $STEPWISE_KUBECTL, else the test bed's cached copy
 #   helm     $STEPWISE_HELM, else the test bed's cached copy
-#   cluster  $KUBECONFIG (or --kubeconfig), context from --context or
-#            $STEPWISE_STANDIN_CONTEXT, else the kubeconfig's current context
+#   cluster  $KUBECONFIG (or the CLI's own --kubeconfig flag where the real
+#            one has it) and always the kubeconfig's current context: like
+#            the real CLIs, none of them takes a kube context by flag or
+#            environment, so whoever starts them decides the cluster through
+#            the kubeconfig alone
 # Every action is recorded (see standin_record).
 
 STANDIN_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,7 +17,6 @@ STANDIN_TOOLS="${XDG_CACHE_HOME:-$HOME/.cache}/stepwise-testbed/tools"
 STANDIN_KUBECTL="${STEPWISE_KUBECTL:-$STANDIN_TOOLS/kubectl}"
 STANDIN_HELM="${STEPWISE_HELM:-$STANDIN_TOOLS/helm}"
 STANDIN_KUBECONFIG="${KUBECONFIG:-}"
-STANDIN_CONTEXT="${STEPWISE_STANDIN_CONTEXT:-}"
 # ConfigMap that mirrors the log file inside the cluster, one key per action;
 # keys are nanosecond timestamps so sorting them gives the order of events.
 STANDIN_LOG_CONFIGMAP=stepwise-standin-log
@@ -33,7 +35,6 @@ standin_kubectl() {
     [[ -x $STANDIN_KUBECTL ]] || standin_fail "kubectl not found at $STANDIN_KUBECTL (run tests/run, or set STEPWISE_KUBECTL)"
     local -a args=()
     [[ -z $STANDIN_KUBECONFIG ]] || args+=(--kubeconfig "$STANDIN_KUBECONFIG")
-    [[ -z $STANDIN_CONTEXT ]] || args+=(--context "$STANDIN_CONTEXT")
     "$STANDIN_KUBECTL" "${args[@]}" "$@"
 }
 
