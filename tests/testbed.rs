@@ -101,10 +101,8 @@ fn both_releases_are_built_and_up_picks_them() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let listed = String::from_utf8_lossy(&out.stdout).into_owned();
-    let rows: Vec<(&str, &str)> = listed
-        .lines()
-        .filter_map(|l| l.split_once(char::is_whitespace).map(|(v, s)| (v, s.trim())))
-        .collect();
+    let rows: Vec<(&str, &str)> =
+        listed.lines().filter_map(|l| l.split_once(char::is_whitespace).map(|(v, s)| (v, s.trim()))).collect();
     assert!(rows.len() >= 2, "two releases at least:\n{listed}");
     assert!(rows.iter().all(|(_, state)| *state == "built"), "every release is built by tests/run:\n{listed}");
     assert!(minor_of(rows[0].0) >= NEWEST_AT_LEAST, "newest first:\n{listed}");
