@@ -99,7 +99,7 @@ pub fn access_needs() -> Vec<AccessNeed> {
 pub enum Taken {
     /// Nobody held it.
     Free,
-    /// This same session held it (a resume after stepwise was stopped).
+    /// This very process already held it.
     Again,
     /// Another holder's lease had expired: it is taken over.
     Expired { previous: String, renewed: String },
@@ -158,9 +158,10 @@ pub async fn state(conn: &Connection, name: &str, session: &str) -> Result<(Stat
     if holder.is_empty() {
         return Ok((State::Free, Some(lease)));
     }
-    // Session ids are only unique within a state folder: the same id held by a
-    // live process that is not this one is another session, not ours.
-    if session_of(&holder) == Some(session) && (holder_is_this_process(&holder) || holder_gone_here(&holder)) {
+    // Session ids are only unique within a state folder, so the id alone does
+    // not make a lease ours: only this very process does. A resume after a
+    // kill finds its old process gone (below) or waits for the expiry.
+    if session_of(&holder) == Some(session) && holder_is_this_process(&holder) {
         return Ok((State::Ours, Some(lease)));
     }
     let (renewed, seconds_ago, expires_in) = describe_renewal(&spec);
