@@ -29,6 +29,8 @@ const RANDOM_LEN: usize = 6;
 
 struct Tmux {
     socket: String,
+    /// Where the script's exit status is written ([`support::recording_exit`]).
+    status_file: PathBuf,
 }
 
 impl Tmux {
@@ -52,13 +54,10 @@ impl Tmux {
         self.run(&["send-keys", "-t", SESSION, keys]);
     }
 
-    /// Once the sandbox script has exited: its exit status, or the signal that ended it.
-    fn exit_status(&self) -> Option<String> {
-        let format = "#{pane_dead} status=#{pane_dead_status} signal=#{pane_dead_signal}";
-        let state = self.run(&["display-message", "-p", "-t", SESSION, format]);
-        // The pane dies when its terminal closes, which may be a moment before
-        // tmux has collected the exit status.
-        state.strip_prefix("1 ").map(|s| s.trim().to_string()).filter(|s| s != "status= signal=")
+    /// Once the sandbox script has exited: its exit status (128 + the signal's
+    /// number when a signal ended it).
+    fn exit_status(&self) -> Option<i32> {
+        support::recorded_exit(&self.status_file)
     }
 }
 
@@ -146,7 +145,10 @@ fn the_sandbox_opens_the_wizard_on_the_plan_and_stops_when_it_ends() {
     let dir = parent.path().to_path_buf();
     let clone_parent = tempfile::Builder::new().prefix("stepwise-clone-").tempdir().unwrap();
     let clone = fresh_copy(clone_parent.path());
-    let tmux = Tmux { socket: format!("stepwise-sandbox-test-{}", std::process::id()) };
+    let tmux = Tmux {
+        socket: format!("stepwise-sandbox-test-{}", std::process::id()),
+        status_file: clone_parent.path().join("exit-status"),
+    };
     let script = clone.join("tests/sandbox/sandbox.sh");
     // The tmux server started here passes this environment to the script: a
     // person's shell, plus the sandbox's two documented settings (where it
@@ -154,6 +156,7 @@ fn the_sandbox_opens_the_wizard_on_the_plan_and_stops_when_it_ends() {
     let mut start = tmux.command();
     support::clean_env(&mut start)
         .args(["new-session", "-d", "-s", SESSION, "-x", WIDTH, "-y", HEIGHT])
+        .args(support::recording_exit(&tmux.status_file))
         .arg(&script)
         .current_dir(&clone)
         .env("STEPWISE_SANDBOX_DIR", &dir)
@@ -202,7 +205,7 @@ fn the_sandbox_opens_the_wizard_on_the_plan_and_stops_when_it_ends() {
         std::thread::sleep(Duration::from_millis(300));
     };
     let last = tmux.screen();
-    assert_eq!(status, "status=7 signal=", "leaving at a question stops the session (exit 7):\n{last}");
+    assert_eq!(status, 7, "leaving at a question stops the session (exit 7):\n{last}");
     assert!(last.contains("nothing of the sandbox is left running"), "{last}");
     assert!(!Path::new(&format!("/proc/{daemon}")).exists(), "the cluster side stopped");
     let left = processes_under(&dir);

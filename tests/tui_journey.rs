@@ -252,7 +252,8 @@ fn dialog_names(screen: &str, heading: &str, title: &str) -> bool {
 
 /// A terminal of its own: a tmux server on a private socket with one pane of
 /// WIDTH x HEIGHT running stepwise. The pane stays after stepwise exits so its
-/// exit status and last words can be read. Dropping it stops the server (and
+/// last words can be read; its exit status goes to a file
+/// ([`support::recording_exit`]). Dropping it stops the server (and
 /// anything still running in it); after a failure it first prints the screen.
 struct Terminal {
     dir: tempfile::TempDir,
@@ -271,9 +272,13 @@ impl Terminal {
             pair.push(value);
             cmd.arg("-e").arg(pair);
         }
-        cmd.arg("--").arg(program).args(args);
+        cmd.arg("--").args(support::recording_exit(&term.status_file())).arg(program).args(args);
         support::run_ok(cmd);
         term
+    }
+
+    fn status_file(&self) -> PathBuf {
+        self.dir.path().join("exit-status")
     }
 
     fn tmux(&self) -> Command {
@@ -324,10 +329,7 @@ impl Terminal {
     fn exit_status(&self) -> i32 {
         let mut status = None;
         self.wait_for("stepwise to exit", |_| {
-            let mut cmd = self.tmux();
-            cmd.args(["display-message", "-p", "-t", "journey", "#{pane_dead} #{pane_dead_status}"]);
-            let out = support::run_ok(cmd);
-            status = out.trim().strip_prefix("1 ").and_then(|s| s.parse().ok());
+            status = support::recorded_exit(&self.status_file());
             status.is_some()
         });
         status.unwrap_or(-1)

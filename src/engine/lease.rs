@@ -13,6 +13,9 @@ use super::runner::Runner;
 use crate::cluster::Connection;
 use crate::cluster::lease::{self, Held, Taken};
 
+/// How long giving the lease up may take before the session ends without it.
+const RELEASE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A lease this process holds, with the task renewing it.
 pub struct LeaseGuard {
     conn: Connection,
@@ -76,11 +79,15 @@ pub async fn take(runner: &mut Runner<'_>, break_lease: bool) -> Result<LeaseGua
 }
 
 impl LeaseGuard {
-    /// Stops renewing and gives the lease up.
+    /// Stops renewing and gives the lease up. A cluster slow to answer does not
+    /// keep the operator waiting: after [`RELEASE_PATIENCE`] the lease is left to
+    /// expire on its own.
     pub async fn release(self) {
         self.renewing.abort();
-        if let Err(e) = lease::release(&self.conn, &self.name, &self.holder).await {
-            tracing::warn!(error = %e, "could not release the lease; it expires on its own");
+        match tokio::time::timeout(RELEASE_PATIENCE, lease::release(&self.conn, &self.name, &self.holder)).await {
+            Ok(Ok(())) => tracing::debug!(lease = %self.name, "lease released"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not release the lease; it expires on its own"),
+            Err(_) => tracing::warn!("the cluster did not answer the lease release in time; it expires on its own"),
         }
     }
 }

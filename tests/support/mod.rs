@@ -535,6 +535,21 @@ pub fn run_bounded(mut cmd: Command, dir: &Path, limit: std::time::Duration) -> 
     }
 }
 
+/// The words that run a program in a terminal pane and write its exit status
+/// (128 + the signal's number when a signal ended it) to `status_file` as it
+/// ends. Tests read that file rather than tmux's `#{pane_dead_status}`: tmux
+/// 3.3 now and then misses the SIGCHLD of a pane's process and leaves it a
+/// zombie whose status it never collects, though the pane shows as dead.
+pub fn recording_exit(status_file: &Path) -> Vec<OsString> {
+    let script = r#"status_file=$1; shift; "$@"; echo "$?" > "$status_file""#;
+    vec!["/bin/sh".into(), "-c".into(), script.into(), "sh".into(), status_file.into()]
+}
+
+/// The exit status [`recording_exit`] wrote, once the program has ended.
+pub fn recorded_exit(status_file: &Path) -> Option<i32> {
+    std::fs::read_to_string(status_file).ok().and_then(|s| s.trim().parse().ok())
+}
+
 /// Run a command; panic with its output unless it succeeds. Returns stdout.
 pub fn run_ok(mut cmd: Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
