@@ -152,6 +152,63 @@ async fn wait_gone(api: &Api<DynamicObject>, names: &[&str]) {
     panic!("objects were not deleted in time");
 }
 
+/// The way a half-done removal looks to a retried backup: every object of one
+/// kind gone since the last complete backup in the same folder. The new backup
+/// is incomplete and says why, and the earlier one is kept whole beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_emptied_since_the_last_backup_makes_the_next_one_incomplete_and_keeps_the_last() {
+    let conn = connect().await;
+    let namespaces = vec!["emptied".to_string()];
+    seed::seed(&conn.client, &namespaces, 4).await;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("backup-resources");
+    let first = backup(&conn, &request(&dir, &namespaces), silent()).await.unwrap();
+    assert_eq!(first.total(), 24);
+
+    let kind = &seed::KINDS[4];
+    // Some seeded objects carry a finalizer; this plays its controller.
+    let finalizers = seed::spawn_finalizer_controller(conn.client.clone());
+    let api: Api<DynamicObject> = Api::namespaced_with(conn.client.clone(), "emptied", &seed::api_resource(kind));
+    let names: Vec<String> =
+        api.list(&Default::default()).await.unwrap().iter().filter_map(|o| o.metadata.name.clone()).collect();
+    for n in &names {
+        api.delete(n, &DeleteParams::default()).await.unwrap();
+    }
+    wait_gone(&api, &names.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    finalizers.abort();
+
+    let err = backup(&conn, &request(&dir, &namespaces), silent()).await.unwrap_err().to_string();
+    let resource = format!("{}.{}", kind.0, kind.1);
+    assert!(err.contains(&format!("{resource}: no objects now")) && err.contains("saved 4"), "{err}");
+    let kept: Vec<std::path::PathBuf> = std::fs::read_dir(parent.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("backup-resources.taken-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "the earlier backup is kept beside the new one: {kept:?}");
+    assert!(err.contains(&kept[0].display().to_string()), "the error names where it is: {err}");
+    let proof = stepwise::cluster::proof::prove(&conn, &kept[0], silent()).await.unwrap_err().to_string();
+    assert!(proof.contains(&resource), "the kept backup still holds the deleted objects: {proof}");
+    let report = restore(&conn, &RestoreRequest::new(kept[0].clone(), Mode::Real), silent()).await.unwrap();
+    assert_eq!(report.kinds.iter().map(|k| k.created).sum::<u64>(), 4, "{:#?}", report.kinds);
+}
+
+/// A kind the cluster does not serve cannot be counted, so a backup that asks
+/// for one is incomplete rather than "complete with nothing to save".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_asking_for_a_kind_not_served_is_incomplete() {
+    let conn = connect().await;
+    let namespaces = vec!["unserved".to_string()];
+    seed::seed(&conn.client, &namespaces, 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut req = request(dir.path(), &namespaces);
+    req.resources.push("meshgateways.kuma.io".into());
+    let err = backup(&conn, &req, silent()).await.unwrap_err().to_string();
+    assert!(err.contains("incomplete") && err.contains("meshgateways.kuma.io is not served"), "{err}");
+    let manifest = stepwise::cluster::manifest::Manifest::read(dir.path()).unwrap();
+    assert!(!manifest.complete && manifest.not_served == ["meshgateways.kuma.io"], "{manifest:#?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_is_proven_only_while_it_matches_the_cluster() {
     let conn = connect().await;

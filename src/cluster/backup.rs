@@ -122,6 +122,24 @@ pub struct KindResult {
 pub async fn backup(conn: &Connection, req: &BackupRequest, report: Reporter) -> Result<Manifest, ClusterError> {
     durable::create_private_dir(&req.dir).map_err(|e| ClusterError::io("create backup folder", &req.dir, e))?;
     // Nothing in the folder may look complete while the new backup is being taken.
+    // A complete backup taken here before (a retry, a resume) says what existed
+    // then: a kind it held objects of that now has none is a warning sign that a
+    // removal already ran, not a backup to prove.
+    // It is moved aside, never overwritten: listing writes the kind files anew,
+    // and a retry after a half-done removal would otherwise replace the only
+    // good copy with what is left.
+    let earlier = match Manifest::read(&req.dir).ok().filter(|m| m.complete) {
+        Some(m) => {
+            let kept = set_aside(&req.dir, &m)?;
+            report(OpEvent::Line(format!(
+                "the backup taken here at {} is kept, moved to {}",
+                m.created_at,
+                kept.display()
+            )));
+            Some((m, kept))
+        }
+        None => None,
+    };
     let old_manifest = req.dir.join(manifest::MANIFEST_FILE);
     if old_manifest.exists() {
         std::fs::remove_file(&old_manifest).map_err(|e| ClusterError::io("remove old manifest", &old_manifest, e))?;
@@ -133,11 +151,16 @@ pub async fn backup(conn: &Connection, req: &BackupRequest, report: Reporter) ->
     for name in &req.resources {
         match resource::resolve(&conn.client, name).await {
             Ok(r) => resolved.push(r),
+            // A kind the cluster does not serve cannot be listed, so nobody can
+            // say what of it existed: its CRD may have gone with a removal that
+            // already ran. Such a backup proves nothing.
             Err(ClusterError::NotServed { resource, hint }) => {
-                report(OpEvent::Warning(format!(
-                    "{resource} is not served{}; there is nothing of it to back up",
+                manifest.problems.push(format!(
+                    "{resource} is not served by the cluster{}, so what of it exists cannot be saved or counted. \
+                     If a removal already ran, its CRD went with it: restore from the backup taken before that. \
+                     If this release never had the kind, the runbook's backup list is wrong for it",
                     hint.map(|h| format!(" ({h})")).unwrap_or_default()
-                )));
+                ));
                 manifest.not_served.push(resource);
             }
             Err(e) => return Err(e),
@@ -195,6 +218,9 @@ pub async fn backup(conn: &Connection, req: &BackupRequest, report: Reporter) ->
         }
     }
     manifest.kinds.sort_by(|a, b| a.resource.cmp(&b.resource));
+    if let Some((earlier, kept)) = &earlier {
+        manifest.problems.extend(emptied_since(earlier, kept, &manifest));
+    }
     manifest.external_owner_refs = owner_uids.iter().filter(|u| !all_uids.contains(*u)).count() as u64;
     manifest.complete = manifest.problems.is_empty();
     if !manifest.complete {
@@ -213,6 +239,51 @@ pub async fn backup(conn: &Connection, req: &BackupRequest, report: Reporter) ->
             problem: format!("incomplete: {}", manifest.problems.join("; ")),
         })
     }
+}
+
+/// Kinds the `earlier` complete backup of the same folder held objects of and
+/// the new one finds none of, each as a problem for the operator.
+fn emptied_since(earlier: &Manifest, kept: &Path, now: &Manifest) -> Vec<String> {
+    now.kinds
+        .iter()
+        .filter(|k| k.count == 0)
+        .filter_map(|k| {
+            let before = earlier.kinds.iter().find(|e| e.resource == k.resource && e.count > 0)?;
+            Some(format!(
+                "{}: no objects now, but the backup taken here at {} saved {}; a removal may already have run. \
+                 Restore them from that backup (kept in {}) before going on",
+                k.resource,
+                earlier.created_at,
+                before.count,
+                kept.display()
+            ))
+        })
+        .collect()
+}
+
+/// Moves the files of the complete backup `m` in `dir` into a new sibling
+/// folder named for the time it was taken, and returns that folder.
+fn set_aside(dir: &Path, m: &Manifest) -> Result<PathBuf, ClusterError> {
+    let stamp: String = m.created_at.chars().filter(char::is_ascii_alphanumeric).collect();
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "backup".into());
+    let mut kept = dir.with_file_name(format!("{name}.taken-{stamp}"));
+    let mut n = 1;
+    while kept.exists() {
+        n += 1;
+        kept = dir.with_file_name(format!("{name}.taken-{stamp}-{n}"));
+    }
+    durable::create_private_dir(&kept).map_err(|e| ClusterError::io("create folder", &kept, e))?;
+    let files = m.kinds.iter().map(|k| k.file.as_str()).chain([manifest::MANIFEST_FILE]);
+    for file in files {
+        let (from, to) = (dir.join(file), kept.join(file));
+        if from.exists() {
+            std::fs::rename(&from, &to).map_err(|e| ClusterError::io("move the earlier backup file", &from, e))?;
+        }
+    }
+    for d in [&kept, &dir.to_path_buf()] {
+        durable::sync_dir(d).map_err(|e| ClusterError::io("sync", d, e))?;
+    }
+    Ok(kept)
 }
 
 async fn backup_kind(
