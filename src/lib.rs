@@ -7,5 +7,6 @@ pub mod durable;
 pub mod engine;
 pub mod journal;
 pub mod plan;
+pub mod redact;
 pub mod runbook;
 pub mod ui;

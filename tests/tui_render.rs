@@ -219,6 +219,7 @@ fn variable(choices: Vec<String>, problem: Option<&str>) -> Question {
         pattern: Some("^[a-z0-9,-]+$".into()),
         choices,
         problem: problem.map(Into::into),
+        secret: false,
     }
 }
 

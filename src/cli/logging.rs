@@ -45,7 +45,7 @@ pub fn init(state_dir: &Path, verbosity: u8, full_screen: bool) {
     let to_stderr = verbosity > 0 && !full_screen;
     let stderr_layer = to_stderr.then(|| {
         let colour = io::IsTerminal::is_terminal(&io::stderr()) && std::env::var_os("NO_COLOR").is_none();
-        tracing_subscriber::fmt::layer().with_ansi(colour).with_writer(io::stderr)
+        tracing_subscriber::fmt::layer().with_ansi(colour).with_writer(|| Redacted(io::stderr()))
     });
     // A second initialisation (only possible in tests of this crate) keeps the first.
     let _ = tracing_subscriber::registry().with(filter).with(file_layer).with(stderr_layer).try_init();
@@ -120,10 +120,26 @@ impl Write for LogWriter<'_> {
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         let Some(file) = self.inner.file() else { return Ok(()) };
         let mut file = file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        file.write_all(buf)
+        let text = String::from_utf8_lossy(buf);
+        file.write_all(crate::redact::text(&text).as_bytes())
     }
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// Standard error with secrets masked ([`crate::redact`]).
+struct Redacted<W>(W);
+
+impl<W: Write> Write for Redacted<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0.write_all(crate::redact::text(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
     }
 }

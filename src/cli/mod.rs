@@ -32,7 +32,8 @@ impl Failure {
 /// also logged, so the log file tells the whole story of a run.
 pub fn run(cli: Cli) -> Result<String, Failure> {
     logging::init(&session::state_dir(&cli.global), cli.global.verbose, uses_full_screen(&cli.command));
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), revision = env!("STEPWISE_GIT_REVISION"), command = ?cli.command, "stepwise started");
+    let command = values_hidden(&format!("{:?}", cli.command));
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), revision = env!("STEPWISE_GIT_REVISION"), %command, "stepwise started");
     tracing::debug!(
         state_dir = %session::state_dir(&cli.global).display(),
         kubeconfig = ?cli.global.kubeconfig,
@@ -99,4 +100,23 @@ fn man_page() -> Result<String, Failure> {
         .render(&mut out)
         .map_err(|e| Failure::one(exit::FAILURE, miette::miette!("cannot render the man page: {e}")))?;
     Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The parsed command as the log records it: `--set NAME=VALUE` pairs keep
+/// their names and lose their values, since any of them may be a secret the
+/// runbooks (not yet read at this point) mark as one.
+fn values_hidden(command: &str) -> String {
+    static PAIR: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"\("((?:[^"\\]|\\.)*)", "(?:[^"\\]|\\.)*"\)"#).expect("a valid pattern")
+    });
+    PAIR.replace_all(command, r#"("$1", "…")"#).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn set_values_are_left_out_of_the_log() {
+        let logged = super::values_hidden(r#"Run(RunArgs { values: [("token", "s3cr\"et"), ("namespace", "mesh")] })"#);
+        assert_eq!(logged, r#"Run(RunArgs { values: [("token", "…"), ("namespace", "…")] })"#);
+    }
 }

@@ -47,13 +47,21 @@ pub fn run(global: &Global, args: &RunArgs, rehearse: bool) -> Result<String, Fa
     check_answerable(&args.answers)?;
     let catalog = load_catalog(&global.runbooks)?;
     let mode = if rehearse || args.dry_run { Mode::Rehearsal } else { Mode::Real };
+    // Secrets given with --set are masked before anything shows them, the plan included.
+    if let Some(product) = catalog.product(&args.plan.product) {
+        for (name, value) in &args.plan.values {
+            if product.is_secret(name) {
+                crate::redact::add(value);
+            }
+        }
+    }
     runtime()?.block_on(async {
         let target = target(global);
         let mut plan = make_plan(&catalog, &target, args, None).await?;
         if let Some(id) = offer_procedures(&plan, args).await? {
             plan = make_plan(&catalog, &target, args, Some(id)).await?;
         }
-        println!("{}", render_plan(&plan));
+        println!("{}", crate::redact::text(&render_plan(&plan)));
         let state_dir = state_dir(global);
         let request = engine::StartRequest {
             plan,

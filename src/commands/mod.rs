@@ -22,7 +22,7 @@ mod run;
 pub use cancel::{CancelSignal, Canceller, cancel_pair};
 pub use error::CommandError;
 pub use outcome::{CommandOutcome, Exit, Stopped};
-pub use output::{Captured, MAX_LINE, OutputLine, Stream};
+pub use output::{Captured, MAX_LINE, OutputLine, Stream, shown};
 pub use path::which;
 pub use preflight::{VERSION_TIMEOUT, version_of};
 pub use rehearsal::{Planned, plan_for_mode};

@@ -4,9 +4,24 @@
 use std::collections::VecDeque;
 use std::fmt;
 
-/// Lines longer than this are passed on in pieces of at most this many bytes, so a
-/// program that never prints a newline cannot grow one line without bound.
+/// The longest line shown on a screen or kept in a transcript; longer ones are
+/// shortened there with a note of how much was left out ([`shown`]). What a
+/// command's output is captured for (manifests to apply) keeps every line whole
+/// up to the capture limit: a line is never cut into two.
 pub const MAX_LINE: usize = 64 * 1024;
+
+/// `text` as a screen or transcript shows it: whole up to [`MAX_LINE`] bytes,
+/// otherwise its start and how many bytes were left out.
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= MAX_LINE {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut cut = MAX_LINE;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    std::borrow::Cow::Owned(format!("{}… ({} more bytes on this line, not shown)", &text[..cut], text.len() - cut))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stream {
@@ -31,7 +46,9 @@ pub struct OutputLine {
     pub text: String,
 }
 
-/// Cuts a byte stream into lines, keeping an unfinished line until its end arrives.
+/// Cuts a byte stream into lines, keeping an unfinished line until its end
+/// arrives. A line longer than `max_line` (the capture limit: more than would be
+/// kept anyway) is passed on in pieces so it cannot grow without bound.
 #[derive(Debug)]
 pub(crate) struct LineSplitter {
     partial: Vec<u8>,
@@ -195,6 +212,14 @@ mod tests {
         assert_eq!(split(&[b"abcdefghij\n"], 4), ["abcd", "efgh", "ij"]);
         let text = "ééééé\n"; // two bytes each
         assert_eq!(split(&[text.as_bytes()], 5), ["éé", "éé", "é"]);
+    }
+
+    #[test]
+    fn long_lines_are_shown_shortened_and_say_so() {
+        let long = "x".repeat(MAX_LINE + 10);
+        let s = shown(&long);
+        assert!(s.starts_with(&"x".repeat(MAX_LINE)) && s.ends_with("(10 more bytes on this line, not shown)"), "{s}");
+        assert_eq!(shown("short"), "short");
     }
 
     #[test]

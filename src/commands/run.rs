@@ -207,7 +207,8 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
         Pipe {
             reader,
             buf: vec![0; READ_CHUNK],
-            splitter: LineSplitter::new(MAX_LINE),
+            // A line is cut only where it could not be kept whole anyway.
+            splitter: LineSplitter::new(capture_limit.max(MAX_LINE)),
             captured: Captured::new(capture_limit),
             stream,
         }

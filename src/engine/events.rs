@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::runbook::model::Severity;
@@ -39,6 +39,10 @@ impl Tee {
     }
 
     pub fn send(&self, msg: Msg) -> Result<(), mpsc::error::SendError<Msg>> {
+        let msg = match msg {
+            Msg::Event(event) => Msg::Event(masked(event)),
+            Msg::Ask(question, reply) => Msg::Ask(masked(question), reply),
+        };
         if let Msg::Event(event) = &msg
             && !matches!(event, Event::Progress { .. })
         {
@@ -53,8 +57,18 @@ impl Tee {
     }
 }
 
+/// `value` with every secret in its text masked ([`crate::redact`]): what
+/// front ends draw never holds one.
+pub fn masked<T: Serialize + serde::de::DeserializeOwned>(value: T) -> T {
+    let Ok(json) = serde_json::to_string(&value) else { return value };
+    match crate::redact::text(&json) {
+        std::borrow::Cow::Borrowed(_) => value,
+        std::borrow::Cow::Owned(clean) => serde_json::from_str(&clean).unwrap_or(value),
+    }
+}
+
 /// A step as front ends list it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepInfo {
     pub index: usize,
     pub hop: usize,
@@ -66,7 +80,7 @@ pub struct StepInfo {
     pub state: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     SessionStarted {
@@ -129,7 +143,7 @@ pub enum Event {
     },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "question", rename_all = "snake_case")]
 pub enum Question {
     /// A variable's value. `problem` says why the previous answer was refused.
@@ -140,6 +154,9 @@ pub enum Question {
         pattern: Option<String>,
         choices: Vec<String>,
         problem: Option<String>,
+        /// Typed without echo: the runbook marks the variable secret.
+        #[serde(default)]
+        secret: bool,
     },
     /// Whether to run a step. With `word`, the operator must type it.
     Confirm {
@@ -162,7 +179,7 @@ pub enum Question {
     CommandFinished { index: usize, title: String, argv: String, output: Vec<String>, can_verify: bool },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Answer {
     Text(String),

@@ -458,9 +458,10 @@ async fn run_command_spec(
                 withheld += 1;
                 return;
             }
-            let _ = sender.send(Msg::Event(Event::Line { index, text: line.text.clone() }));
+            let text = commands::shown(&line.text).into_owned();
+            let _ = sender.send(Msg::Event(Event::Line { index, text: text.clone() }));
             if lines.len() < 2000 {
-                lines.push(line.text);
+                lines.push(text);
             }
         },
         cancel,
@@ -477,7 +478,8 @@ async fn run_command_spec(
     if !outcome.success() {
         let shown_stdout = outcome.stdout.lines().filter(|_| !keep_stdout);
         let tail: Vec<&str> = outcome.stderr.lines().chain(shown_stdout).collect();
-        let tail = tail.iter().rev().take(5).rev().copied().collect::<Vec<_>>().join(" | ");
+        let tail: Vec<_> = tail.iter().rev().take(5).rev().map(|l| commands::shown(l)).collect();
+        let tail = tail.join(" | ");
         let why = if outcome.timed_out { "timed out".to_string() } else { outcome.exit.to_string() };
         return Err(StepError::new(format!("`{}` failed ({why}): {tail}", request.argv.join(" "))));
     }
@@ -530,7 +532,7 @@ pub async fn verify_command(
     let outcome = commands::run(
         &request,
         |line| {
-            let _ = sender.send(Msg::Event(Event::Line { index, text: line.text }));
+            let _ = sender.send(Msg::Event(Event::Line { index, text: commands::shown(&line.text).into_owned() }));
         },
         cancel,
     )

@@ -96,7 +96,9 @@ pub async fn start(
         runbooks: runbook_hashes(catalog, &resolved),
         facts: req.plan.facts.clone(),
         variables: values.clone(),
-        plan: serde_json::to_value(&req.plan).map_err(|e| EngineError::Runbooks(e.to_string()))?,
+        // The plan shows commands with their values; it keeps none that is secret.
+        plan: serde_json::to_value(events::masked(req.plan.clone()))
+            .map_err(|e| EngineError::Runbooks(e.to_string()))?,
         status: SessionStatus::Running,
     };
     let mut journal = Journal::create(&req.state_dir, meta, steps)?;
@@ -166,6 +168,7 @@ pub async fn resume(
         })?;
     }
     let resolved = work::resolve(catalog, &plan)?;
+    mask_secrets(&resolved, &values);
     let current = runbook_hashes(catalog, &resolved);
     let changes = journal.changed_runbooks(&current);
     if !changes.is_empty() {
@@ -292,6 +295,16 @@ fn add_session_values(values: &mut BTreeMap<String, String>, journal: &Journal) 
     values.insert("backup_dir".into(), journal.backups_dir().display().to_string());
 }
 
+/// Registers the values of the variables the runbooks mark secret, so that no
+/// screen, transcript or log shows them.
+fn mask_secrets(resolved: &Resolved<'_>, values: &BTreeMap<String, String>) {
+    for var in resolved.variables().into_iter().filter(|v| v.secret) {
+        if let Some(value) = values.get(&var.name.value) {
+            crate::redact::add(value);
+        }
+    }
+}
+
 /// Asks for every variable without a value. Defaults that name the session's
 /// folders are rendered once the session exists; those are returned.
 async fn ask_variables(
@@ -302,6 +315,9 @@ async fn ask_variables(
     let mut deferred = Vec::new();
     for var in resolved.variables() {
         if let Some(given) = values.get(&var.name.value) {
+            if var.secret {
+                crate::redact::add(given);
+            }
             work::check_value(var, given)
                 .map_err(|why| EngineError::Refused(format!("--set {}: {why}", var.name.value)))?;
             continue;
@@ -310,6 +326,9 @@ async fn ask_variables(
             var.default.as_ref().is_some_and(|d| d.variables().any(|n| n == "session_dir" || n == "backup_dir"));
         let default = var.default.as_ref().map(|d| d.render_partial(values));
         let answer = ask_one(var, default.clone(), out).await?;
+        if var.secret {
+            crate::redact::add(&answer);
+        }
         if uses_session && Some(&answer) == default.as_ref() {
             if let Some(template) = &var.default {
                 deferred.push((var.name.value.clone(), template.clone()));
@@ -332,6 +351,7 @@ async fn ask_one(var: &Variable, default: Option<String>, out: &Outbox) -> Resul
             pattern: var.pattern.as_ref().map(|p| p.value.clone()),
             choices: var.choices.clone(),
             problem: problem.take(),
+            secret: var.secret,
         };
         out.send(Msg::Ask(question, tx)).map_err(|_| EngineError::NoFrontEnd)?;
         let answer = match rx.await.map_err(|_| EngineError::NoFrontEnd)? {

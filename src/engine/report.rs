@@ -69,7 +69,7 @@ pub fn write(journal: &Journal, plan: &Plan) -> Result<PathBuf, EngineError> {
         let _ = writeln!(md, "- {p}");
     }
     let path = journal.report_path();
-    crate::durable::write_atomic(&path, md.as_bytes())
+    crate::durable::write_atomic(&path, crate::redact::text(&md).as_bytes())
         .map_err(|e| EngineError::Refused(format!("cannot write {}: {e}", path.display())))?;
     Ok(path)
 }

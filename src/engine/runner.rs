@@ -125,6 +125,7 @@ impl Runner<'_> {
         self.journal.set_status(status)?;
         if status == SessionStatus::Finished {
             self.ctx.remove_pinned_kubeconfigs();
+            self.forget_secrets()?;
         }
         // A rehearsal that stopped early still reports what it found up to there.
         let report = if self.ctx.mode.is_rehearsal() {
@@ -144,6 +145,23 @@ impl Runner<'_> {
         let _ = self.out.send(Msg::Event(finished));
         self.out.take_log();
         Ok(outcome)
+    }
+
+    /// A finished session is never resumed, so the secret values it kept for
+    /// a resume leave session.json.
+    fn forget_secrets(&mut self) -> Result<(), EngineError> {
+        let secret: Vec<String> =
+            self.resolved.variables().into_iter().filter(|v| v.secret).map(|v| v.name.value.clone()).collect();
+        if secret.iter().any(|name| self.journal.meta().variables.contains_key(name)) {
+            self.journal.update_meta(|m| {
+                for name in &secret {
+                    if let Some(value) = m.variables.get_mut(name) {
+                        *value = crate::redact::MASK.to_string();
+                    }
+                }
+            })?;
+        }
+        Ok(())
     }
 
     async fn run_step(&mut self, index: usize) -> Result<StepEnd, EngineError> {

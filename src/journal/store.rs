@@ -220,6 +220,13 @@ impl Journal {
         };
         let previous = step.clone();
         f(step);
+        // What a step reports may quote a command line or its output: no secret
+        // reaches the file (see crate::redact).
+        for text in [&mut step.outcome, &mut step.error].into_iter().flatten() {
+            if let std::borrow::Cow::Owned(masked) = crate::redact::text(text) {
+                *text = masked;
+            }
+        }
         if let Err(e) = write_json(&self.dir, STEPS_FILE, &self.steps) {
             self.steps[index] = previous;
             return Err(e);

@@ -55,8 +55,10 @@ impl TranscriptWriter {
     }
 
     pub(crate) fn append<T: Serialize>(&mut self, at: &str, kind: &str, payload: &T) -> Result<(), JournalError> {
-        let mut line = serde_json::to_vec(&Line { at, kind, payload })
+        let line = serde_json::to_string(&Line { at, kind, payload })
             .map_err(|source| JournalError::Encode { path: self.path.clone(), source })?;
+        // Secrets never reach the file (see crate::redact).
+        let mut line = crate::redact::text(&line).into_owned().into_bytes();
         line.push(b'\n');
         let written = self.file.write_all(&line).and_then(|()| self.file.sync_data());
         if let Err(e) = written {

@@ -67,6 +67,11 @@ impl ProductEntry {
         &self.product.id.value
     }
 
+    /// Whether the product or any of its procedures marks the variable `name` secret.
+    pub fn is_secret(&self, name: &str) -> bool {
+        self.procedures.iter().flat_map(|p| p.variables(&self.product)).any(|v| v.secret && v.name.value == name)
+    }
+
     pub fn procedure(&self, id: &str) -> Option<&ProcedureEntry> {
         self.procedures.iter().find(|p| p.id() == id)
     }

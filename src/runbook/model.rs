@@ -76,6 +76,10 @@ pub struct Variable {
     /// The only values allowed, when the set is closed.
     #[serde(default)]
     pub choices: Vec<String>,
+    /// A password, token or key: its value is asked for without echo and masked
+    /// wherever stepwise shows or records text (screen, transcript, log, report).
+    #[serde(default)]
+    pub secret: bool,
 }
 
 /// One way to detect the installed version. Exactly one key is set.

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use dialoguer::{Confirm, Input, Select};
+use dialoguer::{Confirm, Input, Password, Select};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::engine::{Answer, Event, Inbox, Msg, Question};
@@ -60,7 +60,7 @@ fn new_bar() -> ProgressBar {
 fn ask(question: &Question) -> Answer {
     let _ = std::io::stdout().flush();
     match question {
-        Question::Variable { name, description, default, choices, problem, .. } => {
+        Question::Variable { name, description, default, choices, problem, secret, .. } => {
             if let Some(p) = problem {
                 println!("  {p}");
             }
@@ -74,6 +74,13 @@ fn ask(question: &Question) -> Answer {
                     .ok()
                     .flatten()
                     .map_or(Answer::Stop, |i| Answer::Text(choices[i].clone()));
+            }
+            if *secret {
+                return Password::new()
+                    .with_prompt(format!("{name} ({description}; not echoed)"))
+                    .allow_empty_password(true)
+                    .interact()
+                    .map_or(Answer::Stop, Answer::Text);
             }
             let mut input = Input::<String>::new().with_prompt(format!("{name} ({description})")).allow_empty(true);
             if let Some(d) = default {

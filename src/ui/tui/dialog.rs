@@ -28,8 +28,9 @@ pub enum Form {
     Choices { choices: Vec<Choice>, highlighted: usize },
     /// A destructive step's word, typed out. `problem` says why the last try was refused.
     Word { word: String, skippable: bool, input: String, problem: Option<String> },
-    /// A variable's value, the default filled in.
-    Text { input: String },
+    /// A variable's value, the default filled in; `hidden` draws a dot for
+    /// each character typed (a secret).
+    Text { input: String, hidden: bool },
 }
 
 #[derive(Debug)]
@@ -80,7 +81,7 @@ impl Dialog {
                 }
                 answer.ok()
             }
-            Form::Text { input } => {
+            Form::Text { input, .. } => {
                 if key.code == KeyCode::Enter {
                     return Some(Answer::Text(input.trim().to_string()));
                 }
@@ -100,8 +101,8 @@ fn form_for(question: &Question) -> Form {
         Question::Confirm { word: Some(word), skippable, .. } => {
             return Form::Word { word: word.clone(), skippable: *skippable, input: String::new(), problem: None };
         }
-        Question::Variable { default, choices, .. } if choices.is_empty() => {
-            return Form::Text { input: default.clone().unwrap_or_default() };
+        Question::Variable { default, choices, secret, .. } if choices.is_empty() => {
+            return Form::Text { input: default.clone().unwrap_or_default(), hidden: *secret };
         }
         Question::Variable { default, choices, .. } => {
             let highlighted = default.as_ref().and_then(|d| choices.iter().position(|c| c == d)).unwrap_or(0);

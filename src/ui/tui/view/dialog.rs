@@ -149,8 +149,9 @@ fn form(theme: Theme, form: &Form, width: usize) -> Vec<Line<'static>> {
             }
             out
         }
-        Form::Text { input } => {
-            vec![input_line(input), Line::styled("Enter accepts, Esc stops (nothing has been done yet)", theme.dim())]
+        Form::Text { input, hidden } => {
+            let shown = if *hidden { "•".repeat(input.chars().count()) } else { input.clone() };
+            vec![input_line(&shown), Line::styled("Enter accepts, Esc stops (nothing has been done yet)", theme.dim())]
         }
     }
 }
