@@ -7,6 +7,7 @@ pub mod durable;
 pub mod engine;
 pub mod journal;
 pub mod plan;
+pub mod process;
 pub mod redact;
 pub mod runbook;
 pub mod ui;

@@ -339,12 +339,21 @@ async fn fifty_megabytes_of_output_keep_memory_bounded() {
     assert!(grown_mib < 25, "peak memory grew by {grown_mib} MiB");
 }
 
+/// A line is never cut below the capture limit, so a long manifest line (a
+/// dashboard, a CA bundle) reaches apply whole; only a line longer than would
+/// be kept anyway comes in pieces, so it cannot grow without bound.
 #[tokio::test]
-async fn a_line_without_end_comes_in_bounded_pieces() {
+async fn a_long_line_comes_whole_and_one_without_end_in_bounded_pieces() {
     let (outcome, lines) = run_collect(&sh(r#"head -c 200000 /dev/zero | tr '\0' y"#, &[])).await;
     let sizes: Vec<usize> = lines.iter().map(|l| l.text.len()).collect();
-    assert_eq!(sizes, [65536, 65536, 65536, 200000 - 3 * 65536]);
+    assert_eq!(sizes, [200000], "longer than 64 KiB, shorter than the capture limit: whole");
     assert!(outcome.success());
+    assert_eq!(outcome.stdout.text().len(), 200000);
+
+    let limit = stepwise::commands::DEFAULT_CAPTURE_LIMIT;
+    let (_, lines) = run_collect(&sh(&format!("head -c {} /dev/zero | tr '\\0' y", 2 * limit + 5), &[])).await;
+    let sizes: Vec<usize> = lines.iter().map(|l| l.text.len()).collect();
+    assert_eq!(sizes, [limit, limit, 5], "over the capture limit: pieces of it");
 }
 
 fn peak_rss_kib() -> i64 {

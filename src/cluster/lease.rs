@@ -6,6 +6,7 @@
 //! lease may be taken over once it has expired (or at once, when the operator
 //! says so and confirms).
 
+use crate::process::{boot_id, host};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
@@ -39,16 +40,6 @@ pub fn name(product: &str) -> String {
 pub fn holder_identity(session: &str) -> String {
     let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
     format!("session={session} host={} user={user} pid={} boot={}", host(), std::process::id(), boot_id())
-}
-
-fn host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
-}
-
-/// This boot of this machine's kernel: with the host name, what tells a
-/// process id here from the same number elsewhere or before a reboot.
-fn boot_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").map(|b| b.trim().to_string()).unwrap_or_default()
 }
 
 /// One `key=value` field of a holder identity.

@@ -24,6 +24,8 @@ pub enum CommandError {
     Wait { program: String, source: io::Error },
     #[error("KUBECONFIG path {} is not valid UTF-8", path.display())]
     NonUtf8Kubeconfig { path: PathBuf },
+    #[error("`{program}` was stopped at once: its start could not be recorded ({message})")]
+    NotRecorded { program: String, message: String },
     #[error("`{program}` did not report its version: {detail}")]
     NoVersion { program: String, detail: String },
 }

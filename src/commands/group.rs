@@ -15,6 +15,11 @@ impl Group {
         i32::try_from(pid).ok().filter(|p| *p > 0).map(|p| Group(Pid::from_raw(p)))
     }
 
+    /// The group's id: the process id of its leader.
+    pub(crate) fn id(&self) -> u32 {
+        self.0.as_raw().unsigned_abs()
+    }
+
     /// Sends `signal` to every process in the group; a group that has already gone
     /// is not an error.
     pub(crate) fn signal(&self, signal: Signal) {
@@ -35,28 +40,8 @@ impl Group {
         }
         // The group still has members, but they may be zombies only: orphans are
         // reaped by init, and the init of a container may never do it.
-        live_member(self.0).unwrap_or(true)
+        u32::try_from(self.0.as_raw()).ok().and_then(crate::process::live_member).unwrap_or(true)
     }
-}
-
-/// Whether `/proc` shows a process of group `pgid` that is not a zombie; `None` when
-/// `/proc` cannot be read (not Linux).
-fn live_member(pgid: Pid) -> Option<bool> {
-    let pgid = pgid.as_raw().to_string();
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        if !entry.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        // `pid (comm) state ppid pgrp ...`; comm may itself hold `)`.
-        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
-        let mut fields = rest.split_whitespace();
-        let (state, pgrp) = (fields.next(), fields.nth(1));
-        if pgrp == Some(pgid.as_str()) && !matches!(state, Some("Z" | "X")) {
-            return Some(true);
-        }
-    }
-    Some(false)
 }
 
 /// Sends SIGKILL to the group when dropped while armed: if the caller drops a run

@@ -30,4 +30,4 @@ pub use request::{
     CommandRequest, DEFAULT_CAPTURE_LIMIT, DEFAULT_DRAIN, DEFAULT_GRACE, DEFAULT_TIMEOUT, KUBE_CONTEXT_VARIABLE,
     KubeEnv, render_argv, render_env,
 };
-pub use run::run;
+pub use run::{run, run_recorded};

@@ -37,6 +37,19 @@ const READ_CHUNK: usize = 16 * 1024;
 /// exit is reported in the outcome, not as an error.
 pub async fn run(
     request: &CommandRequest,
+    on_line: impl FnMut(OutputLine),
+    cancel: CancelSignal,
+) -> Result<CommandOutcome, CommandError> {
+    run_recorded(request, |_| Ok(()), on_line, cancel).await
+}
+
+/// [`run`], calling `on_start` with the process id (which is also its process
+/// group's) as soon as the program has started and before any of its output is
+/// read, so a caller can record what runs. If `on_start` fails, the group is
+/// stopped at once and that is the error.
+pub async fn run_recorded(
+    request: &CommandRequest,
+    on_start: impl FnOnce(u32) -> Result<(), String>,
     mut on_line: impl FnMut(OutputLine),
     mut cancel: CancelSignal,
 ) -> Result<CommandOutcome, CommandError> {
@@ -72,6 +85,10 @@ pub async fn run(
     let group = child.id().and_then(Group::led_by).ok_or_else(|| lost(io::Error::other("the child has no pid")))?;
 
     let mut guard = KillOnDrop::new(group);
+    if let Err(message) = on_start(group.id()) {
+        // The guard stops the group on the way out.
+        return Err(CommandError::NotRecorded { program: program.clone(), message });
+    }
 
     let mut out = Pipe::new(child.stdout.take(), Stream::Stdout, request.capture_limit);
     let mut err = Pipe::new(child.stderr.take(), Stream::Stderr, request.capture_limit);

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::journal::{JournalError, TranscriptSink};
 use crate::runbook::model::Severity;
 
 /// One message from the engine; events and questions share a channel so a front
@@ -51,9 +52,36 @@ impl Tee {
         self.out.send(msg)
     }
 
+    /// Sends without keeping a copy for the transcript: for what the caller has
+    /// already written there itself.
+    pub fn send_unrecorded(&self, msg: Msg) -> Result<(), mpsc::error::SendError<Msg>> {
+        let msg = match msg {
+            Msg::Event(event) => Msg::Event(masked(event)),
+            Msg::Ask(question, reply) => Msg::Ask(masked(question), reply),
+        };
+        self.out.send(msg)
+    }
+
     /// The events kept since the last call, oldest first.
     pub fn take_log(&self) -> Vec<Event> {
         std::mem::take(&mut *self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Writes the events kept so far to the transcript in one batch. They are
+    /// taken while the transcript is held, so they land in the order they were
+    /// sent, before anything appended after this call. Events that could not be
+    /// written are kept for the next call, which reports the same error.
+    pub fn flush_to(&self, sink: &TranscriptSink) -> Result<(), JournalError> {
+        sink.with(|w| {
+            let events = self.take_log();
+            let written = w.append_all("event", &events);
+            if written.is_err() {
+                let mut log = self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let later = std::mem::replace(&mut *log, events);
+                log.extend(later);
+            }
+            written
+        })?
     }
 }
 
@@ -175,6 +203,10 @@ pub enum Question {
     Manual { index: usize, title: String, instructions: String, skippable: bool },
     /// A step failed; what now.
     AfterFailure { index: usize, title: String, error: String, cluster_state: String, choices: Vec<Answer> },
+    /// On resume: the command a step started before stepwise was killed still
+    /// runs. `Yes` waits for it to end, `No` stops it (its whole process group),
+    /// `Stop` ends the session and leaves it running.
+    StillRunning { index: usize, title: String, argv: String, pid: u32, pgid: u32 },
     /// On resume: a command was running when stepwise stopped. Did it finish?
     CommandFinished { index: usize, title: String, argv: String, output: Vec<String>, can_verify: bool },
 }

@@ -448,8 +448,13 @@ async fn run_command_spec(
     let mut lines = Vec::new();
     let mut withheld = 0usize;
     let sender = out.clone();
-    let outcome = commands::run(
+    // On disk before any of its output is read: a resume after stepwise was
+    // killed finds it there and asks before anything runs beside it.
+    let record =
+        |pid: u32| journal.record_child(index, crate::process::ProcessMark::of(pid)).map_err(|e| e.to_string());
+    let outcome = commands::run_recorded(
         &request,
+        record,
         |line| {
             // What a command prints for stepwise to apply (rendered manifests,
             // with Secrets, TLS keys, a license) is data: never echoed to the
@@ -653,17 +658,19 @@ pub fn likely_state(journal: &Journal, work: &[WorkItem], resolved: &Resolved, i
 
 /// The last output lines the transcript holds for step `index`.
 pub fn transcript_tail(journal: &Journal, index: usize) -> Vec<String> {
-    let Ok(text) = std::fs::read_to_string(journal.dir().join("transcript.jsonl")) else { return Vec::new() };
-    let mut lines = Vec::new();
-    for line in text.lines() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
-        if v["kind"] == "output" && v["payload"]["index"] == index {
-            lines = v["payload"]["lines"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|l| l.as_str().map(str::to_string)).collect())
-                .unwrap_or_default();
+    let Ok(entries) = journal.read_transcript() else { return Vec::new() };
+    let mut lines = std::collections::VecDeque::new();
+    for entry in entries.iter().filter(|e| e.kind == "event" && e.payload["index"] == index) {
+        match entry.payload["event"].as_str() {
+            Some("step_started") => lines.clear(),
+            Some("line") => {
+                if lines.len() == 20 {
+                    lines.pop_front();
+                }
+                lines.push_back(entry.payload["text"].as_str().unwrap_or_default().to_string());
+            }
+            _ => {}
         }
     }
-    let skip = lines.len().saturating_sub(20);
-    lines.split_off(skip)
+    lines.into()
 }

@@ -9,6 +9,7 @@ pub mod events;
 mod execute;
 mod lease;
 mod notes;
+mod orphan;
 mod preflight;
 mod report;
 mod runner;

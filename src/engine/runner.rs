@@ -16,6 +16,9 @@ use crate::journal::{Journal, SessionStatus, StepState};
 use crate::plan::describe_step;
 use crate::runbook::model::{Action, Confirm, Severity, Step};
 
+/// How often output shown during a step is written to the transcript.
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// How a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunOutcome {
@@ -46,10 +49,21 @@ impl Runner<'_> {
 
     /// Writes the events sent since the last call to the transcript.
     fn flush_log(&mut self) -> Result<(), EngineError> {
-        for event in self.out.take_log() {
-            self.journal.append_transcript("event", &event)?;
-        }
-        Ok(())
+        Ok(self.out.flush_to(&self.journal.transcript()?)?)
+    }
+
+    /// Writes what the front end is shown to the transcript every
+    /// [`FLUSH_EVERY`] while a step runs, so a command's output is on disk as
+    /// it arrives (a resume after a kill shows it), in batches.
+    fn spawn_flusher(&self) -> Result<tokio::task::JoinHandle<()>, EngineError> {
+        let (out, sink) = (self.out.clone(), self.journal.transcript()?);
+        Ok(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(FLUSH_EVERY).await;
+                // A failure is kept for the step loop's next flush, which reports it.
+                let _ = out.flush_to(&sink);
+            }
+        }))
     }
 
     /// Asks the front end and records question and answer in the transcript.
@@ -98,6 +112,13 @@ impl Runner<'_> {
 
     /// Runs every unfinished step in order.
     pub async fn run(&mut self) -> Result<RunOutcome, EngineError> {
+        let flusher = self.spawn_flusher()?;
+        let outcome = self.run_steps().await;
+        flusher.abort();
+        outcome
+    }
+
+    async fn run_steps(&mut self) -> Result<RunOutcome, EngineError> {
         let started = Instant::now();
         self.journal.set_status(SessionStatus::Running)?;
         let mut index = self.journal.first_unfinished().unwrap_or(self.work.len());
@@ -142,8 +163,7 @@ impl Runner<'_> {
             resume_hint,
         };
         self.journal.append_transcript("event", &finished)?;
-        let _ = self.out.send(Msg::Event(finished));
-        self.out.take_log();
+        let _ = self.out.send_unrecorded(Msg::Event(finished));
         Ok(outcome)
     }
 
@@ -169,6 +189,15 @@ impl Runner<'_> {
         let step = self.resolved.step(&w).clone();
         let values = self.step_values(&w);
         let summary = describe_step(&step, &values);
+        if matches!(self.journal.steps()[index].state, StepState::Running | StepState::Interrupted) {
+            let argv = match step.action() {
+                Action::Command(c) => crate::plan::display_argv(&c.argv, &values),
+                _ => format!("the command of \"{}\"", step.title),
+            };
+            if let Some(outcome) = super::orphan::settle(self, index, &argv).await? {
+                return Ok(StepEnd::End(SessionStatus::Interrupted, outcome));
+            }
+        }
         if self.journal.steps()[index].state == StepState::Running {
             match self.after_crash(index, &step, &values).await? {
                 Some(end) => return Ok(end),

@@ -37,4 +37,4 @@ pub use session::{SessionMeta, SessionStatus};
 pub use state_dir::{default_state_dir, sessions_dir};
 pub use steps::{StepRecord, StepState};
 pub use store::Journal;
-pub use transcript::TranscriptEntry;
+pub use transcript::{Appender, TranscriptEntry, TranscriptSink};

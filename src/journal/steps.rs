@@ -23,6 +23,10 @@ pub struct StepRecord {
     /// One line saying what the latest attempt did.
     pub outcome: Option<String>,
     pub error: Option<String>,
+    /// The command the latest attempt started, recorded as it started, so that
+    /// a resume after stepwise was killed can tell whether it still runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child: Option<crate::process::ProcessMark>,
 }
 
 impl StepRecord {
@@ -48,6 +52,7 @@ impl StepRecord {
             attempts: 0,
             outcome: None,
             error: None,
+            child: None,
         }
     }
 }

@@ -17,7 +17,7 @@ use super::lock::SessionLock;
 use super::session::{SessionMeta, SessionStatus};
 use super::state_dir::sessions_dir;
 use super::steps::{StepRecord, StepState};
-use super::transcript::{self, TranscriptEntry, TranscriptWriter};
+use super::transcript::{self, TranscriptEntry, TranscriptSink};
 use crate::durable;
 
 /// How many `-2`, `-3`… suffixes to try before concluding something else is wrong.
@@ -32,8 +32,7 @@ pub struct Journal {
     dir: PathBuf,
     meta: SessionMeta,
     steps: Vec<StepRecord>,
-    /// Opened at the first append and kept open.
-    transcript: Option<TranscriptWriter>,
+    transcript: TranscriptSink,
     /// `None` when opened read-only; otherwise held until the journal is dropped.
     lock: Option<SessionLock>,
 }
@@ -86,7 +85,13 @@ impl Journal {
     fn read(dir: &Path) -> Result<Journal, JournalError> {
         let meta: SessionMeta = read_json(dir, SESSION_FILE)?;
         let steps: Vec<StepRecord> = read_json(dir, STEPS_FILE)?;
-        Ok(Journal { dir: dir.to_path_buf(), meta, steps, transcript: None, lock: None })
+        Ok(Journal {
+            dir: dir.to_path_buf(),
+            meta,
+            steps,
+            transcript: TranscriptSink::new(dir.join(TRANSCRIPT_FILE)),
+            lock: None,
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -138,7 +143,13 @@ impl Journal {
             step.attempts = step.attempts.saturating_add(1);
             step.outcome = None;
             step.error = None;
+            step.child = None;
         })
+    }
+
+    /// Records the command step `index` has just started.
+    pub fn record_child(&mut self, index: usize, child: crate::process::ProcessMark) -> Result<(), JournalError> {
+        self.change_step(index, |step| step.child = Some(child))
     }
 
     pub fn finish_step(
@@ -197,12 +208,14 @@ impl Journal {
 
     /// Appends `{"at", "kind", "payload"}` as one line and flushes it to disk.
     pub fn append_transcript<T: Serialize>(&mut self, kind: &str, payload: &T) -> Result<(), JournalError> {
+        self.transcript()?.with(|w| w.append_all(kind, std::slice::from_ref(payload)))?
+    }
+
+    /// The transcript for another task to append to, in order with this journal's
+    /// own appends.
+    pub fn transcript(&self) -> Result<TranscriptSink, JournalError> {
         self.writable()?;
-        let writer = match &mut self.transcript {
-            Some(writer) => writer,
-            None => self.transcript.insert(TranscriptWriter::open(&self.dir.join(TRANSCRIPT_FILE))?),
-        };
-        writer.append(&clock::now_rfc3339(), kind, payload)
+        Ok(self.transcript.clone())
     }
 
     /// Every whole line of the transcript.
@@ -272,7 +285,8 @@ fn assemble(
             Err(e) => return Err(JournalError::io("name the session directory", dir)(e)),
         }
         durable::sync_dir(sessions).map_err(JournalError::io("sync", sessions))?;
-        return Ok(Journal { dir, meta, steps, transcript: None, lock: Some(lock) });
+        let transcript = TranscriptSink::new(dir.join(TRANSCRIPT_FILE));
+        return Ok(Journal { dir, meta, steps, transcript, lock: Some(lock) });
     }
     Err(JournalError::io("find a free session name in", sessions)(io::Error::new(
         io::ErrorKind::AlreadyExists,

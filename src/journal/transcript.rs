@@ -54,21 +54,72 @@ impl TranscriptWriter {
         Ok(TranscriptWriter { file, path: path.to_path_buf(), len })
     }
 
-    pub(crate) fn append<T: Serialize>(&mut self, at: &str, kind: &str, payload: &T) -> Result<(), JournalError> {
-        let line = serde_json::to_string(&Line { at, kind, payload })
-            .map_err(|source| JournalError::Encode { path: self.path.clone(), source })?;
-        // Secrets never reach the file (see crate::redact).
-        let mut line = crate::redact::text(&line).into_owned().into_bytes();
-        line.push(b'\n');
-        let written = self.file.write_all(&line).and_then(|()| self.file.sync_data());
+    /// Appends one line per payload, all of one kind, and syncs once: a command
+    /// that prints thousands of lines costs one fdatasync per batch, not per line.
+    pub(crate) fn append_all<T: Serialize>(
+        &mut self,
+        at: &str,
+        kind: &str,
+        payloads: &[T],
+    ) -> Result<(), JournalError> {
+        let mut bytes = Vec::new();
+        for payload in payloads {
+            let line = serde_json::to_string(&Line { at, kind, payload })
+                .map_err(|source| JournalError::Encode { path: self.path.clone(), source })?;
+            // Secrets never reach the file (see crate::redact).
+            bytes.extend_from_slice(crate::redact::text(&line).as_bytes());
+            bytes.push(b'\n');
+        }
+        let written = self.file.write_all(&bytes).and_then(|()| self.file.sync_data());
         if let Err(e) = written {
             // A partly written line would glue itself to the next one; cut it off so
             // that the file stays whole lines.
             let _ = self.file.set_len(self.len);
             return Err(JournalError::io("append to", &self.path)(e));
         }
-        self.len += line.len() as u64;
+        self.len += bytes.len() as u64;
         Ok(())
+    }
+}
+
+/// The transcript as more than one task writes it: the step loop, and the
+/// task that writes command output as it arrives. Opened at the first append
+/// and kept open; every append holds it whole, so lines never interleave.
+#[derive(Debug, Clone)]
+pub struct TranscriptSink {
+    path: PathBuf,
+    writer: std::sync::Arc<std::sync::Mutex<Option<TranscriptWriter>>>,
+}
+
+impl TranscriptSink {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        TranscriptSink { path, writer: std::sync::Arc::default() }
+    }
+
+    /// Runs `f` with the writer, opening it first if need be. While `f` runs no
+    /// other append can come between.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Appender<'_>) -> R) -> Result<R, JournalError> {
+        let mut guard = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let writer = match &mut *guard {
+            Some(writer) => writer,
+            None => guard.insert(TranscriptWriter::open(&self.path)?),
+        };
+        Ok(f(&mut Appender { writer }))
+    }
+}
+
+/// The transcript held for appending ([`TranscriptSink::with`]).
+pub struct Appender<'a> {
+    writer: &'a mut TranscriptWriter,
+}
+
+impl Appender<'_> {
+    /// Appends one entry of `kind` per payload, stamped now, with one sync.
+    pub fn append_all<T: Serialize>(&mut self, kind: &str, payloads: &[T]) -> Result<(), JournalError> {
+        if payloads.is_empty() {
+            return Ok(());
+        }
+        self.writer.append_all(&super::clock::now_rfc3339(), kind, payloads)
     }
 }
 

@@ -78,6 +78,14 @@ fn answer(question: &Question, options: &Options, asked: &mut BTreeSet<usize>, o
             let _ = writeln!(out, "stopping after the failure of \"{title}\"; a person should decide what comes next");
             Answer::Stop
         }
+        Question::StillRunning { title, argv, pid, .. } => {
+            let _ = writeln!(
+                out,
+                "\"{title}\": `{argv}` (process {pid}) from the interrupted run is still running; nothing was \
+                 started beside it. Wait for it to end or stop it, then resume again"
+            );
+            Answer::Stop
+        }
         Question::CommandFinished { index, can_verify, title, .. } => {
             if *can_verify && asked.insert(*index) {
                 let _ = writeln!(out, "\"{title}\" was cut short; running its verify command");

@@ -143,6 +143,16 @@ fn ask(question: &Question) -> Answer {
             let labels: Vec<&str> = choices.iter().map(choice_label).collect();
             choose("What now?", &labels, |i| choices[i].clone())
         }
+        Question::StillRunning { title, argv, pid, pgid, .. } => {
+            println!("\n  \"{title}\": `{argv}` (process {pid}) from the interrupted run is still running.");
+            let kill = format!("stop it (its process group {pgid}: SIGTERM, then SIGKILL)");
+            let items = ["wait for it to end", kill.as_str(), "stop (resume later)"];
+            choose("Nothing runs beside it. What now?", &items, |i| match i {
+                0 => Answer::Yes,
+                1 => Answer::No,
+                _ => Answer::Stop,
+            })
+        }
         Question::CommandFinished { title, argv, output, can_verify, .. } => {
             println!("\n  \"{title}\" was running `{argv}` when stepwise stopped. Its last output:");
             for line in output {

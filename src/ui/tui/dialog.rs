@@ -52,7 +52,8 @@ impl Dialog {
             Question::Confirm { index, .. }
             | Question::Manual { index, .. }
             | Question::AfterFailure { index, .. }
-            | Question::CommandFinished { index, .. } => Some(*index),
+            | Question::CommandFinished { index, .. }
+            | Question::StillRunning { index, .. } => Some(*index),
             Question::Variable { .. } | Question::Acknowledge { .. } => None,
         }
     }
@@ -125,6 +126,11 @@ fn form_for(question: &Question) -> Form {
             with_skip(vec![Choice::new('y', "done: I have done it", Answer::Yes)], *skippable, "skip it")
         }
         Question::AfterFailure { choices, .. } => choices.iter().map(failure_choice).collect(),
+        Question::StillRunning { .. } => vec![
+            Choice::new('w', "wait for it to end", Answer::Yes),
+            Choice::new('k', "stop it: SIGTERM to its process group, then SIGKILL", Answer::No),
+            stop(),
+        ],
         Question::CommandFinished { can_verify, .. } => {
             let mut list = Vec::new();
             if *can_verify {

@@ -59,6 +59,14 @@ fn body(theme: Theme, question: &Question, width: usize) -> (String, Vec<Line<'s
             b.add("What now?", Style::new());
             format!("Step {} failed", index + 1)
         }
+        Question::StillRunning { index, title, argv, pid, pgid } => {
+            let text = format!(
+                "\"{title}\" started `{argv}` before stepwise was killed, and it is still running (process {pid}, \
+                 group {pgid}). Nothing runs beside it."
+            );
+            b.add(&text, Style::new());
+            format!("Step {} is still running", index + 1)
+        }
         Question::CommandFinished { index, title, argv, output, .. } => {
             let text = format!("\"{title}\" was running `{argv}` when stepwise stopped. Its last output:");
             b.add(&text, Style::new());
