@@ -260,3 +260,131 @@ async fn the_backup_and_restore_commands_work_on_their_own_and_refuse_a_changed_
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("tcproutes.specs.smi-spec.io.yaml") && err.contains("SHA-256"), "{err}");
 }
+
+/// The CRD of `ratelimits.versions.stepwise.test`: each `(name, served,
+/// storage)`, converted with `strategy` (a webhook that is never called: no
+/// object is ever sent through it here).
+fn ratelimit_crd(versions: &[(&str, bool, bool)], strategy: &str) -> serde_json::Value {
+    let schema = json!({"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}});
+    let versions: Vec<serde_json::Value> = versions
+        .iter()
+        .map(|(name, served, storage)| json!({"name": name, "served": served, "storage": storage, "schema": schema}))
+        .collect();
+    let mut conversion = json!({"strategy": strategy});
+    if strategy == "Webhook" {
+        conversion["webhook"] = json!({
+            "conversionReviewVersions": ["v1"],
+            "clientConfig": {"url": "https://127.0.0.1:9/convert"},
+        });
+    }
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "ratelimits.versions.stepwise.test"},
+        "spec": {
+            "group": "versions.stepwise.test",
+            "names": {"plural": "ratelimits", "singular": "ratelimit", "kind": "RateLimit"},
+            "scope": "Namespaced",
+            "versions": versions,
+            "conversion": conversion,
+        }
+    })
+}
+
+/// Replaces the CRD (and with it every object of the kind) and waits until the
+/// new one is Established.
+async fn swap_crd(conn: &Connection, crd: serde_json::Value) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crds: Api<CustomResourceDefinition> = Api::all(conn.client.clone());
+    let name = "ratelimits.versions.stepwise.test";
+    if crds.get_opt(name).await.unwrap().is_some() {
+        crds.delete(name, &DeleteParams::default()).await.unwrap();
+        support::wait_until("the old CRD to go", std::time::Duration::from_secs(60), || async {
+            crds.get_opt(name).await.unwrap().is_none().then_some(())
+        })
+        .await;
+    }
+    crds.create(&PostParams::default(), &serde_json::from_value(crd).unwrap()).await.unwrap();
+    support::wait_until("the new CRD to be Established", std::time::Duration::from_secs(60), || async {
+        let crd = crds.get_opt(name).await.unwrap()?;
+        stepwise::cluster::restore::is_established(&crd).then_some(())
+    })
+    .await;
+    // Discovery catches up a moment after Established.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+}
+
+/// RateLimits saved while their CRD served only v1alpha1, restored through the
+/// real binary after a release's CRD arrived: first one that still serves
+/// v1alpha1 beside a new storage version v1alpha2 (what NGINX Service Mesh 1.2
+/// and later ship), then one that no longer serves v1alpha1 but converts
+/// without a webhook. Every object comes back both times. A CRD that would
+/// need its webhook to read the saved version is refused before anything is
+/// created, naming the versions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_saved_under_an_older_crd_version_come_back_after_the_crd_changes() {
+    let conn = connect().await;
+    let tb = support::cluster();
+    let ns = "crd-versions";
+    seed::ensure_namespaces(&conn.client, &[ns.to_string()]).await;
+    swap_crd(&conn, ratelimit_crd(&[("v1alpha1", true, true)], "None")).await;
+    let v1 = kube::discovery::ApiResource {
+        group: "versions.stepwise.test".into(),
+        version: "v1alpha1".into(),
+        api_version: "versions.stepwise.test/v1alpha1".into(),
+        kind: "RateLimit".into(),
+        plural: "ratelimits".into(),
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(conn.client.clone(), ns, &v1);
+    let spec = |i: usize| json!({"destination": {"name": format!("svc-{i}")}, "rate": format!("{i}r/s"), "burst": i});
+    for i in 0..40 {
+        let object = json!({"apiVersion": v1.api_version, "kind": "RateLimit",
+            "metadata": {"name": format!("rl-{i}"), "namespace": ns}, "spec": spec(i)});
+        api.create(&PostParams::default(), &serde_json::from_value(object).unwrap()).await.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("saved");
+    let run = |args: &[&str]| {
+        let mut cmd = tb.command(env!("CARGO_BIN_EXE_stepwise"));
+        cmd.args(["--kubeconfig", tb.kubeconfig.to_str().unwrap(), "--context", &tb.context]).args(args);
+        let out = cmd.output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code(), text)
+    };
+    let (code, text) =
+        run(&["backup", "ratelimits.versions.stepwise.test", "-n", ns, "--to", folder.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("40 objects saved"), "{text}");
+
+    let v2 = kube::discovery::ApiResource {
+        version: "v1alpha2".into(),
+        api_version: "versions.stepwise.test/v1alpha2".into(),
+        ..v1.clone()
+    };
+    for (versions, case) in [
+        (vec![("v1alpha1", true, false), ("v1alpha2", true, true)], "v1alpha1 still served, v1alpha2 stored"),
+        (vec![("v1alpha1", false, false), ("v1alpha2", true, true)], "v1alpha1 no longer served"),
+    ] {
+        swap_crd(&conn, ratelimit_crd(&versions, "None")).await;
+        let (code, text) = run(&["restore", folder.to_str().unwrap()]);
+        assert_eq!(code, Some(0), "{case}: {text}");
+        let back: Api<DynamicObject> = Api::namespaced_with(conn.client.clone(), ns, &v2);
+        let live = back.list(&Default::default()).await.unwrap();
+        assert_eq!(live.items.len(), 40, "{case}: every object came back: {text}");
+        for object in &live.items {
+            let name = object.metadata.name.clone().unwrap();
+            let i: usize = name.trim_start_matches("rl-").parse().unwrap();
+            assert_eq!(object.data["spec"], spec(i), "{case}: {name} came back as it was saved");
+        }
+    }
+
+    swap_crd(&conn, ratelimit_crd(&[("v1alpha1", false, false), ("v1alpha2", true, true)], "Webhook")).await;
+    let (code, text) = run(&["restore", folder.to_str().unwrap()]);
+    assert_ne!(code, Some(0), "a saved version only a webhook could convert is refused: {text}");
+    for needle in ["saved as versions.stepwise.test/v1alpha1", "v1alpha2", "strategy Webhook", "nothing of this backup"]
+    {
+        assert!(text.contains(needle), "the refusal says `{needle}`: {text}");
+    }
+    let back: Api<DynamicObject> = Api::namespaced_with(conn.client.clone(), ns, &v2);
+    assert!(back.list(&Default::default()).await.unwrap().items.is_empty(), "nothing was created");
+}

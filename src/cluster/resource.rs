@@ -20,6 +20,21 @@ pub fn split_name(name: &str) -> (&str, &str) {
     name.split_once('.').unwrap_or((name, ""))
 }
 
+/// How the cluster serves `name` at `version` exactly; `None` when it does not.
+pub async fn resolve_version(client: &Client, name: &str, version: &str) -> Result<Option<Resolved>, ClusterError> {
+    let (plural, group) = split_name(name);
+    let api_group = match discovery::group(client, group).await {
+        Ok(g) => g,
+        Err(kube::Error::Discovery(_)) => return Ok(None),
+        Err(e) => return Err(ClusterError::api(format!("discover API group `{group}`"), e)),
+    };
+    Ok(api_group
+        .versioned_resources(version)
+        .into_iter()
+        .find(|(ar, _)| ar.plural == plural)
+        .map(|(api, caps)| Resolved { name: name.to_string(), api, namespaced: caps.scope == Scope::Namespaced }))
+}
+
 /// Finds how the cluster serves `name`. Uses per-group discovery, which works on
 /// servers with and without aggregated discovery, and considers every served
 /// version (a group may prefer a version that lacks this kind).

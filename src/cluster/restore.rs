@@ -106,7 +106,8 @@ pub async fn restore(conn: &Connection, req: &RestoreRequest, report: Reporter) 
     let deadline = Instant::now() + req.readiness_timeout;
     let mut kinds = Vec::new();
     for entry in &manifest.kinds {
-        kinds.push((entry.clone(), wait_until_served(conn, &entry.resource, deadline, &report).await?));
+        let served = wait_until_served(conn, &entry.resource, deadline, &report).await?;
+        kinds.push((entry.clone(), endpoint_for(conn, &req.dir, entry, served, &report).await?));
     }
     let index = index_backup(&req.dir, &manifest)?;
     let missing_ns = wait_for_namespaces(conn, &index.namespaces, deadline, req.mode, &report).await?;
@@ -250,6 +251,11 @@ impl Shared<'_> {
             Outcome::Failed(format!("namespace {} does not exist", namespace.as_deref().unwrap_or_default()))
         } else {
             self.owners.relink(&mut object, &self.created_uids).await;
+            // Only when the CRD converts without a webhook (see endpoint_for): the
+            // same object under the name of a version the cluster serves.
+            if object.get("apiVersion").and_then(Value::as_str) != Some(resolved.api.api_version.as_str()) {
+                object["apiVersion"] = Value::String(resolved.api.api_version.clone());
+            }
             self.create(resolved, namespace.as_deref(), &name, object).await
         };
         let done = {
@@ -359,6 +365,53 @@ fn server_message(e: &kube::Error) -> String {
         kube::Error::Api(status) => format!("{} ({})", status.message, status.code),
         other => other.to_string(),
     }
+}
+
+/// The endpoint a kind's saved objects are created through: that of the version
+/// they were saved under, whenever the cluster still serves it (an API server
+/// refuses an object whose apiVersion is not the endpoint's). When it does not,
+/// a CRD whose versions convert with strategy `None` (the same schema under
+/// another name) takes them through `served`; any other kind fails here,
+/// before anything of it is created, naming the versions.
+async fn endpoint_for(
+    conn: &Connection,
+    dir: &std::path::Path,
+    entry: &KindEntry,
+    served: Resolved,
+    report: &Reporter,
+) -> Result<Resolved, ClusterError> {
+    if served.api.api_version == entry.api_version {
+        return Ok(served);
+    }
+    let version = entry.api_version.rsplit('/').next().unwrap_or(&entry.api_version);
+    if let Some(saved) = resource::resolve_version(&conn.client, &entry.resource, version).await? {
+        return Ok(saved);
+    }
+    let crds: Api<CustomResourceDefinition> = Api::all(conn.client.clone());
+    let crd = crds.get_opt(&entry.resource).await.map_err(|e| conn.unreachable_or(e, "read the CRD"))?;
+    let strategy = crd.as_ref().and_then(|c| c.spec.conversion.as_ref()).map_or("None", |c| c.strategy.as_str());
+    let served_versions: Vec<String> =
+        crd.iter().flat_map(|c| c.spec.versions.iter().filter(|v| v.served).map(|v| v.name.clone())).collect();
+    if crd.is_some() && strategy == "None" {
+        report(OpEvent::Warning(format!(
+            "{} was saved as {}, which the cluster no longer serves; its CRD converts without a webhook \
+             (strategy None), so the objects are created as {}",
+            entry.resource, entry.api_version, served.api.api_version
+        )));
+        return Ok(served);
+    }
+    Err(ClusterError::Backup {
+        dir: dir.to_path_buf(),
+        problem: format!(
+            "{} was saved as {}, which the cluster does not serve (it serves {}), and its CRD converts with \
+             strategy {strategy}, so the saved objects cannot be sent as they are; nothing of this backup was \
+             created. Deploy a release that still serves {} (or convert the saved files yourself) and restore again",
+            entry.resource,
+            entry.api_version,
+            if served_versions.is_empty() { served.api.api_version.clone() } else { served_versions.join(", ") },
+            entry.api_version
+        ),
+    })
 }
 
 /// Waits until the cluster serves `name` and, for custom resources, its CRD is
