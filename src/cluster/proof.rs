@@ -44,7 +44,7 @@ impl Proof {
 pub async fn prove(conn: &Connection, dir: &std::path::Path, report: Reporter) -> Result<Proof, ClusterError> {
     let manifest = manifest::verify_files(dir)?;
     let fail = |problem: String| ClusterError::Backup { dir: dir.to_path_buf(), problem };
-    check_cluster(conn, &manifest).map_err(|p| fail(p))?;
+    check_cluster(conn, &manifest).map_err(fail)?;
     let mut kinds = Vec::new();
     let total = manifest.total();
     let done = Mutex::new(0u64);
@@ -97,6 +97,82 @@ pub async fn prove(conn: &Connection, dir: &std::path::Path, report: Reporter) -
         kinds.push((entry.resource.clone(), entry.count));
     }
     Ok(Proof { dir: dir.display().to_string(), objects: total, kinds })
+}
+
+/// The proof for a destructive step that has already started once (it failed,
+/// was interrupted, or stepwise was killed while it ran): the cluster is
+/// expected to differ from the backup by then — objects gone with their CRDs —
+/// so what is proven is the files, and that no object appeared since the backup
+/// that it does not hold (which the step would take with it unsaved).
+pub async fn prove_after_start(conn: &Connection, dir: &std::path::Path) -> Result<String, ClusterError> {
+    let manifest = manifest::verify_files(dir)?;
+    let fail = |problem: String| ClusterError::Backup { dir: dir.to_path_buf(), problem };
+    check_cluster(conn, &manifest).map_err(fail)?;
+    let mut unsaved = Vec::new();
+    for entry in &manifest.kinds {
+        let resolved = match resource::resolve(&conn.client, &entry.resource).await {
+            Ok(r) => r,
+            // Gone with its CRD: nothing of it can be lost any more.
+            Err(ClusterError::NotServed { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        let mut saved = std::collections::HashSet::new();
+        manifest::scan_file(&dir.join(&entry.file), |o| {
+            saved.insert(object_key(&o));
+            Ok(())
+        })?;
+        for object in live_objects(conn, &resolved, manifest.namespaces.as_deref()).await? {
+            let key = object_key(&serde_json::to_value(&object).unwrap_or_default());
+            if !saved.contains(&key) {
+                unsaved.push(format!("{} {key}", entry.resource));
+            }
+        }
+    }
+    if !unsaved.is_empty() {
+        let first: Vec<&str> = unsaved.iter().take(5).map(String::as_str).collect();
+        return Err(fail(format!(
+            "{} objects were created after the backup and are not in it (first: {}); take the backup again before \
+             this step runs again",
+            unsaved.len(),
+            first.join(", ")
+        )));
+    }
+    Ok(format!(
+        "backup {} proven: {} objects, SHA-256 sums match; this step has run before, so the cluster is not \
+         compared with it, only checked for objects the backup does not hold (none)",
+        dir.display(),
+        manifest.total()
+    ))
+}
+
+/// `namespace/name`, or `name` for cluster-scoped objects.
+fn object_key(object: &Value) -> String {
+    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    match object.pointer("/metadata/namespace").and_then(Value::as_str) {
+        Some(ns) => format!("{ns}/{name}"),
+        None => name.to_string(),
+    }
+}
+
+/// Every live object of a kind, in the given namespaces or all.
+async fn live_objects(
+    conn: &Connection,
+    resolved: &resource::Resolved,
+    namespaces: Option<&[String]>,
+) -> Result<Vec<DynamicObject>, ClusterError> {
+    let apis: Vec<Api<DynamicObject>> = match namespaces.filter(|_| resolved.namespaced) {
+        Some(list) => list.iter().map(|ns| Api::namespaced_with(conn.client.clone(), ns, &resolved.api)).collect(),
+        None => vec![Api::all_with(conn.client.clone(), &resolved.api)],
+    };
+    let mut all = Vec::new();
+    for api in apis {
+        let list = api
+            .list(&Default::default())
+            .await
+            .map_err(|e| conn.unreachable_or(e, &format!("list {}", resolved.name)))?;
+        all.extend(list.items);
+    }
+    Ok(all)
 }
 
 fn check_cluster(conn: &Connection, manifest: &Manifest) -> Result<(), String> {

@@ -221,5 +221,7 @@ pub enum Answer {
     Retry,
     Restore,
     Verify,
+    /// The operator finished the failed step by hand.
+    MarkDone,
     Stop,
 }

@@ -567,7 +567,10 @@ fn earlier_backups<'w>(work: &'w [WorkItem], resolved: &Resolved, index: usize) 
 }
 
 /// Proves every backup the destructive step at `index` depends on. Returns the
-/// proof, shown to the operator as the reason the step is unlocked.
+/// proof, shown to the operator as the reason the step is unlocked. Once the
+/// step has started (an attempt failed, was interrupted or cut short), the
+/// cluster is expected to differ from the backup, so the files are proven and
+/// the cluster only searched for objects the backup does not hold.
 pub async fn prove_backups(
     ctx: &Context,
     journal: &Journal,
@@ -589,6 +592,10 @@ pub async fn prove_backups(
         let values = BTreeMap::from([("item".to_string(), w.item.clone().unwrap_or_default())]);
         let conn = ctx.connection(step, &values).await.map_err(|e| e.message)?;
         let dir = backup_dir(journal, step, w.item.as_deref());
+        if journal.steps()[index].attempts > 0 {
+            proofs.push(proof::prove_after_start(&conn, &dir).await.map_err(|e| e.to_string())?);
+            continue;
+        }
         let p = proof::prove(&conn, &dir, reporter(out, index)).await.map_err(|e| e.to_string())?;
         proofs.push(p.summary());
     }
@@ -637,19 +644,26 @@ pub async fn restore_after_failure(
 /// What the cluster is likely to look like after a failure at `index`.
 pub fn likely_state(journal: &Journal, work: &[WorkItem], resolved: &Resolved, index: usize) -> String {
     let hop = work[index].hop;
+    // The failing step counts too: a removal that failed may have done part of its work.
     let removal = work
         .iter()
         .enumerate()
-        .take(index)
-        .filter(|(i, w)| w.hop == hop && resolved.step(w).destructive && journal.steps()[*i].state == StepState::Done)
+        .take(index + 1)
+        .filter(|(i, w)| {
+            let record = &journal.steps()[*i];
+            let ran = record.state == StepState::Done || (*i == index && record.attempts > 0);
+            w.hop == hop && resolved.step(w).destructive && ran
+        })
         .map(|(_, w)| resolved.step(w).title.clone())
         .last();
     match (removal, restorable_backup(journal, work, resolved, index)) {
         (Some(title), Some(dir)) => format!(
-            "`{title}` has already run, so the product is likely removed or half-deployed; the custom resources are saved in {}. Retry the step, restore the backup, or stop and resume later.",
+            "`{title}` has run (at least in part), so the product is likely removed or half-deployed; the custom resources are saved in {}. Retry the step, restore the backup, or stop and resume later.",
             dir.display()
         ),
-        (Some(title), None) => format!("`{title}` has already run, so the product is likely removed or half-deployed."),
+        (Some(title), None) => {
+            format!("`{title}` has run (at least in part), so the product is likely removed or half-deployed.")
+        }
         (None, _) => {
             "nothing destructive has run in this hop yet, so the cluster is as it was before this step.".into()
         }

@@ -7,6 +7,7 @@ pub mod drill;
 pub mod error;
 pub mod events;
 mod execute;
+mod failure;
 mod lease;
 mod notes;
 mod orphan;

@@ -10,6 +10,7 @@ use tokio::sync::oneshot;
 use super::error::EngineError;
 use super::events::{Answer, Event, Msg, Question, StepInfo, Tee};
 use super::execute::{self, Context, StepError};
+use super::failure::FailureChoice;
 use super::work::{Resolved, WorkItem};
 use crate::commands::CancelSignal;
 use crate::journal::{Journal, SessionStatus, StepState};
@@ -230,10 +231,10 @@ impl Runner<'_> {
                     Ok(proof) => Some(proof),
                     Err(e) => {
                         let err = StepError::new(format!("the destructive step is locked: {e}"));
-                        match self.failed(index, &step, &err).await? {
-                            FailureChoice::Retry => continue,
-                            FailureChoice::Skip => return self.skip(index),
-                            FailureChoice::End(s, o) => return Ok(StepEnd::End(s, o)),
+                        let choice = super::failure::ask(self, index, &step, &values, &err).await?;
+                        match self.after_failure(index, choice) {
+                            None => continue,
+                            Some(end) => return end,
                         }
                     }
                 }
@@ -249,10 +250,10 @@ impl Runner<'_> {
                 && !self.ctx.mode.is_rehearsal()
                 && let Err(err) = execute::check_same_cluster(&self.ctx, &self.journal, &step, &values).await
             {
-                match self.failed(index, &step, &err).await? {
-                    FailureChoice::Retry => continue,
-                    FailureChoice::Skip => return self.skip(index),
-                    FailureChoice::End(s, o) => return Ok(StepEnd::End(s, o)),
+                let choice = super::failure::ask(self, index, &step, &values, &err).await?;
+                match self.after_failure(index, choice) {
+                    None => continue,
+                    Some(end) => return end,
                 }
             }
             self.journal.start_step(index)?;
@@ -272,13 +273,23 @@ impl Runner<'_> {
                 }
                 Err(e) => {
                     self.journal.finish_step(index, StepState::Failed, None, Some(e.message.clone()))?;
-                    match self.failed(index, &step, &e).await? {
-                        FailureChoice::Retry => continue,
-                        FailureChoice::Skip => return self.skip(index),
-                        FailureChoice::End(s, o) => return Ok(StepEnd::End(s, o)),
+                    let choice = super::failure::ask(self, index, &step, &values, &e).await?;
+                    match self.after_failure(index, choice) {
+                        None => continue,
+                        Some(end) => return end,
                     }
                 }
             }
+        }
+    }
+
+    /// Where the step loop goes after the failure menu; `None` tries the step again.
+    fn after_failure(&mut self, index: usize, choice: FailureChoice) -> Option<Result<StepEnd, EngineError>> {
+        match choice {
+            FailureChoice::Retry => None,
+            FailureChoice::Skip => Some(self.skip(index)),
+            FailureChoice::Done => Some(Ok(StepEnd::Next)),
+            FailureChoice::End(s, o) => Some(Ok(StepEnd::End(s, o))),
         }
     }
 
@@ -327,50 +338,6 @@ impl Runner<'_> {
             Answer::Skip if step.skippable => Confirmed::Skip,
             _ => Confirmed::Stop,
         })
-    }
-
-    async fn failed(&mut self, index: usize, step: &Step, e: &StepError) -> Result<FailureChoice, EngineError> {
-        let cluster_state = execute::likely_state(&self.journal, &self.work, &self.resolved, index);
-        self.send(Event::StepFailed { index, error: e.message.clone(), cluster_state: cluster_state.clone() });
-        let can_restore = execute::restorable_backup(&self.journal, &self.work, &self.resolved, index).is_some();
-        let mut choices = vec![Answer::Retry];
-        if step.skippable {
-            choices.push(Answer::Skip);
-        }
-        if can_restore {
-            choices.push(Answer::Restore);
-        }
-        choices.push(Answer::Stop);
-        let question = Question::AfterFailure {
-            index,
-            title: step.title.clone(),
-            error: e.message.clone(),
-            cluster_state,
-            choices: choices.clone(),
-        };
-        loop {
-            let answer = self.ask(question.clone()).await?;
-            match answer {
-                Answer::Retry => return Ok(FailureChoice::Retry),
-                Answer::Skip if step.skippable => return Ok(FailureChoice::Skip),
-                Answer::Restore if can_restore => {
-                    match execute::restore_after_failure(
-                        &self.ctx,
-                        &self.journal,
-                        &self.work,
-                        &self.resolved,
-                        index,
-                        &self.out,
-                    )
-                    .await
-                    {
-                        Ok(text) => self.send(Event::Notice { text }),
-                        Err(err) => self.send(Event::Warning { index: Some(index), text: err.message }),
-                    }
-                }
-                _ => return Ok(FailureChoice::End(SessionStatus::Failed, RunOutcome::Failed)),
-            }
-        }
     }
 
     /// A step was running when stepwise stopped. Idempotent kinds run again; for a
@@ -435,10 +402,4 @@ enum Confirmed {
     Go,
     Skip,
     Stop,
-}
-
-enum FailureChoice {
-    Retry,
-    Skip,
-    End(SessionStatus, RunOutcome),
 }

@@ -177,6 +177,8 @@ fn choice_label(answer: &Answer) -> &'static str {
         Answer::Retry => "retry the step",
         Answer::Skip => "skip the step",
         Answer::Restore => "restore the custom resources from the backup",
+        Answer::Verify => "check whether it worked after all (the runbook's verify)",
+        Answer::MarkDone => "I finished it by hand: mark it done",
         _ => "stop (resume later)",
     }
 }

@@ -162,8 +162,10 @@ fn failure_choice(answer: &Answer) -> Choice {
         Answer::Retry => Choice::new('r', "retry the step", Answer::Retry),
         Answer::Skip => Choice::new('s', "skip the step", Answer::Skip),
         Answer::Restore => Choice::new('b', "restore the custom resources from the backup", Answer::Restore),
+        Answer::Verify => Choice::new('v', "check whether it worked after all (the runbook's verify)", Answer::Verify),
+        Answer::MarkDone => Choice::new('d', "I finished it by hand: mark it done", Answer::MarkDone),
         Answer::Stop => stop(),
-        // The engine offers only the four above; anything else still gets a line.
+        // The engine offers only the ones above; anything else still gets a line.
         other => Choice { key: None, label: format!("{other:?}").to_lowercase(), answer: other.clone() },
     }
 }

@@ -1,0 +1,148 @@
+//! What the operator can do when a step fails (or is locked): retry it, skip it
+//! when the runbook allows, restore the hop's backup, check with the runbook's
+//! `verify` whether it worked after all, say it was finished by hand, or stop.
+//! Every failure has a way forward that does not need stepwise to be changed.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::error::EngineError;
+use super::events::{Answer, Event, Question};
+use super::execute::{self, StepError};
+use super::runner::{RunOutcome, Runner};
+use crate::journal::{SessionStatus, StepState};
+use crate::runbook::model::{Action, Confirm, Step};
+
+/// Where the step loop goes after the menu.
+pub enum FailureChoice {
+    Retry,
+    Skip,
+    /// Marked done: the runbook's verify agreed, or the operator finished it by hand.
+    Done,
+    End(SessionStatus, RunOutcome),
+}
+
+/// Who said a step was finished by hand, and when: kept in the transcript.
+#[derive(Serialize)]
+struct MarkedDone<'a> {
+    index: usize,
+    step: &'a str,
+    by: String,
+    host: String,
+    error_before: &'a str,
+}
+
+/// Reports the failure and asks what now, until the operator picks a way on.
+pub async fn ask(
+    runner: &mut Runner<'_>,
+    index: usize,
+    step: &Step,
+    values: &BTreeMap<String, String>,
+    e: &StepError,
+) -> Result<FailureChoice, EngineError> {
+    let cluster_state = execute::likely_state(&runner.journal, &runner.work, &runner.resolved, index);
+    runner.send(Event::StepFailed { index, error: e.message.clone(), cluster_state: cluster_state.clone() });
+    let can_restore = execute::restorable_backup(&runner.journal, &runner.work, &runner.resolved, index).is_some();
+    let verify = match step.action() {
+        Action::Command(c) if c.verify.is_some() && !runner.ctx.mode.is_rehearsal() => Some(c),
+        _ => None,
+    };
+    let mut choices = vec![Answer::Retry];
+    if step.skippable {
+        choices.push(Answer::Skip);
+    }
+    if can_restore {
+        choices.push(Answer::Restore);
+    }
+    if verify.is_some() {
+        choices.push(Answer::Verify);
+    }
+    if !runner.ctx.mode.is_rehearsal() {
+        choices.push(Answer::MarkDone);
+    }
+    choices.push(Answer::Stop);
+    let question = Question::AfterFailure {
+        index,
+        title: step.title.clone(),
+        error: e.message.clone(),
+        cluster_state,
+        choices: choices.clone(),
+    };
+    loop {
+        match runner.ask(question.clone()).await? {
+            Answer::Retry => return Ok(FailureChoice::Retry),
+            Answer::Skip if step.skippable => return Ok(FailureChoice::Skip),
+            Answer::Restore if can_restore => restore(runner, index).await,
+            Answer::Verify if let Some(command) = verify => {
+                let cancel = runner.cancel.clone();
+                match execute::verify_command(&runner.ctx, command, values, index, &runner.out, cancel).await {
+                    Ok(true) => {
+                        let note = "the runbook's verify command shows it worked after all".to_string();
+                        return done(runner, index, note);
+                    }
+                    Ok(false) => {
+                        runner.send(Event::Notice { text: "the verify command says it has not worked".into() })
+                    }
+                    Err(err) => runner.send(Event::Warning { index: Some(index), text: err.message }),
+                }
+            }
+            Answer::MarkDone if !runner.ctx.mode.is_rehearsal() => {
+                if confirm_done_by_hand(runner, index, step, values).await? {
+                    record_by_hand(runner, index, step, &e.message)?;
+                    return done(runner, index, "finished by hand, as the operator said".into());
+                }
+            }
+            _ => return Ok(FailureChoice::End(SessionStatus::Failed, RunOutcome::Failed)),
+        }
+    }
+}
+
+async fn restore(runner: &mut Runner<'_>, index: usize) {
+    let (ctx, journal, work, resolved, out) =
+        (&runner.ctx, &runner.journal, &runner.work, &runner.resolved, &runner.out);
+    match execute::restore_after_failure(ctx, journal, work, resolved, index, out).await {
+        Ok(text) => runner.send(Event::Notice { text }),
+        Err(err) => runner.send(Event::Warning { index: Some(index), text: err.message }),
+    }
+}
+
+/// The same word the step itself asks for (a yes for a step without one):
+/// saying a destructive step is done weighs as much as running it.
+async fn confirm_done_by_hand(
+    runner: &mut Runner<'_>,
+    index: usize,
+    step: &Step,
+    values: &BTreeMap<String, String>,
+) -> Result<bool, EngineError> {
+    let word = match step.confirmation() {
+        Confirm::Typed(word) => Some(word.render_partial(values)),
+        _ => None,
+    };
+    let question = Question::Confirm {
+        index,
+        title: format!("Mark \"{}\" done", step.title),
+        does: vec![
+            "you finished what this step does by hand; stepwise will not run it".into(),
+            "the transcript records who said so, and when".into(),
+        ],
+        destructive: step.destructive,
+        word,
+        skippable: false,
+        unlocked_by: None,
+    };
+    Ok(runner.ask(question).await? == Answer::Yes)
+}
+
+fn record_by_hand(runner: &mut Runner<'_>, index: usize, step: &Step, error: &str) -> Result<(), EngineError> {
+    let by = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+    let record = MarkedDone { index, step: &step.id.value, by, host: crate::process::host(), error_before: error };
+    runner.journal.append_transcript("marked_done", &record)?;
+    Ok(())
+}
+
+fn done(runner: &mut Runner<'_>, index: usize, note: String) -> Result<FailureChoice, EngineError> {
+    runner.journal.finish_step(index, StepState::Done, Some(note.clone()), None)?;
+    runner.send(Event::StepFinished { index, state: "done".into(), outcome: note });
+    Ok(FailureChoice::Done)
+}
