@@ -38,11 +38,14 @@ pub struct BackupRequest {
     pub page_size: u32,
     /// How many kinds are listed at once.
     pub concurrency: usize,
+    /// The operator has seen what changed since the last backup here and asked
+    /// for a new one: a kind now empty is not taken for a removal that ran.
+    pub refresh: bool,
 }
 
 impl BackupRequest {
     pub fn new(resources: Vec<String>, dir: PathBuf) -> Self {
-        BackupRequest { resources, namespaces: None, dir, page_size: 500, concurrency: 4 }
+        BackupRequest { resources, namespaces: None, dir, page_size: 500, concurrency: 4, refresh: false }
     }
 }
 
@@ -112,6 +115,8 @@ pub struct KindResult {
     /// uids of the saved objects, and how many objects name an owner.
     pub uids: Vec<String>,
     pub owner_uids: Vec<String>,
+    /// Each object's resourceVersion when it was saved, for the proof.
+    pub versions: Vec<manifest::ObjectVersion>,
     /// Set when the listed count disagrees with what the server announced.
     pub mismatch: Option<String>,
 }
@@ -140,9 +145,10 @@ pub async fn backup(conn: &Connection, req: &BackupRequest, report: Reporter) ->
         }
         None => None,
     };
-    let old_manifest = req.dir.join(manifest::MANIFEST_FILE);
-    if old_manifest.exists() {
-        std::fs::remove_file(&old_manifest).map_err(|e| ClusterError::io("remove old manifest", &old_manifest, e))?;
+    for old in [manifest::MANIFEST_FILE, manifest::VERSIONS_FILE].map(|f| req.dir.join(f)) {
+        if old.exists() {
+            std::fs::remove_file(&old).map_err(|e| ClusterError::io("remove the earlier", &old, e))?;
+        }
     }
     let identity = conn.identity().await?;
     let mut manifest = Manifest::new(Some(identity));
@@ -195,6 +201,7 @@ pub async fn backup(conn: &Connection, req: &BackupRequest, report: Reporter) ->
         .await;
     let mut all_uids = HashSet::new();
     let mut owner_uids = Vec::new();
+    let mut versions = manifest::Versions::default();
     for (r, result) in results {
         match result {
             Ok(k) => {
@@ -203,6 +210,7 @@ pub async fn backup(conn: &Connection, req: &BackupRequest, report: Reporter) ->
                 }
                 all_uids.extend(k.uids.iter().cloned());
                 owner_uids.extend(k.owner_uids.iter().cloned());
+                versions.kinds.insert(r.name.clone(), k.versions);
                 manifest.kinds.push(KindEntry {
                     resource: r.name.clone(),
                     api_version: r.api.api_version.clone(),
@@ -218,7 +226,7 @@ pub async fn backup(conn: &Connection, req: &BackupRequest, report: Reporter) ->
         }
     }
     manifest.kinds.sort_by(|a, b| a.resource.cmp(&b.resource));
-    if let Some((earlier, kept)) = &earlier {
+    if let Some((earlier, kept)) = earlier.as_ref().filter(|_| !req.refresh) {
         manifest.problems.extend(emptied_since(earlier, kept, &manifest));
     }
     manifest.external_owner_refs = owner_uids.iter().filter(|u| !all_uids.contains(*u)).count() as u64;
@@ -229,6 +237,9 @@ pub async fn backup(conn: &Connection, req: &BackupRequest, report: Reporter) ->
         for kind in &manifest.kinds {
             let _ = std::fs::remove_file(req.dir.join(&kind.file));
         }
+    }
+    if manifest.complete {
+        versions.write(&req.dir)?;
     }
     manifest.write(&req.dir)?;
     if manifest.complete {
@@ -273,7 +284,7 @@ fn set_aside(dir: &Path, m: &Manifest) -> Result<PathBuf, ClusterError> {
         kept = dir.with_file_name(format!("{name}.taken-{stamp}-{n}"));
     }
     durable::create_private_dir(&kept).map_err(|e| ClusterError::io("create folder", &kept, e))?;
-    let files = m.kinds.iter().map(|k| k.file.as_str()).chain([manifest::MANIFEST_FILE]);
+    let files = m.kinds.iter().map(|k| k.file.as_str()).chain([manifest::VERSIONS_FILE, manifest::MANIFEST_FILE]);
     for file in files {
         let (from, to) = (dir.join(file), kept.join(file));
         if from.exists() {
@@ -328,8 +339,7 @@ async fn write_kind(
         let listed = list_into(&mut source, &mut writer, req.page_size, &what, &report, &done).await?;
         result.mismatch = result.mismatch.or(listed.mismatch);
     }
-    let (count, bytes, sha256, uids, owner_uids) = writer.finish()?;
-    Ok(KindResult { count, bytes, sha256, uids, owner_uids, mismatch: result.mismatch })
+    Ok(KindResult { mismatch: result.mismatch, ..writer.finish()? })
 }
 
 /// Lists every page from `source` into `writer`. A continue token that expired
@@ -403,6 +413,8 @@ pub struct KindWriter {
     bytes: u64,
     uids: Vec<String>,
     owner_uids: Vec<String>,
+    /// `(uid, namespace/name, resourceVersion)` of each object written.
+    versions: Vec<manifest::ObjectVersion>,
 }
 
 /// A point a writer can go back to.
@@ -427,6 +439,7 @@ impl KindWriter {
             bytes: 0,
             uids: Vec::new(),
             owner_uids: Vec::new(),
+            versions: Vec::new(),
         };
         w.start()?;
         Ok(w)
@@ -447,6 +460,12 @@ impl KindWriter {
     pub fn write(&mut self, mut object: Value) -> Result<(), ClusterError> {
         if let Some(uid) = object.pointer("/metadata/uid").and_then(Value::as_str) {
             self.uids.push(uid.to_string());
+            let rv = object.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or_default();
+            self.versions.push(manifest::ObjectVersion {
+                uid: uid.to_string(),
+                key: manifest::object_key(&object),
+                resource_version: rv.to_string(),
+            });
         }
         self.owner_uids.extend(owner_refs(&object).into_iter().map(|r| r.uid));
         strip_server_fields(&mut object);
@@ -482,16 +501,24 @@ impl KindWriter {
         self.bytes = keep;
         self.lines.truncate(mark.objects);
         self.uids.truncate(mark.uids);
+        self.versions.truncate(mark.uids);
         self.owner_uids.truncate(mark.owner_uids);
         Ok(())
     }
 
-    /// Flushes to disk and returns count, bytes, SHA-256 and the uids seen.
-    pub fn finish(mut self) -> Result<(u64, u64, String, Vec<String>, Vec<String>), ClusterError> {
+    /// Flushes to disk and returns what the kind's backup holds.
+    pub fn finish(mut self) -> Result<KindResult, ClusterError> {
         self.out.flush().map_err(|e| ClusterError::io("write backup file", &self.path, e))?;
         self.out.get_ref().sync_all().map_err(|e| ClusterError::io("sync backup file", &self.path, e))?;
-        let sha = hex::encode(self.hasher.finalize());
-        Ok((self.lines.len() as u64, self.bytes, sha, self.uids, self.owner_uids))
+        Ok(KindResult {
+            count: self.lines.len() as u64,
+            bytes: self.bytes,
+            sha256: hex::encode(self.hasher.finalize()),
+            uids: self.uids,
+            owner_uids: self.owner_uids,
+            versions: self.versions,
+            mismatch: None,
+        })
     }
 }
 
@@ -540,7 +567,7 @@ mod tests {
         let report: Reporter = Arc::new(|_| {});
         let done = Mutex::new((0, 0));
         let r = list_into(fake, &mut w, page_size, "xs", &report, &done).await.unwrap();
-        let (count, _, sha, _, _) = w.finish().unwrap();
+        let KindResult { count, sha256: sha, .. } = w.finish().unwrap();
         let (scanned, scanned_sha) = manifest::scan_file(&path, |o| {
             assert!(o.pointer("/metadata/resourceVersion").is_none());
             Ok(())

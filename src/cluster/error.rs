@@ -39,6 +39,11 @@ pub enum ClusterError {
     },
     #[error("backup at {}: {problem}", dir.display())]
     Backup { dir: PathBuf, problem: String },
+    #[error(
+        "backup at {}: the cluster changed since it was taken: {} objects differ (first: {}); take the backup again",
+        dir.display(), changes.len(), changes.iter().take(3).cloned().collect::<Vec<_>>().join("; ")
+    )]
+    Drift { dir: PathBuf, changes: Vec<String> },
     #[error("{0}")]
     Other(String),
     #[error("timed out after {} waiting until {what}; last seen: {last}", crate::runbook::duration::Timeout(*after))]

@@ -17,6 +17,9 @@ use super::error::ClusterError;
 use crate::durable;
 
 pub const MANIFEST_FILE: &str = "manifest.json";
+/// Beside the manifest: each saved object's uid and resourceVersion, which let
+/// the proof tell an object changed since the backup without reading it whole.
+pub const VERSIONS_FILE: &str = "versions.json";
 const FORMAT: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -169,6 +172,51 @@ fn display_name(path: &Path) -> String {
 }
 
 /// The backup file name for a resource kind.
+/// One saved object as the proof compares it with the live one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectVersion {
+    pub uid: String,
+    /// `namespace/name`, or `name` for a cluster-scoped object.
+    pub key: String,
+    pub resource_version: String,
+}
+
+/// [`ObjectVersion`]s of a backup, by kind (`plural.group`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Versions {
+    pub kinds: std::collections::BTreeMap<String, Vec<ObjectVersion>>,
+}
+
+impl Versions {
+    pub fn write(&self, dir: &Path) -> Result<(), ClusterError> {
+        let path = dir.join(VERSIONS_FILE);
+        let bytes = serde_json::to_vec(self).map_err(|e| ClusterError::Other(e.to_string()))?;
+        durable::write_atomic(&path, &bytes).map_err(|e| ClusterError::io("write", &path, e))
+    }
+
+    /// `None` for a backup taken before stepwise kept versions.
+    pub fn read(dir: &Path) -> Result<Option<Versions>, ClusterError> {
+        let path = dir.join(VERSIONS_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| ClusterError::Backup {
+                dir: dir.to_path_buf(),
+                problem: format!("{VERSIONS_FILE} cannot be read: {e}"),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ClusterError::io("read", &path, e)),
+        }
+    }
+}
+
+/// `namespace/name`, or `name` for cluster-scoped objects.
+pub fn object_key(object: &serde_json::Value) -> String {
+    let name = object.pointer("/metadata/name").and_then(serde_json::Value::as_str).unwrap_or_default();
+    match object.pointer("/metadata/namespace").and_then(serde_json::Value::as_str) {
+        Some(ns) => format!("{ns}/{name}"),
+        None => name.to_string(),
+    }
+}
+
 pub fn file_name(resource: &str) -> String {
     format!("{resource}.yaml")
 }

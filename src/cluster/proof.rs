@@ -1,13 +1,21 @@
-//! Proving a backup before anything destructive runs: the files match the
-//! manifest, the cluster still holds exactly as many objects as were saved, and a
-//! server-side dry-run create of every saved object answers AlreadyExists — which
-//! shows each object is valid and that the file holds every one of them.
+//! Proving a backup right before anything destructive runs: the files match the
+//! manifest (SHA-256 and counts), and the cluster holds exactly the objects that
+//! were saved, each unchanged since — the same uid, and either the same
+//! resourceVersion or, where that moved (a status update moves it too), the same
+//! content a restore would put back. Anything else is drift, listed object by
+//! object ([`ClusterError::Drift`]). One saved object per kind is also sent as a
+//! server-side dry-run create, which must answer AlreadyExists: the files are
+//! objects the API server accepts.
+//!
+//! A backup taken before stepwise kept resourceVersions (no versions.json) is
+//! proven the older way: equal counts and a dry-run create of every object.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use futures::StreamExt;
-use kube::api::{Api, DynamicObject};
+use kube::api::{Api, DynamicObject, ListParams};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -17,7 +25,11 @@ use super::manifest::{self, Manifest};
 use super::progress::{OpEvent, Reporter};
 use super::resource;
 use super::restore::live_count;
+use super::strip::strip_server_fields;
 use super::{Mode, retry};
+
+/// Objects per page when listing metadata.
+const PAGE: u32 = 500;
 
 /// What the proof established, shown to the operator as the reason a
 /// destructive step is unlocked.
@@ -26,13 +38,30 @@ pub struct Proof {
     pub dir: String,
     pub objects: u64,
     pub kinds: Vec<(String, u64)>,
+    pub how: How,
+}
+
+/// Which proof was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum How {
+    /// Every object unchanged since the backup; one per kind dry-run.
+    Unchanged,
+    /// Equal counts and every object dry-run (a backup without versions.json).
+    EveryObjectDryRun,
 }
 
 impl Proof {
     pub fn summary(&self) -> String {
         let kinds: Vec<String> = self.kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let checked = match self.how {
+            How::Unchanged => {
+                "and the cluster holds exactly these objects, each unchanged since the backup (same uid; same \
+                 resourceVersion or the same content); one object per kind dry-runs as AlreadyExists"
+            }
+            How::EveryObjectDryRun => "counts equal the cluster's, and every object dry-runs as AlreadyExists",
+        };
         format!(
-            "backup {} proven: {} objects ({}), SHA-256 sums match, counts equal the cluster's, and every object dry-runs as AlreadyExists",
+            "backup {} proven: {} objects ({}), SHA-256 sums match, {checked}",
             self.dir,
             self.objects,
             kinds.join(", ")
@@ -40,11 +69,189 @@ impl Proof {
     }
 }
 
-/// Proves the backup in `dir` against the live cluster. Any doubt is an error.
+/// Proves the backup in `dir` against the live cluster. Any doubt is an error;
+/// objects changed, created or deleted since the backup are [`ClusterError::Drift`].
 pub async fn prove(conn: &Connection, dir: &std::path::Path, report: Reporter) -> Result<Proof, ClusterError> {
     let manifest = manifest::verify_files(dir)?;
     let fail = |problem: String| ClusterError::Backup { dir: dir.to_path_buf(), problem };
     check_cluster(conn, &manifest).map_err(fail)?;
+    let Some(versions) = manifest::Versions::read(dir)? else {
+        return prove_by_dry_run(conn, dir, &manifest, report).await;
+    };
+    let mut drift = Vec::new();
+    let mut kinds = Vec::new();
+    let mut done = 0u64;
+    for entry in &manifest.kinds {
+        let resolved = resource::resolve(&conn.client, &entry.resource).await?;
+        let saved = versions.kinds.get(&entry.resource).map(Vec::as_slice).unwrap_or_default();
+        let live = live_versions(conn, &resolved, manifest.namespaces.as_deref()).await?;
+        drift.extend(compare_kind(conn, dir, entry, &resolved, saved, &live).await?);
+        if let Some(first) = first_object(&dir.join(&entry.file))? {
+            dry_run_create(conn, &resolved, first).await.map_err(|e| fail(format!("{}: {e}", entry.resource)))?;
+        }
+        done += entry.count;
+        report(OpEvent::Progress { done, total: Some(manifest.total()), bytes: 0, what: "proving backup".into() });
+        kinds.push((entry.resource.clone(), entry.count));
+    }
+    if !drift.is_empty() {
+        return Err(ClusterError::Drift { dir: dir.to_path_buf(), changes: drift });
+    }
+    Ok(Proof { dir: dir.display().to_string(), objects: manifest.total(), kinds, how: How::Unchanged })
+}
+
+/// What differs between the saved objects of one kind and the live ones, one
+/// line per object: created or deleted since, or changed (naming the parts).
+async fn compare_kind(
+    conn: &Connection,
+    dir: &std::path::Path,
+    entry: &manifest::KindEntry,
+    resolved: &resource::Resolved,
+    saved: &[manifest::ObjectVersion],
+    live: &[manifest::ObjectVersion],
+) -> Result<Vec<String>, ClusterError> {
+    let by_uid: HashMap<&str, &manifest::ObjectVersion> = saved.iter().map(|v| (v.uid.as_str(), v)).collect();
+    let live_uids: HashSet<&str> = live.iter().map(|v| v.uid.as_str()).collect();
+    let kind = &entry.resource;
+    let mut drift = Vec::new();
+    let mut moved = Vec::new();
+    for v in live {
+        match by_uid.get(v.uid.as_str()) {
+            None => drift.push(format!("{kind} {}: created since the backup", v.key)),
+            Some(s) if s.resource_version != v.resource_version => moved.push(v),
+            Some(_) => {}
+        }
+    }
+    for s in saved.iter().filter(|s| !live_uids.contains(s.uid.as_str())) {
+        drift.push(format!("{kind} {}: deleted since the backup", s.key));
+    }
+    if moved.is_empty() {
+        return Ok(drift);
+    }
+    // Only objects whose version moved are read whole and compared.
+    let wanted: HashSet<&str> = moved.iter().map(|v| v.uid.as_str()).collect();
+    let mut saved_objects = HashMap::new();
+    manifest::scan_file(&dir.join(&entry.file), |o| {
+        if let Some(uid) = o.pointer("/metadata/uid").and_then(Value::as_str).filter(|u| wanted.contains(u)) {
+            saved_objects.insert(uid.to_string(), o);
+        }
+        Ok(())
+    })?;
+    for v in moved {
+        let (ns, name) = v.key.split_once('/').map_or((None, v.key.as_str()), |(n, m)| (Some(n), m));
+        let api: Api<DynamicObject> = match ns {
+            Some(ns) if resolved.namespaced => Api::namespaced_with(conn.client.clone(), ns, &resolved.api),
+            _ => Api::all_with(conn.client.clone(), &resolved.api),
+        };
+        let Some(object) =
+            api.get_opt(name).await.map_err(|e| conn.unreachable_or(e, &format!("read {kind} {}", v.key)))?
+        else {
+            drift.push(format!("{kind} {}: deleted since the backup", v.key));
+            continue;
+        };
+        let mut now = serde_json::to_value(&object).unwrap_or_default();
+        strip_server_fields(&mut now);
+        // As the backup wrote it: the listed version's apiVersion and kind.
+        if let Some(map) = now.as_object_mut() {
+            map.insert("apiVersion".into(), Value::String(resolved.api.api_version.clone()));
+            map.insert("kind".into(), Value::String(resolved.api.kind.clone()));
+        }
+        let parts = differences(saved_objects.get(&v.uid).unwrap_or(&Value::Null), &now);
+        if !parts.is_empty() {
+            drift.push(format!("{kind} {}: changed since the backup ({})", v.key, parts.join(", ")));
+        }
+    }
+    Ok(drift)
+}
+
+/// The parts of two objects (as a restore would create them) that differ:
+/// top-level fields, and metadata fields by name.
+fn differences(saved: &Value, now: &Value) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let fields = |v: &Value| v.as_object().cloned().unwrap_or_default();
+    let (a, b) = (fields(saved), fields(now));
+    let mut parts = Vec::new();
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        if key == "metadata" {
+            let meta = |m: Option<&Value>| m.and_then(Value::as_object).unwrap_or(&empty).clone();
+            let (ma, mb) = (meta(a.get(key)), meta(b.get(key)));
+            let mut names: Vec<&String> = ma.keys().chain(mb.keys()).collect();
+            names.sort();
+            names.dedup();
+            parts.extend(names.into_iter().filter(|n| ma.get(*n) != mb.get(*n)).map(|n| format!("metadata.{n}")));
+        } else if a.get(key) != b.get(key) {
+            parts.push(key.clone());
+        }
+    }
+    parts
+}
+
+/// uid, key and resourceVersion of every live object of a kind, listed as
+/// metadata only, page by page.
+async fn live_versions(
+    conn: &Connection,
+    resolved: &resource::Resolved,
+    namespaces: Option<&[String]>,
+) -> Result<Vec<manifest::ObjectVersion>, ClusterError> {
+    let mut out = Vec::new();
+    for api in apis(conn, resolved, namespaces) {
+        let mut params = ListParams::default().limit(PAGE);
+        loop {
+            let page = retry::with_retry(Duration::from_secs(60), |_, _| {}, async || api.list_metadata(&params).await)
+                .await
+                .map_err(|e| conn.unreachable_or(e, &format!("list {}", resolved.name)))?;
+            for item in &page.items {
+                let m = &item.metadata;
+                let key = match &m.namespace {
+                    Some(ns) => format!("{ns}/{}", m.name.clone().unwrap_or_default()),
+                    None => m.name.clone().unwrap_or_default(),
+                };
+                out.push(manifest::ObjectVersion {
+                    uid: m.uid.clone().unwrap_or_default(),
+                    key,
+                    resource_version: m.resource_version.clone().unwrap_or_default(),
+                });
+            }
+            match page.metadata.continue_.filter(|t| !t.is_empty()) {
+                Some(token) => params = params.continue_token(&token),
+                None => break,
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The APIs that list a kind in the given namespaces, or in all.
+fn apis(conn: &Connection, resolved: &resource::Resolved, namespaces: Option<&[String]>) -> Vec<Api<DynamicObject>> {
+    match namespaces.filter(|_| resolved.namespaced) {
+        Some(list) => list.iter().map(|ns| Api::namespaced_with(conn.client.clone(), ns, &resolved.api)).collect(),
+        None => vec![Api::all_with(conn.client.clone(), &resolved.api)],
+    }
+}
+
+/// The first object a backup file holds.
+fn first_object(path: &std::path::Path) -> Result<Option<Value>, ClusterError> {
+    let mut first = None;
+    manifest::scan_file(path, |o| {
+        if first.is_none() {
+            first = Some(o);
+        }
+        Ok(())
+    })?;
+    Ok(first)
+}
+
+/// The older proof, for a backup without versions.json: equal counts, and a
+/// dry-run create of every saved object.
+async fn prove_by_dry_run(
+    conn: &Connection,
+    dir: &std::path::Path,
+    manifest: &Manifest,
+    report: Reporter,
+) -> Result<Proof, ClusterError> {
+    let fail = |problem: String| ClusterError::Backup { dir: dir.to_path_buf(), problem };
     let mut kinds = Vec::new();
     let total = manifest.total();
     let done = Mutex::new(0u64);
@@ -96,7 +303,7 @@ pub async fn prove(conn: &Connection, dir: &std::path::Path, report: Reporter) -
         }
         kinds.push((entry.resource.clone(), entry.count));
     }
-    Ok(Proof { dir: dir.display().to_string(), objects: total, kinds })
+    Ok(Proof { dir: dir.display().to_string(), objects: total, kinds, how: How::EveryObjectDryRun })
 }
 
 /// The proof for a destructive step that has already started once (it failed,
@@ -118,11 +325,11 @@ pub async fn prove_after_start(conn: &Connection, dir: &std::path::Path) -> Resu
         };
         let mut saved = std::collections::HashSet::new();
         manifest::scan_file(&dir.join(&entry.file), |o| {
-            saved.insert(object_key(&o));
+            saved.insert(manifest::object_key(&o));
             Ok(())
         })?;
         for object in live_objects(conn, &resolved, manifest.namespaces.as_deref()).await? {
-            let key = object_key(&serde_json::to_value(&object).unwrap_or_default());
+            let key = manifest::object_key(&serde_json::to_value(&object).unwrap_or_default());
             if !saved.contains(&key) {
                 unsaved.push(format!("{} {key}", entry.resource));
             }
@@ -143,15 +350,6 @@ pub async fn prove_after_start(conn: &Connection, dir: &std::path::Path) -> Resu
         dir.display(),
         manifest.total()
     ))
-}
-
-/// `namespace/name`, or `name` for cluster-scoped objects.
-fn object_key(object: &Value) -> String {
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
-    match object.pointer("/metadata/namespace").and_then(Value::as_str) {
-        Some(ns) => format!("{ns}/{name}"),
-        None => name.to_string(),
-    }
 }
 
 /// Every live object of a kind, in the given namespaces or all.

@@ -25,7 +25,7 @@ pub async fn resolve_version(client: &Client, name: &str, version: &str) -> Resu
     let (plural, group) = split_name(name);
     let api_group = match discovery::group(client, group).await {
         Ok(g) => g,
-        Err(kube::Error::Discovery(_)) => return Ok(None),
+        Err(e) if group_unknown(&e) => return Ok(None),
         Err(e) => return Err(ClusterError::api(format!("discover API group `{group}`"), e)),
     };
     Ok(api_group
@@ -42,7 +42,7 @@ pub async fn resolve(client: &Client, name: &str) -> Result<Resolved, ClusterErr
     let (plural, group) = split_name(name);
     let api_group = match discovery::group(client, group).await {
         Ok(g) => g,
-        Err(kube::Error::Discovery(_)) => {
+        Err(e) if group_unknown(&e) => {
             return Err(ClusterError::NotServed {
                 resource: name.to_string(),
                 hint: Some(format!("no API group `{group}`; is its CustomResourceDefinition installed?")),
@@ -59,4 +59,14 @@ pub async fn resolve(client: &Client, name: &str) -> Result<Resolved, ClusterErr
             resource: name.to_string(),
             hint: Some(format!("group `{group}` is served but has no resource `{plural}`")),
         })
+}
+
+/// Whether discovery failed because the server does not (yet) serve the group:
+/// a CRD created a moment ago is answered 404 until discovery has caught up.
+fn group_unknown(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Discovery(_) => true,
+        kube::Error::Api(status) => status.code == 404,
+        _ => false,
+    }
 }

@@ -176,6 +176,31 @@ pub fn reporter(out: &Tee, index: usize) -> Reporter {
     })
 }
 
+/// Runs the backup step `step`. With `refresh`, the operator has seen how the
+/// cluster changed since this step last ran and asked for a new backup.
+#[allow(clippy::too_many_arguments)]
+pub async fn take_backup(
+    ctx: &Context,
+    journal: &Journal,
+    step: &Step,
+    values: &BTreeMap<String, String>,
+    index: usize,
+    out: &Tee,
+    mut cancel: CancelSignal,
+    refresh: bool,
+) -> Result<String, StepError> {
+    let Action::Backup(b) = step.action() else { return Err(StepError::new("not a backup step")) };
+    let item = values.get("item").map(String::as_str).filter(|_| step.for_each.is_some());
+    let conn = ctx.connection(step, values).await?;
+    let resources = render_all(&b.resources, values)?;
+    let dir = backup_dir(journal, step, item);
+    let mut request = BackupRequest::new(resources, dir.clone());
+    request.namespaces = b.namespaces.as_ref().map(|ns| render_all(ns, values)).transpose()?;
+    request.refresh = refresh;
+    let manifest = interruptible(&mut cancel, backup(&conn, &request, reporter(out, index))).await??;
+    Ok(format!("saved {} objects of {} kinds to {}", manifest.total(), manifest.kinds.len(), dir.display()))
+}
+
 /// Where a backup step keeps its files.
 pub fn backup_dir(journal: &Journal, step: &Step, item: Option<&str>) -> PathBuf {
     let name = match item {
@@ -227,15 +252,7 @@ pub async fn run(
             }
         },
         Action::Check(check) => run_check(ctx, journal, step, check, values, index, out, cancel).await,
-        Action::Backup(b) => {
-            let conn = ctx.connection(step, values).await?;
-            let resources = render_all(&b.resources, values)?;
-            let dir = backup_dir(journal, step, item);
-            let mut request = BackupRequest::new(resources, dir.clone());
-            request.namespaces = b.namespaces.as_ref().map(|ns| render_all(ns, values)).transpose()?;
-            let manifest = interruptible(&mut cancel, backup(&conn, &request, report)).await??;
-            Ok(format!("saved {} objects of {} kinds to {}", manifest.total(), manifest.kinds.len(), dir.display()))
-        }
+        Action::Backup(_) => take_backup(ctx, journal, step, values, index, out, cancel, false).await,
         Action::Restore(r) => {
             let conn = ctx.connection(step, values).await?;
             let from = backup_dir_of(journal, ctx, &r.from.value, item)?;
@@ -556,8 +573,24 @@ fn backup_dir_of(journal: &Journal, _ctx: &Context, id: &str, item: Option<&str>
     }
 }
 
+/// Why a destructive step's backups did not prove out.
+pub enum ProofFailure {
+    /// Objects changed, created or deleted since the backup: taking it again helps.
+    Drift(Vec<String>),
+    Other(String),
+}
+
+impl From<crate::cluster::ClusterError> for ProofFailure {
+    fn from(e: crate::cluster::ClusterError) -> Self {
+        match e {
+            crate::cluster::ClusterError::Drift { changes, .. } => ProofFailure::Drift(changes),
+            other => ProofFailure::Other(other.to_string()),
+        }
+    }
+}
+
 /// Backup steps of the same hop that come before `index`.
-fn earlier_backups<'w>(work: &'w [WorkItem], resolved: &Resolved, index: usize) -> Vec<(usize, &'w WorkItem)> {
+pub fn earlier_backups<'w>(work: &'w [WorkItem], resolved: &Resolved, index: usize) -> Vec<(usize, &'w WorkItem)> {
     let hop = work[index].hop;
     work.iter()
         .enumerate()
@@ -578,7 +611,7 @@ pub async fn prove_backups(
     resolved: &Resolved<'_>,
     index: usize,
     out: &Tee,
-) -> Result<String, String> {
+) -> Result<String, ProofFailure> {
     let backups = earlier_backups(work, resolved, index);
     if backups.is_empty() {
         return Ok("this procedure takes no backup before this step".into());
@@ -587,16 +620,16 @@ pub async fn prove_backups(
     for (i, w) in backups {
         let step = resolved.step(w);
         if journal.steps()[i].state != StepState::Done {
-            return Err(format!("backup step `{}` has not completed", step.id.value));
+            return Err(ProofFailure::Other(format!("backup step `{}` has not completed", step.id.value)));
         }
         let values = BTreeMap::from([("item".to_string(), w.item.clone().unwrap_or_default())]);
-        let conn = ctx.connection(step, &values).await.map_err(|e| e.message)?;
+        let conn = ctx.connection(step, &values).await.map_err(|e| ProofFailure::Other(e.message))?;
         let dir = backup_dir(journal, step, w.item.as_deref());
         if journal.steps()[index].attempts > 0 {
-            proofs.push(proof::prove_after_start(&conn, &dir).await.map_err(|e| e.to_string())?);
+            proofs.push(proof::prove_after_start(&conn, &dir).await.map_err(ProofFailure::from)?);
             continue;
         }
-        let p = proof::prove(&conn, &dir, reporter(out, index)).await.map_err(|e| e.to_string())?;
+        let p = proof::prove(&conn, &dir, reporter(out, index)).await.map_err(ProofFailure::from)?;
         proofs.push(p.summary());
     }
     Ok(proofs.join("; "))

@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 mod execute;
 mod failure;
+mod gate;
 mod lease;
 mod notes;
 mod orphan;

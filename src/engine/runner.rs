@@ -9,8 +9,9 @@ use tokio::sync::oneshot;
 
 use super::error::EngineError;
 use super::events::{Answer, Event, Msg, Question, StepInfo, Tee};
-use super::execute::{self, Context, StepError};
+use super::execute::{self, Context};
 use super::failure::FailureChoice;
+use super::gate::Gate;
 use super::work::{Resolved, WorkItem};
 use crate::commands::CancelSignal;
 use crate::journal::{Journal, SessionStatus, StepState};
@@ -225,18 +226,10 @@ impl Runner<'_> {
         });
         loop {
             let unlocked_by = if step.destructive {
-                match execute::prove_backups(&self.ctx, &self.journal, &self.work, &self.resolved, index, &self.out)
-                    .await
-                {
-                    Ok(proof) => Some(proof),
-                    Err(e) => {
-                        let err = StepError::new(format!("the destructive step is locked: {e}"));
-                        let choice = super::failure::ask(self, index, &step, &values, &err).await?;
-                        match self.after_failure(index, choice) {
-                            None => continue,
-                            Some(end) => return end,
-                        }
-                    }
+                match self.pass_gate(index, &step, &values).await? {
+                    Passed::Open(proof) => Some(proof),
+                    Passed::Again => continue,
+                    Passed::End(end) => return end,
                 }
             } else {
                 None
@@ -245,6 +238,15 @@ impl Runner<'_> {
                 Confirmed::Go => {}
                 Confirmed::Skip => return self.skip(index),
                 Confirmed::Stop => return Ok(StepEnd::End(SessionStatus::Interrupted, RunOutcome::Stopped)),
+            }
+            // Again right before it starts: the confirmation may have stayed open
+            // for minutes, and whatever changed meanwhile would be lost unsaved.
+            if step.destructive && !self.ctx.mode.is_rehearsal() {
+                match self.pass_gate(index, &step, &values).await? {
+                    Passed::Open(_) => {}
+                    Passed::Again => continue,
+                    Passed::End(end) => return end,
+                }
             }
             if step.destructive
                 && !self.ctx.mode.is_rehearsal()
@@ -281,6 +283,28 @@ impl Runner<'_> {
                 }
             }
         }
+    }
+
+    /// The destructive step's gate ([`super::gate`]), with the failure menu
+    /// when the backups cannot unlock it.
+    async fn pass_gate(
+        &mut self,
+        index: usize,
+        step: &Step,
+        values: &BTreeMap<String, String>,
+    ) -> Result<Passed, EngineError> {
+        Ok(match super::gate::check(self, index).await? {
+            Gate::Open(proof) => Passed::Open(proof),
+            Gate::Again => Passed::Again,
+            Gate::Stop => Passed::End(Ok(StepEnd::End(SessionStatus::Interrupted, RunOutcome::Stopped))),
+            Gate::Locked(err) => {
+                let choice = super::failure::ask(self, index, step, values, &err).await?;
+                match self.after_failure(index, choice) {
+                    None => Passed::Again,
+                    Some(end) => Passed::End(end),
+                }
+            }
+        })
     }
 
     /// Where the step loop goes after the failure menu; `None` tries the step again.
@@ -391,6 +415,14 @@ impl Runner<'_> {
             }
         }
     }
+}
+
+/// What the step loop does after the gate.
+enum Passed {
+    Open(String),
+    /// Prove and ask again from the top.
+    Again,
+    End(Result<StepEnd, EngineError>),
 }
 
 enum StepEnd {

@@ -1,0 +1,100 @@
+//! The gate in front of a destructive step: the backups before it must prove
+//! out against the cluster as it is, once before the confirmation (what the
+//! operator reads) and again right before the step starts (the confirmation may
+//! have stayed open for minutes). When the cluster changed since a backup, the
+//! operator sees every change and chooses to take the backups again (the ones
+//! taken before are kept) or to stop; `--yes` takes them again.
+
+use std::collections::BTreeMap;
+
+use super::error::EngineError;
+use super::events::{Answer, Event, Question};
+use super::execute::{self, ProofFailure, StepError};
+use super::runner::Runner;
+use crate::journal::StepState;
+
+/// How many changes the question lists before it counts the rest.
+const SHOWN: usize = 20;
+
+/// What the gate decided.
+pub enum Gate {
+    /// The backups prove out: the proof, as the operator is shown it.
+    Open(String),
+    /// The backups were taken again: prove and ask again.
+    Again,
+    /// The operator stopped (or the new backup failed; it says why).
+    Stop,
+    /// The backups cannot unlock the step; the failure menu takes over.
+    Locked(StepError),
+}
+
+pub async fn check(runner: &mut Runner<'_>, index: usize) -> Result<Gate, EngineError> {
+    let proof =
+        execute::prove_backups(&runner.ctx, &runner.journal, &runner.work, &runner.resolved, index, &runner.out).await;
+    match proof {
+        Ok(proof) => Ok(Gate::Open(proof)),
+        Err(ProofFailure::Other(e)) => Ok(Gate::Locked(StepError::new(format!("the destructive step is locked: {e}")))),
+        Err(ProofFailure::Drift(changes)) => {
+            if !ask_to_refresh(runner, index, &changes).await? {
+                return Ok(Gate::Stop);
+            }
+            Ok(if refresh(runner, index).await? { Gate::Again } else { Gate::Stop })
+        }
+    }
+}
+
+async fn ask_to_refresh(runner: &mut Runner<'_>, index: usize, changes: &[String]) -> Result<bool, EngineError> {
+    let mut does = vec![format!(
+        "the cluster changed since the backup: {} objects differ, and the step would take them unsaved",
+        changes.len()
+    )];
+    does.extend(changes.iter().take(SHOWN).map(|c| format!("  {c}")));
+    if changes.len() > SHOWN {
+        does.push(format!("  … and {} more", changes.len() - SHOWN));
+    }
+    does.push("take the backups before this step again; each one taken before is kept beside the new one".into());
+    // Said as a warning too, so that a log or a headless run keeps the list.
+    runner.send(Event::Warning { index: Some(index), text: does.join("\n") });
+    let question = Question::Confirm {
+        index,
+        title: "Take the backup again".into(),
+        does,
+        destructive: false,
+        word: None,
+        skippable: false,
+        unlocked_by: None,
+    };
+    Ok(runner.ask(question).await? == Answer::Yes)
+}
+
+/// Runs every backup step of the hop before `index` again. False when one of
+/// them fails; it is then recorded failed, and a resume starts there.
+async fn refresh(runner: &mut Runner<'_>, index: usize) -> Result<bool, EngineError> {
+    let backups: Vec<(usize, super::work::WorkItem)> = execute::earlier_backups(&runner.work, &runner.resolved, index)
+        .into_iter()
+        .map(|(i, w)| (i, w.clone()))
+        .collect();
+    for (i, w) in backups {
+        let step = runner.resolved.step(&w).clone();
+        let values: BTreeMap<String, String> = runner.step_values(&w);
+        runner.journal.start_step(i)?;
+        let cancel = runner.cancel.clone();
+        let taken = execute::take_backup(&runner.ctx, &runner.journal, &step, &values, i, &runner.out, cancel, true);
+        match taken.await {
+            Ok(outcome) => {
+                runner.journal.finish_step(i, StepState::Done, Some(outcome.clone()), None)?;
+                runner.send(Event::StepFinished { index: i, state: "done".into(), outcome });
+            }
+            Err(e) => {
+                let state = if e.interrupted { StepState::Interrupted } else { StepState::Failed };
+                runner.journal.finish_step(i, state, None, Some(e.message.clone()))?;
+                runner.send(Event::Warning {
+                    index: Some(i),
+                    text: format!("the backup could not be taken again: {}", e.message),
+                });
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
