@@ -524,6 +524,8 @@ fn another_cluster_is_refused_on_resume() {
         (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned(), show)
     };
     // A session on the first cluster, stopped at the removal since no --confirm word is given.
+    // The mesh's CRDs are there (with no objects), so its backup is complete.
+    seed::install_crds(&tb.kubectl, &tb.kubeconfig, &tb.context);
     let (code, _, show) = stepwise(
         &kubeconfig,
         &[
