@@ -331,6 +331,24 @@ impl Runner<'_> {
         does: &[String],
         unlocked_by: Option<String>,
     ) -> Result<Confirmed, EngineError> {
+        // A destructive step done by hand asks for its word before the operator
+        // does it, as any other destructive step does; then for its being done.
+        if let (Action::Manual(_), Confirm::Typed(word), true) = (step.action(), step.confirmation(), step.destructive) {
+            let question = Question::Confirm {
+                index,
+                title: step.title.clone(),
+                does: does.to_vec(),
+                destructive: true,
+                word: Some(word.render_partial(values)),
+                skippable: step.skippable,
+                unlocked_by: unlocked_by.clone(),
+            };
+            match self.ask(question).await? {
+                Answer::Yes => {}
+                Answer::Skip if step.skippable => return Ok(Confirmed::Skip),
+                _ => return Ok(Confirmed::Stop),
+            }
+        }
         let question = match (step.action(), step.confirmation()) {
             (Action::Note(n), _) if n.severity != Severity::Info => Question::Acknowledge {
                 title: step.title.clone(),
