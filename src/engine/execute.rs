@@ -45,15 +45,19 @@ pub struct StepError {
     pub message: String,
     /// Ctrl-C or SIGTERM, not a failure of the step.
     pub interrupted: bool,
+    /// The step did its work, but these objects were already in the cluster
+    /// with other content and were left as they are: not a success until the
+    /// operator has read the list.
+    pub differences: Vec<String>,
 }
 
 impl StepError {
     pub fn new(message: impl Into<String>) -> Self {
-        StepError { message: message.into(), interrupted: false }
+        StepError { message: message.into(), interrupted: false, differences: Vec::new() }
     }
 
     fn interrupted() -> Self {
-        StepError { message: "interrupted; the step was cut short".into(), interrupted: true }
+        StepError { interrupted: true, ..StepError::new("interrupted; the step was cut short") }
     }
 }
 
@@ -297,20 +301,20 @@ pub async fn run(
                     )
                 })
                 .collect();
-            if !different.is_empty() {
-                text.push_str(&format!(
-                    "; {} were already there with other content and were left as they are (first: {})",
-                    different.len(),
-                    different.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
-                ));
-            }
             if !result.dropped_owner_refs.is_empty() {
                 text.push_str(&format!(
                     "; dropped {} owner references to owners that are gone",
                     result.dropped_owner_refs.len()
                 ));
             }
-            Ok(text)
+            if different.is_empty() || mode.is_rehearsal() {
+                return Ok(text);
+            }
+            text.push_str(&format!(
+                "; done with differences: {} objects were already there with other content and were left as they are",
+                different.len()
+            ));
+            Err(StepError { differences: different, ..StepError::new(text) })
         }
         Action::RolloutRestart(action) => {
             let conn = ctx.connection(step, values).await?;

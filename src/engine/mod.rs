@@ -185,10 +185,12 @@ pub async fn resume(
         }
         let _ = out
             .send(Msg::Event(Event::Notice { text: format!("continuing with changed runbooks: {}", list.join("; ")) }));
-        journal.update_meta(|m| m.runbooks = current)?;
     }
     let work = resolved.work(&values);
-    if work.len() != journal.steps().len() {
+    if !changes.is_empty() {
+        remap_steps(&mut journal, &resolved, &work, &out).await?;
+        journal.update_meta(|m| m.runbooks = current)?;
+    } else if work.len() != journal.steps().len() {
         return Err(EngineError::Refused(format!(
             "session {} recorded {} steps but its runbooks now give {}; it cannot be resumed safely",
             meta.id,
@@ -201,6 +203,81 @@ pub async fn resume(
     let mut runner = Runner { resolved, work, journal, ctx, out: events::Tee::new(out), cancel, values };
     compare_with_cluster(&runner).await;
     begin(&mut runner, req.break_lease).await
+}
+
+/// After the runbooks changed, matches what the journal recorded to the new
+/// plan by hop, step id and item — never by position, which an inserted step
+/// would shift. A new step starts pending; a recorded step that is gone, or
+/// whose kind changed (it starts pending again), is listed, and the operator
+/// confirms before the journal is rewritten.
+async fn remap_steps(
+    journal: &mut Journal,
+    resolved: &work::Resolved<'_>,
+    work: &[work::WorkItem],
+    out: &Outbox,
+) -> Result<(), EngineError> {
+    let recorded = journal.steps().to_vec();
+    let mut used = vec![false; recorded.len()];
+    let mut next = Vec::with_capacity(work.len());
+    let mut notes = Vec::new();
+    for w in work {
+        let step = resolved.step(w);
+        let kind = step.action().kind();
+        let fresh = StepRecord::pending(
+            w.hop,
+            step.id.value.clone(),
+            w.item.clone(),
+            step.title.clone(),
+            kind,
+            step.destructive,
+        );
+        let found = recorded
+            .iter()
+            .enumerate()
+            .position(|(i, r)| !used[i] && r.hop == w.hop && r.step == step.id.value && r.item == w.item);
+        match found {
+            Some(i) if recorded[i].kind == kind => {
+                used[i] = true;
+                next.push(StepRecord { title: fresh.title, destructive: fresh.destructive, ..recorded[i].clone() });
+            }
+            Some(i) => {
+                used[i] = true;
+                notes.push(format!(
+                    "`{}` is now a {kind} step (was {}, {}): it runs again",
+                    step.id.value, recorded[i].kind, recorded[i].state
+                ));
+                next.push(fresh);
+            }
+            None => {
+                notes.push(format!("`{}` is new: it runs in its turn", step.id.value));
+                next.push(fresh);
+            }
+        }
+    }
+    for (r, _) in recorded.iter().zip(&used).filter(|(_, u)| !**u) {
+        notes.push(format!("`{}` is no longer in the runbooks (it was {})", r.step, r.state));
+    }
+    if !notes.is_empty() {
+        // Said as a notice too, so that a log or a headless run keeps the list.
+        let text = format!("the changed runbooks change these steps:\n  {}", notes.join("\n  "));
+        let _ = out.send(Msg::Event(Event::Notice { text }));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let question = Question::Confirm {
+            index: next.iter().position(|r| !r.state.is_settled()).unwrap_or(0),
+            title: "Continue with the changed steps".into(),
+            does: notes,
+            destructive: false,
+            word: None,
+            skippable: false,
+            unlocked_by: None,
+        };
+        out.send(Msg::Ask(question, tx)).map_err(|_| EngineError::NoFrontEnd)?;
+        if rx.await.map_err(|_| EngineError::NoFrontEnd)? != Answer::Yes {
+            return Err(EngineError::Refused("stopped before the changed steps; nothing was changed".into()));
+        }
+    }
+    journal.replace_steps(next)?;
+    Ok(())
 }
 
 /// A real session that did not finish holds what the operator needs next: its

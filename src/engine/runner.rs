@@ -128,6 +128,12 @@ impl Runner<'_> {
             if self.cancel.is_cancelled() {
                 return self.end(SessionStatus::Interrupted, RunOutcome::Interrupted, started);
             }
+            // Steps matched by id after the runbooks changed may be done already
+            // beyond a new one.
+            if self.journal.steps()[index].state.is_settled() {
+                index += 1;
+                continue;
+            }
             super::drill::hold(super::drill::Point::Before(index)).await;
             if !self.acknowledge_hop(index).await? {
                 return self.end(SessionStatus::Interrupted, RunOutcome::Stopped, started);
@@ -268,6 +274,7 @@ impl Runner<'_> {
                     self.send(Event::StepFinished { index, state: "done".into(), outcome });
                     return Ok(StepEnd::Next);
                 }
+                Err(e) if !e.differences.is_empty() => return self.acknowledge_differences(index, &step, e).await,
                 Err(e) if e.interrupted => {
                     self.journal.finish_step(index, StepState::Interrupted, None, Some(e.message.clone()))?;
                     self.send(Event::StepFinished { index, state: "interrupted".into(), outcome: e.message });
@@ -307,6 +314,40 @@ impl Runner<'_> {
         })
     }
 
+    /// A restore that left objects as they were because they already existed
+    /// with other content is done only once the operator has read which; the
+    /// list stays in the transcript. Stopping instead leaves the step to run
+    /// again on resume (a restore can).
+    async fn acknowledge_differences(
+        &mut self,
+        index: usize,
+        step: &Step,
+        e: execute::StepError,
+    ) -> Result<StepEnd, EngineError> {
+        const SHOWN: usize = 50;
+        let mut text = format!("{}:", e.message);
+        for d in e.differences.iter().take(SHOWN) {
+            text.push_str(&format!("\n  {d}"));
+        }
+        if e.differences.len() > SHOWN {
+            text.push_str(&format!("\n  … and {} more", e.differences.len() - SHOWN));
+        }
+        text.push_str("\nCompare each with the backup and fix what should not stay as it is.");
+        let question = Question::Acknowledge {
+            title: format!("\"{}\" is done with differences", step.title),
+            text,
+            severity: Severity::Warning,
+        };
+        if self.ask(question).await? != Answer::Yes {
+            self.journal.finish_step(index, StepState::Interrupted, None, Some(e.message.clone()))?;
+            self.send(Event::StepFinished { index, state: "interrupted".into(), outcome: e.message });
+            return Ok(StepEnd::End(SessionStatus::Interrupted, RunOutcome::Stopped));
+        }
+        self.journal.finish_step(index, StepState::Done, Some(e.message.clone()), None)?;
+        self.send(Event::StepFinished { index, state: "done".into(), outcome: e.message });
+        Ok(StepEnd::Next)
+    }
+
     /// Where the step loop goes after the failure menu; `None` tries the step again.
     fn after_failure(&mut self, index: usize, choice: FailureChoice) -> Option<Result<StepEnd, EngineError>> {
         match choice {
@@ -333,7 +374,8 @@ impl Runner<'_> {
     ) -> Result<Confirmed, EngineError> {
         // A destructive step done by hand asks for its word before the operator
         // does it, as any other destructive step does; then for its being done.
-        if let (Action::Manual(_), Confirm::Typed(word), true) = (step.action(), step.confirmation(), step.destructive) {
+        if let (Action::Manual(_), Confirm::Typed(word), true) = (step.action(), step.confirmation(), step.destructive)
+        {
             let question = Question::Confirm {
                 index,
                 title: step.title.clone(),

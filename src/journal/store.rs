@@ -147,6 +147,15 @@ impl Journal {
         })
     }
 
+    /// Replaces every step record: after the runbooks changed, the steps are
+    /// matched to the new plan by id (see the engine's resume).
+    pub fn replace_steps(&mut self, steps: Vec<StepRecord>) -> Result<(), JournalError> {
+        self.writable()?;
+        write_json(&self.dir, STEPS_FILE, &steps)?;
+        self.steps = steps;
+        Ok(())
+    }
+
     /// Records the command step `index` has just started.
     pub fn record_child(&mut self, index: usize, child: crate::process::ProcessMark) -> Result<(), JournalError> {
         self.change_step(index, |step| step.child = Some(child))
