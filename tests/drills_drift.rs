@@ -27,16 +27,6 @@ const OBJECTS: usize = 10;
 const PAUSE_BEFORE_REMOVAL: usize = 1;
 const PAUSE_BEFORE_RESTORE: usize = 4;
 
-const PRODUCT: &str = "id: drift-mesh
-name: Drift Mesh
-description: A made-up product upgraded by removing and deploying it again.
-releases: [1.0.0, 1.1.0]
-path:
-  rules:
-    - reason: One minor at a time.
-      max_minor: 1
-";
-
 const PROCEDURE: &str = r#"id: reinstall
 product: drift-mesh
 title: Remove and deploy again
@@ -127,7 +117,15 @@ impl Scene {
         }
         let product = scene.work.path().join("runbooks/drift-mesh");
         std::fs::create_dir_all(&product).unwrap();
-        std::fs::write(product.join("product.yaml"), PRODUCT).unwrap();
+        std::fs::write(
+            product.join("product.yaml"),
+            support::two_release_product(
+                "drift-mesh",
+                "Drift Mesh",
+                "A made-up product upgraded by removing and deploying it again.",
+            ),
+        )
+        .unwrap();
         std::fs::write(product.join("reinstall.yaml"), PROCEDURE).unwrap();
         std::fs::create_dir_all(scene.go_dir()).unwrap();
         scene
@@ -211,18 +209,7 @@ fn api_resource(group: &str) -> ApiResource {
 }
 
 fn crd(group: &str) -> serde_json::Value {
-    let schema = json!({"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}});
-    json!({
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": format!("gadgets.{group}")},
-        "spec": {
-            "group": group,
-            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
-            "scope": "Namespaced",
-            "versions": [{"name": "v1", "served": true, "storage": true, "schema": schema}],
-        }
-    })
+    support::loose_crd(group, "gadgets", "Gadget")
 }
 
 /// The stepwise a drill started; it does not outlive the test.

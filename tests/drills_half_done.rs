@@ -19,16 +19,6 @@ use serde_json::json;
 const WORD: &str = "half-mesh";
 const OBJECTS: usize = 20;
 
-const PRODUCT: &str = "id: half-mesh
-name: Half Mesh
-description: A made-up product whose removal fails after deleting its CRDs.
-releases: [1.0.0, 1.1.0]
-path:
-  rules:
-    - reason: One minor at a time.
-      max_minor: 1
-";
-
 const PROCEDURE: &str = r#"id: reinstall
 product: half-mesh
 title: Remove and deploy again
@@ -66,18 +56,7 @@ steps:
 "#;
 
 fn crd() -> serde_json::Value {
-    let schema = json!({"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}});
-    json!({
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": "widgets.halfdone.stepwise.test"},
-        "spec": {
-            "group": "halfdone.stepwise.test",
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-            "scope": "Namespaced",
-            "versions": [{"name": "v1", "served": true, "storage": true, "schema": schema}],
-        }
-    })
+    support::loose_crd("halfdone.stepwise.test", "widgets", "Widget")
 }
 
 fn widgets(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
@@ -121,7 +100,15 @@ async fn a_removal_that_failed_after_deleting_the_crds_can_be_finished_by_hand_a
     }
     let product = work.path().join("runbooks/half-mesh");
     std::fs::create_dir_all(&product).unwrap();
-    std::fs::write(product.join("product.yaml"), PRODUCT).unwrap();
+    std::fs::write(
+        product.join("product.yaml"),
+        support::two_release_product(
+            "half-mesh",
+            "Half Mesh",
+            "A made-up product whose removal fails after deleting its CRDs.",
+        ),
+    )
+    .unwrap();
     std::fs::write(product.join("reinstall.yaml"), PROCEDURE).unwrap();
     let state = work.path().join("state");
     let stepwise = || {
@@ -165,26 +152,14 @@ async fn a_removal_that_failed_after_deleting_the_crds_can_be_finished_by_hand_a
 /// Answers the interactive resume in a pseudo-terminal: type the removal's word,
 /// then (after it fails again) mark it done by hand behind the same word, and
 /// confirm the rest. Returns what the screen showed.
-fn finish_by_hand(mut cmd: std::process::Command) -> String {
-    use expectrl::Expect;
-    cmd.env("TERM", "xterm");
-    let mut p = expectrl::Session::spawn(cmd).expect("spawn in a pty");
-    p.set_expect_timeout(Some(Duration::from_secs(60)));
-    let mut seen = String::new();
-    let mut answer = |p: &mut expectrl::session::OsSession, prompt: &str, keys: &str| {
-        let found = p.expect(prompt).unwrap_or_else(|e| panic!("waiting for `{prompt}`: {e}\nso far:\n{seen}"));
-        seen.push_str(&String::from_utf8_lossy(found.before()));
-        seen.push_str(prompt);
-        p.send(keys).unwrap();
-    };
-    answer(&mut p, "\"Remove the mesh\" is destructive. Type `half-mesh`", "half-mesh\r");
+fn finish_by_hand(cmd: std::process::Command) -> String {
+    let mut p = support::Pty::spawn(cmd, "the resume at a terminal");
+    p.answer("\"Remove the mesh\" is destructive. Type `half-mesh`", "half-mesh\r");
     // Retry, restore the backup, mark it done, stop: the third.
-    answer(&mut p, "What now?", "\x1b[B\x1b[B\r");
-    answer(&mut p, "\"Mark \"Remove the mesh\" done\" is destructive. Type `half-mesh`", "half-mesh\r");
-    answer(&mut p, "Run \"Deploy the new release\"?", "\r");
-    answer(&mut p, "Run \"Restore the widgets\"?", "\r");
-    answer(&mut p, "Session finished", "");
-    let rest = p.expect(expectrl::Eof).map(|c| String::from_utf8_lossy(c.before()).into_owned()).unwrap_or_default();
-    seen.push_str(&rest);
-    seen
+    p.answer("What now?", "\x1b[B\x1b[B\r");
+    p.answer("\"Mark \"Remove the mesh\" done\" is destructive. Type `half-mesh`", "half-mesh\r");
+    p.answer("Run \"Deploy the new release\"?", "\r");
+    p.answer("Run \"Restore the widgets\"?", "\r");
+    p.answer("Session finished", "");
+    p.finish()
 }

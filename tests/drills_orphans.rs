@@ -12,16 +12,6 @@ use std::time::Duration;
 
 use stepwise::journal::{StepRecord, StepState};
 
-const PRODUCT: &str = "id: slow-mesh
-name: Slow Mesh
-description: A made-up product whose upgrade command takes a long time.
-releases: [1.0.0, 1.1.0]
-path:
-  rules:
-    - reason: One minor at a time.
-      max_minor: 1
-";
-
 /// The first run of the command sleeps long enough to be caught; later runs
 /// end at once. Every start is counted in the marker file.
 const PROCEDURE: &str = r#"id: upgrade
@@ -52,7 +42,15 @@ impl Scene {
         let work = tempfile::tempdir().unwrap();
         let product = work.path().join("runbooks/slow-mesh");
         std::fs::create_dir_all(&product).unwrap();
-        std::fs::write(product.join("product.yaml"), PRODUCT).unwrap();
+        std::fs::write(
+            product.join("product.yaml"),
+            support::two_release_product(
+                "slow-mesh",
+                "Slow Mesh",
+                "A made-up product whose upgrade command takes a long time.",
+            ),
+        )
+        .unwrap();
         std::fs::write(product.join("upgrade.yaml"), PROCEDURE).unwrap();
         Scene { work }
     }
@@ -149,25 +147,12 @@ async fn a_command_left_running_by_a_killed_stepwise_is_found_and_nothing_runs_b
 /// Answers the interactive resume in a pseudo-terminal: stop the command still
 /// running, then "run it again", then confirm the step. Returns the screen.
 fn stop_it_and_run_again(cmd: std::process::Command) -> String {
-    use expectrl::Expect;
-    let mut cmd = cmd;
-    cmd.env("TERM", "xterm");
-    let mut p = expectrl::Session::spawn(cmd).expect("spawn in a pty");
-    p.set_expect_timeout(Some(Duration::from_secs(60)));
-    let mut seen = String::new();
-    let mut answer = |p: &mut expectrl::session::OsSession, prompt: &str, keys: &str| {
-        let found = p.expect(prompt).unwrap_or_else(|e| panic!("waiting for `{prompt}`: {e}\nso far:\n{seen}"));
-        seen.push_str(&String::from_utf8_lossy(found.before()));
-        seen.push_str(prompt);
-        p.send(keys).unwrap();
-    };
+    let mut p = support::Pty::spawn(cmd, "the resume at a terminal");
     // The second choice: stop it.
-    answer(&mut p, "Nothing runs beside it. What now?", "\x1b[B\r");
+    p.answer("Nothing runs beside it. What now?", "\x1b[B\r");
     // The second choice: run it again.
-    answer(&mut p, "Did it finish?", "\x1b[B\r");
-    answer(&mut p, "Run \"Run the vendor upgrade\"?", "\r");
-    answer(&mut p, "Session finished", "");
-    let rest = p.expect(expectrl::Eof).map(|c| String::from_utf8_lossy(c.before()).into_owned()).unwrap_or_default();
-    seen.push_str(&rest);
-    seen
+    p.answer("Did it finish?", "\x1b[B\r");
+    p.answer("Run \"Run the vendor upgrade\"?", "\r");
+    p.answer("Session finished", "");
+    p.finish()
 }

@@ -335,34 +335,20 @@ fn processes_with_env(entry: &str) -> Vec<u32> {
 /// Answers the prompts of an interactive `stepwise resume` in a pseudo-terminal:
 /// `finished` says whether the removal that was cut short is to be marked done
 /// (else it runs again). Returns what the screen showed.
-fn resume_at_the_terminal(journey: &str, mut cmd: Command, finished: bool) -> String {
-    use expectrl::Expect;
-    cmd.env("TERM", "xterm");
-    let mut p = expectrl::Session::spawn(cmd).expect("spawn in a pty");
-    p.set_expect_timeout(Some(Duration::from_secs(120)));
-    let mut seen = String::new();
-    let mut answer = |p: &mut expectrl::session::OsSession, prompt: &str, keys: &str| {
-        let found = p
-            .expect(prompt)
-            .unwrap_or_else(|e| panic!("{journey}, interactive resume: waiting for `{prompt}`: {e}\nso far:\n{seen}"));
-        seen.push_str(&String::from_utf8_lossy(found.before()));
-        seen.push_str(prompt);
-        p.send(keys).unwrap();
-    };
+fn resume_at_the_terminal(journey: &str, cmd: Command, finished: bool) -> String {
+    let mut p = support::Pty::spawn(cmd, &format!("{journey}, interactive resume"));
     if finished {
-        answer(&mut p, "Did it finish?", "\r");
+        p.answer("Did it finish?", "\r");
     } else {
         // The second choice: run it again.
-        answer(&mut p, "Did it finish?", "\x1b[B\r");
-        answer(&mut p, "is destructive", "nginx-mesh\r");
+        p.answer("Did it finish?", "\x1b[B\r");
+        p.answer("is destructive", "nginx-mesh\r");
     }
-    answer(&mut p, "Run \"Deploy the target release\"?", "\r");
-    answer(&mut p, "Run \"Restore the mesh custom resources\"?", "\r");
-    answer(&mut p, "Run \"Re-roll the meshed workloads\"?", "\r");
-    answer(&mut p, "Session finished", "");
-    let rest = p.expect(expectrl::Eof).map(|c| String::from_utf8_lossy(c.before()).into_owned()).unwrap_or_default();
-    seen.push_str(&rest);
-    seen
+    p.answer("Run \"Deploy the target release\"?", "\r");
+    p.answer("Run \"Restore the mesh custom resources\"?", "\r");
+    p.answer("Run \"Re-roll the meshed workloads\"?", "\r");
+    p.answer("Session finished", "");
+    p.finish()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
