@@ -153,7 +153,7 @@ async fn a_removal_that_failed_after_deleting_the_crds_can_be_finished_by_hand_a
 /// then (after it fails again) mark it done by hand behind the same word, and
 /// confirm the rest. Returns what the screen showed.
 fn finish_by_hand(cmd: std::process::Command) -> String {
-    let mut p = support::Pty::spawn(cmd, "the resume at a terminal");
+    let mut p = support::pty::Pty::spawn(cmd, "the resume at a terminal");
     p.answer("\"Remove the mesh\" is destructive. Type `half-mesh`", "half-mesh\r");
     // Retry, restore the backup, mark it done, stop: the third.
     p.answer("What now?", "\x1b[B\x1b[B\r");

@@ -147,7 +147,7 @@ async fn a_command_left_running_by_a_killed_stepwise_is_found_and_nothing_runs_b
 /// Answers the interactive resume in a pseudo-terminal: stop the command still
 /// running, then "run it again", then confirm the step. Returns the screen.
 fn stop_it_and_run_again(cmd: std::process::Command) -> String {
-    let mut p = support::Pty::spawn(cmd, "the resume at a terminal");
+    let mut p = support::pty::Pty::spawn(cmd, "the resume at a terminal");
     // The second choice: stop it.
     p.answer("Nothing runs beside it. What now?", "\x1b[B\r");
     // The second choice: run it again.

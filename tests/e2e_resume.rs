@@ -336,7 +336,7 @@ fn processes_with_env(entry: &str) -> Vec<u32> {
 /// `finished` says whether the removal that was cut short is to be marked done
 /// (else it runs again). Returns what the screen showed.
 fn resume_at_the_terminal(journey: &str, cmd: Command, finished: bool) -> String {
-    let mut p = support::Pty::spawn(cmd, &format!("{journey}, interactive resume"));
+    let mut p = support::pty::Pty::spawn(cmd, &format!("{journey}, interactive resume"));
     if finished {
         p.answer("Did it finish?", "\r");
     } else {

@@ -27,7 +27,7 @@ async fn a_rehearsal_answered_at_the_terminal_prompts() {
 
 /// Answers every prompt of the rehearsal and returns what the screen showed.
 fn drive(cmd: std::process::Command) -> String {
-    let mut p = support::Pty::spawn(cmd, "rehearsal via the terminal");
+    let mut p = support::pty::Pty::spawn(cmd, "rehearsal via the terminal");
     // Variables with defaults: accept each with Enter.
     for name in ["namespace", "mesh_crds", "current_meshctl"] {
         p.answer(name, "\r");

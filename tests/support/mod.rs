@@ -24,6 +24,10 @@
 
 pub mod chart_repo;
 pub mod node;
+// Test binaries only: the sandbox's cluster side shares this module and has no
+// dev-dependencies.
+#[cfg(test)]
+pub mod pty;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -580,44 +584,6 @@ where
             panic!("timed out after {timeout:?} waiting for {what}");
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-}
-
-/// A program in a pseudo-terminal, answered prompt by prompt the way a person
-/// at a terminal would, with everything it showed kept for the test to read.
-pub struct Pty {
-    session: expectrl::session::OsSession,
-    seen: String,
-    what: String,
-}
-
-impl Pty {
-    /// Starts `cmd` (with TERM=xterm) in a pseudo-terminal; `what` names it in failures.
-    pub fn spawn(mut cmd: Command, what: &str) -> Pty {
-        cmd.env("TERM", "xterm");
-        let mut session = expectrl::Session::spawn(cmd).expect("spawn in a pty");
-        session.set_expect_timeout(Some(std::time::Duration::from_secs(120)));
-        Pty { session, seen: String::new(), what: what.to_string() }
-    }
-
-    /// Waits for `prompt` on the screen, then types `keys` (`\r` is Enter, `\x1b[B` the down arrow).
-    pub fn answer(&mut self, prompt: &str, keys: &str) {
-        use expectrl::Expect;
-        let found = self
-            .session
-            .expect(prompt)
-            .unwrap_or_else(|e| panic!("{}: waiting for `{prompt}`: {e}\nso far:\n{}", self.what, self.seen));
-        self.seen.push_str(&String::from_utf8_lossy(found.before()));
-        self.seen.push_str(prompt);
-        self.session.send(keys).unwrap();
-    }
-
-    /// Reads to the end and returns everything the screen showed.
-    pub fn finish(mut self) -> String {
-        use expectrl::Expect;
-        let rest = self.session.expect(expectrl::Eof);
-        self.seen.push_str(&rest.map(|c| String::from_utf8_lossy(c.before()).into_owned()).unwrap_or_default());
-        self.seen
     }
 }
 
