@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use stepwise::journal::{StepRecord, StepState};
+use stepwise::journal::StepState;
 use support::Ran;
 
 /// Exit codes from the README (src/cli/exit.rs).
@@ -200,14 +200,6 @@ fn bad_requests_and_kubeconfigs_fail_fast_with_the_documented_code() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// The steps of the only session under `state`.
-fn steps(state: &Path) -> Vec<StepRecord> {
-    let sessions: Vec<PathBuf> =
-        std::fs::read_dir(state.join("sessions")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
-    assert_eq!(sessions.len(), 1, "one session under {}", state.display());
-    serde_json::from_slice(&std::fs::read(sessions[0].join("steps.json")).unwrap()).unwrap()
-}
-
 #[test]
 fn a_missing_vendor_cli_is_listed_before_anything_runs() {
     const CASE: &str = "bad input drill, missing vendor CLI, preflight";
@@ -222,7 +214,7 @@ fn a_missing_vendor_cli_is_listed_before_anything_runs() {
     let ran = bounded(cmd, state.path());
     let problems = judge(CASE, &ran, PREFLIGHT, &["nginx-meshctl", "/nonexistent/nginx-meshctl-1.7.0", "PATH"]);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-    for s in steps(state.path()) {
+    for s in support::session_steps(state.path()) {
         assert_eq!(s.state, StepState::Pending, "{CASE}, step `{}`: ran although the preflight failed", s.step);
     }
 }
@@ -293,7 +285,7 @@ fn a_vendor_cli_that_exits_non_zero_fails_the_step_resumably() {
     let problems =
         judge(CASE, &ran, STEP_FAILED, &[&argv, "exit code 3", "the license key has expired", "stepwise resume"]);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-    let steps = steps(state.path());
+    let steps = support::session_steps(state.path());
     assert_eq!(steps[0].state, StepState::Failed, "{CASE}: the journal marks the step failed");
 }
 
@@ -311,5 +303,9 @@ fn a_vendor_cli_that_hangs_is_stopped_at_its_timeout() {
     let pid = std::fs::read_to_string(&pid_file).unwrap_or_else(|e| panic!("{CASE}: the CLI never started: {e}"));
     let alive = Path::new("/proc").join(pid.trim());
     assert!(!alive.exists(), "{CASE}: the hung CLI (pid {}) is still running", pid.trim());
-    assert_eq!(steps(state.path())[0].state, StepState::Failed, "{CASE}: the journal marks the step failed");
+    assert_eq!(
+        support::session_steps(state.path())[0].state,
+        StepState::Failed,
+        "{CASE}: the journal marks the step failed"
+    );
 }

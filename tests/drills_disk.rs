@@ -81,13 +81,6 @@ fn ignore_file_size_signal(cmd: &mut Command) {
     }
 }
 
-fn the_session(state: &Path) -> PathBuf {
-    let sessions: Vec<PathBuf> =
-        std::fs::read_dir(state.join("sessions")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
-    assert_eq!(sessions.len(), 1, "one session under {}", state.display());
-    sessions[0].clone()
-}
-
 fn steps(session: &Path) -> Vec<StepRecord> {
     serde_json::from_slice(&std::fs::read(session.join("steps.json")).unwrap()).unwrap()
 }
@@ -189,7 +182,7 @@ async fn an_unwritable_backup_folder_fails_the_backup_and_marks_nothing_done() {
     };
     stop.store(true, Ordering::Relaxed);
     let mount = watcher.join().unwrap();
-    let session = the_session(state.path());
+    let session = support::only_session(state.path());
     assert_failed_cleanly(DRILL, &ran, &session, &client, seeded, &ns).await;
     let said = if root { "Read-only file system" } else { "Permission denied" };
     assert!(ran.stdout.contains(said), "{DRILL}, step `backup-resources`: says `{said}`\n{}", ran.show());
@@ -223,7 +216,7 @@ async fn a_full_disk_fails_the_backup_and_marks_nothing_done() {
         let (state, logs) = (state.path().to_path_buf(), logs.path().to_path_buf());
         tokio::task::spawn_blocking(move || upgrade(tb, &state, &logs, &wrap)).await.unwrap()
     };
-    let session = the_session(state.path());
+    let session = support::only_session(state.path());
     assert_failed_cleanly(DRILL, &ran, &session, &client, seeded, &ns).await;
     assert!(ran.stdout.contains(said), "{DRILL}, step `backup-resources`: says `{said}`\n{}", ran.show());
 }

@@ -1,26 +1,39 @@
-//! Half-done drill: the removal deletes the CRDs — and with them every custom
-//! resource — and then fails, as a vendor CLI does when it times out waiting for
-//! its control plane to stop. Through the real binary: the failure says the
-//! removal ran at least in part (not "nothing destructive has run"); the resume
-//! is not locked out by a proof that compares the cluster with the backup (the
-//! removal has already emptied it) but proves the files; the operator, who
-//! finished the removal by hand, marks the step done behind its typed word,
-//! which the transcript records with who said so; and the session ends with
-//! every object restored as it was.
+//! Half-done drills: a destructive step that ran part of the way, and a step
+//! whose command gave up although its work got done. Through the real binary
+//! on the test bed, each ending with the operator's way forward:
+//!
+//! * the removal deletes the CRDs — and with them every custom resource — and
+//!   then fails, as a vendor CLI does when it times out waiting for its control
+//!   plane to stop. The failure says the removal ran at least in part (not
+//!   "nothing destructive has run"); the resume is not locked out by a proof
+//!   that compares the cluster with the backup (the removal has emptied it) but
+//!   proves the files; the operator, who finished the removal by hand, marks
+//!   the step done behind its typed word, which the transcript records with who
+//!   said so; and every object comes back as it was;
+//! * Ctrl-C during that removal, at a terminal: stepwise stops the command and
+//!   the session; the resume shows what it printed and asks whether it
+//!   finished; the operator says so behind the typed word, and everything
+//!   comes back;
+//! * `helm install --wait` gives up before the Deployment is available, though
+//!   the release is installed and becomes available a little later: "check
+//!   whether it worked after all" runs the runbook's verify and marks the step
+//!   done, where a retry would fail on the release that exists.
 
 mod support;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use kube::api::{Api, DynamicObject, PostParams};
 use kube::discovery::ApiResource;
 use serde_json::json;
 
-const WORD: &str = "half-mesh";
 const OBJECTS: usize = 20;
 
+/// The made-up product's upgrade: `@REMOVE@` is the removal's command (run
+/// by sh, `$0` the work folder), `@GROUP@` the widgets' API group.
 const PROCEDURE: &str = r#"id: reinstall
-product: half-mesh
+product: @PRODUCT@
 title: Remove and deploy again
 description: Backs up the widgets, removes the mesh, deploys it again and restores them.
 disruption: high
@@ -30,19 +43,21 @@ applies:
 variables:
   - name: crd_file
     description: The CRD the new release installs.
+  - name: work_dir
+    description: A folder the removal leaves a mark in.
 steps:
   - id: backup-resources
     title: Save the widgets
     explain: Every widget, before the removal takes them with their CRD.
     backup:
-      resources: [widgets.halfdone.stepwise.test]
+      resources: [widgets.@GROUP@]
   - id: remove
     title: Remove the mesh
-    explain: Deletes the CRD, then fails waiting for a control plane that does not stop.
+    explain: Deletes the CRD and stops the control plane.
     destructive: true
-    confirm: {typed: half-mesh}
+    confirm: {typed: @PRODUCT@}
     command:
-      argv: [sh, -c, '"$STEPWISE_KUBECTL" delete crd widgets.halfdone.stepwise.test && echo "error: timed out waiting for the control plane to stop" >&2 && exit 1']
+      argv: [sh, -c, '"$STEPWISE_KUBECTL" delete crd widgets.@GROUP@ && touch "$0/removing" && @REMOVE@', "{{work_dir}}"]
   - id: deploy
     title: Deploy the new release
     explain: Installs the CRD again.
@@ -55,111 +70,277 @@ steps:
       from: backup-resources
 "#;
 
-fn crd() -> serde_json::Value {
-    support::loose_crd("halfdone.stepwise.test", "widgets", "Widget")
+/// A made-up product on the test bed: its widgets' CRD, `OBJECTS` widgets,
+/// and a runbook folder with one procedure.
+struct Scene {
+    tb: &'static support::TestCluster,
+    work: tempfile::TempDir,
+    product: String,
+    api: Api<DynamicObject>,
 }
 
-fn widgets(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
-    let ar = ApiResource {
-        group: "halfdone.stepwise.test".into(),
-        version: "v1".into(),
-        api_version: "halfdone.stepwise.test/v1".into(),
-        kind: "Widget".into(),
-        plural: "widgets".into(),
-    };
-    Api::namespaced_with(client.clone(), ns, &ar)
+impl Scene {
+    /// The product `product`, its widgets in API group `group`, and `procedure`
+    /// written as its only procedure.
+    async fn new(product: &str, group: &str, procedure: &str) -> Scene {
+        let tb = support::cluster();
+        let client = tb.client().await;
+        let ns = tb.namespace(&client, product).await;
+        let work = tempfile::tempdir().unwrap();
+        let crd_file = work.path().join("crd.json");
+        std::fs::write(&crd_file, support::loose_crd(group, "widgets", "Widget").to_string()).unwrap();
+        let mut apply = tb.command(&tb.kubectl);
+        apply.args(["--kubeconfig", tb.kubeconfig.to_str().unwrap(), "--context", &tb.context, "apply", "-f"]);
+        apply.arg(&crd_file);
+        support::run_ok(apply);
+        let ar = ApiResource {
+            group: group.into(),
+            version: "v1".into(),
+            api_version: format!("{group}/v1"),
+            kind: "Widget".into(),
+            plural: "widgets".into(),
+        };
+        let api = Api::namespaced_with(client.clone(), &ns, &ar);
+        support::wait_until("the widget CRD to be served", Duration::from_secs(60), || async {
+            api.list(&Default::default()).await.ok().map(|_| ())
+        })
+        .await;
+        for i in 0..OBJECTS {
+            let w = json!({"apiVersion": format!("{group}/v1"), "kind": "Widget",
+                "metadata": {"name": format!("w-{i}"), "namespace": ns}, "spec": spec(i)});
+            api.create(&PostParams::default(), &serde_json::from_value(w).unwrap()).await.unwrap();
+        }
+        let dir = work.path().join("runbooks").join(product);
+        std::fs::create_dir_all(&dir).unwrap();
+        let about = "A made-up product whose removal does not go as planned.";
+        std::fs::write(dir.join("product.yaml"), support::two_release_product(product, product, about)).unwrap();
+        std::fs::write(dir.join("reinstall.yaml"), procedure.replace("@PRODUCT@", product).replace("@GROUP@", group))
+            .unwrap();
+        Scene { tb, work, product: product.into(), api }
+    }
+
+    fn state(&self) -> PathBuf {
+        self.work.path().join("state")
+    }
+
+    /// stepwise on the test bed with this scene's runbooks and state folder.
+    fn stepwise(&self) -> std::process::Command {
+        let mut cmd = support::stepwise_command(self.tb, &self.tb.context, &self.state());
+        cmd.arg("--runbooks").arg(self.work.path().join("runbooks"));
+        cmd
+    }
+
+    /// `stepwise run` of the upgrade, with its variables set.
+    fn run(&self, extra: &[&str]) -> std::process::Command {
+        let mut cmd = self.stepwise();
+        cmd.args(["run", &self.product, "--from", "1.0.0", "--to", "1.1.0"]).args(extra);
+        cmd.arg("--set").arg(format!("crd_file={}", self.work.path().join("crd.json").display()));
+        cmd.arg("--set").arg(format!("work_dir={}", self.work.path().display()));
+        cmd
+    }
+
+    /// Every widget is back with the spec it was saved with.
+    async fn assert_all_back(&self, screen: &str) {
+        let back = self.api.list(&Default::default()).await.unwrap();
+        assert_eq!(back.items.len(), OBJECTS, "every widget came back:\n{screen}");
+        for w in &back.items {
+            let name = w.metadata.name.clone().unwrap();
+            let i: usize = name.trim_start_matches("w-").parse().unwrap();
+            assert_eq!(w.data["spec"], spec(i), "{name} came back as it was saved");
+        }
+    }
+
+    fn transcript(&self) -> String {
+        support::only_session_file(&self.state(), "transcript.jsonl")
+    }
 }
 
 fn spec(i: usize) -> serde_json::Value {
     json!({"size": i, "colour": if i.is_multiple_of(2) { "red" } else { "blue" }})
 }
 
+/// The transcript's record that `step` was marked done by hand by `by`.
+fn assert_marked_done(transcript: &str, step: &str, by: &str) {
+    let marked =
+        transcript.lines().find(|l| l.contains("\"kind\":\"marked_done\"")).expect("the transcript records it");
+    assert!(
+        marked.contains(&format!("\"by\":\"{by}\"")) && marked.contains(&format!("\"step\":\"{step}\"")),
+        "{marked}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removal_that_failed_after_deleting_the_crds_can_be_finished_by_hand_and_everything_comes_back() {
-    let tb = support::cluster();
-    let client = tb.client().await;
-    let ns = tb.namespace(&client, "half-done").await;
-    let work = tempfile::tempdir().unwrap();
-    let crd_file = work.path().join("crd.json");
-    std::fs::write(&crd_file, crd().to_string()).unwrap();
-    let mut apply = tb.command(&tb.kubectl);
-    apply.args(["--kubeconfig", tb.kubeconfig.to_str().unwrap(), "--context", &tb.context, "apply", "-f"]);
-    support::run_ok({
-        apply.arg(&crd_file);
-        apply
-    });
-    let api = widgets(&client, &ns);
-    support::wait_until("the widget CRD to be served", Duration::from_secs(60), || async {
-        api.list(&Default::default()).await.ok().map(|_| ())
-    })
-    .await;
-    for i in 0..OBJECTS {
-        let w = json!({"apiVersion": "halfdone.stepwise.test/v1", "kind": "Widget",
-            "metadata": {"name": format!("w-{i}"), "namespace": ns}, "spec": spec(i)});
-        api.create(&PostParams::default(), &serde_json::from_value(w).unwrap()).await.unwrap();
-    }
-    let product = work.path().join("runbooks/half-mesh");
-    std::fs::create_dir_all(&product).unwrap();
-    std::fs::write(
-        product.join("product.yaml"),
-        support::two_release_product(
-            "half-mesh",
-            "Half Mesh",
-            "A made-up product whose removal fails after deleting its CRDs.",
-        ),
-    )
-    .unwrap();
-    std::fs::write(product.join("reinstall.yaml"), PROCEDURE).unwrap();
-    let state = work.path().join("state");
-    let stepwise = || {
-        let mut cmd = support::stepwise_command(tb, &tb.context, &state);
-        cmd.arg("--runbooks").arg(work.path().join("runbooks"));
-        cmd
-    };
+    let procedure = PROCEDURE
+        .replace("@REMOVE@", r#"echo \"error: timed out waiting for the control plane to stop\" >&2 && exit 1"#);
+    let scene = Scene::new("half-mesh", "halfdone.stepwise.test", &procedure).await;
 
     // Headless: the removal deletes the CRD, fails, and the session stops there.
-    let mut run = stepwise();
-    run.args(["run", "half-mesh", "--from", "1.0.0", "--to", "1.1.0", "--yes", "--confirm", WORD, "--set"]);
-    run.arg(format!("crd_file={}", crd_file.display()));
-    let ran = support::run_bounded(run, work.path(), Duration::from_secs(120));
+    let ran = support::run_bounded(
+        scene.run(&["--yes", "--confirm", "half-mesh"]),
+        scene.work.path(),
+        Duration::from_secs(120),
+    );
     assert_eq!(ran.code, Some(6), "the removal failed: {}", ran.show());
     let said = format!("{}{}", ran.stdout, ran.stderr);
     assert!(said.contains("`Remove the mesh` has run (at least in part)"), "the likely state is told: {said}");
     assert!(!said.contains("nothing destructive has run"), "and not the opposite: {said}");
-    assert!(api.list(&Default::default()).await.is_err(), "the CRD, and every widget, is gone");
+    assert!(scene.api.list(&Default::default()).await.is_err(), "the CRD, and every widget, is gone");
 
     // At a terminal: the removal is unlocked (its files are proven), runs again
     // and fails again (the CRD is already gone); the operator marks it done.
-    let mut resume = stepwise();
-    resume.stdin(std::process::Stdio::inherit()).env("USER", "drill-operator").args(["resume", "--plain"]);
-    let screen = tokio::task::spawn_blocking(move || finish_by_hand(resume)).await.unwrap();
+    let mut resume = scene.stepwise();
+    resume.env("USER", "drill-operator").args(["resume", "--plain"]);
+    let screen = tokio::task::spawn_blocking(move || {
+        let mut p = support::pty::Pty::spawn(resume, "the resume at a terminal");
+        p.answer("\"Remove the mesh\" is destructive. Type `half-mesh`", "half-mesh\r");
+        // Retry, restore the backup, mark it done, stop: the third.
+        p.answer("What now?", "\x1b[B\x1b[B\r");
+        p.answer("\"Mark \"Remove the mesh\" done\" is destructive. Type `half-mesh`", "half-mesh\r");
+        p.answer("Run \"Deploy the new release\"?", "\r");
+        p.answer("Run \"Restore the widgets\"?", "\r");
+        p.answer("Session finished", "");
+        p.finish()
+    })
+    .await
+    .unwrap();
     assert!(screen.contains("this step has run before, so the cluster is not compared with it"), "{screen}");
-
-    let back = api.list(&Default::default()).await.unwrap();
-    assert_eq!(back.items.len(), OBJECTS, "every widget came back:\n{screen}");
-    for w in &back.items {
-        let name = w.metadata.name.clone().unwrap();
-        let i: usize = name.trim_start_matches("w-").parse().unwrap();
-        assert_eq!(w.data["spec"], spec(i), "{name} came back as it was saved");
-    }
-    let sessions: Vec<_> = std::fs::read_dir(state.join("sessions")).unwrap().map(|e| e.unwrap().path()).collect();
-    let transcript = std::fs::read_to_string(sessions[0].join("transcript.jsonl")).unwrap();
-    let marked =
-        transcript.lines().find(|l| l.contains("\"kind\":\"marked_done\"")).expect("the transcript records it");
-    assert!(marked.contains("\"by\":\"drill-operator\"") && marked.contains("\"step\":\"remove\""), "{marked}");
+    scene.assert_all_back(&screen).await;
+    assert_marked_done(&scene.transcript(), "remove", "drill-operator");
 }
 
-/// Answers the interactive resume in a pseudo-terminal: type the removal's word,
-/// then (after it fails again) mark it done by hand behind the same word, and
-/// confirm the rest. Returns what the screen showed.
-fn finish_by_hand(cmd: std::process::Command) -> String {
-    let mut p = support::pty::Pty::spawn(cmd, "the resume at a terminal");
-    p.answer("\"Remove the mesh\" is destructive. Type `half-mesh`", "half-mesh\r");
-    // Retry, restore the backup, mark it done, stop: the third.
-    p.answer("What now?", "\x1b[B\x1b[B\r");
-    p.answer("\"Mark \"Remove the mesh\" done\" is destructive. Type `half-mesh`", "half-mesh\r");
-    p.answer("Run \"Deploy the new release\"?", "\r");
-    p.answer("Run \"Restore the widgets\"?", "\r");
-    p.answer("Session finished", "");
-    p.finish()
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_the_removal_then_finished_by_hand_and_everything_comes_back() {
+    let procedure = PROCEDURE.replace("@REMOVE@", "echo removing the control plane && sleep 600");
+    let scene = Scene::new("cut-mesh", "cutshort.stepwise.test", &procedure).await;
+    let marker = scene.work.path().join("removing");
+
+    // At a terminal: the backup (it asks nothing), the typed word, and Ctrl-C once the removal
+    // has deleted the CRD and is waiting on the control plane.
+    let mut run = scene.run(&["--plain"]);
+    run.env("USER", "drill-operator");
+    let screen = tokio::task::spawn_blocking(move || {
+        let mut p = support::pty::Pty::spawn(run, "the run at a terminal");
+        p.answer("\"Remove the mesh\" is destructive. Type `cut-mesh`", "cut-mesh\r");
+        let started = std::time::Instant::now();
+        while !marker.exists() {
+            assert!(started.elapsed() < Duration::from_secs(60), "the removal never started");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // What it printed reaches the screen (and the transcript) first.
+        std::thread::sleep(Duration::from_secs(1));
+        p.type_now("\x03");
+        p.finish()
+    })
+    .await
+    .unwrap();
+    let steps = support::session_steps(&scene.state());
+    assert_eq!(steps[1].state, stepwise::journal::StepState::Interrupted, "{screen}");
+    assert!(scene.api.list(&Default::default()).await.is_err(), "the CRD, and every widget, is gone");
+
+    // The resume shows what the removal printed and asks whether it finished;
+    // the operator finished it by hand and says so behind the typed word.
+    let mut resume = scene.stepwise();
+    resume.env("USER", "drill-operator").args(["resume", "--plain"]);
+    let screen = tokio::task::spawn_blocking(move || {
+        let mut p = support::pty::Pty::spawn(resume, "the resume at a terminal");
+        p.answer("was interrupted last time; it had printed:", "");
+        p.answer("Did it finish?", "\r");
+        p.answer("\"Mark \"Remove the mesh\" done\" is destructive. Type `cut-mesh`", "cut-mesh\r");
+        p.answer("Run \"Deploy the new release\"?", "\r");
+        p.answer("Run \"Restore the widgets\"?", "\r");
+        p.answer("Session finished", "");
+        p.finish()
+    })
+    .await
+    .unwrap();
+    assert!(screen.contains("removing the control plane"), "what it printed is shown:\n{screen}");
+    scene.assert_all_back(&screen).await;
+    assert_marked_done(&scene.transcript(), "remove", "drill-operator");
+}
+
+/// A chart of one Deployment that is available only `minReadySeconds` after
+/// its pod is ready: longer than `helm install --wait` is given.
+fn slow_chart(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    std::fs::write(dir.join("Chart.yaml"), "apiVersion: v2\nname: slow\nversion: 1.1.0\n").unwrap();
+    let deployment = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: slow-control-plane
+spec:
+  replicas: 1
+  minReadySeconds: 15
+  selector:
+    matchLabels: {app: slow-control-plane}
+  template:
+    metadata:
+      labels: {app: slow-control-plane}
+    spec:
+      containers:
+        - name: control-plane
+          image: registry.invalid/slow-control-plane:1.1.0
+"#;
+    std::fs::write(dir.join("templates/deployment.yaml"), deployment).unwrap();
+}
+
+const HELM_PROCEDURE: &str = r#"id: install
+product: slow-mesh
+title: Install the new release
+description: Installs the release with Helm.
+disruption: low
+applies:
+  from: ">=1.0.0"
+  to: ">=1.1.0"
+variables:
+  - name: chart
+    description: The chart folder.
+  - name: namespace
+    description: Where the release goes.
+steps:
+  - id: install
+    title: Install the release
+    explain: helm install, waiting for the control plane to be available.
+    command:
+      argv: [helm, install, slow, "{{chart}}", --namespace, "{{namespace}}", --wait, --timeout, 3s]
+      verify:
+        argv: [sh, -c, '"$STEPWISE_KUBECTL" --namespace "$0" rollout status deployment/slow-control-plane --timeout 90s', "{{namespace}}"]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helm_install_that_timed_out_but_installed_is_marked_done_by_its_verify() {
+    let tb = support::cluster();
+    let client = tb.client().await;
+    let ns = tb.namespace(&client, "slow-mesh").await;
+    let work = tempfile::tempdir().unwrap();
+    let chart = work.path().join("chart");
+    slow_chart(&chart);
+    let dir = work.path().join("runbooks/slow-mesh");
+    std::fs::create_dir_all(&dir).unwrap();
+    let about = "A made-up product whose control plane is slow to become available.";
+    std::fs::write(dir.join("product.yaml"), support::two_release_product("slow-mesh", "Slow Mesh", about)).unwrap();
+    std::fs::write(dir.join("install.yaml"), HELM_PROCEDURE).unwrap();
+    let state = work.path().join("state");
+    let mut run = support::stepwise_command(tb, &tb.context, &state);
+    run.arg("--runbooks").arg(work.path().join("runbooks"));
+    run.args(["run", "slow-mesh", "--from", "1.0.0", "--to", "1.1.0", "--plain", "--set"]);
+    run.arg(format!("chart={}", chart.display())).arg("--set").arg(format!("namespace={ns}"));
+
+    let screen = tokio::task::spawn_blocking(move || {
+        let mut p = support::pty::Pty::spawn(run, "the install at a terminal");
+        p.answer("Run \"Install the release\"?", "\r");
+        // Retry, check whether it worked after all, mark it done, stop: the second.
+        p.answer("What now?", "\x1b[B\r");
+        p.answer("Session finished", "");
+        p.finish()
+    })
+    .await
+    .unwrap();
+    assert!(screen.contains("`helm install slow"), "the install ran and failed:\n{screen}");
+    assert!(screen.contains("the runbook's verify command shows it worked after all"), "{screen}");
+    let steps = support::session_steps(&state);
+    assert_eq!(steps[0].state, stepwise::journal::StepState::Done, "{screen}");
+    assert_eq!(steps[0].attempts, 1, "it was not run again: {screen}");
+    let status = tb.helm(&tb.context, &["status", "slow", "--namespace", &ns]);
+    assert!(status.contains("slow"), "the release is there: {status}");
 }

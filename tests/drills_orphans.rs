@@ -134,7 +134,7 @@ async fn a_command_left_running_by_a_killed_stepwise_is_found_and_nothing_runs_b
 
     // At a terminal: stop it, say it did not finish, and it runs again to the end.
     let mut resume = scene.command(tb);
-    resume.stdin(std::process::Stdio::inherit()).args(["resume", "--plain"]);
+    resume.args(["resume", "--plain"]);
     let screen = tokio::task::spawn_blocking(move || stop_it_and_run_again(resume)).await.unwrap();
     assert!(screen.contains(&format!("(process {pid}) from the interrupted run is still running")), "{screen}");
     assert!(screen.contains("| upgrade started"), "the question shows what the command had printed: {screen}");

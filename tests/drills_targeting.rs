@@ -227,18 +227,6 @@ impl Drop for Background {
     }
 }
 
-/// The one session folder under a state folder.
-fn only_session(state: &Path) -> PathBuf {
-    let sessions: Vec<PathBuf> = std::fs::read_dir(state.join("sessions"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
-        .collect();
-    assert_eq!(sessions.len(), 1, "one session in {}: {sessions:?}", state.display());
-    sessions.into_iter().next().unwrap()
-}
-
 /// Cluster B ready for a drill that needs only it: the mesh and its objects,
 /// the operator's kubeconfig with B current, and the headless upgrade's arguments.
 struct OnB {
@@ -318,7 +306,7 @@ async fn a_second_session_from_another_state_folder_is_refused_while_the_first_h
     let first_state = work.path().join("first");
     let mut first = Background::start(bed, &kubeconfig, &first_state, &args, &[HOLD_AT_FIRST_STEP]);
     first.wait_for("drill: holding before step 0").await;
-    let first_id = only_session(&first_state).file_name().unwrap().to_string_lossy().into_owned();
+    let first_id = support::only_session(&first_state).file_name().unwrap().to_string_lossy().into_owned();
     assert!(lease_holder(&b.client).await.unwrap_or_default().contains(&format!("session={first_id}")));
 
     let second = upgrade(bed, &kubeconfig, &work.path().join("second"), None, &args);
@@ -336,7 +324,7 @@ async fn a_second_session_from_another_state_folder_is_refused_while_the_first_h
     let third_state = work.path().join("third");
     let mut third = Background::start(bed, &kubeconfig, &third_state, &args, &[HOLD_AT_FIRST_STEP]);
     third.wait_for("drill: holding before step 0").await;
-    let transcript = std::fs::read_to_string(only_session(&third_state).join("transcript.jsonl")).unwrap();
+    let transcript = std::fs::read_to_string(support::only_session(&third_state).join("transcript.jsonl")).unwrap();
     assert!(
         transcript.contains("its holder's process on this machine is gone") && transcript.contains(&first_id),
         "{drill}: the killed session's lease is taken over at once:\n{transcript}"
@@ -358,12 +346,12 @@ async fn an_expired_lease_is_taken_over_and_a_live_one_only_broken_on_purpose() 
     let state = work.path().join("expired");
     let mut run = Background::start(bed, &kubeconfig, &state, &args, &[HOLD_AT_FIRST_STEP]);
     run.wait_for("drill: holding before step 0").await;
-    let id = only_session(&state).file_name().unwrap().to_string_lossy().into_owned();
+    let id = support::only_session(&state).file_name().unwrap().to_string_lossy().into_owned();
     assert!(
         lease_holder(&b.client).await.unwrap_or_default().contains(&format!("session={id}")),
         "{drill}: taken over"
     );
-    let transcript = std::fs::read_to_string(only_session(&state).join("transcript.jsonl")).unwrap();
+    let transcript = std::fs::read_to_string(support::only_session(&state).join("transcript.jsonl")).unwrap();
     assert!(transcript.contains("taken over after it expired") && transcript.contains(ghost), "{drill}:\n{transcript}");
     drop(run);
 
@@ -380,9 +368,9 @@ async fn an_expired_lease_is_taken_over_and_a_live_one_only_broken_on_purpose() 
     let state = work.path().join("broken");
     let mut run = Background::start(bed, &kubeconfig, &state, &breaking, &[HOLD_AT_FIRST_STEP]);
     run.wait_for("drill: holding before step 0").await;
-    let id = only_session(&state).file_name().unwrap().to_string_lossy().into_owned();
+    let id = support::only_session(&state).file_name().unwrap().to_string_lossy().into_owned();
     assert!(lease_holder(&b.client).await.unwrap_or_default().contains(&format!("session={id}")), "{drill}: broken");
-    let transcript = std::fs::read_to_string(only_session(&state).join("transcript.jsonl")).unwrap();
+    let transcript = std::fs::read_to_string(support::only_session(&state).join("transcript.jsonl")).unwrap();
     assert!(transcript.contains("broken with --break-lease"), "{drill}:\n{transcript}");
     drop(run);
     let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
@@ -437,7 +425,7 @@ async fn a_hangup_during_a_long_command_ends_it_and_the_resume_shows_its_output(
     };
     assert_eq!(status.code(), Some(130), "{drill}: ends as interrupted");
     assert!(!Path::new(&format!("/proc/{child}")).exists(), "{drill}: the removal command outlived stepwise");
-    let session = only_session(&state);
+    let session = support::only_session(&state);
     let steps: Vec<stepwise::journal::StepRecord> =
         serde_json::from_slice(&std::fs::read(session.join("steps.json")).unwrap()).unwrap();
     assert_eq!(journey::state_of(&steps, "remove-mesh"), stepwise::journal::StepState::Interrupted, "{drill}");

@@ -58,14 +58,6 @@ async fn stepwise(
     ran
 }
 
-/// The steps of the only session under `state`.
-fn steps(state: &Path) -> Vec<StepRecord> {
-    let sessions: Vec<PathBuf> =
-        std::fs::read_dir(state.join("sessions")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
-    assert_eq!(sessions.len(), 1, "one session under {}", state.display());
-    serde_json::from_slice(&std::fs::read(sessions[0].join("steps.json")).unwrap()).unwrap()
-}
-
 /// Every step done (or, for `skippable_ok`, skipped), named in the failure.
 fn assert_all_done(journey: &str, steps: &[StepRecord], ran: &Ran) {
     for s in steps {
@@ -286,7 +278,7 @@ async fn manual_upgrade_on_the_helm_path_keeps_every_custom_resource() {
     assert_eq!(ran.code, Some(0), "{JOURNEY}: the upgrade failed\n{}", ran.show());
     assert!(ran.stdout.contains("Detected NGINX Service Mesh 1.6.0"), "{JOURNEY}: detection\n{}", ran.show());
     assert!(ran.stdout.contains("[manual-helm]"), "{JOURNEY}: the Helm procedure was planned\n{}", ran.show());
-    let steps = steps(state.path());
+    let steps = support::session_steps(state.path());
     assert_rehearsal_predicted(JOURNEY, &rehearsal, state.path());
     assert_all_done(JOURNEY, &steps, &ran);
     assert!(
@@ -357,7 +349,7 @@ async fn openshift_upgrade_to_1_7_waits_for_the_sentinel_before_deploying() {
         "{JOURNEY}: the OpenShift procedure was planned\n{}",
         ran.show()
     );
-    let steps = steps(state.path());
+    let steps = support::session_steps(state.path());
     assert_rehearsal_predicted(JOURNEY, &rehearsal, state.path());
     assert_all_done(JOURNEY, &steps, &ran);
     let position = |id: &str| steps.iter().position(|s| s.step == id).unwrap();
@@ -414,7 +406,7 @@ async fn in_place_upgrade_from_the_previous_release_keeps_the_resources_in_place
     finalizers.abort();
     assert_eq!(ran.code, Some(0), "{JOURNEY}: the upgrade failed\n{}", ran.show());
     assert!(ran.stdout.contains("[in-place]"), "{JOURNEY}: in-place is the least disruptive fit\n{}", ran.show());
-    let steps = steps(state.path());
+    let steps = support::session_steps(state.path());
     assert_rehearsal_predicted(JOURNEY, &rehearsal, state.path());
     assert_all_done(JOURNEY, &steps, &ran);
     assert!(image_of(&controller(&client).await).ends_with(":1.7.0"), "{JOURNEY}, step `upgrade`: not 1.7.0");

@@ -339,6 +339,8 @@ fn resume_at_the_terminal(journey: &str, cmd: Command, finished: bool) -> String
     let mut p = support::pty::Pty::spawn(cmd, &format!("{journey}, interactive resume"));
     if finished {
         p.answer("Did it finish?", "\r");
+        // Saying a destructive step is done weighs as much as running it.
+        p.answer("done\" is destructive", "nginx-mesh\r");
     } else {
         // The second choice: run it again.
         p.answer("Did it finish?", "\x1b[B\r");

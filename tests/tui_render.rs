@@ -208,6 +208,7 @@ fn command_finished(can_verify: bool) -> Question {
         argv: "nginx-meshctl upgrade --yes".into(),
         output: vec!["Upgrading NGINX Service Mesh...".into(), "Waiting for nsm-controller...".into()],
         can_verify,
+        interrupted: false,
     }
 }
 

@@ -207,8 +207,19 @@ pub enum Question {
     /// runs. `Yes` waits for it to end, `No` stops it (its whole process group),
     /// `Stop` ends the session and leaves it running.
     StillRunning { index: usize, title: String, argv: String, pid: u32, pgid: u32 },
-    /// On resume: a command was running when stepwise stopped. Did it finish?
-    CommandFinished { index: usize, title: String, argv: String, output: Vec<String>, can_verify: bool },
+    /// On resume: a command was running when stepwise stopped (killed, or
+    /// `interrupted` by Ctrl-C, SIGTERM or SIGHUP, which stopped the command
+    /// too). Did it finish? `Yes` marks it done (behind the step's typed word
+    /// for a destructive step), `No` runs it again, `Verify` runs the
+    /// runbook's verify command.
+    CommandFinished {
+        index: usize,
+        title: String,
+        argv: String,
+        output: Vec<String>,
+        can_verify: bool,
+        interrupted: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -88,9 +88,8 @@ pub async fn ask(
                 }
             }
             Answer::MarkDone if !runner.ctx.mode.is_rehearsal() => {
-                if confirm_done_by_hand(runner, index, step, values).await? {
-                    record_by_hand(runner, index, step, &e.message)?;
-                    return done(runner, index, "finished by hand, as the operator said".into());
+                if mark_done_by_hand(runner, index, step, values, &e.message, true).await? {
+                    return Ok(FailureChoice::Done);
                 }
             }
             _ => return Ok(FailureChoice::End(SessionStatus::Failed, RunOutcome::Failed)),
@@ -105,6 +104,26 @@ async fn restore(runner: &mut Runner<'_>, index: usize) {
         Ok(text) => runner.send(Event::Notice { text }),
         Err(err) => runner.send(Event::Warning { index: Some(index), text: err.message }),
     }
+}
+
+/// The operator says the step's work is done (finished by hand, or the command
+/// cut short had finished): behind the step's own typed word for a destructive
+/// step, and a yes for any other when `ask_yes`; recorded in the transcript
+/// with who said so. False when the operator did not confirm.
+pub(super) async fn mark_done_by_hand(
+    runner: &mut Runner<'_>,
+    index: usize,
+    step: &Step,
+    values: &BTreeMap<String, String>,
+    before: &str,
+    ask_yes: bool,
+) -> Result<bool, EngineError> {
+    if (step.destructive || ask_yes) && !confirm_done_by_hand(runner, index, step, values).await? {
+        return Ok(false);
+    }
+    record_by_hand(runner, index, step, before)?;
+    done(runner, index, "finished by hand, as the operator said".into())?;
+    Ok(true)
 }
 
 /// The same word the step itself asks for (a yes for a step without one):

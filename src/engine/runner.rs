@@ -206,22 +206,27 @@ impl Runner<'_> {
                 return Ok(StepEnd::End(SessionStatus::Interrupted, outcome));
             }
         }
-        if self.journal.steps()[index].state == StepState::Running {
-            match self.after_crash(index, &step, &values).await? {
-                Some(end) => return Ok(end),
-                None => {}
-            }
-        }
-        if self.journal.steps()[index].state == StepState::Interrupted
+        let record = &self.journal.steps()[index];
+        let cut_short = record.state;
+        // Interrupted before its command started (at the gate, at a question):
+        // nothing to ask about, it simply runs.
+        let started = cut_short == StepState::Running || record.child.is_some();
+        if cut_short == StepState::Interrupted
             && let Action::Command(command) = step.action()
         {
             // A command stopped by Ctrl-C, SIGTERM or SIGHUP: show what it had
-            // printed before it is asked to run again.
+            // printed before the operator says whether it runs again.
             let output = execute::transcript_tail(&self.journal, index);
             let argv = crate::plan::display_argv(&command.argv, &values);
             let printed =
                 if output.is_empty() { " nothing".to_string() } else { format!("\n  {}", output.join("\n  ")) };
             self.send(Event::Notice { text: format!("`{argv}` was interrupted last time; it had printed:{printed}") });
+        }
+        if matches!(cut_short, StepState::Running | StepState::Interrupted)
+            && started
+            && let Some(end) = self.after_cut_short(index, &step, &values, cut_short).await?
+        {
+            return Ok(end);
         }
         self.send(Event::StepStarted {
             index,
@@ -426,16 +431,23 @@ impl Runner<'_> {
 
     /// A step was running when stepwise stopped. Idempotent kinds run again; for a
     /// command the operator says whether it finished (with its output shown).
-    async fn after_crash(
+    /// A step cut short last time: stepwise was killed while it ran (`Running`)
+    /// or stopped it on Ctrl-C, SIGTERM or SIGHUP (`Interrupted`). For a
+    /// command, the operator says whether it finished (perhaps by hand), runs
+    /// its verify, or runs it again; other kinds are safe to run again.
+    async fn after_cut_short(
         &mut self,
         index: usize,
         step: &Step,
         values: &BTreeMap<String, String>,
+        state: StepState,
     ) -> Result<Option<StepEnd>, EngineError> {
         let Action::Command(command) = step.action() else {
-            self.send(Event::Notice {
-                text: format!("step `{}` was cut short; it is safe to run again, so it runs again", step.id.value),
-            });
+            if state == StepState::Running {
+                self.send(Event::Notice {
+                    text: format!("step `{}` was cut short; it is safe to run again, so it runs again", step.id.value),
+                });
+            }
             return Ok(None);
         };
         let output = execute::transcript_tail(&self.journal, index);
@@ -447,13 +459,14 @@ impl Runner<'_> {
                 argv: argv.clone(),
                 output: output.clone(),
                 can_verify: command.verify.is_some(),
+                interrupted: state == StepState::Interrupted,
             };
             match self.ask(question).await? {
                 Answer::Yes => {
-                    let note = "the operator confirmed the command had finished".to_string();
-                    self.journal.finish_step(index, StepState::Done, Some(note.clone()), None)?;
-                    self.send(Event::StepFinished { index, state: "done".into(), outcome: note });
-                    return Ok(Some(StepEnd::Next));
+                    let before = format!("`{argv}` was cut short");
+                    if super::failure::mark_done_by_hand(self, index, step, values, &before, false).await? {
+                        return Ok(Some(StepEnd::Next));
+                    }
                 }
                 Answer::No | Answer::Retry => return Ok(None),
                 Answer::Verify if command.verify.is_some() => {

@@ -86,6 +86,12 @@ fn answer(question: &Question, options: &Options, asked: &mut BTreeSet<usize>, o
             );
             Answer::Stop
         }
+        Question::CommandFinished { title, interrupted: true, .. } => {
+            // stepwise stopped it itself: the runbook's commands are made to
+            // be run again, as the headless resume always has.
+            let _ = writeln!(out, "\"{title}\" was interrupted last time; running it again");
+            Answer::No
+        }
         Question::CommandFinished { index, can_verify, title, .. } => {
             if *can_verify && asked.insert(*index) {
                 let _ = writeln!(out, "\"{title}\" was cut short; running its verify command");

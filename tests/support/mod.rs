@@ -471,8 +471,7 @@ pub fn stepwise_args(tb: &TestCluster, context: &str, state: &Path) -> Vec<OsStr
 
 /// The stepwise binary as the journeys run it: [`TestCluster::command`] with
 /// [`stepwise_args`], and NO_COLOR so its output is plain text to search.
-/// Stdin is closed; a test at a terminal sets it back with
-/// `.stdin(Stdio::inherit())`, since a closed stdin would replace the terminal.
+/// Stdin is closed; [`pty::Pty::spawn`] gives it the terminal back.
 pub fn stepwise_command(tb: &TestCluster, context: &str, state: &Path) -> Command {
     let mut cmd = tb.command(stepwise_bin());
     cmd.args(stepwise_args(tb, context, state)).env("NO_COLOR", "1");
@@ -603,6 +602,31 @@ pub fn loose_crd(group: &str, plural: &str, kind: &str) -> serde_json::Value {
             "versions": [{"name": "v1", "served": true, "storage": true, "schema": schema}],
         }
     })
+}
+
+/// The one session folder under a state folder (hidden entries aside).
+pub fn only_session(state: &Path) -> PathBuf {
+    let sessions: Vec<PathBuf> = std::fs::read_dir(state.join("sessions"))
+        .unwrap_or_else(|e| panic!("no sessions under {}: {e}", state.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && !p.file_name().unwrap_or_default().to_string_lossy().starts_with('.'))
+        .collect();
+    assert_eq!(sessions.len(), 1, "one session under {}: {sessions:?}", state.display());
+    sessions.into_iter().next().unwrap()
+}
+
+/// The step records of the one session under a state folder.
+pub fn session_steps(state: &Path) -> Vec<stepwise::journal::StepRecord> {
+    let file = only_session(state).join("steps.json");
+    serde_json::from_slice(&std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display())))
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+}
+
+/// A file of the one session under a state folder, as text.
+pub fn only_session_file(state: &Path, name: &str) -> String {
+    let file = only_session(state).join(name);
+    std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
 }
 
 /// The product file of a made-up product with two releases, one minor a hop.

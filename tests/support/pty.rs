@@ -1,7 +1,7 @@
 //! A program in a pseudo-terminal, for the drills that answer prompts as a
 //! person at a terminal would.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// A program in a pseudo-terminal, answered prompt by prompt the way a person
 /// at a terminal would, with everything it showed kept for the test to read.
@@ -12,9 +12,11 @@ pub struct Pty {
 }
 
 impl Pty {
-    /// Starts `cmd` (with TERM=xterm) in a pseudo-terminal; `what` names it in failures.
+    /// Starts `cmd` (with TERM=xterm) in a pseudo-terminal; `what` names it in
+    /// failures. Its standard streams are the terminal, whatever `cmd` said
+    /// (the test cluster's commands close stdin, which would replace it).
     pub fn spawn(mut cmd: Command, what: &str) -> Pty {
-        cmd.env("TERM", "xterm");
+        cmd.env("TERM", "xterm").stdin(Stdio::inherit()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
         let mut session = expectrl::Session::spawn(cmd).expect("spawn in a pty");
         session.set_expect_timeout(Some(std::time::Duration::from_secs(120)));
         Pty { session, seen: String::new(), what: what.to_string() }
@@ -29,6 +31,12 @@ impl Pty {
             .unwrap_or_else(|e| panic!("{}: waiting for `{prompt}`: {e}\nso far:\n{}", self.what, self.seen));
         self.seen.push_str(&String::from_utf8_lossy(found.before()));
         self.seen.push_str(prompt);
+        self.session.send(keys).unwrap();
+    }
+
+    /// Types `keys` now, without waiting for anything on the screen.
+    pub fn type_now(&mut self, keys: &str) {
+        use expectrl::Expect;
         self.session.send(keys).unwrap();
     }
 
