@@ -374,13 +374,15 @@ async fn version_of_returns_the_first_line() {
 }
 
 #[test]
-fn rehearsal_runs_only_the_declared_dry_run_form() {
+fn rehearsal_runs_only_the_declared_dry_run_form_or_a_read_only_command() {
     let real = vec!["helm", "upgrade", "mesh"];
     let dry = vec!["helm", "upgrade", "mesh", "--dry-run"];
-    assert_eq!(plan_for_mode(real.clone(), Some(dry.clone()), false), Planned::Run(real.clone()));
-    assert_eq!(plan_for_mode(real.clone(), None, false), Planned::Run(real.clone()));
-    assert_eq!(plan_for_mode(real.clone(), Some(dry.clone()), true), Planned::Run(dry));
-    let shown = plan_for_mode(real.clone(), None, true);
+    assert_eq!(plan_for_mode(real.clone(), Some(dry.clone()), false, false), Planned::Run(real.clone()));
+    assert_eq!(plan_for_mode(real.clone(), None, false, false), Planned::Run(real.clone()));
+    assert_eq!(plan_for_mode(real.clone(), Some(dry.clone()), false, true), Planned::Run(dry.clone()));
+    assert_eq!(plan_for_mode(real.clone(), Some(dry.clone()), true, true), Planned::Run(dry));
+    assert_eq!(plan_for_mode(real.clone(), None, true, true), Planned::Run(real.clone()));
+    let shown = plan_for_mode(real.clone(), None, false, true);
     assert_eq!(shown, Planned::ShowOnly(real.clone()));
     assert!(!shown.runs());
     let rendered: Result<_, ()> = shown.try_map(|argv| Ok(argv.join(" ")));

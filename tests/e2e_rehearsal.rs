@@ -206,6 +206,10 @@ async fn rehearsal_of_the_manual_upgrade_changes_nothing_and_predicts_the_counts
         assert_eq!(entry.count, per_kind as u64, "{JOURNEY}, step `backup-resources`: {resource}");
     }
     assert!(report.contains("## Problems found"), "{JOURNEY}, the report: has a problems section\n{report}");
+    let (ran, shown) = command_lists(&report);
+    assert!(ran.contains("--namespace nginx-mesh version"), "{JOURNEY}, the report: the read-only check ran: {ran}");
+    assert!(shown.contains("remove --yes"), "{JOURNEY}, the report: the removal was only shown: {shown}");
+    assert!(!ran.contains("remove --yes"), "{JOURNEY}, the report: the removal did not run: {ran}");
 
     // `stepwise sessions` tells the rehearsal apart from a real upgrade.
     let listed = tb
@@ -226,4 +230,88 @@ async fn rehearsal_of_the_manual_upgrade_changes_nothing_and_predicts_the_counts
         assert!(line.contains(part), "{JOURNEY}, `stepwise sessions`: no {part:?} in:\n{listed}");
     }
     eprintln!("{JOURNEY}: done in {:?}", started.elapsed());
+}
+
+/// The report's two closing lists: the commands that ran, and those only shown.
+fn command_lists(report: &str) -> (String, String) {
+    let ran = report.split("## Commands that ran").nth(1).unwrap_or_default();
+    let (ran, shown) = ran.split_once("## Commands only shown, not run").unwrap_or((ran, ""));
+    (ran.to_string(), shown.to_string())
+}
+
+/// A made-up product whose steps would leave a mark in `{{marks}}` if they ran.
+const MARKING: &str = r#"id: marks
+product: mark-mesh
+title: Leave marks
+description: Each command leaves a file behind, so a test can see which ran.
+disruption: low
+applies:
+  from: ">=1.0.0"
+  to: ">=1.1.0"
+variables:
+  - name: marks
+    description: The folder the marks go to.
+steps:
+  - id: check-undeclared
+    title: A check that is not declared read-only
+    explain: Would leave a mark.
+    check:
+      command_succeeds:
+        argv: [touch, "{{marks}}/check-undeclared"]
+  - id: check-read-only
+    title: A check declared read-only
+    explain: Runs in a rehearsal (it is not really read-only, so the test can see that it ran).
+    check:
+      command_succeeds:
+        argv: [touch, "{{marks}}/check-read-only"]
+        read_only: true
+  - id: apply-undeclared
+    title: Apply what an undeclared command prints
+    explain: Would leave a mark and print a ConfigMap.
+    apply:
+      command:
+        argv: [sh, -c, 'touch "$0/apply-undeclared"', "{{marks}}"]
+  - id: manual
+    title: Do something by hand
+    explain: Its verify would leave a mark.
+    manual:
+      instructions: Nothing, really.
+      verify:
+        argv: [touch, "{{marks}}/verify-undeclared"]
+  - id: command
+    title: A command without a dry-run form
+    explain: Would leave a mark.
+    command:
+      argv: [touch, "{{marks}}/command"]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rehearsal_runs_only_read_only_and_dry_run_commands_and_its_report_says_which() {
+    let tb = support::cluster();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("runbooks/mark-mesh");
+    std::fs::create_dir_all(&dir).unwrap();
+    let about = "A made-up product whose commands leave marks.";
+    std::fs::write(dir.join("product.yaml"), support::two_release_product("mark-mesh", "Mark Mesh", about)).unwrap();
+    std::fs::write(dir.join("marks.yaml"), MARKING).unwrap();
+    let marks = work.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let state = work.path().join("state");
+    let mut cmd = support::stepwise_command(tb, &tb.context, &state);
+    cmd.arg("--runbooks").arg(work.path().join("runbooks"));
+    cmd.args(["rehearse", "mark-mesh", "--from", "1.0.0", "--to", "1.1.0", "--yes", "--set"]);
+    cmd.arg(format!("marks={}", marks.display()));
+    let ran = support::run_bounded(cmd, work.path(), Duration::from_secs(120));
+    assert_eq!(ran.code, Some(0), "the rehearsal: {}", ran.show());
+
+    let left: Vec<String> =
+        std::fs::read_dir(&marks).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(left, ["check-read-only"], "only the command declared read-only ran");
+    let report = support::only_session_file(&state, "report.md");
+    let (ran, shown) = command_lists(&report);
+    assert!(ran.contains("check-read-only") && !ran.contains("undeclared"), "ran: {ran}\n{report}");
+    for mark in ["check-undeclared", "apply-undeclared", "verify-undeclared", "/command"] {
+        assert!(shown.contains(mark), "`{mark}` is listed as shown, not run:\n{report}");
+    }
+    assert!(!report.contains("commands ran only in their declared dry-run form"), "{report}");
 }

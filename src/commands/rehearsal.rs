@@ -1,6 +1,6 @@
 //! The rehearsal rule: in rehearsal a command runs only in the dry-run form its
-//! runbook declares; without one it is shown, not run. Outside rehearsal the real
-//! command runs.
+//! runbook declares, or as it is when the runbook declares it read-only; else
+//! it is shown, not run. Outside rehearsal the real command runs.
 
 /// What to do with a command step's argv (templates or rendered strings alike).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,10 +11,11 @@ pub enum Planned<T> {
     ShowOnly(T),
 }
 
-pub fn plan_for_mode<T>(argv: T, dry_run_argv: Option<T>, rehearsal: bool) -> Planned<T> {
+pub fn plan_for_mode<T>(argv: T, dry_run_argv: Option<T>, read_only: bool, rehearsal: bool) -> Planned<T> {
     match (rehearsal, dry_run_argv) {
         (false, _) => Planned::Run(argv),
         (true, Some(dry_run)) => Planned::Run(dry_run),
+        (true, None) if read_only => Planned::Run(argv),
         (true, None) => Planned::ShowOnly(argv),
     }
 }

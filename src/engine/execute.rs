@@ -247,6 +247,9 @@ pub async fn run(
         Action::Note(_) => Ok("acknowledged".into()),
         Action::Manual(m) => match &m.verify {
             None => Ok("the operator confirmed it is done".into()),
+            Some(verify) if mode.is_rehearsal() && !verify.read_only => {
+                shown_only(journal, index, &verify.argv, values, "it is not declared read-only")
+            }
             Some(verify) => {
                 run_command_spec(ctx, journal, step, verify, values, index, out, cancel, false).await?;
                 Ok(format!(
@@ -338,8 +341,12 @@ pub async fn run(
             let conn = ctx.connection(step, values).await?;
             let (yaml, origin) = match a {
                 ApplyAction::File(f) => read_manifest_file(ctx, values, f, index)?,
+                ApplyAction::Command(c) if mode.is_rehearsal() && !c.read_only => {
+                    let why = "it is not declared read-only, so there is nothing to apply";
+                    return shown_only(journal, index, &c.argv, values, why);
+                }
                 ApplyAction::Command(c) => {
-                    // The command only prints manifests, so it runs in rehearsal too.
+                    // A read-only command that prints manifests runs in rehearsal too.
                     let outcome =
                         run_command_spec(ctx, journal, step, c, values, index, out, cancel.clone(), true).await?;
                     (outcome, format!("`{}`", crate::plan::display_argv(&c.argv, values)))
@@ -381,6 +388,9 @@ async fn run_check(
             min: m.min,
             required: m.required,
         },
+        CheckAction::CommandSucceeds(c) if ctx.mode.is_rehearsal() && !c.read_only => {
+            return shown_only(journal, index, &c.argv, values, "it is not declared read-only");
+        }
         CheckAction::CommandSucceeds(c) => {
             run_command_spec(ctx, journal, step, c, values, index, out, cancel, false).await?;
             return Ok(format!("`{}` succeeded", crate::plan::display_argv(&c.argv, values)));
@@ -435,17 +445,28 @@ async fn run_command(
     out: &Tee,
     cancel: CancelSignal,
 ) -> Result<String, StepError> {
-    let planned = commands::plan_for_mode(&c.argv, c.dry_run_argv.as_ref(), ctx.mode.is_rehearsal());
+    let planned = commands::plan_for_mode(&c.argv, c.dry_run_argv.as_ref(), c.read_only, ctx.mode.is_rehearsal());
     let argv = planned.argv();
     if let Planned::ShowOnly(argv) = &planned {
-        return Ok(format!(
-            "rehearsal: would run `{}` (it has no dry-run form)",
-            crate::plan::display_argv(argv, values)
-        ));
+        return shown_only(journal, index, argv, values, "it has no dry-run form and is not declared read-only");
     }
-    let spec = CommandSpec { argv: argv.to_vec(), env: c.env.clone(), timeout: c.timeout };
+    let spec = CommandSpec { argv: argv.to_vec(), env: c.env.clone(), timeout: c.timeout, read_only: c.read_only };
     run_command_spec(ctx, journal, step, &spec, values, index, out, cancel, false).await?;
     Ok(format!("`{}` exited 0", crate::plan::display_argv(argv, values)))
+}
+
+/// A rehearsal shows a command it may not run: the transcript keeps it (the
+/// report lists what ran and what was only shown) and the outcome says why.
+fn shown_only(
+    journal: &mut Journal,
+    index: usize,
+    argv: &[crate::runbook::template::Template],
+    values: &BTreeMap<String, String>,
+    why: &str,
+) -> Result<String, StepError> {
+    let shown = crate::plan::display_argv(argv, values);
+    journal.append_transcript("shown_only", &serde_json::json!({ "index": index, "argv": shown, "why": why }))?;
+    Ok(format!("rehearsal: would run `{shown}` ({why})"))
 }
 
 /// Runs a command, streaming its lines as events and into the transcript; returns

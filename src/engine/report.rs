@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use super::error::EngineError;
-use crate::journal::{Journal, StepState};
+use crate::journal::{Journal, StepState, TranscriptEntry};
 use crate::plan::Plan;
 
 pub fn write(journal: &Journal, plan: &Plan) -> Result<PathBuf, EngineError> {
@@ -19,8 +19,11 @@ pub fn write(journal: &Journal, plan: &Plan) -> Result<PathBuf, EngineError> {
         meta.cluster.server,
         meta.target.context.as_deref().unwrap_or("current")
     );
-    let _ =
-        writeln!(md, "- Every write was a server-side dry run; commands ran only in their declared dry-run form.\n");
+    let _ = writeln!(
+        md,
+        "- Every write was a server-side dry run; a command ran only in its declared dry-run form or when its \
+         runbook declares it read-only (the list at the end says which ran and which were only shown).\n"
+    );
     let mut problems = Vec::new();
     for (h, hop) in plan.hops.iter().enumerate() {
         let _ = writeln!(md, "## Hop {}: {} -> {} with `{}`\n", h + 1, hop.from, hop.to, hop.procedure);
@@ -52,13 +55,10 @@ pub fn write(journal: &Journal, plan: &Plan) -> Result<PathBuf, EngineError> {
         }
         md.push('\n');
     }
-    if let Ok(entries) = journal.read_transcript() {
-        for e in entries.iter().filter(|e| e.kind == "event") {
-            if let Some(text) =
-                e.payload.get("text").and_then(|t| t.as_str()).filter(|_| e.payload["event"] == "warning")
-            {
-                problems.push(text.to_string());
-            }
+    let entries = journal.read_transcript().unwrap_or_default();
+    for e in entries.iter().filter(|e| e.kind == "event") {
+        if let Some(text) = e.payload.get("text").and_then(|t| t.as_str()).filter(|_| e.payload["event"] == "warning") {
+            problems.push(text.to_string());
         }
     }
     let _ = writeln!(md, "## Problems found\n");
@@ -68,8 +68,34 @@ pub fn write(journal: &Journal, plan: &Plan) -> Result<PathBuf, EngineError> {
     for p in &problems {
         let _ = writeln!(md, "- {p}");
     }
+    commands(&mut md, &entries);
     let path = journal.report_path();
     crate::durable::write_atomic(&path, crate::redact::text(&md).as_bytes())
         .map_err(|e| EngineError::Refused(format!("cannot write {}: {e}", path.display())))?;
     Ok(path)
+}
+
+/// Every command the rehearsal ran (each time it ran), and every one it only
+/// showed, with the step it belongs to.
+fn commands(md: &mut String, entries: &[TranscriptEntry]) {
+    let step = |e: &TranscriptEntry| e.payload["index"].as_u64().map(|i| i + 1).unwrap_or_default();
+    let _ = writeln!(md, "\n## Commands that ran\n");
+    let ran: Vec<_> = entries.iter().filter(|e| e.kind == "output").collect();
+    if ran.is_empty() {
+        let _ = writeln!(md, "None.");
+    }
+    for e in ran {
+        let argv: Vec<&str> = e.payload["argv"].as_array().into_iter().flatten().filter_map(|a| a.as_str()).collect();
+        let _ = writeln!(md, "- step {}: `{}`", step(e), argv.join(" "));
+    }
+    let _ = writeln!(md, "\n## Commands only shown, not run\n");
+    let shown: Vec<_> = entries.iter().filter(|e| e.kind == "shown_only").collect();
+    if shown.is_empty() {
+        let _ = writeln!(md, "None.");
+    }
+    for e in shown {
+        let argv = e.payload["argv"].as_str().unwrap_or_default();
+        let why = e.payload["why"].as_str().unwrap_or_default();
+        let _ = writeln!(md, "- step {}: `{argv}` ({why})", step(e));
+    }
 }

@@ -43,7 +43,7 @@ pub fn describe_step(step: &Step, values: &BTreeMap<String, String>) -> StepSumm
                 if m.required { "stop" } else { "warn" }
             ),
             CheckAction::CommandSucceeds(c) => {
-                format!("run `{}` and expect exit status 0", display_argv(&c.argv, values))
+                format!("run `{}` and expect exit status 0{}", display_argv(&c.argv, values), in_rehearsal(c.read_only))
             }
         }],
         Action::Backup(b) => b
@@ -57,13 +57,18 @@ pub fn describe_step(step: &Step, values: &BTreeMap<String, String>) -> StepSumm
             let mut lines = vec![format!("run `{}`", display_argv(&c.argv, values))];
             match &c.dry_run_argv {
                 Some(dry) => lines.push(format!("in rehearsal run `{}` instead", display_argv(dry, values))),
+                None if c.read_only => lines.push("in rehearsal: runs as it is (it is read-only)".into()),
                 None => lines.push("in rehearsal: shown, not run (it has no dry-run form)".into()),
             }
             lines
         }
         Action::Apply(ApplyAction::File(f)) => vec![format!("server-side apply the manifests in {}", r(f))],
         Action::Apply(ApplyAction::Command(c)) => {
-            vec![format!("run `{}` and server-side apply the manifests it prints", display_argv(&c.argv, values))]
+            vec![format!(
+                "run `{}` and server-side apply the manifests it prints{}",
+                display_argv(&c.argv, values),
+                in_rehearsal(c.read_only)
+            )]
         }
         Action::Restore(rs) => vec![format!(
             "re-create every object saved by step `{}`{}",
@@ -144,6 +149,11 @@ pub fn display_argv(argv: &[Template], values: &BTreeMap<String, String>) -> Str
 fn quote_for_display(arg: &str) -> String {
     let plain = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:{}@,+%".contains(c));
     if plain { arg.to_string() } else { format!("'{}'", arg.replace('\'', "'\\''")) }
+}
+
+/// What a rehearsal does with a check's or an apply's command.
+fn in_rehearsal(read_only: bool) -> &'static str {
+    if read_only { "" } else { " (in rehearsal: shown, not run; it is not declared read-only)" }
 }
 
 #[cfg(test)]

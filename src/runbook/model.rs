@@ -312,6 +312,11 @@ pub struct CommandSpec {
     #[serde(default)]
     pub env: BTreeMap<String, Template>,
     pub timeout: Option<Timeout>,
+    /// The command changes nothing: it only reads, or prints manifests for
+    /// stepwise to apply. A rehearsal runs it; without this, a rehearsal shows
+    /// it and runs nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -324,6 +329,9 @@ pub struct CommandAction {
     #[serde(default)]
     pub env: BTreeMap<String, Template>,
     pub timeout: Option<Timeout>,
+    /// The command changes nothing (it only reads): a rehearsal runs it as it is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
     /// A command that exits 0 when this step's work is already done; offered when
     /// resuming after the step was cut short.
     pub verify: Option<CommandSpec>,
