@@ -134,6 +134,18 @@ async fn owner_references_to_deleted_owners_are_dropped_and_inner_owners_relinke
     let child = api.get("trafficsplit-2").await.unwrap();
     let link = &child.metadata.owner_references.unwrap()[0];
     assert_eq!(Some(&link.uid), parent.metadata.uid.as_ref(), "the child points at the re-created parent");
+
+    // A second run of the restore (the child was lost again): the parent this
+    // backup holds is already there, re-created by the first run with a new
+    // uid, and the child is linked to it rather than losing its owner.
+    api.delete("trafficsplit-2", &DeleteParams::default()).await.unwrap();
+    wait_gone(&api, &["trafficsplit-2"]).await;
+    let report = restore(&conn, &RestoreRequest::new(dir.path().to_path_buf(), Mode::Real), silent()).await.unwrap();
+    assert!(report.verified, "{report:#?}");
+    assert!(!report.dropped_owner_refs.iter().any(|d| d.contains("trafficsplit-2")), "{:?}", report.dropped_owner_refs);
+    let child = api.get("trafficsplit-2").await.unwrap();
+    let links = child.metadata.owner_references.expect("the child keeps its owner on the second run");
+    assert_eq!(Some(&links[0].uid), parent.metadata.uid.as_ref(), "and points at the live parent");
 }
 
 async fn wait_gone(api: &Api<DynamicObject>, names: &[&str]) {

@@ -249,8 +249,9 @@ impl Shared<'_> {
         let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
         let outcome = if namespace.as_ref().is_some_and(|ns| self.missing_ns.contains(ns)) {
             Outcome::Failed(format!("namespace {} does not exist", namespace.as_deref().unwrap_or_default()))
+        } else if let Err(why) = self.owners.relink(&mut object, &self.created_uids).await {
+            Outcome::Failed(why)
         } else {
-            self.owners.relink(&mut object, &self.created_uids).await;
             // Only when the CRD converts without a webhook (see endpoint_for): the
             // same object under the name of a version the cluster serves.
             if object.get("apiVersion").and_then(Value::as_str) != Some(resolved.api.api_version.as_str()) {
@@ -527,19 +528,23 @@ async fn wait_for_namespaces(
 }
 
 /// Decides what happens to owner references: owners restored from the same backup
-/// get their new uid; owners that still exist stay; owners that are gone are
-/// dropped, because the garbage collector would delete an object whose owner is
-/// gone, undoing the restore.
+/// get their new uid, whether this run created them or an earlier run of the
+/// restore did (found by kind, namespace and name); owners that still exist
+/// stay; owners that are gone are dropped, because the garbage collector would
+/// delete an object whose owner is gone, undoing the restore. An owner that
+/// cannot be looked up is not taken for gone: the object is not restored and
+/// the report says why.
 struct OwnerLinks {
     conn: Connection,
     in_backup: HashSet<String>,
-    alive: Mutex<HashMap<String, bool>>,
+    /// Owner uid -> the uid of the live owner by that reference (None: gone).
+    live: Mutex<HashMap<String, Option<String>>>,
     dropped: Arc<Mutex<Vec<String>>>,
 }
 
 impl OwnerLinks {
     fn new(conn: &Connection, in_backup: HashSet<String>) -> Self {
-        OwnerLinks { conn: conn.clone(), in_backup, alive: Mutex::new(HashMap::new()), dropped: Arc::default() }
+        OwnerLinks { conn: conn.clone(), in_backup, live: Mutex::new(HashMap::new()), dropped: Arc::default() }
     }
 
     fn has_owner_in_backup(&self, object: &Value) -> bool {
@@ -547,34 +552,37 @@ impl OwnerLinks {
     }
 
     fn dropped(&self) -> Vec<String> {
-        let mut d = self.dropped.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let mut d = lock(&self.dropped).clone();
         d.sort();
         d
     }
 
-    async fn relink(&self, object: &mut Value, created: &Mutex<HashMap<String, String>>) {
+    async fn relink(&self, object: &mut Value, created: &Mutex<HashMap<String, String>>) -> Result<(), String> {
         let refs = owner_refs(object);
         if refs.is_empty() {
-            return;
+            return Ok(());
         }
         let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_string);
         let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
         let mut keep = Vec::new();
         let raw = object.pointer("/metadata/ownerReferences").and_then(Value::as_array).cloned().unwrap_or_default();
         for (r, mut raw_ref) in refs.into_iter().zip(raw) {
-            let new_uid = created.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&r.uid).cloned();
-            if let Some(uid) = new_uid {
-                raw_ref["uid"] = Value::String(uid);
-                keep.push(raw_ref);
-            } else if !self.in_backup.contains(&r.uid) && self.owner_alive(&r, namespace.as_deref()).await {
-                keep.push(raw_ref);
-            } else {
-                self.dropped.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(format!(
+            let new_uid = lock(created).get(&r.uid).cloned();
+            let live = match new_uid {
+                Some(uid) => Some(uid),
+                None => self.live_owner(&r, namespace.as_deref()).await?,
+            };
+            match live {
+                Some(uid) => {
+                    raw_ref["uid"] = Value::String(uid);
+                    keep.push(raw_ref);
+                }
+                None => lock(&self.dropped).push(format!(
                     "{}{name}: owner {} {} is gone",
                     namespace.as_ref().map(|n| format!("{n}/")).unwrap_or_default(),
                     r.kind,
                     r.name
-                ));
+                )),
             }
         }
         if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -584,29 +592,49 @@ impl OwnerLinks {
                 meta.insert("ownerReferences".into(), Value::Array(keep));
             }
         }
+        Ok(())
     }
 
-    async fn owner_alive(&self, r: &super::strip::OwnerRef, namespace: Option<&str>) -> bool {
-        if let Some(known) = self.alive.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&r.uid) {
-            return *known;
+    /// The uid of the owner a reference names, as it lives now: the same uid, or
+    /// (for an owner in this backup, restored by an earlier run) the re-created
+    /// one's. None when it is gone.
+    async fn live_owner(&self, r: &super::strip::OwnerRef, namespace: Option<&str>) -> Result<Option<String>, String> {
+        if let Some(known) = lock(&self.live).get(&r.uid) {
+            return Ok(known.clone());
         }
-        let alive = self.lookup(r, namespace).await.unwrap_or(false);
-        self.alive.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(r.uid.clone(), alive);
-        alive
+        let uid = self.lookup(r, namespace).await.map_err(|e| {
+            format!(
+                "cannot tell whether its owner {} {} exists ({e}); not restored, run the restore again",
+                r.kind, r.name
+            )
+        })?;
+        let live = uid.filter(|uid| *uid == r.uid || self.in_backup.contains(&r.uid));
+        lock(&self.live).insert(r.uid.clone(), live.clone());
+        Ok(live)
     }
 
-    async fn lookup(&self, r: &super::strip::OwnerRef, namespace: Option<&str>) -> Option<bool> {
+    /// The uid of the object the reference names by kind, namespace and name, if
+    /// there is one; an error when the API server cannot say.
+    async fn lookup(&self, r: &super::strip::OwnerRef, namespace: Option<&str>) -> Result<Option<String>, String> {
         let (group, version) = r.api_version.rsplit_once('/').unwrap_or(("", &r.api_version));
         let gvk = kube::api::GroupVersionKind::gvk(group, version, &r.kind);
-        let (api_resource, caps) = kube::discovery::pinned_kind(&self.conn.client, &gvk).await.ok()?;
+        let (api_resource, caps) = match kube::discovery::pinned_kind(&self.conn.client, &gvk).await {
+            Ok(found) => found,
+            // The kind is not served at all: no owner of it can exist.
+            Err(kube::Error::Api(e)) if e.code == 404 => return Ok(None),
+            Err(kube::Error::Discovery(_)) => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        };
         let api: Api<DynamicObject> = match namespace {
             Some(ns) if caps.scope == kube::discovery::Scope::Namespaced => {
                 Api::namespaced_with(self.conn.client.clone(), ns, &api_resource)
             }
             _ => Api::all_with(self.conn.client.clone(), &api_resource),
         };
-        let owner = api.get_opt(&r.name).await.ok()?;
-        Some(owner.is_some_and(|o| o.metadata.uid.as_deref() == Some(r.uid.as_str())))
+        let owner = retry::with_retry(CREATE_RETRY_BUDGET, |_, _| {}, async || api.get_opt(&r.name).await)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(owner.and_then(|o| o.metadata.uid))
     }
 }
 
