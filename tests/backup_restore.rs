@@ -8,7 +8,7 @@ mod support;
 use std::sync::OnceLock;
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::json;
 use stepwise::cluster::backup::{BackupRequest, backup};
 use stepwise::cluster::progress::silent;
@@ -146,6 +146,44 @@ async fn owner_references_to_deleted_owners_are_dropped_and_inner_owners_relinke
     let child = api.get("trafficsplit-2").await.unwrap();
     let links = child.metadata.owner_references.expect("the child keeps its owner on the second run");
     assert_eq!(Some(&links[0].uid), parent.metadata.uid.as_ref(), "and points at the live parent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_being_deleted_at_the_backup_are_reported_and_left_out_of_the_restore() {
+    let conn = connect().await;
+    let ns = "being-deleted";
+    seed::ensure_namespaces(&conn.client, &[ns.to_string()]).await;
+    let kind = &seed::KINDS[0];
+    let api: Api<DynamicObject> = Api::namespaced_with(conn.client.clone(), ns, &seed::api_resource(kind));
+    for i in 1..=3 {
+        let mut object = seed::object(kind, ns, i);
+        if i == 2 {
+            object["metadata"]["finalizers"] = json!(["stepwise.test/hold"]);
+        }
+        api.create(&PostParams::default(), &serde_json::from_value(object).unwrap()).await.unwrap();
+    }
+    // Deleted, but held by its finalizer: Terminating when the backup runs.
+    api.delete("trafficsplit-2", &DeleteParams::default()).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut req = BackupRequest::new(vec!["trafficsplits.split.smi-spec.io".into()], dir.path().to_path_buf());
+    req.namespaces = Some(vec![ns.into()]);
+    let manifest = backup(&conn, &req, silent()).await.unwrap();
+    assert_eq!(manifest.being_deleted, ["trafficsplits.split.smi-spec.io being-deleted/trafficsplit-2"]);
+
+    // The removal: the finalizer's controller lets it go, and everything is deleted.
+    let release = json!({"metadata": {"finalizers": null}});
+    api.patch("trafficsplit-2", &PatchParams::default(), &Patch::Merge(&release)).await.unwrap();
+    for name in ["trafficsplit-1", "trafficsplit-3"] {
+        api.delete(name, &DeleteParams::default()).await.unwrap();
+    }
+    wait_gone(&api, &["trafficsplit-1", "trafficsplit-2", "trafficsplit-3"]).await;
+
+    let report = restore(&conn, &RestoreRequest::new(dir.path().to_path_buf(), Mode::Real), silent()).await.unwrap();
+    assert!(report.verified, "{report:#?}");
+    assert_eq!((report.kinds[0].created, report.kinds[0].left_out), (2, 1), "{report:#?}");
+    assert!(report.notable.iter().any(|o| o.name == "trafficsplit-2" && o.outcome == Outcome::LeftOut));
+    assert!(api.get_opt("trafficsplit-2").await.unwrap().is_none(), "not brought back");
 }
 
 async fn wait_gone(api: &Api<DynamicObject>, names: &[&str]) {

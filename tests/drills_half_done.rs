@@ -14,6 +14,12 @@
 //!   the session; the resume shows what it printed and asks whether it
 //!   finished; the operator says so behind the typed word, and everything
 //!   comes back;
+//! * the new release's CRD refuses some of the saved widgets (its schema is
+//!   stricter): the restore names them, and the operator goes on without them,
+//!   which the step's outcome and the transcript keep;
+//! * the backup is damaged before the removal: the removal stays locked, and
+//!   the operator takes the backup again from the failure menu (the damaged
+//!   one is kept aside), after which the upgrade goes through;
 //! * `helm install --wait` gives up before the Deployment is available, though
 //!   the release is installed and becomes available a little later: "check
 //!   whether it worked after all" runs the runbook's verify and marks the step
@@ -257,6 +263,85 @@ async fn ctrl_c_during_the_removal_then_finished_by_hand_and_everything_comes_ba
     assert!(screen.contains("removing the control plane"), "what it printed is shown:\n{screen}");
     scene.assert_all_back(&screen).await;
     assert_marked_done(&scene.transcript(), "remove", "drill-operator");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_that_cannot_bring_some_objects_back_lets_the_operator_go_on_without_them_listed() {
+    let scene = Scene::new("strict-mesh", "strict.stepwise.test", &PROCEDURE.replace("@REMOVE@", "true")).await;
+    // The new release's CRD allows sizes up to 9 only: w-10 … w-19 are refused.
+    let mut strict = support::loose_crd("strict.stepwise.test", "widgets", "Widget");
+    strict["spec"]["versions"][0]["schema"]["openAPIV3Schema"] = json!({"type": "object",
+        "x-kubernetes-preserve-unknown-fields": true,
+        "properties": {"spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+            "properties": {"size": {"type": "integer", "maximum": 9}}}}});
+    std::fs::write(scene.work.path().join("crd.json"), strict.to_string()).unwrap();
+
+    let mut run = scene.run(&["--plain"]);
+    run.env("USER", "drill-operator");
+    let screen = tokio::task::spawn_blocking(move || {
+        let mut p = support::pty::Pty::spawn(run, "the run at a terminal");
+        p.answer("\"Remove the mesh\" is destructive. Type `strict-mesh`", "strict-mesh\r");
+        p.answer("Run \"Deploy the new release\"?", "\r");
+        p.answer("Run \"Restore the widgets\"?", "\r");
+        // Retry, restore the backup, go on without them, mark it done, stop: the third.
+        p.answer("What now?", "\x1b[B\x1b[B\r");
+        p.answer("Session finished", "");
+        p.finish()
+    })
+    .await
+    .unwrap();
+    assert!(screen.contains("10 objects could not be restored"), "{screen}");
+    let back = scene.api.list(&Default::default()).await.unwrap();
+    assert_eq!(back.items.len(), 10, "the ten the new CRD accepts came back:\n{screen}");
+    let steps = support::session_steps(&scene.state());
+    let restore = steps.iter().find(|s| s.step == "restore-resources").unwrap();
+    assert_eq!(restore.state, stepwise::journal::StepState::Done, "{screen}");
+    let outcome = restore.outcome.clone().unwrap_or_default();
+    assert!(outcome.contains("went on without 10 objects that could not be restored"), "{outcome}");
+    for i in 10..OBJECTS {
+        assert!(outcome.contains(&format!("/w-{i}: ")), "w-{i} is named in the outcome: {outcome}");
+    }
+    let transcript = scene.transcript();
+    let record = transcript.lines().find(|l| l.contains("\"kind\":\"went_on_without\"")).expect("recorded");
+    assert!(record.contains("\"by\":\"drill-operator\"") && record.contains("w-19"), "{record}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_damaged_before_the_removal_is_taken_again_from_the_failure_menu() {
+    let pause = "  - id: pause\n    title: Look around\n    explain: Nothing.\n    command:\n      argv: [\"true\"]\n  - id: remove\n";
+    let procedure = PROCEDURE.replace("@REMOVE@", "true").replacen("  - id: remove\n", pause, 1);
+    let scene = Scene::new("damaged-mesh", "damaged.stepwise.test", &procedure).await;
+    let state = scene.state();
+    let mut run = scene.run(&["--plain"]);
+    run.env("USER", "drill-operator");
+    let screen = tokio::task::spawn_blocking(move || {
+        let mut p = support::pty::Pty::spawn(run, "the run at a terminal");
+        p.answer("Run \"Look around\"?", "");
+        // Meanwhile a byte of the backup changes.
+        let file = std::fs::read_dir(support::only_session(&state).join("backups/backup-resources"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .expect("the backup file");
+        let mut bytes = std::fs::read(&file).unwrap();
+        let at = bytes.len() - 5;
+        bytes[at] ^= 1;
+        std::fs::write(&file, bytes).unwrap();
+        p.type_now("\r");
+        // Retry, take the backup again, …: the second.
+        p.answer("What now?", "\x1b[B\r");
+        p.answer("\"Remove the mesh\" is destructive. Type `damaged-mesh`", "damaged-mesh\r");
+        p.answer("Run \"Deploy the new release\"?", "\r");
+        p.answer("Run \"Restore the widgets\"?", "\r");
+        p.answer("Session finished", "");
+        p.finish()
+    })
+    .await
+    .unwrap();
+    assert!(screen.contains("the destructive step is locked"), "{screen}");
+    scene.assert_all_back(&screen).await;
+    let kept = std::fs::read_dir(support::only_session(&scene.state()).join("backups")).unwrap().count();
+    assert_eq!(kept, 2, "the damaged backup is kept beside the new one:\n{screen}");
 }
 
 /// A chart of one Deployment that is available only `minReadySeconds` after

@@ -42,6 +42,9 @@ pub fn backup(global: &Global, args: &BackupArgs) -> Result<String, Failure> {
         for k in &manifest.not_served {
             out.push_str(&format!("       -  {k}  (not served by this cluster)\n"));
         }
+        for o in &manifest.being_deleted {
+            out.push_str(&format!("  being deleted, saved but left out by a restore: {o}\n"));
+        }
         out.push_str(&format!(
             "{} objects saved to {}; manifest.json lists their SHA-256 sums\n",
             manifest.total(),
@@ -112,8 +115,18 @@ pub fn restore(global: &Global, args: &RestoreArgs) -> Result<String, Failure> {
                 format!("{} created", k.created)
             };
             out.push_str(&format!(
-                "{}: {} of {}; {} already there and identical, {} already there and different, {} failed\n",
-                k.resource, done, k.expected, k.identical, k.different, k.failed
+                "{}: {} of {}; {} already there and identical, {} already there and different, {} failed{}\n",
+                k.resource,
+                done,
+                k.expected,
+                k.identical,
+                k.different,
+                k.failed,
+                if k.left_out > 0 {
+                    format!(", {} left out (being deleted when saved)", k.left_out)
+                } else {
+                    String::new()
+                }
             ));
         }
         for o in &report.notable {
@@ -121,6 +134,7 @@ pub fn restore(global: &Global, args: &RestoreArgs) -> Result<String, Failure> {
             let what = match &o.outcome {
                 Outcome::AlreadyDifferent => "exists and differs from the backup; left as it is".to_string(),
                 Outcome::Failed(why) => format!("failed: {why}"),
+                Outcome::LeftOut => "left out: it was being deleted when the backup was taken".to_string(),
                 other => format!("{other:?}"),
             };
             out.push_str(&format!("  {} {place}{}: {what}\n", o.resource, o.name));

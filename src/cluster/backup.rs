@@ -119,6 +119,8 @@ pub struct KindResult {
     pub versions: Vec<manifest::ObjectVersion>,
     /// Set when the listed count disagrees with what the server announced.
     pub mismatch: Option<String>,
+    /// `namespace/name` of the objects that were being deleted when saved.
+    pub being_deleted: Vec<String>,
 }
 
 /// Backs up every requested kind into `req.dir` and writes the manifest.
@@ -210,6 +212,7 @@ pub async fn backup(conn: &Connection, req: &BackupRequest, report: Reporter) ->
                 }
                 all_uids.extend(k.uids.iter().cloned());
                 owner_uids.extend(k.owner_uids.iter().cloned());
+                manifest.being_deleted.extend(k.being_deleted.iter().map(|key| format!("{} {key}", r.name)));
                 versions.kinds.insert(r.name.clone(), k.versions);
                 manifest.kinds.push(KindEntry {
                     resource: r.name.clone(),
@@ -226,6 +229,7 @@ pub async fn backup(conn: &Connection, req: &BackupRequest, report: Reporter) ->
         }
     }
     manifest.kinds.sort_by(|a, b| a.resource.cmp(&b.resource));
+    manifest.being_deleted.sort();
     if let Some((earlier, kept)) = earlier.as_ref().filter(|_| !req.refresh) {
         manifest.problems.extend(emptied_since(earlier, kept, &manifest));
     }
@@ -415,6 +419,8 @@ pub struct KindWriter {
     owner_uids: Vec<String>,
     /// `(uid, namespace/name, resourceVersion)` of each object written.
     versions: Vec<manifest::ObjectVersion>,
+    /// `namespace/name` of each object written that had a deletionTimestamp.
+    being_deleted: Vec<String>,
 }
 
 /// A point a writer can go back to.
@@ -423,6 +429,7 @@ pub struct Mark {
     objects: usize,
     uids: usize,
     owner_uids: usize,
+    being_deleted: usize,
 }
 
 impl KindWriter {
@@ -440,6 +447,7 @@ impl KindWriter {
             uids: Vec::new(),
             owner_uids: Vec::new(),
             versions: Vec::new(),
+            being_deleted: Vec::new(),
         };
         w.start()?;
         Ok(w)
@@ -468,6 +476,9 @@ impl KindWriter {
             });
         }
         self.owner_uids.extend(owner_refs(&object).into_iter().map(|r| r.uid));
+        if object.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null()) {
+            self.being_deleted.push(manifest::object_key(&object));
+        }
         strip_server_fields(&mut object);
         let mut line = b"---\n".to_vec();
         serde_json::to_writer(&mut line, &object).map_err(|e| ClusterError::Other(e.to_string()))?;
@@ -482,7 +493,12 @@ impl KindWriter {
     }
 
     pub fn mark(&self) -> Mark {
-        Mark { objects: self.lines.len(), uids: self.uids.len(), owner_uids: self.owner_uids.len() }
+        Mark {
+            objects: self.lines.len(),
+            uids: self.uids.len(),
+            owner_uids: self.owner_uids.len(),
+            being_deleted: self.being_deleted.len(),
+        }
     }
 
     /// Drops everything written after `mark` (used when a listing starts over).
@@ -503,6 +519,7 @@ impl KindWriter {
         self.uids.truncate(mark.uids);
         self.versions.truncate(mark.uids);
         self.owner_uids.truncate(mark.owner_uids);
+        self.being_deleted.truncate(mark.being_deleted);
         Ok(())
     }
 
@@ -518,6 +535,7 @@ impl KindWriter {
             owner_uids: self.owner_uids,
             versions: self.versions,
             mismatch: None,
+            being_deleted: self.being_deleted,
         })
     }
 }

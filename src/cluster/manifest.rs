@@ -40,6 +40,10 @@ pub struct Manifest {
     /// those references when the owner no longer exists.
     #[serde(default)]
     pub external_owner_refs: u64,
+    /// Objects that were being deleted when they were saved (`plural.group
+    /// namespace/name`): a restore leaves them out and says so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub being_deleted: Vec<String>,
     #[serde(default)]
     pub problems: Vec<String>,
 }
@@ -69,6 +73,7 @@ impl Manifest {
             namespaces: None,
             not_served: Vec::new(),
             external_owner_refs: 0,
+            being_deleted: Vec::new(),
             problems: Vec::new(),
         }
     }

@@ -58,6 +58,8 @@ pub enum Outcome {
     /// It exists and differs from the backup; left as it is.
     AlreadyDifferent,
     Failed(String),
+    /// Not brought back: it was being deleted when the backup was taken.
+    LeftOut,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -77,6 +79,8 @@ pub struct KindCounts {
     pub identical: u64,
     pub different: u64,
     pub failed: u64,
+    /// Left out: they were being deleted when the backup was taken.
+    pub left_out: u64,
     /// Objects of this kind in the cluster afterwards (at least `expected` when all went well).
     pub live: Option<u64>,
 }
@@ -120,6 +124,7 @@ pub async fn restore(conn: &Connection, req: &RestoreRequest, report: Reporter) 
         done: Mutex::new(0),
         owners,
         missing_ns,
+        being_deleted: manifest.being_deleted.iter().cloned().collect(),
         created_uids: Mutex::new(HashMap::new()),
         unreachable: std::sync::atomic::AtomicBool::new(false),
     };
@@ -156,7 +161,8 @@ pub async fn restore(conn: &Connection, req: &RestoreRequest, report: Reporter) 
     }
     result.verified = result.kinds.iter().all(|k| {
         let accounted = k.created + k.validated + k.identical + k.different;
-        accounted == k.expected && k.live.is_none_or(|live| live >= k.expected)
+        let wanted = k.expected - k.left_out;
+        accounted == wanted && k.live.is_none_or(|live| live >= wanted)
     });
     Ok(result)
 }
@@ -168,6 +174,7 @@ fn tally(counts: &mut KindCounts, outcome: &Outcome) {
         Outcome::AlreadyIdentical => counts.identical += 1,
         Outcome::AlreadyDifferent => counts.different += 1,
         Outcome::Failed(_) => counts.failed += 1,
+        Outcome::LeftOut => counts.left_out += 1,
     }
 }
 
@@ -181,6 +188,8 @@ struct Shared<'a> {
     missing_ns: HashSet<String>,
     /// Old uid -> uid of the re-created object, for re-linking owner references.
     created_uids: Mutex<HashMap<String, String>>,
+    /// `plural.group namespace/name` of objects being deleted when saved.
+    being_deleted: HashSet<String>,
     /// Set once a create gave up because the API server stopped answering: the
     /// objects after it are not tried, so a lasting outage ends the restore after
     /// one retry budget instead of one budget per object.
@@ -247,7 +256,10 @@ impl Shared<'_> {
     async fn restore_one(&self, resolved: &Resolved, mut object: Value) -> ObjectOutcome {
         let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_string);
         let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
-        let outcome = if namespace.as_ref().is_some_and(|ns| self.missing_ns.contains(ns)) {
+        let key = format!("{} {}", resolved.name, super::manifest::object_key(&object));
+        let outcome = if self.being_deleted.contains(&key) {
+            Outcome::LeftOut
+        } else if namespace.as_ref().is_some_and(|ns| self.missing_ns.contains(ns)) {
             Outcome::Failed(format!("namespace {} does not exist", namespace.as_deref().unwrap_or_default()))
         } else if let Err(why) = self.owners.relink(&mut object, &self.created_uids).await {
             Outcome::Failed(why)

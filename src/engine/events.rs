@@ -234,5 +234,11 @@ pub enum Answer {
     Verify,
     /// The operator finished the failed step by hand.
     MarkDone,
+    /// Go on after a restore without the objects it could not bring back
+    /// (listed in the step's outcome and the transcript).
+    GoOnWithout,
+    /// Take the backups before a locked destructive step again (new folders;
+    /// the earlier ones are kept).
+    BackupAgain,
     Stop,
 }

@@ -13,7 +13,7 @@ use super::work::{Resolved, WorkItem};
 use crate::cluster::apply::{ApplyRequest, apply};
 use crate::cluster::backup::{BackupRequest, backup};
 use crate::cluster::preflight::{Check, Status};
-use crate::cluster::restore::{Outcome, RestoreRequest, restore};
+use crate::cluster::restore::{ObjectOutcome, Outcome, RestoreReport, RestoreRequest, restore};
 use crate::cluster::rollout::{RolloutRequest, rollout_restart};
 use crate::cluster::wait::{DEFAULT_TIMEOUT, WaitTarget, wait};
 use crate::cluster::{Connection, Mode, OpEvent, Reporter, Target, pinned, proof};
@@ -49,11 +49,23 @@ pub struct StepError {
     /// with other content and were left as they are: not a success until the
     /// operator has read the list.
     pub differences: Vec<String>,
+    /// A restore that could not bring these objects back (each with why): the
+    /// operator may retry, or go on without them, listed in the outcome.
+    pub unrestored: Vec<String>,
+    /// The backups before a destructive step that has not started cannot
+    /// unlock it (damaged, incomplete): taking them again is a way forward.
+    pub backup_again: bool,
 }
 
 impl StepError {
     pub fn new(message: impl Into<String>) -> Self {
-        StepError { message: message.into(), interrupted: false, differences: Vec::new() }
+        StepError {
+            message: message.into(),
+            interrupted: false,
+            differences: Vec::new(),
+            unrestored: Vec::new(),
+            backup_again: false,
+        }
     }
 
     fn interrupted() -> Self {
@@ -202,7 +214,15 @@ pub async fn take_backup(
     request.namespaces = b.namespaces.as_ref().map(|ns| render_all(ns, values)).transpose()?;
     request.refresh = refresh;
     let manifest = interruptible(&mut cancel, backup(&conn, &request, reporter(out, index))).await??;
-    Ok(format!("saved {} objects of {} kinds to {}", manifest.total(), manifest.kinds.len(), dir.display()))
+    let mut text = format!("saved {} objects of {} kinds to {}", manifest.total(), manifest.kinds.len(), dir.display());
+    if !manifest.being_deleted.is_empty() {
+        text.push_str(&format!(
+            "; {} of them were being deleted, and a restore will leave them out: {}",
+            manifest.being_deleted.len(),
+            manifest.being_deleted.join(", ")
+        ));
+    }
+    Ok(text)
 }
 
 /// Where a backup step keeps its files.
@@ -268,56 +288,7 @@ pub async fn run(
                 request.concurrency = c;
             }
             let result = interruptible(&mut cancel, restore(&conn, &request, report)).await??;
-            let done: u64 = result.kinds.iter().map(|k| k.created + k.validated + k.identical).sum();
-            if result.failed() > 0 || !result.verified {
-                let first: Vec<String> = result
-                    .notable
-                    .iter()
-                    .take(5)
-                    .map(|o| format!("{}/{}: {:?}", o.resource, o.name, o.outcome))
-                    .collect();
-                return Err(StepError::new(format!(
-                    "{} objects could not be restored from {}; first: {}",
-                    result.failed(),
-                    from.display(),
-                    first.join("; ")
-                )));
-            }
-            let verb = if mode.is_rehearsal() { "validated" } else { "restored" };
-            let mut text = format!("{verb} {done} objects from {}", from.display());
-            // A restore run again (after an interruption, say) finds objects already there: say
-            // how many, and name those left as they are because they differ from the backup.
-            let identical: u64 = result.kinds.iter().map(|k| k.identical).sum();
-            if identical > 0 {
-                text.push_str(&format!(" ({identical} of them were already there, identical)"));
-            }
-            let different: Vec<String> = result
-                .notable
-                .iter()
-                .filter(|o| o.outcome == Outcome::AlreadyDifferent)
-                .map(|o| {
-                    format!(
-                        "{}/{}{}",
-                        o.resource,
-                        o.namespace.as_ref().map(|n| format!("{n}/")).unwrap_or_default(),
-                        o.name
-                    )
-                })
-                .collect();
-            if !result.dropped_owner_refs.is_empty() {
-                text.push_str(&format!(
-                    "; dropped {} owner references to owners that are gone",
-                    result.dropped_owner_refs.len()
-                ));
-            }
-            if different.is_empty() || mode.is_rehearsal() {
-                return Ok(text);
-            }
-            text.push_str(&format!(
-                "; done with differences: {} objects were already there with other content and were left as they are",
-                different.len()
-            ));
-            Err(StepError { differences: different, ..StepError::new(text) })
+            restore_outcome(&result, &from, mode)
         }
         Action::RolloutRestart(action) => {
             let conn = ctx.connection(step, values).await?;
@@ -453,6 +424,66 @@ async fn run_command(
     let spec = CommandSpec { argv: argv.to_vec(), env: c.env.clone(), timeout: c.timeout, read_only: c.read_only };
     run_command_spec(ctx, journal, step, &spec, values, index, out, cancel, false).await?;
     Ok(format!("`{}` exited 0", crate::plan::display_argv(argv, values)))
+}
+
+/// What a restore step reports: done (saying what was already there, left out
+/// or unlinked from a gone owner), done with differences (the operator reads
+/// the list), or failed, naming the objects that could not be restored.
+fn restore_outcome(result: &RestoreReport, from: &Path, mode: Mode) -> Result<String, StepError> {
+    let place = |o: &ObjectOutcome| {
+        format!("{}/{}{}", o.resource, o.namespace.as_ref().map(|n| format!("{n}/")).unwrap_or_default(), o.name)
+    };
+    if result.failed() > 0 || !result.verified {
+        let unrestored: Vec<String> = result
+            .notable
+            .iter()
+            .filter_map(|o| match &o.outcome {
+                Outcome::Failed(why) => Some(format!("{}: {why}", place(o))),
+                _ => None,
+            })
+            .collect();
+        let first: Vec<&str> = unrestored.iter().take(5).map(String::as_str).collect();
+        let message = format!(
+            "{} objects could not be restored from {}; first: {}",
+            result.failed(),
+            from.display(),
+            first.join("; ")
+        );
+        return Err(StepError { unrestored, ..StepError::new(message) });
+    }
+    let done: u64 = result.kinds.iter().map(|k| k.created + k.validated + k.identical).sum();
+    let verb = if mode.is_rehearsal() { "validated" } else { "restored" };
+    let mut text = format!("{verb} {done} objects from {}", from.display());
+    // A restore run again (after an interruption, say) finds objects already there: say
+    // how many, and name those left as they are because they differ from the backup.
+    let identical: u64 = result.kinds.iter().map(|k| k.identical).sum();
+    if identical > 0 {
+        text.push_str(&format!(" ({identical} of them were already there, identical)"));
+    }
+    let left_out: Vec<String> = result.notable.iter().filter(|o| o.outcome == Outcome::LeftOut).map(place).collect();
+    if !left_out.is_empty() {
+        text.push_str(&format!(
+            "; left out {} objects that were being deleted when the backup was taken: {}",
+            left_out.len(),
+            left_out.join(", ")
+        ));
+    }
+    if !result.dropped_owner_refs.is_empty() {
+        text.push_str(&format!(
+            "; dropped {} owner references to owners that are gone",
+            result.dropped_owner_refs.len()
+        ));
+    }
+    let different: Vec<String> =
+        result.notable.iter().filter(|o| o.outcome == Outcome::AlreadyDifferent).map(place).collect();
+    if different.is_empty() || mode.is_rehearsal() {
+        return Ok(text);
+    }
+    text.push_str(&format!(
+        "; done with differences: {} objects were already there with other content and were left as they are",
+        different.len()
+    ));
+    Err(StepError { differences: different, ..StepError::new(text) })
 }
 
 /// A rehearsal shows a command it may not run: the transcript keeps it (the

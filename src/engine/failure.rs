@@ -1,6 +1,8 @@
 //! What the operator can do when a step fails (or is locked): retry it, skip it
 //! when the runbook allows, restore the hop's backup, check with the runbook's
-//! `verify` whether it worked after all, say it was finished by hand, or stop.
+//! `verify` whether it worked after all, say it was finished by hand, take a
+//! damaged backup again (before a destructive step that has not started), go
+//! on after a restore without the objects it could not bring back, or stop.
 //! Every failure has a way forward that does not need stepwise to be changed.
 
 use std::collections::BTreeMap;
@@ -49,6 +51,10 @@ pub async fn ask(
         _ => None,
     };
     let mut choices = vec![Answer::Retry];
+    let backup_again = e.backup_again && !runner.ctx.mode.is_rehearsal();
+    if backup_again {
+        choices.push(Answer::BackupAgain);
+    }
     if step.skippable {
         choices.push(Answer::Skip);
     }
@@ -57,6 +63,10 @@ pub async fn ask(
     }
     if verify.is_some() {
         choices.push(Answer::Verify);
+    }
+    let go_on_without = !e.unrestored.is_empty() && !runner.ctx.mode.is_rehearsal();
+    if go_on_without {
+        choices.push(Answer::GoOnWithout);
     }
     if !runner.ctx.mode.is_rehearsal() {
         choices.push(Answer::MarkDone);
@@ -87,6 +97,12 @@ pub async fn ask(
                     Err(err) => runner.send(Event::Warning { index: Some(index), text: err.message }),
                 }
             }
+            Answer::BackupAgain if backup_again => {
+                if super::gate::take_again(runner, index).await? {
+                    return Ok(FailureChoice::Retry);
+                }
+            }
+            Answer::GoOnWithout if go_on_without => return go_on_without_them(runner, index, step, e),
             Answer::MarkDone if !runner.ctx.mode.is_rehearsal() => {
                 if mark_done_by_hand(runner, index, step, values, &e.message, true).await? {
                     return Ok(FailureChoice::Done);
@@ -154,10 +170,44 @@ async fn confirm_done_by_hand(
 }
 
 fn record_by_hand(runner: &mut Runner<'_>, index: usize, step: &Step, error: &str) -> Result<(), EngineError> {
-    let by = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
-    let record = MarkedDone { index, step: &step.id.value, by, host: crate::process::host(), error_before: error };
+    let record =
+        MarkedDone { index, step: &step.id.value, by: operator(), host: crate::process::host(), error_before: error };
     runner.journal.append_transcript("marked_done", &record)?;
     Ok(())
+}
+
+/// The operator goes on after a restore without the objects it could not
+/// bring back: the step's outcome names them (the first fifty; the transcript
+/// keeps them all, with who decided).
+fn go_on_without_them(
+    runner: &mut Runner<'_>,
+    index: usize,
+    step: &Step,
+    e: &StepError,
+) -> Result<FailureChoice, EngineError> {
+    const LISTED: usize = 50;
+    let record = serde_json::json!({
+        "index": index,
+        "step": step.id.value,
+        "by": operator(),
+        "host": crate::process::host(),
+        "not_restored": e.unrestored,
+    });
+    runner.journal.append_transcript("went_on_without", &record)?;
+    let mut note = format!(
+        "went on without {} objects that could not be restored: {}",
+        e.unrestored.len(),
+        e.unrestored.iter().take(LISTED).cloned().collect::<Vec<_>>().join("; ")
+    );
+    if e.unrestored.len() > LISTED {
+        note.push_str(&format!("; … and {} more (all in the transcript)", e.unrestored.len() - LISTED));
+    }
+    done(runner, index, note)
+}
+
+/// Who is at the keyboard, as the login names them.
+fn operator() -> String {
+    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
 }
 
 fn done(runner: &mut Runner<'_>, index: usize, note: String) -> Result<FailureChoice, EngineError> {

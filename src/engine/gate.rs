@@ -33,12 +33,16 @@ pub async fn check(runner: &mut Runner<'_>, index: usize) -> Result<Gate, Engine
         execute::prove_backups(&runner.ctx, &runner.journal, &runner.work, &runner.resolved, index, &runner.out).await;
     match proof {
         Ok(proof) => Ok(Gate::Open(proof)),
-        Err(ProofFailure::Other(e)) => Ok(Gate::Locked(StepError::new(format!("the destructive step is locked: {e}")))),
+        Err(ProofFailure::Other(e)) => {
+            let message = format!("the destructive step is locked: {e}");
+            let backup_again = runner.journal.steps()[index].attempts == 0;
+            Ok(Gate::Locked(StepError { backup_again, ..StepError::new(message) }))
+        }
         Err(ProofFailure::Drift(changes)) => {
             if !ask_to_refresh(runner, index, &changes).await? {
                 return Ok(Gate::Stop);
             }
-            Ok(if refresh(runner, index).await? { Gate::Again } else { Gate::Stop })
+            Ok(if refresh(runner, index, true).await? { Gate::Again } else { Gate::Stop })
         }
     }
 }
@@ -67,9 +71,19 @@ async fn ask_to_refresh(runner: &mut Runner<'_>, index: usize, changes: &[String
     Ok(runner.ask(question).await? == Answer::Yes)
 }
 
-/// Runs every backup step of the hop before `index` again. False when one of
-/// them fails; it is then recorded failed, and a resume starts there.
-async fn refresh(runner: &mut Runner<'_>, index: usize) -> Result<bool, EngineError> {
+/// The operator's choice when the backups cannot unlock a step that has not
+/// started (a damaged or incomplete backup): take them again. A kind that the
+/// earlier backup held and the cluster no longer does still makes the new one
+/// incomplete, so a cluster emptied by hand cannot replace a good backup.
+pub async fn take_again(runner: &mut Runner<'_>, index: usize) -> Result<bool, EngineError> {
+    refresh(runner, index, false).await
+}
+
+/// Runs every backup step of the hop before `index` again (`drifted`: the
+/// operator has seen the changes, so a kind emptied since is not refused).
+/// False when one of them fails; it is then recorded failed, and a resume
+/// starts there.
+async fn refresh(runner: &mut Runner<'_>, index: usize, drifted: bool) -> Result<bool, EngineError> {
     let backups: Vec<(usize, super::work::WorkItem)> = execute::earlier_backups(&runner.work, &runner.resolved, index)
         .into_iter()
         .map(|(i, w)| (i, w.clone()))
@@ -79,7 +93,7 @@ async fn refresh(runner: &mut Runner<'_>, index: usize) -> Result<bool, EngineEr
         let values: BTreeMap<String, String> = runner.step_values(&w);
         runner.journal.start_step(i)?;
         let cancel = runner.cancel.clone();
-        let taken = execute::take_backup(&runner.ctx, &runner.journal, &step, &values, i, &runner.out, cancel, true);
+        let taken = execute::take_backup(&runner.ctx, &runner.journal, &step, &values, i, &runner.out, cancel, drifted);
         match taken.await {
             Ok(outcome) => {
                 runner.journal.finish_step(i, StepState::Done, Some(outcome.clone()), None)?;

@@ -179,6 +179,8 @@ fn choice_label(answer: &Answer) -> &'static str {
         Answer::Restore => "restore the custom resources from the backup",
         Answer::Verify => "check whether it worked after all (the runbook's verify)",
         Answer::MarkDone => "I finished it by hand: mark it done",
+        Answer::BackupAgain => "take the backup again (the earlier one is kept)",
+        Answer::GoOnWithout => "go on without the objects that could not be restored (they stay listed)",
         _ => "stop (resume later)",
     }
 }

@@ -164,6 +164,12 @@ fn failure_choice(answer: &Answer) -> Choice {
         Answer::Restore => Choice::new('b', "restore the custom resources from the backup", Answer::Restore),
         Answer::Verify => Choice::new('v', "check whether it worked after all (the runbook's verify)", Answer::Verify),
         Answer::MarkDone => Choice::new('d', "I finished it by hand: mark it done", Answer::MarkDone),
+        Answer::BackupAgain => Choice::new('a', "take the backup again (the earlier one is kept)", Answer::BackupAgain),
+        Answer::GoOnWithout => Choice::new(
+            'g',
+            "go on without the objects that could not be restored (they stay listed)",
+            Answer::GoOnWithout,
+        ),
         Answer::Stop => stop(),
         // The engine offers only the ones above; anything else still gets a line.
         other => Choice { key: None, label: format!("{other:?}").to_lowercase(), answer: other.clone() },
