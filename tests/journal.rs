@@ -1,64 +1,16 @@
 //! The session journal against real files: round trips, crash leftovers, damage,
-//! listing, locking, permissions, and kill -9 at random moments.
+//! listing, locking and permissions (kill -9 at random moments: journal_kill.rs).
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::path::Path;
 
-use stepwise::cluster::{ClusterIdentity, Mode, Target};
-use stepwise::journal::{
-    Journal, JournalError, RunbookChange, SessionMeta, SessionStatus, StepRecord, StepState, sessions_dir,
-};
+use stepwise::cluster::Mode;
+use stepwise::journal::{Journal, JournalError, RunbookChange, SessionStatus, StepState, sessions_dir};
 
-/// A child spawned while another test holds a session lock shares that lock from
-/// fork to exec (close-on-exec drops it then), which can make that test's reopen
-/// fail at random. Tests that hold locks take this for reading; the kill test,
-/// which spawns, takes it for writing.
-static SPAWNING: RwLock<()> = RwLock::new(());
-
-fn no_spawning() -> RwLockReadGuard<'static, ()> {
-    SPAWNING.read().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn meta(product: &str, from: &str, to: &str) -> SessionMeta {
-    SessionMeta {
-        id: String::new(),
-        product: product.into(),
-        from: from.into(),
-        to: to.into(),
-        mode: Mode::Real,
-        created_at: String::new(),
-        target: Target { kubeconfig: Some(PathBuf::from("/home/op/.kube/config")), context: Some("prod".into()) },
-        cluster: ClusterIdentity {
-            server: "https://10.0.0.1:6443".into(),
-            context: "prod".into(),
-            kube_system_uid: "uid-1".into(),
-        },
-        runbooks: BTreeMap::from([("mesh/in-place.yaml".into(), "ab".repeat(32))]),
-        facts: BTreeMap::from([("platform".into(), "kubernetes".into())]),
-        variables: BTreeMap::from([("namespace".into(), "nginx-mesh".into())]),
-        plan: serde_json::json!({"product": product, "hops": [{"from": from, "to": to}]}),
-        status: SessionStatus::Running,
-    }
-}
-
-fn steps(n: usize) -> Vec<StepRecord> {
-    (0..n)
-        .map(|i| {
-            let item = (i % 3 == 2).then(|| format!("item-{i}"));
-            StepRecord::pending(i / 4, format!("step-{i}"), item, format!("Step {i}"), "command", i % 5 == 0)
-        })
-        .collect()
-}
-
-fn create(state: &Path, product: &str, n: usize) -> Journal {
-    Journal::create(state, meta(product, "1.6.0", "1.7.0"), steps(n)).expect("create a session")
-}
+mod journal_fixture;
+use journal_fixture::{create, steps};
 
 fn mode(path: &Path) -> u32 {
     fs::metadata(path).expect("stat").permissions().mode() & 0o777
@@ -66,7 +18,6 @@ fn mode(path: &Path) -> u32 {
 
 #[test]
 fn create_then_open_round_trips() {
-    let _quiet = no_spawning();
     let state = tempfile::tempdir().unwrap();
     let journal = create(state.path(), "nginx-service-mesh", 6);
     let id = journal.id().to_string();
@@ -104,7 +55,6 @@ fn create_then_open_round_trips() {
 
 #[test]
 fn ids_taken_in_the_same_second_get_a_number() {
-    let _quiet = no_spawning();
     let state = tempfile::tempdir().unwrap();
     let journals: Vec<Journal> = (0..3).map(|_| create(state.path(), "kuma", 1)).collect();
     let ids: Vec<&str> = journals.iter().map(Journal::id).collect();
@@ -121,7 +71,6 @@ fn ids_taken_in_the_same_second_get_a_number() {
 
 #[test]
 fn step_changes_persist_across_reopen() {
-    let _quiet = no_spawning();
     let state = tempfile::tempdir().unwrap();
     let mut journal = create(state.path(), "kuma", 5);
     let dir = journal.dir().to_path_buf();
@@ -169,7 +118,6 @@ fn step_changes_persist_across_reopen() {
 
 #[test]
 fn first_unfinished_skips_done_and_skipped() {
-    let _quiet = no_spawning();
     let state = tempfile::tempdir().unwrap();
     let mut journal = create(state.path(), "kuma", 4);
     assert_eq!(journal.first_unfinished(), Some(0));
@@ -188,7 +136,6 @@ fn first_unfinished_skips_done_and_skipped() {
 
 #[test]
 fn transcript_is_json_lines_that_survive_reopen() {
-    let _quiet = no_spawning();
     let state = tempfile::tempdir().unwrap();
     let mut journal = create(state.path(), "kuma", 2);
     let dir = journal.dir().to_path_buf();
@@ -225,7 +172,6 @@ fn transcript_is_json_lines_that_survive_reopen() {
 
 #[test]
 fn a_torn_temp_file_is_ignored_and_cleaned() {
-    let _quiet = no_spawning();
     let state = tempfile::tempdir().unwrap();
     let mut journal = create(state.path(), "kuma", 3);
     journal.finish_step(0, StepState::Done, Some("ok".into()), None).unwrap();
@@ -251,7 +197,6 @@ fn a_torn_temp_file_is_ignored_and_cleaned() {
 
 #[test]
 fn damaged_or_missing_files_are_named() {
-    let _quiet = no_spawning();
     let state = tempfile::tempdir().unwrap();
     let journal = create(state.path(), "kuma", 3);
     let dir = journal.dir().to_path_buf();
@@ -279,7 +224,6 @@ fn damaged_or_missing_files_are_named() {
 
 #[test]
 fn listing_is_newest_first_and_reports_damage() {
-    let _quiet = no_spawning();
     let state = tempfile::tempdir().unwrap();
     let mut oldest = create(state.path(), "kuma", 3);
     oldest.start_step(0).unwrap();
@@ -330,7 +274,6 @@ fn listing_is_newest_first_and_reports_damage() {
 
 #[test]
 fn newest_unfinished_skips_finished_and_filters_by_product() {
-    let _quiet = no_spawning();
     let state = tempfile::tempdir().unwrap();
     assert!(Journal::newest_unfinished(state.path(), None).unwrap().is_none());
     let mut kuma_failed = create(state.path(), "kuma", 2);
@@ -362,7 +305,6 @@ fn newest_unfinished_skips_finished_and_filters_by_product() {
 
 #[test]
 fn open_id_finds_a_session_or_lists_the_newest() {
-    let _quiet = no_spawning();
     let state = tempfile::tempdir().unwrap();
     let first = create(state.path(), "kuma", 1);
     let second = create(state.path(), "kong-mesh", 1);
@@ -380,7 +322,6 @@ fn open_id_finds_a_session_or_lists_the_newest() {
 
 #[test]
 fn one_process_at_a_time_drives_a_session() {
-    let _quiet = no_spawning();
     let state = tempfile::tempdir().unwrap();
     let mut journal = create(state.path(), "kuma", 2);
     let dir = journal.dir().to_path_buf();
@@ -407,7 +348,6 @@ fn one_process_at_a_time_drives_a_session() {
 
 #[test]
 fn files_are_private() {
-    let _quiet = no_spawning();
     let state = tempfile::tempdir().unwrap();
     let fresh_state = state.path().join("state");
     let mut journal = create(&fresh_state, "kuma", 2);
@@ -431,7 +371,6 @@ fn files_are_private() {
 
 #[test]
 fn resume_checks_cluster_and_runbooks() {
-    let _quiet = no_spawning();
     let state = tempfile::tempdir().unwrap();
     let journal = create(state.path(), "kuma", 1);
     let mut same = journal.meta().cluster.clone();
@@ -451,140 +390,4 @@ fn resume_checks_cluster_and_runbooks() {
     assert!(matches!(&changes[0], RunbookChange::Added { file } if file == "mesh/extra.yaml"), "{changes:?}");
     assert!(matches!(&changes[1], RunbookChange::Modified { file, .. } if file == "mesh/in-place.yaml"));
     assert!(changes[1].to_string().contains("changed"));
-}
-
-// --- kill -9 at random moments -------------------------------------------------
-
-const CHILD_ENV: &str = "STEPWISE_JOURNAL_KILL_CHILD_DIR";
-const KILL_STEPS: usize = 7;
-
-/// The child side of `survives_kill_at_any_moment`; does nothing in a normal run.
-///
-/// Continues a deterministic sequence of operations: operation `t` starts step
-/// `t % KILL_STEPS`, finishes it as done with outcome `op t`, and appends `t` to the
-/// transcript. `t` is recovered from the journal (the sum of attempts), so whatever
-/// state a kill leaves must be exactly a prefix of that sequence.
-#[test]
-fn kill_child_driver() {
-    let Some(dir) = std::env::var_os(CHILD_ENV) else { return };
-    let mut journal = Journal::open(Path::new(&dir)).expect("child opens the session");
-    let mut t: usize = journal.steps().iter().map(|s| s.attempts as usize).sum();
-    let mut out = std::io::stdout();
-    writeln!(out, "READY {t}").unwrap();
-    out.flush().unwrap();
-    if t > 0 && journal.steps()[(t - 1) % KILL_STEPS].state == StepState::Running {
-        journal.finish_step((t - 1) % KILL_STEPS, StepState::Done, Some(format!("op {}", t - 1)), None).unwrap();
-        journal.append_transcript("op", &(t - 1)).unwrap();
-    }
-    loop {
-        let index = t % KILL_STEPS;
-        journal.start_step(index).unwrap();
-        writeln!(out, "DURABLE {}", t + 1).unwrap();
-        journal.finish_step(index, StepState::Done, Some(format!("op {t}")), None).unwrap();
-        journal.append_transcript("op", &t).unwrap();
-        t += 1;
-    }
-}
-
-/// Checks the journal is exactly the state after some prefix of the child's
-/// operations; returns how many operations it holds.
-fn check_prefix(journal: &Journal) -> usize {
-    let steps = journal.steps();
-    let t: usize = steps.iter().map(|s| s.attempts as usize).sum();
-    for (i, step) in steps.iter().enumerate() {
-        let expected_attempts = t / KILL_STEPS + usize::from(i < t % KILL_STEPS);
-        assert_eq!(step.attempts as usize, expected_attempts, "step {i} after {t} operations: {step:?}");
-        if expected_attempts == 0 {
-            assert_eq!(step, &steps_for_kill()[i], "step {i} never started");
-            continue;
-        }
-        let last_op = (expected_attempts - 1) * KILL_STEPS + i;
-        assert!(step.started_at.is_some(), "{step:?}");
-        let finished = step.state == StepState::Done;
-        let may_be_running = last_op == t - 1;
-        if !finished {
-            assert!(may_be_running && step.state == StepState::Running, "step {i} after {t} operations: {step:?}");
-            assert!(step.ended_at.is_none() && step.outcome.is_none(), "{step:?}");
-        } else {
-            assert_eq!(step.outcome.as_deref(), Some(format!("op {last_op}").as_str()), "{step:?}");
-            assert!(step.ended_at.is_some(), "{step:?}");
-        }
-    }
-    // Transcript: whole JSON lines, operations in order, none beyond the journal.
-    let ops: Vec<usize> =
-        journal.read_transcript().unwrap().iter().map(|e| e.payload.as_u64().unwrap() as usize).collect();
-    assert!(ops.windows(2).all(|w| w[0] < w[1]), "{ops:?}");
-    assert!(ops.last().is_none_or(|&last| last < t), "{ops:?} after {t}");
-    t
-}
-
-fn steps_for_kill() -> Vec<StepRecord> {
-    steps(KILL_STEPS)
-}
-
-/// A small xorshift: random enough to spread the kills, without a dependency.
-fn next_random(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
-
-#[test]
-fn survives_kill_at_any_moment() {
-    let _alone = SPAWNING.write().unwrap_or_else(PoisonError::into_inner);
-    let state = tempfile::tempdir().unwrap();
-    let dir = create(state.path(), "kuma", KILL_STEPS).dir().to_path_buf();
-    let mut seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
-    let mut durable_seen = 0;
-    let mut total = 0;
-    let (mut mid_step, mut torn_temps) = (0, 0);
-    for round in 0..20 {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "kill_child_driver", "--nocapture", "--test-threads=1"])
-            .env(CHILD_ENV, &dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if stdout.read_line(&mut line).unwrap() == 0 {
-                let mut err = String::new();
-                child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-                panic!("round {round}: the child ended before it was ready: {err}");
-            }
-            if line.contains("READY") {
-                break;
-            }
-        }
-        std::thread::sleep(Duration::from_micros(next_random(&mut seed) % 30_000));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        let mut rest = String::new();
-        stdout.read_to_string(&mut rest).unwrap();
-        if let Some(n) = rest.lines().filter_map(|l| l.strip_prefix("DURABLE ")?.parse::<usize>().ok()).max() {
-            durable_seen = durable_seen.max(n);
-        }
-
-        let torn = fs::read_dir(&dir).unwrap().flatten().any(|e| e.file_name().to_string_lossy().contains(".tmp-"));
-        torn_temps += usize::from(torn);
-        let journal = Journal::open(&dir).unwrap_or_else(|e| panic!("round {round}: {e}"));
-        let t = check_prefix(&journal);
-        mid_step += usize::from(journal.steps().iter().any(|s| s.state == StepState::Running));
-        assert!(t >= durable_seen, "round {round}: {durable_seen} operations were reported durable, {t} survived");
-        assert!(t >= total, "round {round}: operations were lost ({total} -> {t})");
-        total = t;
-        let leftovers: Vec<String> = fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.contains(".tmp-"))
-            .collect();
-        assert!(leftovers.is_empty(), "open clears temp files: {leftovers:?}");
-    }
-    assert!(total >= 20, "the children got through only {total} operations; the kills tested little");
-    assert!(mid_step > 0, "no kill landed between starting and finishing a step");
-    eprintln!("{total} operations over 20 kills; {mid_step} inside a step, {torn_temps} left a temp file");
 }
