@@ -161,8 +161,10 @@ impl TestCluster {
             .arg(k8s_release_wanted())
             .arg("--watch-pid")
             .arg(std::process::id().to_string());
-        // Keep the logs of a run for inspection when asked to.
-        if std::env::var_os("STEPWISE_TESTBED_KEEP").is_none() {
+        // Keep the logs of a run for inspection when asked to (what the
+        // tests check is the same either way).
+        let keep_logs = std::env::var_os("STEPWISE_TESTBED_KEEP").is_some();
+        if !keep_logs {
             cmd.arg("--purge");
         }
         // The script's progress (and the measured start time) goes straight
