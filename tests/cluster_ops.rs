@@ -320,7 +320,7 @@ fn the_restart_patch_is_kubectls_and_requests_render_from_the_runbook_step() {
 
 #[test]
 fn image_tags_are_read_past_digests_and_registry_ports() {
-    assert_eq!(detect::image_tag("nginx/nginx-mesh-controller:1.6.0"), Some("1.6.0"));
+    assert_eq!(detect::image_tag("nginx/nginx-mesh-api:1.6.0"), Some("1.6.0"));
     assert_eq!(detect::image_tag("docker.io/kong:2.8.1@sha256:0123abcd"), Some("2.8.1"));
     assert_eq!(detect::image_tag("host:5000/team/app:v1.2.3"), Some("v1.2.3"));
     assert_eq!(detect::image_tag("host:5000/team/app"), None);
@@ -727,7 +727,7 @@ detect:
     sets: {install_method: helm}
   - deployment_image:
       namespace: "{{namespace}}"
-      name: nginx-mesh-controller
+      name: nginx-mesh-api
     sets: {install_method: meshctl}
 path:
   rules:
@@ -779,9 +779,9 @@ async fn detection_reads_a_real_helm_release_and_a_deployment_image_tag() {
     // The Deployment points at another version than the release: ambiguous.
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
     let patch = json!({ "spec": { "template": { "spec": { "containers": [
-        { "name": "nginx-mesh-controller", "image": "registry.local:5000/nginx/nginx-mesh-controller:1.7.0@sha256:abcd" } ] } } } });
+        { "name": "nginx-mesh-api", "image": "registry.local:5000/nginx/nginx-mesh-api:1.7.0@sha256:abcd" } ] } } } });
     deployments
-        .patch("nginx-mesh-controller", &kube::api::PatchParams::default(), &kube::api::Patch::Strategic(patch))
+        .patch("nginx-mesh-api", &kube::api::PatchParams::default(), &kube::api::Patch::Strategic(patch))
         .await
         .unwrap();
     let e = detect::detect(&conn, &product, &BTreeMap::new()).await.unwrap_err();
@@ -794,7 +794,39 @@ async fn detection_reads_a_real_helm_release_and_a_deployment_image_tag() {
     let by_image = detect::detect(&conn, &product, &values).await.expect("detected from the image");
     assert_eq!(by_image.version, Version::parse("1.7.0").unwrap());
     assert_eq!(by_image.facts.get("install_method").map(String::as_str), Some("meshctl"));
-    assert!(by_image.source.contains("nginx-mesh-controller:1.7.0@sha256:abcd"), "{}", by_image.source);
+    assert!(by_image.source.contains("nginx-mesh-api:1.7.0@sha256:abcd"), "{}", by_image.source);
+}
+
+/// The platform fact is read from the cluster: OpenShift serves the API group
+/// config.openshift.io, and a plain cluster does not (the fact keeps its
+/// default); a fact the operator gave is not looked up.
+#[tokio::test]
+async fn a_fact_is_detected_from_the_api_groups_the_cluster_serves() {
+    let cluster = support::cluster();
+    let conn = connect(&cluster.context).await;
+    let product = product(
+        "id: mesh\nname: Test Mesh\nreleases: [\"1.6.0\"]\nfacts:\n  - name: platform\n    values: [kubernetes, openshift]\n    \
+         default: kubernetes\n    detect: {api_group: detect.openshift.stepwise.test, value: openshift}\n\
+         path:\n  rules:\n    - reason: any hop\n",
+    );
+    let none = BTreeMap::new();
+    assert!(detect::detect_facts(&conn, &product, &none).await.unwrap().is_empty(), "a plain cluster");
+
+    let crd = support::loose_crd("detect.openshift.stepwise.test", "clusterversions", "ClusterVersion");
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        Api::all(conn.client.clone());
+    crds.create(&PostParams::default(), &serde_json::from_value(crd).unwrap()).await.unwrap();
+    let told = support::wait_until("the group to be served", Duration::from_secs(60), || async {
+        let told = detect::detect_facts(&conn, &product, &none).await.unwrap();
+        (!told.is_empty()).then_some(told)
+    })
+    .await;
+    assert_eq!(told[0].0, "platform");
+    assert_eq!(told[0].1, "openshift");
+    assert!(told[0].2.contains("detect.openshift.stepwise.test"), "{told:?}");
+    let given = BTreeMap::from([("platform".to_string(), "kubernetes".to_string())]);
+    assert!(detect::detect_facts(&conn, &product, &given).await.unwrap().is_empty(), "the operator's word stands");
+    crds.delete("clusterversions.detect.openshift.stepwise.test", &Default::default()).await.unwrap();
 }
 
 #[tokio::test]
@@ -810,21 +842,21 @@ async fn detection_says_not_installed_and_ambiguous_apart() {
     assert_eq!(
         e.to_string(),
         format!(
-            "Test Mesh does not appear to be installed: no Helm release mesh in namespace {ns}; no Deployment {ns}/nginx-mesh-controller"
+            "Test Mesh does not appear to be installed: no Helm release mesh in namespace {ns}; no Deployment {ns}/nginx-mesh-api"
         )
     );
 
     let two_tags = deployment(
         &ns,
-        "nginx-mesh-controller",
+        "nginx-mesh-api",
         0,
         json!({}),
-        &[("controller", "nginx/nginx-mesh-controller:1.6.0"), ("sidecar", "nginx/sidecar:1.5.0")],
+        &[("controller", "nginx/nginx-mesh-api:1.6.0"), ("sidecar", "nginx/sidecar:1.5.0")],
     );
     Api::<Deployment>::namespaced(client.clone(), &ns).create(&PostParams::default(), &two_tags).await.unwrap();
     let e = detect::detect(&conn, &product, &BTreeMap::new()).await.unwrap_err();
     assert!(matches!(e, DetectError::Ambiguous { .. }), "{e}");
-    assert!(e.to_string().contains("controller=nginx/nginx-mesh-controller:1.6.0, sidecar=nginx/sidecar:1.5.0"), "{e}");
+    assert!(e.to_string().contains("controller=nginx/nginx-mesh-api:1.6.0, sidecar=nginx/sidecar:1.5.0"), "{e}");
 }
 
 #[tokio::test]

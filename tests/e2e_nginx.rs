@@ -49,11 +49,10 @@ async fn manual_upgrade_with_nginx_meshctl_keeps_every_custom_resource() {
         assert_eq!(seed::essence(&after[key]), seed::essence(original), "{key} changed");
     }
     let controller: Api<Deployment> = Api::namespaced(client.clone(), "nginx-mesh");
-    let image = controller.get("nginx-mesh-controller").await.unwrap().spec.unwrap().template.spec.unwrap().containers
-        [0]
-    .image
-    .clone()
-    .unwrap();
+    let image = controller.get("nginx-mesh-api").await.unwrap().spec.unwrap().template.spec.unwrap().containers[0]
+        .image
+        .clone()
+        .unwrap();
     assert!(image.ends_with(":1.7.0"), "{image}");
     for ns in ["app-a", "app-b"] {
         let d: Api<Deployment> = Api::namespaced(client.clone(), ns);

@@ -85,7 +85,7 @@ async fn settled_versions(client: &kube::Client, seeded: &[String], apps: &[&str
     for _ in 0..30 {
         let mut now = seed::versions(&seed::live(client, seeded).await);
         let control: Api<Deployment> = Api::namespaced(client.clone(), "nginx-mesh");
-        if let Some(d) = control.get_opt("nginx-mesh-controller").await.unwrap() {
+        if let Some(d) = control.get_opt("nginx-mesh-api").await.unwrap() {
             now.insert("controller".into(), d.metadata.resource_version.unwrap_or_default());
         }
         let jobs: Api<Job> = Api::namespaced(client.clone(), "nginx-mesh");
@@ -163,7 +163,7 @@ fn assert_all_back(
 }
 
 async fn controller(client: &kube::Client) -> Deployment {
-    Api::<Deployment>::namespaced(client.clone(), "nginx-mesh").get("nginx-mesh-controller").await.unwrap()
+    Api::<Deployment>::namespaced(client.clone(), "nginx-mesh").get("nginx-mesh-api").await.unwrap()
 }
 
 fn image_of(d: &Deployment) -> String {

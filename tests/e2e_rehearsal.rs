@@ -33,8 +33,8 @@ fn stepwise(tb: &support::TestCluster, state: &Path, standin_log: &Path, args: &
 async fn other_versions(client: &kube::Client) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let control: Api<Deployment> = Api::namespaced(client.clone(), "nginx-mesh");
-    let d = control.get("nginx-mesh-controller").await.unwrap();
-    out.insert("Deployment/nginx-mesh/nginx-mesh-controller".into(), d.metadata.resource_version.unwrap());
+    let d = control.get("nginx-mesh-api").await.unwrap();
+    out.insert("Deployment/nginx-mesh/nginx-mesh-api".into(), d.metadata.resource_version.unwrap());
     for ns in MESHED {
         let d = Api::<Deployment>::namespaced(client.clone(), ns).get("web").await.unwrap();
         out.insert(format!("Deployment/{ns}/web"), d.metadata.resource_version.unwrap());

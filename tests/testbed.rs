@@ -359,8 +359,8 @@ async fn nginx_service_mesh_chart_and_meshctl_standin() {
     let chart = support::fixture_chart("nginx-service-mesh");
     let chart = chart.to_str().unwrap();
     cluster.helm(ctx, &["install", "nsm", chart, "-n", "nsm-helm", "--create-namespace", "--wait", "--timeout", "60s"]);
-    let d = Api::<Deployment>::namespaced(client.clone(), "nsm-helm").get("nginx-mesh-controller").await.unwrap();
-    assert_eq!(mesh_image(&d), "nginx/nginx-mesh-controller:1.6.0");
+    let d = Api::<Deployment>::namespaced(client.clone(), "nsm-helm").get("nginx-mesh-api").await.unwrap();
+    assert_eq!(mesh_image(&d), "nginx/nginx-mesh-api:1.6.0");
     for (group, _, _, plural) in nsm_crds() {
         assert!(crd_established(&client, &format!("{plural}.{group}")).await, "{plural}.{group}");
     }
@@ -372,20 +372,31 @@ async fn nginx_service_mesh_chart_and_meshctl_standin() {
         c.env("NGINX_MESHCTL_VERSION", "1.7.0");
         c
     };
+    // The real CLI deploys its own release, so the previous release comes from
+    // the previous CLI; the flags it was given are kept on the Deployment.
     let mut deploy = meshctl();
-    deploy.args(["deploy", "--mesh-version", "1.6.0"]);
+    deploy.env("NGINX_MESHCTL_VERSION", "1.6.0").args(["deploy", "--mtls-mode", "strict", "--disable-auto-inject"]);
     support::run_ok(deploy);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "nginx-mesh");
-    assert_eq!(
-        mesh_image(&deployments.get("nginx-mesh-controller").await.unwrap()),
-        "nginx/nginx-mesh-controller:1.6.0"
-    );
+    assert_eq!(mesh_image(&deployments.get("nginx-mesh-api").await.unwrap()), "nginx/nginx-mesh-api:1.6.0");
     let version = support::run_ok({
         let mut c = meshctl();
         c.arg("version");
         c
     });
     assert!(version.contains("nginx-meshctl - v1.7.0") && version.contains("v1.6.0"), "{version}");
+    let annotations = deployments.get("nginx-mesh-api").await.unwrap().metadata.annotations.unwrap_or_default();
+    assert_eq!(
+        annotations.get("stepwise-test/deploy-flags").map(String::as_str),
+        Some("--mtls-mode=strict --disable-auto-inject=true")
+    );
+    let (code, _, err) = run({
+        let mut c = meshctl();
+        c.args(["deploy"]);
+        c
+    });
+    assert_ne!(code, 0, "a second deploy must be refused: {err}");
+    assert!(err.contains("is already deployed in namespace nginx-mesh"), "{err}");
 
     let apps = cluster.namespace(&client, "meshed").await;
     for (group, version, kind, plural) in nsm_crds() {
@@ -409,6 +420,21 @@ async fn nginx_service_mesh_chart_and_meshctl_standin() {
     });
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("Usage"), "{err}");
+    // Flags the vendor's 1.7.0 upgrade does not have are refused too.
+    for flag in ["--registry-server", "--image-tag"] {
+        let (code, _, err) = run({
+            let mut c = meshctl();
+            c.args(["upgrade", "-y", flag, "x"]);
+            c
+        });
+        assert_eq!(code, 2, "upgrade {flag}: {err}");
+    }
+    let dry = support::run_ok({
+        let mut c = meshctl();
+        c.args(["upgrade", "--dry-run"]);
+        c
+    });
+    assert!(dry.contains("would be upgraded to 1.7.0"), "{dry}");
     let (code, _, err) = run({
         let mut c = meshctl();
         c.env("NGINX_MESHCTL_VERSION", "1.5.0").args(["upgrade", "-y"]);
@@ -426,10 +452,7 @@ async fn nginx_service_mesh_chart_and_meshctl_standin() {
         c.args(["upgrade", "-y"]);
         c
     });
-    assert_eq!(
-        mesh_image(&deployments.get("nginx-mesh-controller").await.unwrap()),
-        "nginx/nginx-mesh-controller:1.7.0"
-    );
+    assert_eq!(mesh_image(&deployments.get("nginx-mesh-api").await.unwrap()), "nginx/nginx-mesh-api:1.7.0");
     let (code, _, err) = run({
         let mut c = meshctl();
         c.args(["upgrade", "-y"]);

@@ -67,7 +67,7 @@ async fn a_whole_manual_upgrade_answered_at_the_full_screen() {
         assert_eq!(seed::essence(&after[key]), seed::essence(original), "{key} changed");
     }
     let controller: Api<Deployment> = Api::namespaced(client.clone(), "nginx-mesh");
-    let spec = controller.get("nginx-mesh-controller").await.unwrap().spec.unwrap();
+    let spec = controller.get("nginx-mesh-api").await.unwrap().spec.unwrap();
     let image = spec.template.spec.unwrap().containers[0].image.clone().unwrap();
     assert!(image.ends_with(":1.7.0"), "the control plane runs {image}");
     for ns in MESHED {

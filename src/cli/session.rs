@@ -129,6 +129,15 @@ async fn make_plan(
 ) -> Result<plan::Plan, Failure> {
     let p = &args.plan;
     let mut facts: std::collections::BTreeMap<String, String> = p.facts.iter().cloned().collect();
+    if let Some(entry) = catalog.product(&p.product).filter(|e| e.product.facts.iter().any(|f| f.detect.is_some())) {
+        let conn = target.connect().await.map_err(cluster_failure)?;
+        let told =
+            crate::cluster::detect::detect_facts(&conn, &entry.product, &facts).await.map_err(cluster_failure)?;
+        for (name, value, why) in told {
+            println!("Detected {name}={value} ({why}; --fact {name}=... says otherwise)");
+            facts.insert(name, value);
+        }
+    }
     let from = match &p.from {
         Some(f) => Version::parse(f).map_err(|e| Failure::one(exit::USAGE, miette::miette!("--from: {e}")))?,
         None => {

@@ -86,6 +86,32 @@ pub fn default_values(product: &Product) -> BTreeMap<String, String> {
     values
 }
 
+/// The facts of `product` that the cluster itself tells (a fact whose API
+/// group is served takes the value it declares), with why, for the facts the
+/// operator has not given. A fact whose group is not served keeps its default.
+pub async fn detect_facts(
+    conn: &Connection,
+    product: &Product,
+    given: &BTreeMap<String, String>,
+) -> Result<Vec<(String, String, String)>, ClusterError> {
+    let wanted: Vec<_> = product
+        .facts
+        .iter()
+        .filter(|f| !given.contains_key(&f.name.value))
+        .filter_map(|f| f.detect.as_ref().map(|d| (f.name.value.clone(), d)))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let groups = conn.client.list_api_groups().await.map_err(|e| ClusterError::api("list the API groups", e))?;
+    let served: std::collections::BTreeSet<&str> = groups.groups.iter().map(|g| g.name.as_str()).collect();
+    Ok(wanted
+        .into_iter()
+        .filter(|(_, d)| served.contains(d.api_group.as_str()))
+        .map(|(name, d)| (name, d.value.clone(), format!("the cluster serves {}", d.api_group)))
+        .collect())
+}
+
 /// Detects the installed version of `product`. `values` override the product's
 /// variable defaults.
 pub async fn detect(

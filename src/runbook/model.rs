@@ -62,6 +62,19 @@ pub struct Fact {
     pub values: Vec<String>,
     /// The value assumed when neither detection nor the operator says otherwise.
     pub default: Located<String>,
+    /// How the value is read from the cluster when the operator does not give it.
+    pub detect: Option<FactDetect>,
+}
+
+/// A fact read from the cluster: the value it takes when the cluster serves an
+/// API group (OpenShift serves `config.openshift.io`, for instance).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FactDetect {
+    /// The API group whose presence decides, e.g. `config.openshift.io`.
+    pub api_group: String,
+    /// The fact's value when the group is served; one of the fact's `values`.
+    pub value: String,
 }
 
 /// A value the operator supplies (or accepts the default of) before a run.

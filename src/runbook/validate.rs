@@ -120,6 +120,10 @@ fn check_product(entry: &ProductEntry, problems: &mut Vec<Problem>) {
             problems
                 .push(Problem::new(file, fact.default.pos, msg).help(format!("values: {}", fact.values.join(", "))));
         }
+        if let Some(d) = fact.detect.as_ref().filter(|d| !fact.values.contains(&d.value)) {
+            let msg = format!("detect value `{}` of fact `{}` is not one of its values", d.value, fact.name.value);
+            problems.push(Problem::new(file, fact.name.pos, msg).help(format!("values: {}", fact.values.join(", "))));
+        }
     }
     check_unique(file, p.notes.iter().map(|n| &n.id), "note id", problems);
     check_variables(file, &p.variables, problems);

@@ -30,7 +30,7 @@ pub const RESUME: &[&str] = &["resume", "--yes", "--confirm", "nginx-mesh"];
 /// (another journey's) is removed first, with everything of its kinds.
 pub async fn fresh_mesh(journey: &str, tb: &support::TestCluster, client: &kube::Client, old: &Path, new: &Path) {
     let controller: Api<Deployment> = Api::namespaced(client.clone(), "nginx-mesh");
-    if controller.get_opt("nginx-mesh-controller").await.unwrap().is_some() {
+    if controller.get_opt("nginx-mesh-api").await.unwrap().is_some() {
         let mut c = tb.command(new);
         c.args(["--namespace", "nginx-mesh", "remove", "--yes"]);
         support::run_ok(c);
@@ -302,7 +302,7 @@ pub fn restarted_at(d: &Deployment) -> Option<String> {
 
 pub async fn control_plane_image(client: &kube::Client) -> Option<String> {
     let api: Api<Deployment> = Api::namespaced(client.clone(), "nginx-mesh");
-    api.get_opt("nginx-mesh-controller").await.ok()??.spec?.template.spec?.containers.first()?.image.clone()
+    api.get_opt("nginx-mesh-api").await.ok()??.spec?.template.spec?.containers.first()?.image.clone()
 }
 
 /// Every seeded object is back exactly once, with what must survive intact.

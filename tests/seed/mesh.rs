@@ -96,7 +96,7 @@ pub fn spawn_sidecar_injector(client: Client, namespaces: Vec<String>) -> tokio:
         let controller: Api<Deployment> = Api::namespaced(client.clone(), "nginx-mesh");
         loop {
             let mesh = matches!(
-                controller.get_opt("nginx-mesh-controller").await,
+                controller.get_opt("nginx-mesh-api").await,
                 Ok(Some(d)) if d.metadata.deletion_timestamp.is_none()
             );
             for ns in &namespaces {

@@ -22,6 +22,12 @@ STANDIN_KUBECONFIG="${KUBECONFIG:-}"
 STANDIN_LOG_CONFIGMAP=stepwise-standin-log
 STANDIN_LOG_NAMESPACE="${STEPWISE_STANDIN_NAMESPACE:-default}"
 
+# One vendor fact (tests/fixtures/vendor/PRODUCT.json), a list one item a line:
+# standin_fact PRODUCT KEY[.KEY...]. A missing fact stops the stand-in.
+standin_fact() {
+    python3 "$STANDIN_DIR/lib/facts.py" "$1" "$2" || standin_fail "no vendor fact $2 for $1"
+}
+
 standin_fail() { printf '%s: %s\n' "$STANDIN_NAME" "$*" >&2; exit 1; }
 
 # Unknown input must never be ignored: print the usage text and exit 2.
