@@ -44,6 +44,27 @@ impl Group {
     }
 }
 
+/// Stops the process group `pgid` of a command this stepwise did not start (one
+/// a killed stepwise left behind): SIGTERM, then SIGKILL once `grace` has passed
+/// while `still_running` says it runs. `poll` is how often it asks.
+pub async fn stop_group(
+    pgid: u32,
+    grace: std::time::Duration,
+    poll: std::time::Duration,
+    still_running: impl Fn() -> bool,
+) {
+    let Some(group) = Group::led_by(pgid) else { return };
+    group.signal(Signal::SIGTERM);
+    let deadline = tokio::time::Instant::now() + grace;
+    while still_running() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(poll).await;
+    }
+    if still_running() {
+        group.signal(Signal::SIGKILL);
+        tokio::time::sleep(poll).await;
+    }
+}
+
 /// Sends SIGKILL to the group when dropped while armed: if the caller drops a run
 /// before it ends, nothing it started is left running (`kill_on_drop` alone would
 /// reach only the program itself).

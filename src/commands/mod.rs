@@ -21,6 +21,7 @@ mod run;
 
 pub use cancel::{CancelSignal, Canceller, cancel_pair};
 pub use error::CommandError;
+pub use group::stop_group;
 pub use outcome::{CommandOutcome, Exit, Stopped};
 pub use output::{Captured, MAX_LINE, OutputLine, Stream, shown};
 pub use path::which;

@@ -5,9 +5,6 @@
 
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
-
 use super::error::EngineError;
 use super::events::{Answer, Event, Question};
 use super::runner::{RunOutcome, Runner};
@@ -68,17 +65,7 @@ async fn wait_until_gone(
 
 /// SIGTERM to the command's group, SIGKILL after [`GRACE`].
 async fn stop(runner: &Runner<'_>, child: &ProcessMark, argv: &str) {
-    let Ok(raw) = i32::try_from(child.pgid) else { return };
-    let group = Pid::from_raw(raw);
     runner.send(Event::Notice { text: format!("stopping `{argv}` (process group {})", child.pgid) });
-    let _ = killpg(group, Signal::SIGTERM);
-    let deadline = tokio::time::Instant::now() + GRACE;
-    while child.liveness() == Liveness::Running && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(POLL).await;
-    }
-    if child.liveness() == Liveness::Running {
-        let _ = killpg(group, Signal::SIGKILL);
-        tokio::time::sleep(POLL).await;
-    }
+    crate::commands::stop_group(child.pgid, GRACE, POLL, || child.liveness() == Liveness::Running).await;
     runner.send(Event::Notice { text: format!("`{argv}` (process {}) was stopped", child.pid) });
 }
