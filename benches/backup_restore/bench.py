@@ -630,7 +630,8 @@ def versions(bed, args):
     except Failed:
         v["commit"] = "?"
     v["kube-apiserver"] = run([bed.cmdline(bed.pids["apiserver"])[0], "--version"]).strip()
-    v["etcd"] = "etcd " + run(["etcd", "--version"]).splitlines()[0].split()[-1]
+    # The bed's own etcd, from its cache: there need not be one on PATH.
+    v["etcd"] = "etcd " + run([bed.cmdline(bed.pids["etcd"])[0], "--version"]).splitlines()[0].split()[-1]
     v["kubectl"] = json.loads(run([bed.kubectl_bin, "version", "--client", "-o", "json"]))["clientVersion"]["gitVersion"]
     return v
 

@@ -25,7 +25,8 @@
 #               per kind (default, seconds) or deleting and re-creating the CRDs
 #               (minutes at 30,000 objects)
 #
-# Needs: the test bed's binaries (tests/cluster/build.sh; built here if missing),
+# Needs: the test bed's binaries of its newest Kubernetes release, etcd and
+# kubectl (tests/cluster/build.sh; built here if missing, which needs Go),
 # cargo, python3; GNU time is apt-installed if missing.
 set -euo pipefail
 
@@ -76,11 +77,20 @@ if ! /usr/bin/time -f %M true >/dev/null 2>&1; then
     }
 fi
 command -v python3 >/dev/null || die "python3 is needed"
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/stepwise-testbed"
-if ! [[ -x $cache/1.20.2/kube-apiserver && -x $cache/tools/kubectl ]] || ! command -v etcd >/dev/null; then
-    say "the test bed is not built; running tests/cluster/build.sh (about 6 minutes cold)"
-    "$REPO/tests/cluster/install-deps.sh" --with-source
-    "$REPO/tests/cluster/build.sh"
+# What `testbed.sh up` starts: its newest release's kube-apiserver and
+# kube-controller-manager, etcd, and kubectl (for the CRDs and the baseline).
+bed_built() (
+    # shellcheck source-path=SCRIPTDIR source=../../tests/cluster/lib.sh
+    source "$REPO/tests/cluster/lib.sh"
+    bin=$(testbed_bin_dir "${TESTBED_K8S_VERSIONS[0]}")
+    [[ -f $bin/.complete && -x $bin/kube-apiserver && -x $bin/kube-controller-manager &&
+        -x $TESTBED_ETCD_DIR/etcd && -x $TESTBED_TOOLS_DIR/kubectl ]]
+)
+if ! bed_built; then
+    say "the test bed is not built; running tests/cluster/build.sh --version newest (minutes cold; needs Go)"
+    "$REPO/tests/cluster/install-deps.sh"
+    "$REPO/tests/cluster/build.sh" --version newest
+    bed_built || die "tests/cluster/build.sh did not leave the test bed's binaries in the cache"
 fi
 
 # Scratch folder, removed at exit (with the test bed) unless --keep.
