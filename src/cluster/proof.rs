@@ -86,7 +86,7 @@ pub async fn prove(conn: &Connection, dir: &std::path::Path, report: Reporter) -
         let saved = versions.kinds.get(&entry.resource).map(Vec::as_slice).unwrap_or_default();
         let live = live_versions(conn, &resolved, manifest.namespaces.as_deref()).await?;
         drift.extend(compare_kind(conn, dir, entry, &resolved, saved, &live).await?);
-        if let Some(first) = first_object(&dir.join(&entry.file))? {
+        if let Some(first) = manifest::first_object(&dir.join(&entry.file))? {
             dry_run_create(conn, &resolved, first).await.map_err(|e| fail(format!("{}: {e}", entry.resource)))?;
         }
         done += entry.count;
@@ -229,18 +229,6 @@ fn apis(conn: &Connection, resolved: &resource::Resolved, namespaces: Option<&[S
         Some(list) => list.iter().map(|ns| Api::namespaced_with(conn.client.clone(), ns, &resolved.api)).collect(),
         None => vec![Api::all_with(conn.client.clone(), &resolved.api)],
     }
-}
-
-/// The first object a backup file holds.
-fn first_object(path: &std::path::Path) -> Result<Option<Value>, ClusterError> {
-    let mut first = None;
-    manifest::scan_file(path, |o| {
-        if first.is_none() {
-            first = Some(o);
-        }
-        Ok(())
-    })?;
-    Ok(first)
 }
 
 /// The older proof, for a backup without versions.json: equal counts, and a
