@@ -334,6 +334,52 @@ async fn the_backup_and_restore_commands_work_on_their_own_and_refuse_a_changed_
     assert!(err.contains("tcproutes.specs.smi-spec.io.yaml") && err.contains("SHA-256"), "{err}");
 }
 
+/// `stepwise backup --check DIR` makes the proof a destructive step waits for,
+/// through the real binary: it holds right after the backup, and once an object
+/// is edited and another created, it fails with exit 4 naming both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_check_proves_a_fresh_backup_and_names_each_change_since() {
+    let conn = connect().await;
+    let tb = support::cluster();
+    let ns = "check";
+    seed::seed(&conn.client, &[ns.to_string()], 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("saved");
+    let folder = folder.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = tb.command(env!("CARGO_BIN_EXE_stepwise"));
+        cmd.args(["--kubeconfig", tb.kubeconfig.to_str().unwrap(), "--context", &tb.context]).args(args);
+        let out = cmd.output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code(), text)
+    };
+    let (code, text) = run(&["backup", "--product", "nginx-service-mesh", "-n", ns, "--to", folder]);
+    assert_eq!(code, Some(0), "{text}");
+
+    let (code, text) = run(&["backup", "--check", folder]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("proven: 18 objects") && text.contains("each unchanged since the backup"), "{text}");
+
+    let kind = &seed::KINDS[2];
+    let api: Api<DynamicObject> = Api::namespaced_with(conn.client.clone(), ns, &seed::api_resource(kind));
+    let edited = format!("{}-1", kind.3.to_lowercase());
+    let edit = json!({"spec": {"service": "edited-by-hand"}});
+    api.patch(&edited, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&edit)).await.unwrap();
+    let late = seed::object(kind, ns, 42);
+    api.create(&PostParams::default(), &serde_json::from_value(late).unwrap()).await.unwrap();
+
+    let (code, text) = run(&["backup", "--check", folder]);
+    assert_eq!(code, Some(4), "drift is a refusal: {text}");
+    let resource = format!("{}.{}", kind.0, kind.1);
+    assert!(text.contains(&format!("{resource} {ns}/{edited}: changed since the backup (spec)")), "{text}");
+    let created = format!("{resource} {ns}/{}-42: created since the backup", kind.3.to_lowercase());
+    assert!(text.contains(&created), "{text}");
+    assert!(text.contains("no longer matches the cluster") && text.contains("Take a new backup"), "{text}");
+
+    let (code, text) = run(&["backup", "--check", folder, "--to", folder]);
+    assert_eq!(code, Some(2), "--check takes no backup: {text}");
+}
+
 /// The CRD of `ratelimits.versions.stepwise.test`: each `(name, served,
 /// storage)`, converted with `strategy` (a webhook that is never called: no
 /// object is ever sent through it here).

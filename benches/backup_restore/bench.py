@@ -5,6 +5,8 @@ standard library only.
 For every size N it seeds N objects of the six NGINX Service Mesh kinds, then
   * backup:  `stepwise backup` vs the six `kubectl get KIND -A -o yaml > file`,
              alternating which goes first, R times;
+  * proof:   `stepwise backup --check` of each stepwise backup, right after it
+             (the proof a destructive step waits for), against that backup's time;
   * restore: `stepwise restore` vs `kubectl create -f` of the six kubectl files vs
              the raw create loop (the ceiling) at concurrency 8, 32 and 64, in an
              order rotated every repetition, R times, each from an empty store,
@@ -12,6 +14,7 @@ For every size N it seeds N objects of the six NGINX Service Mesh kinds, then
              dump taken after seeding;
   * rehearsal: `stepwise restore --dry-run` of a backup of the live objects, right
              after each verified stepwise restore, checked to change nothing.
+With --only backup, the backup and proof phases alone.
 Every measured command runs under GNU time (wall, client CPU, peak RSS) while the
 CPU time of kube-apiserver, etcd and kube-controller-manager, the machine's busy
 time and etcd's WAL fsync counters are sampled before and after it.
@@ -52,6 +55,7 @@ TARGET_BACKUP_RSS_MB = 80.0
 TARGET_RESTORE_SPEEDUP = 4.0
 TARGET_CEILING_SHARE = 0.75
 TARGET_REHEARSAL_RATIO = 1.5
+TARGET_PROOF_SHARE = 0.10
 
 
 def log(msg):
@@ -323,7 +327,7 @@ def count_lines(path, prefix):
 def bench_size(bed, args, n, work):
     sw, helper = args.stepwise, args.helper
     res = {"n": n, "namespaces": args.namespaces, "restore_concurrency": args.restore_concurrency,
-           "backup": [], "restore": [], "rehearsal": [], "wipes": []}
+           "backup": [], "proof": [], "restore": [], "rehearsal": [], "wipes": []}
     d = os.path.join(work, f"n{n}")
     os.makedirs(d, exist_ok=True)
 
@@ -361,6 +365,10 @@ def bench_size(bed, args, n, work):
                 raise Failed(f"{side} backup saved {saved} objects, not {n}")
             s.update(side=side, rep=rep)
             res["backup"].append(s)
+            if side == "stepwise":
+                res["proof"].append(prove(bed, sw, sw_dir, s, rep, work))
+    if args.only == "backup":
+        return res
 
     # --- restore, ceiling and rehearsal
     sides = ["stepwise", "kubectl"] + [f"ceiling-{c}" for c in CEILING_CONCURRENCY]
@@ -420,6 +428,16 @@ def bench_size(bed, args, n, work):
     return res
 
 
+def prove(bed, sw, sw_dir, backup, rep, work):
+    """`stepwise backup --check` of the backup just taken, measured like it."""
+    p = measure(bed, "stepwise backup --check", [sw, *bed.target(), "backup", "--check", sw_dir], work)
+    if "proven" not in p["output"]:
+        raise Failed(f"the proof did not say proven: {p['output'][-2000:]}")
+    p.update(side="proof", rep=rep, backup_wall=backup["wall"], ratio=p["wall"] / backup["wall"])
+    log(f"  proof: {100 * p['ratio']:.1f}% of the backup it proves")
+    return p
+
+
 def sh(s):
     return "'" + s.replace("'", "'\\''") + "'"
 
@@ -441,6 +459,13 @@ def summarise(res):
     out["backup_rss"] = max(s["rss_mb"] for s in b if s["side"] == "stepwise")
     out["backup_rss_med"] = med(b, "rss_mb", "stepwise")
     out["backup_speedup"] = out["backup_kc"] / out["backup_sw"]
+    p = res.get("proof") or []
+    out["proof"] = med(p, "wall") if p else float("nan")
+    out["proof_ratio"] = med(p, "ratio") if p else float("nan")
+    out["proof_rss"] = max(s["rss_mb"] for s in p) if p else float("nan")
+    out["has_restore"] = bool(r)
+    if not r:
+        return out
     out["restore_sw"] = med(r, "wall", "stepwise")
     out["restore_kc"] = med(r, "wall", "kubectl")
     out["restore_sw_rate"] = med(r, "per_second", "stepwise")
@@ -531,6 +556,11 @@ def analysis(sums, results):
                    "so the remaining gap is in how the listing is scheduled (pages of 500, 4 kinds at a time), "
                    "not in the server's capacity.")
             )
+        if big and s["proof_ratio"] > TARGET_PROOF_SHARE:
+            misses.append(proof_analysis(s, res))
+        if not s["has_restore"]:
+            out.extend(m + "\n" for m in misses)
+            continue
         if s["restore_speedup"] < TARGET_RESTORE_SPEEDUP:
             sw, kc = profile_row(res["restore"], "stepwise", n), profile_row(res["restore"], "kubectl", n)
             reach = s["ceiling_best"] / s["restore_kc_rate"]
@@ -576,6 +606,33 @@ def analysis(sums, results):
     if out:
         out.insert(0, "## Why the missed targets were missed\n")
     return out
+
+
+def proof_analysis(s, res):
+    """Where the proof's time goes: the client's own work, the API server's, or waiting."""
+    n = s["n"]
+    pr, bk = profile_row(res["proof"], "proof", n), profile_row(res["backup"], "stepwise", n)
+    client_s, server_s = pr["client"] * pr["wall"], (pr["apiserver"] + pr["etcd"]) * pr["wall"]
+    floor = server_s / NPROC
+    if pr["busy"] >= 0.85 * NPROC:
+        who = "the client" if client_s > server_s else "the API server and etcd"
+        why = (f"The cores were {100 * pr['busy'] / NPROC:.0f}% busy, {who} using the most: the proof is CPU-bound "
+               "on this machine.")
+    elif pr["client"] >= 0.9:
+        why = "The client kept one core busy: its own work (reading, hashing and comparing) is the bottleneck."
+    else:
+        why = (f"The cores were only {100 * pr['busy'] / NPROC:.0f}% busy: most of the wall time is waiting on "
+               "round trips (connecting, discovery, the pages of each metadata list, one dry-run create per kind).")
+    return (
+        f"**Proof at {n:,}: {100 * s['proof_ratio']:.0f}% of the backup's time instead of ≤ 10%** "
+        f"({fmt_s(s['proof'])} against {fmt_s(s['backup_sw'])}). While it ran, stepwise used {pr['client']:.2f} "
+        f"cores ({client_s:.2f} CPU-s, {1000 * client_s / n:.3f} ms per object: hashing the files, reading "
+        f"versions.json, comparing), kube-apiserver {pr['apiserver']:.2f} cores ({pr['api_ms']:.3f} ms per object, "
+        f"against {bk['api_ms']:.3f} for the backup's full list), etcd {pr['etcd']:.2f}, other processes "
+        f"{pr['other']:.2f}. {why} The server's CPU alone, spread over all {NPROC} cores, allows a proof of "
+        f"{floor:.2f} s ({100 * floor / s['backup_sw']:.0f}% of the backup); the client's alone "
+        f"{client_s:.2f} s ({100 * client_s / s['backup_sw']:.0f}%)."
+    )
 
 
 def bottleneck(p):
@@ -630,7 +687,8 @@ def versions(bed, args):
     except Failed:
         v["commit"] = "?"
     v["kube-apiserver"] = run([bed.cmdline(bed.pids["apiserver"])[0], "--version"]).strip()
-    v["etcd"] = "etcd " + run(["etcd", "--version"]).splitlines()[0].split()[-1]
+    # The bed's own etcd, from its cache: there need not be one on PATH.
+    v["etcd"] = "etcd " + run([bed.cmdline(bed.pids["etcd"])[0], "--version"]).splitlines()[0].split()[-1]
     v["kubectl"] = json.loads(run([bed.kubectl_bin, "version", "--client", "-o", "json"]))["clientVersion"]["gitVersion"]
     return v
 
@@ -641,7 +699,10 @@ def markdown(meta, results):
     started = datetime.datetime.fromisoformat(meta["started"])
     finished = datetime.datetime.fromisoformat(meta["finished"])
     sums = [summarise(r) for r in results]
+    partial = meta["args"].get("only") == "backup"
     for s, res in zip(sums, results):
+        if not s["has_restore"]:
+            continue
         sw = profile_row(res["restore"], "stepwise", res["n"])
         loops = [profile_row(res["restore"], f"ceiling-{c}", res["n"]) for c in s["ceiling"]]
         s["sw_ms"], s["loop_ms"] = sw["all_ms"], min(p["all_ms"] for p in loops if p)
@@ -649,11 +710,17 @@ def markdown(meta, results):
         s["cpu_share"] = s["sw_limit"] / s["loop_limit"]
     L = []
     w = L.append
-    w("# Benchmarks: backup and restore of custom resources")
+    w("# Benchmarks: " + ("backup of custom resources and its proof" if partial else
+                          "backup and restore of custom resources"))
     w("")
     w("Generated by `benches/backup_restore/run.sh"
-      + (" --quick" if args.quick else "") + "`; do not edit by hand, run it again.")
+      + (" --quick" if args.quick else "") + (" --only backup" if partial else "")
+      + "`; do not edit by hand, run it again.")
     w("")
+    if partial:
+        w("The backup and proof phases only; the full report, with the restores, is "
+          "[benchmarks.md](benchmarks.md).")
+        w("")
     w(f"* Date: {started:%Y-%m-%d %H:%M} to {finished:%H:%M} UTC"
       + (" (quick mode: N=3,000 only)" if args.quick else ""))
     w(f"* Machine: {facts['nproc']} cores ({facts.get('cpu', '?')}), "
@@ -665,10 +732,13 @@ def markdown(meta, results):
     w(f"* Objects: N = {sizes} custom resources of the six NGINX Service Mesh "
       f"kinds (N/6 each) over M = {args.namespaces} namespaces; every 11th carries a finalizer, every one "
       "has varied labels, annotations with unicode, quotes and newlines, and a nested spec")
-    w(f"* Repetitions: {args.reps} of every measurement (ceiling: {min(args.ceiling_reps, args.reps)}), "
-      "the sides alternating; the tables show medians")
-    w(f"* `stepwise restore` concurrency: "
-      f"{args.restore_concurrency or '16 (the default)'}")
+    if partial:
+        w(f"* Repetitions: {args.reps} of every measurement, the sides alternating; the tables show medians")
+    else:
+        w(f"* Repetitions: {args.reps} of every measurement (ceiling: {min(args.ceiling_reps, args.reps)}), "
+          "the sides alternating; the tables show medians")
+        w(f"* `stepwise restore` concurrency: "
+          f"{args.restore_concurrency or '16 (the default)'}")
     w(f"* Other work on the machine: before each measurement the driver waited up to {args.quiet_wait:.0f} s "
       f"for processes outside the test bed to use less than {args.quiet_cores} cores; the column \"other\" "
       "below shows what they used during the measurement anyway")
@@ -684,6 +754,14 @@ def markdown(meta, results):
           + ("" if s["n"] >= 30000 else " (target is set at 30,000)") + " |")
         w(f"| {n} | backup, peak RSS of stepwise | {s['backup_rss']:.1f} MB | | | < 80 MB "
           f"{verdict(s['backup_rss'] < TARGET_BACKUP_RSS_MB)} |")
+        if s["proof"] == s["proof"]:  # not NaN: the run measured proofs
+            w(f"| {n} | proof (`backup --check`), wall | {fmt_s(s['proof'])} | {fmt_s(s['backup_sw'])} (the backup "
+              f"it proves) | {100 * s['proof_ratio']:.1f}% of backup | ≤ 10% of backup "
+              + (verdict(s["proof_ratio"] <= TARGET_PROOF_SHARE) if s["n"] >= 30000 else "(target is set at 30,000)")
+              + " |")
+            w(f"| {n} | proof, peak RSS of stepwise | {s['proof_rss']:.1f} MB | | | |")
+        if not s["has_restore"]:
+            continue
         w(f"| {n} | restore, wall | {fmt_s(s['restore_sw'])} | {fmt_s(s['restore_kc'])} (`kubectl create -f` ×6) "
           f"| {s['restore_speedup']:.1f}× faster | ≥ 4× {verdict(s['restore_speedup'] >= TARGET_RESTORE_SPEEDUP)} |")
         w(f"| {n} | restore, objects/s | {s['restore_sw_rate']:.0f}/s | {s['restore_kc_rate']:.0f}/s | | |")
@@ -704,11 +782,17 @@ def markdown(meta, results):
               + ("" if s["rehearsal_ok"] else " — the rehearsal **failed**") + " |")
         w(f"| {n} | restore, peak RSS of stepwise | {s['restore_rss']:.1f} MB | | | |")
     w("")
-    w("Every `stepwise restore` and `kubectl create -f` was followed by a check that each of the N objects "
-      "came back with identical spec, labels, annotations and finalizers (a `kubectl get -o json` dump "
-      "normalised by `bench.py`, against the dump taken right after seeding); every rehearsal by a check "
-      "that no object's uid or resourceVersion changed. All passed, or the run would have stopped.")
-    w("")
+    if any(s["has_restore"] for s in sums):
+        w("Every `stepwise restore` and `kubectl create -f` was followed by a check that each of the N objects "
+          "came back with identical spec, labels, annotations and finalizers (a `kubectl get -o json` dump "
+          "normalised by `bench.py`, against the dump taken right after seeding); every rehearsal by a check "
+          "that no object's uid or resourceVersion changed. All passed, or the run would have stopped.")
+        w("")
+    if any(s["proof"] == s["proof"] for s in sums):
+        w("Each proof ran right after the backup it proves, on that backup's folder, and its ratio is the median "
+          "of each proof's wall time divided by that backup's. Every one said \"proven\", or the run would have "
+          "stopped.")
+        w("")
     w("## Targets")
     w("")
     for s in sums:
@@ -719,6 +803,14 @@ def markdown(meta, results):
                           f"{s['backup_speedup']:.1f}×", f"{100 * (1 - s['backup_speedup'] / TARGET_BACKUP_SPEEDUP):.0f}% short"))
             lines.append(("backup peak RSS < 80 MB", s["backup_rss"] < TARGET_BACKUP_RSS_MB, f"{s['backup_rss']:.1f} MB",
                           f"{s['backup_rss'] - TARGET_BACKUP_RSS_MB:.1f} MB over"))
+            if s["proof"] == s["proof"]:
+                lines.append(("proof (`backup --check`) at most 10% of the backup's time",
+                              s["proof_ratio"] <= TARGET_PROOF_SHARE, f"{100 * s['proof_ratio']:.1f}%",
+                              f"{100 * (s['proof_ratio'] - TARGET_PROOF_SHARE):.1f} points over"))
+        if not s["has_restore"]:
+            for what, ok, val, miss in lines:
+                w(f"* N={s['n']:,}: {what}: {val} — " + ("met" if ok else f"**missed** ({miss})"))
+            continue
         lines.append(("restore ≥ 4× faster than `kubectl create -f`", s["restore_speedup"] >= TARGET_RESTORE_SPEEDUP,
                       f"{s['restore_speedup']:.1f}×", f"{100 * (1 - s['restore_speedup'] / TARGET_RESTORE_SPEEDUP):.0f}% short"))
         lines.append(("restore ≥ 75% of the raw create loop's best", s["ceiling_share"] >= TARGET_CEILING_SHARE,
@@ -753,11 +845,12 @@ def markdown(meta, results):
     names = {"stepwise": "stepwise", "kubectl": "kubectl", "rehearsal": "stepwise restore --dry-run"}
     for res in results:
         groups = [("backup", "stepwise", "stepwise backup"), ("backup", "kubectl", "6× kubectl get -o yaml"),
+                  ("proof", "proof", "stepwise backup --check"),
                   ("restore", "stepwise", "stepwise restore"), ("restore", "kubectl", "6× kubectl create -f")]
         groups += [("restore", f"ceiling-{c}", f"raw create loop, c={c}") for c in CEILING_CONCURRENCY]
         groups += [("rehearsal", "rehearsal", names["rehearsal"])]
         for phase, side, label in groups:
-            p = profile_row(res[phase], side, res["n"])
+            p = profile_row(res.get(phase, []), side, res["n"])
             if p is None:
                 continue
             w(f"| {res['n']:,} | {label} | {fmt_s(p['wall'])} | {p['client']:.2f} | {p['apiserver']:.2f} | "
@@ -773,8 +866,8 @@ def markdown(meta, results):
       "| other CPU-s | others' load before (cores) |")
     w("| ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for res in results:
-        for phase in ("backup", "restore", "rehearsal"):
-            for s in res[phase]:
+        for phase in ("backup", "proof", "restore", "rehearsal"):
+            for s in res.get(phase, []):
                 rate = f"{s['per_second']:.0f}" if "per_second" in s else ""
                 w(f"| {res['n']:,} | {phase} | {s['rep'] + 1} | {s['label']} | {s['wall']:.2f} | {rate} | "
                   f"{s['client_cpu']:.2f} | {s['rss_mb']:.1f} MB | {s['apiserver_cpu']:.2f} | {s['etcd_cpu']:.2f} | "
@@ -784,6 +877,40 @@ def markdown(meta, results):
     w("")
     w("## Notes")
     w("")
+    w("* A proof right after its backup finds every resourceVersion as saved, so it reads no object whole: "
+      "it hashes the files, lists each kind's metadata (uid and resourceVersion) and sends one dry-run create "
+      "per kind. That is the common case before a destructive step; objects whose resourceVersion moved are "
+      "each read and compared, which this run does not measure.")
+    w("* Each proof runs within seconds of its backup, while the API server's watch cache still holds the "
+      "kinds' latest snapshots. A list continued past its first page is answered from etcd instead once a kind "
+      "has not been written for a minute or so, at several times the API server's CPU. The proof lists up to "
+      "10,000 objects of a kind in one request and does not depend on that; the backup's pages of 500 do, so "
+      "on a quiet cluster the backup is slower and the proof's share of it smaller than here.")
+    if not partial:
+        notes_restore(w)
+    w("* The machine is shared: other builds and test beds ran during the measurements. The column "
+      "\"other\" shows how many cores they took; the medians and the alternating order soften their effect.")
+    w("")
+    w("## Reproduce")
+    w("")
+    w("```sh")
+    w("tests/cluster/build.sh                      # once: the test bed's binaries (cached)")
+    w("benches/backup_restore/run.sh --quick       # N=3,000, 3 repetitions: a few minutes")
+    w("benches/backup_restore/run.sh               # N=3,000 and 30,000, 3 repetitions")
+    w("benches/backup_restore/run.sh --only backup --sizes 30000   # the backup and its proof alone: minutes")
+    w("```")
+    w("")
+    w(f"This run: `benches/backup_restore/run.sh {' '.join(args.argv_for_doc)}`".rstrip() + ".")
+    w("")
+    w("How it works: `benches/backup_restore/README.md`. Every sample of a run is in `results.json` of its "
+      "scratch folder (kept with `--work DIR --keep`); `bench.py --render DIR/results.json --out FILE` writes "
+      "this report again from it.")
+    w("")
+    return "\n".join(L), sums
+
+
+def notes_restore(w):
+    """The notes on how the restores were measured."""
     w("* The objects are removed between restores by one etcd range delete per kind (the apiserver's watch "
       "cache follows), never inside a measurement. `--wipe crd` deletes and re-creates the CRDs instead "
       "(after clearing the finalizers), as `nginx-meshctl remove` would; that took 2.5 minutes per wipe at "
@@ -798,35 +925,21 @@ def markdown(meta, results):
       "backup with kube-rs `Api::create`, all kinds in one `buffer_unordered(c)` stream; its rate is its "
       "own clock around the creates alone. stepwise's rates are N divided by the wall time of the whole "
       "command (checking the files, waiting for the kinds and namespaces, creating, counting).")
-    w("* The machine is shared: other builds and test beds ran during the measurements. The column "
-      "\"other\" shows how many cores they took; the medians and the alternating order soften their effect.")
-    w("")
-    w("## Reproduce")
-    w("")
-    w("```sh")
-    w("tests/cluster/build.sh                      # once: the test bed's binaries (cached)")
-    w("benches/backup_restore/run.sh --quick       # N=3,000, 3 repetitions: a few minutes")
-    w("benches/backup_restore/run.sh               # N=3,000 and 30,000, 3 repetitions")
-    w("```")
-    w("")
-    w(f"This run: `benches/backup_restore/run.sh {' '.join(args.argv_for_doc)}`".rstrip() + ".")
-    w("")
-    w("How it works: `benches/backup_restore/README.md`. Every sample of a run is in `results.json` of its "
-      "scratch folder (kept with `--work DIR --keep`); `bench.py --render DIR/results.json --out FILE` writes "
-      "this report again from it.")
-    w("")
-    return "\n".join(L), sums
 
 
 def print_table(sums):
     print()
-    print(f"{'N':>7}  {'backup sw':>10} {'kubectl':>9} {'x':>5} {'RSS MB':>7}   {'restore sw':>10} {'kubectl':>9} "
-          f"{'x':>5} {'obj/s':>6} {'ceiling':>8} {'share':>6}   {'dry-run':>8} {'ratio':>6}")
+    print(f"{'N':>7}  {'backup sw':>10} {'kubectl':>9} {'x':>5} {'RSS MB':>7}   {'proof':>8} {'share':>6}   "
+          f"{'restore sw':>10} {'kubectl':>9} {'x':>5} {'obj/s':>6} {'ceiling':>8} {'share':>6}   {'dry-run':>8} "
+          f"{'ratio':>6}")
     for s in sums:
-        print(f"{s['n']:>7}  {s['backup_sw']:>9.2f}s {s['backup_kc']:>8.2f}s {s['backup_speedup']:>5.1f} "
-              f"{s['backup_rss']:>7.1f}   {s['restore_sw']:>9.2f}s {s['restore_kc']:>8.2f}s {s['restore_speedup']:>5.1f} "
-              f"{s['restore_sw_rate']:>6.0f} {s['ceiling_best']:>8.0f} {100 * s['ceiling_share']:>5.0f}%   "
-              f"{s['rehearsal']:>7.2f}s {s['rehearsal_ratio']:>6.2f}")
+        line = (f"{s['n']:>7}  {s['backup_sw']:>9.2f}s {s['backup_kc']:>8.2f}s {s['backup_speedup']:>5.1f} "
+                f"{s['backup_rss']:>7.1f}   {s['proof']:>7.2f}s {100 * s['proof_ratio']:>5.1f}%")
+        if s["has_restore"]:
+            line += (f"   {s['restore_sw']:>9.2f}s {s['restore_kc']:>8.2f}s {s['restore_speedup']:>5.1f} "
+                     f"{s['restore_sw_rate']:>6.0f} {s['ceiling_best']:>8.0f} {100 * s['ceiling_share']:>5.0f}%   "
+                     f"{s['rehearsal']:>7.2f}s {s['rehearsal_ratio']:>6.2f}")
+        print(line)
     print()
 
 
@@ -870,6 +983,7 @@ def main():
     p.add_argument("--wipe", choices=["etcd", "crd"], default="etcd")
     p.add_argument("--no-rehearsal", action="store_true")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--only", choices=["backup"], help="run only these phases: backup (the backups and their proofs)")
     p.add_argument("--quiet-wait", type=float, default=15.0,
                    help="seconds to wait before each measurement for other processes to calm down")
     p.add_argument("--quiet-cores", type=float, default=0.25)
@@ -898,8 +1012,8 @@ def main():
         meta, results = saved["meta"], saved["sizes"]
     else:
         bed = Bed(args.env, args.repo)
-        keep = ("quick", "reps", "ceiling_reps", "namespaces", "restore_concurrency", "argv_for_doc", "quiet_wait",
-                "quiet_cores", "wipe")
+        keep = ("quick", "only", "reps", "ceiling_reps", "namespaces", "restore_concurrency", "argv_for_doc",
+                "quiet_wait", "quiet_cores", "wipe")
         meta = {
             "args": {k: getattr(args, k) for k in keep},
             "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),

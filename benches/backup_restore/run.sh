@@ -4,6 +4,7 @@
 # tears it down, seeds N custom resources of the six NGINX Service Mesh kinds,
 # and compares, alternating the sides, each at least 3 times (medians):
 #   backup     stepwise backup          vs the six `kubectl get KIND -A -o yaml > file`
+#   proof      stepwise backup --check of each stepwise backup, right after it
 #   restore    stepwise restore         vs `kubectl create -f` of those six files
 #              and the raw create loop of the same objects at concurrency 8/32/64
 #   rehearsal  stepwise restore --dry-run vs the real restore
@@ -11,21 +12,25 @@
 # docs/benchmarks.md (date, machine, N, M, how to reproduce).
 #
 # Usage:
-#   benches/backup_restore/run.sh [--quick] [--sizes 3000,30000] [--namespaces M]
-#                                 [--reps R] [--ceiling-reps R] [--restore-concurrency C]
-#                                 [--wipe etcd|crd] [--out FILE] [--work DIR] [--keep]
+#   benches/backup_restore/run.sh [--quick] [--only backup] [--sizes 3000,30000]
+#                                 [--namespaces M] [--reps R] [--ceiling-reps R]
+#                                 [--restore-concurrency C] [--wipe etcd|crd]
+#                                 [--out FILE] [--work DIR] [--keep]
 #
 #   --quick     N=3,000 only, 3 repetitions (a few minutes)
-#   (default)   N=3,000 and 30,000, 3 repetitions (about 30-40 minutes on 2 cores)
+#   (default)   N=3,000 and 30,000, 3 repetitions (about 50 minutes on 2 cores)
+#   --only backup  the backup and proof phases only (minutes, not the restores'
+#               40); the report goes to docs/benchmarks-proof.md unless --out
 #   --out FILE  the Markdown report (default docs/benchmarks.md; "-" for none);
-#               with the default, README.md's benchmarks block gets its table too
+#               with that default, README.md's benchmarks block gets its table too
 #   --work DIR  scratch folder (default a new /tmp/stepwise-bench.XXXXXX, removed
 #               afterwards unless --keep); the samples are in DIR/results.json
 #   --wipe      how objects are removed between restores: one etcd range delete
 #               per kind (default, seconds) or deleting and re-creating the CRDs
 #               (minutes at 30,000 objects)
 #
-# Needs: the test bed's binaries (tests/cluster/build.sh; built here if missing),
+# Needs: the test bed's binaries of its newest Kubernetes release, etcd and
+# kubectl (tests/cluster/build.sh; built here if missing, which needs Go),
 # cargo, python3; GNU time is apt-installed if missing.
 set -euo pipefail
 
@@ -33,13 +38,13 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 BED_SCRIPT="$REPO/tests/cluster/testbed.sh"
 
-usage() { sed -n '2,27s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
+usage() { sed -n '2,31s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
 say() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
-quick=0 sizes="3000,30000" namespaces=20 reps=3 ceiling_reps="" restore_c="" wipe=etcd
-out="$REPO/docs/benchmarks.md" work="" keep=0
+quick=0 only="" sizes="3000,30000" namespaces=20 reps=3 ceiling_reps="" restore_c="" wipe=etcd
+out="" work="" keep=0
 doc_args=() # the arguments that change what is measured, for the report
 while (($#)); do
     case $1 in
@@ -49,6 +54,7 @@ while (($#)); do
     esac
     case $1 in
         --quick) quick=1 ;;
+        --only) only=$2; shift ;;
         --sizes) sizes=$2; shift ;;
         --namespaces) namespaces=$2; shift ;;
         --reps) reps=$2; shift ;;
@@ -65,6 +71,12 @@ while (($#)); do
 done
 if ((quick)); then sizes=3000; fi
 ceiling_reps=${ceiling_reps:-$reps}
+case $only in
+    "") out=${out:-$REPO/docs/benchmarks.md} ;;
+    # A partial run must not replace the full report.
+    backup) out=${out:-$REPO/docs/benchmarks-proof.md} ;;
+    *) echo "--only takes: backup" >&2; usage ;;
+esac
 
 # ------------------------------------------------------------ prerequisites
 
@@ -76,11 +88,20 @@ if ! /usr/bin/time -f %M true >/dev/null 2>&1; then
     }
 fi
 command -v python3 >/dev/null || die "python3 is needed"
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/stepwise-testbed"
-if ! [[ -x $cache/1.20.2/kube-apiserver && -x $cache/tools/kubectl ]] || ! command -v etcd >/dev/null; then
-    say "the test bed is not built; running tests/cluster/build.sh (about 6 minutes cold)"
-    "$REPO/tests/cluster/install-deps.sh" --with-source
-    "$REPO/tests/cluster/build.sh"
+# What `testbed.sh up` starts: its newest release's kube-apiserver and
+# kube-controller-manager, etcd, and kubectl (for the CRDs and the baseline).
+bed_built() (
+    # shellcheck source-path=SCRIPTDIR source=../../tests/cluster/lib.sh
+    source "$REPO/tests/cluster/lib.sh"
+    bin=$(testbed_bin_dir "${TESTBED_K8S_VERSIONS[0]}")
+    [[ -f $bin/.complete && -x $bin/kube-apiserver && -x $bin/kube-controller-manager &&
+        -x $TESTBED_ETCD_DIR/etcd && -x $TESTBED_TOOLS_DIR/kubectl ]]
+)
+if ! bed_built; then
+    say "the test bed is not built; running tests/cluster/build.sh --version newest (minutes cold; needs Go)"
+    "$REPO/tests/cluster/install-deps.sh"
+    "$REPO/tests/cluster/build.sh" --version newest
+    bed_built || die "tests/cluster/build.sh did not leave the test bed's binaries in the cache"
 fi
 
 # Scratch folder, removed at exit (with the test bed) unless --keep.
@@ -137,11 +158,12 @@ args=(--env "$bed/testbed.env" --repo "$REPO" --stepwise "$work/bin/stepwise"
     --namespaces "$namespaces" --reps "$reps" --ceiling-reps "$ceiling_reps" --wipe "$wipe"
     --results "$work/results.json" --doc-args="${doc_args[*]:-}")
 ((quick)) && args+=(--quick)
+[[ -n $only ]] && args+=(--only "$only")
 [[ -n $restore_c ]] && args+=(--restore-concurrency "$restore_c")
 if [[ $out != - ]]; then
     mkdir -p "$(dirname "$out")"
     args+=(--out "$out")
 fi
-# The README shows the table of the report in docs/, so it follows only that one.
-[[ $out == "$REPO/docs/benchmarks.md" ]] && args+=(--readme "$REPO/README.md")
+# The README shows the table of the full report in docs/, so it follows only that one.
+[[ -z $only && $out == "$REPO/docs/benchmarks.md" ]] && args+=(--readme "$REPO/README.md")
 python3 "$HERE/bench.py" "${args[@]}"

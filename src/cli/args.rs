@@ -73,9 +73,10 @@ pub enum Command {
         after_help = "Examples:\n  stepwise resume\n  stepwise resume 20261122-031500-nginx-service-mesh-1.6.0-to-1.7.0"
     )]
     Resume(ResumeArgs),
-    /// Back up custom resources to a folder, with a manifest of counts and SHA-256 sums.
+    /// Back up custom resources to a folder, with a manifest of counts and SHA-256 sums;
+    /// or, with --check, prove an earlier backup still matches the cluster.
     #[command(
-        after_help = "Examples:\n  stepwise backup --product nginx-service-mesh --to ./nsm-backup\n  stepwise backup trafficsplits.split.smi-spec.io -n shop --to ./splits"
+        after_help = "Examples:\n  stepwise backup --product nginx-service-mesh --to ./nsm-backup\n  stepwise backup trafficsplits.split.smi-spec.io -n shop --to ./splits\n  stepwise backup --check ./nsm-backup   # does the cluster still match it?"
     )]
     Backup(BackupArgs),
     /// Re-create the objects of a backup folder; never overwrites what exists.
@@ -172,6 +173,7 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct BackupArgs {
     /// Kinds as `plural.group`; with --product, the kinds its runbooks back up.
+    #[arg(conflicts_with = "check")]
     pub kinds: Vec<String>,
     /// Take the kinds from this product's runbooks.
     #[arg(long)]
@@ -183,11 +185,20 @@ pub struct BackupArgs {
     #[arg(long, short = 'A')]
     pub all_namespaces: bool,
     /// The folder to write; created 0700, files 0600. An existing folder must be empty.
-    #[arg(long, value_name = "DIR")]
-    pub to: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "check")]
+    pub to: Option<PathBuf>,
     /// Write into a folder that is not empty (an earlier backup's files there are replaced).
     #[arg(long)]
     pub force: bool,
+    /// Take no backup: prove the one in DIR against the cluster as it is now, as before a
+    /// destructive step (files match their SHA-256 sums; every object there, unchanged since).
+    /// Exits 4 and lists each object created, changed or deleted since, when there is one.
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = ["to", "force", "product", "namespaces", "all_namespaces"]
+    )]
+    pub check: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

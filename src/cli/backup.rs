@@ -1,7 +1,8 @@
-//! `stepwise backup` and `stepwise restore`: the upgrade's backup and restore on
-//! their own, useful outside an upgrade too.
+//! `stepwise backup` and `stepwise restore`: the upgrade's backup, its proof and
+//! its restore on their own, useful outside an upgrade too.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use super::args::{BackupArgs, Global, RestoreArgs};
 use super::catalog::load_catalog;
@@ -9,11 +10,20 @@ use super::session::{cluster_failure, runtime, target};
 use super::{Failure, exit};
 use crate::cluster::backup::BackupRequest;
 use crate::cluster::restore::{Outcome, RestoreRequest};
-use crate::cluster::{Mode, backup as backup_op, restore as restore_op};
+use crate::cluster::{ClusterError, Mode, backup as backup_op, proof, restore as restore_op};
 use crate::runbook::model::Action;
 use crate::ui;
 
 pub fn backup(global: &Global, args: &BackupArgs) -> Result<String, Failure> {
+    if let Some(dir) = &args.check {
+        return check(global, dir);
+    }
+    let Some(to) = &args.to else {
+        return Err(Failure::one(
+            exit::USAGE,
+            miette::miette!("say where to write the backup (--to DIR), or which backup to prove (--check DIR)"),
+        ));
+    };
     let mut kinds: BTreeSet<String> = args.kinds.iter().cloned().collect();
     if let Some(product) = &args.product {
         kinds.extend(product_kinds(global, product)?);
@@ -24,8 +34,8 @@ pub fn backup(global: &Global, args: &BackupArgs) -> Result<String, Failure> {
             miette::miette!("name the kinds to back up (plural.group), or pass --product"),
         ));
     }
-    refuse_non_empty(&args.to, args.force)?;
-    let mut request = BackupRequest::new(kinds.into_iter().collect(), args.to.clone());
+    refuse_non_empty(to, args.force)?;
+    let mut request = BackupRequest::new(kinds.into_iter().collect(), to.clone());
     if !args.namespaces.is_empty() {
         request.namespaces = Some(args.namespaces.clone());
     }
@@ -48,16 +58,56 @@ pub fn backup(global: &Global, args: &BackupArgs) -> Result<String, Failure> {
         out.push_str(&format!(
             "{} objects saved to {}; manifest.json lists their SHA-256 sums\n",
             manifest.total(),
-            args.to.display()
+            to.display()
         ));
         Ok(out)
     })
 }
 
+/// `backup --check DIR`: the proof a destructive step waits for, on its own.
+fn check(global: &Global, dir: &Path) -> Result<String, Failure> {
+    runtime()?.block_on(async {
+        let conn = target(global).connect().await.map_err(cluster_failure)?;
+        let (reporter, bar) = ui::plain::progress_reporter();
+        let result = proof::prove(&conn, dir, reporter).await;
+        bar.finish_and_clear();
+        match result {
+            Ok(proof) => Ok(proof.summary() + "\n"),
+            Err(ClusterError::Drift { changes, .. }) => Err(drifted(dir, &changes)),
+            Err(other) => Err(backup_failure(other)),
+        }
+    })
+}
+
+/// Every change since the backup, one a line, then why that is a failure.
+fn drifted(dir: &Path, changes: &[String]) -> Failure {
+    for change in changes {
+        println!("  {change}");
+    }
+    Failure::one(
+        exit::REFUSED,
+        miette::miette!(
+            "the backup in {} no longer matches the cluster: {} objects were created, changed or deleted since \
+             it was taken (listed above). Take a new backup before anything relies on this one",
+            dir.display(),
+            changes.len()
+        ),
+    )
+}
+
+/// A damaged backup, or one of another cluster, is refused; anything else is
+/// the cluster's failure.
+fn backup_failure(e: ClusterError) -> Failure {
+    match e {
+        ClusterError::Backup { .. } => Failure::one(exit::REFUSED, miette::miette!("{e}")),
+        other => cluster_failure(other),
+    }
+}
+
 /// A folder that already holds files is somebody's: maybe a good backup that
 /// this one would replace, maybe not a backup at all (`--to .`). Only with
 /// `--force` is it written into.
-fn refuse_non_empty(dir: &std::path::Path, force: bool) -> Result<(), Failure> {
+fn refuse_non_empty(dir: &Path, force: bool) -> Result<(), Failure> {
     let Ok(mut entries) = std::fs::read_dir(dir) else { return Ok(()) };
     if force || entries.next().is_none() {
         return Ok(());
@@ -103,10 +153,7 @@ pub fn restore(global: &Global, args: &RestoreArgs) -> Result<String, Failure> {
         let (reporter, bar) = ui::plain::progress_reporter();
         let result = restore_op::restore(&conn, &request, reporter).await;
         bar.finish_and_clear();
-        let report = result.map_err(|e| match e {
-            crate::cluster::ClusterError::Backup { .. } => Failure::one(exit::REFUSED, miette::miette!("{e}")),
-            other => cluster_failure(other),
-        })?;
+        let report = result.map_err(backup_failure)?;
         let mut out = String::new();
         for k in &report.kinds {
             let done = if mode.is_rehearsal() {

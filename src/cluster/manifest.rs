@@ -9,6 +9,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -124,7 +125,8 @@ pub fn verify_files(dir: &Path) -> Result<Manifest, ClusterError> {
     }
     for kind in &manifest.kinds {
         let path = dir.join(&kind.file);
-        let (count, sha) = scan_file(&path, |_| Ok(()))?;
+        // Every line must be one whole JSON value; none is kept, so none is built.
+        let (count, sha) = scan_as::<IgnoredAny>(&path, |_| Ok(()))?;
         if sha != kind.sha256 {
             return Err(fail(format!(
                 "{} was changed after the backup (SHA-256 differs from the manifest)",
@@ -143,7 +145,15 @@ pub fn verify_files(dir: &Path) -> Result<Manifest, ClusterError> {
 /// error naming the file and line.
 pub fn scan_file(
     path: &Path,
-    mut each: impl FnMut(serde_json::Value) -> Result<(), ClusterError>,
+    each: impl FnMut(serde_json::Value) -> Result<(), ClusterError>,
+) -> Result<(u64, String), ClusterError> {
+    scan_as(path, each)
+}
+
+/// As [`scan_file`], each object read as `T`.
+fn scan_as<T: DeserializeOwned>(
+    path: &Path,
+    mut each: impl FnMut(T) -> Result<(), ClusterError>,
 ) -> Result<(u64, String), ClusterError> {
     let file = std::fs::File::open(path).map_err(|e| ClusterError::io("open backup file", path, e))?;
     let mut reader = BufReader::with_capacity(1 << 16, file);
@@ -158,18 +168,43 @@ pub fn scan_file(
         }
         line_no += 1;
         hasher.update(line.as_bytes());
-        let text = line.trim_end();
-        if text.is_empty() || text == "---" || text.starts_with('#') {
-            continue;
-        }
-        let object: serde_json::Value = serde_json::from_str(text).map_err(|e| ClusterError::Backup {
-            dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
-            problem: format!("{} line {line_no} is not a complete object: {e}", display_name(path)),
-        })?;
-        each(object)?;
+        let Some(text) = object_text(&line) else { continue };
+        each(parse_object(path, line_no, text)?)?;
         count += 1;
     }
     Ok((count, hex::encode(hasher.finalize())))
+}
+
+/// The first object of a backup file; the rest is not read.
+pub fn first_object(path: &Path) -> Result<Option<serde_json::Value>, ClusterError> {
+    let file = std::fs::File::open(path).map_err(|e| ClusterError::io("open backup file", path, e))?;
+    let mut reader = BufReader::new(file);
+    let mut line = String::new();
+    let mut line_no = 0u64;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).map_err(|e| ClusterError::io("read backup file", path, e))? == 0 {
+            return Ok(None);
+        }
+        line_no += 1;
+        if let Some(text) = object_text(&line) {
+            return parse_object(path, line_no, text).map(Some);
+        }
+    }
+}
+
+/// The object a line of a backup file holds, or `None` for the header, blank
+/// lines and document separators.
+fn object_text(line: &str) -> Option<&str> {
+    let text = line.trim_end();
+    (!(text.is_empty() || text == "---" || text.starts_with('#'))).then_some(text)
+}
+
+fn parse_object<T: DeserializeOwned>(path: &Path, line_no: u64, text: &str) -> Result<T, ClusterError> {
+    serde_json::from_str(text).map_err(|e| ClusterError::Backup {
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        problem: format!("{} line {line_no} is not a complete object: {e}", display_name(path)),
+    })
 }
 
 fn display_name(path: &Path) -> String {
