@@ -52,7 +52,7 @@ fn plan_shows_hops_notes_and_steps() {
     assert!(plan.starts_with("NGINX Service Mesh 1.6.0 -> 1.7.0 (1 hop"), "{plan}");
     assert!(plan.contains("[in-place]"), "the least disruptive procedure is chosen:\n{plan}");
     assert!(plan.contains("WARNING"), "the tracing note applies:\n{plan}");
-    assert!(plan.contains("run `nginx-meshctl upgrade"), "{plan}");
+    assert!(plan.contains("run `nginx-meshctl --namespace nginx-mesh upgrade --yes`"), "{plan}");
 }
 
 #[test]

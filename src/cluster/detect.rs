@@ -103,7 +103,7 @@ pub async fn detect_facts(
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let groups = conn.client.list_api_groups().await.map_err(|e| ClusterError::api("list the API groups", e))?;
+    let groups = conn.client.list_api_groups().await.map_err(|e| conn.unreachable_or(e, "list the API groups"))?;
     let served: std::collections::BTreeSet<&str> = groups.groups.iter().map(|g| g.name.as_str()).collect();
     Ok(wanted
         .into_iter()
