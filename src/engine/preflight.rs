@@ -1,6 +1,7 @@
 //! Checks made before the first step runs, all listed at once: the API server
-//! answers, the operator may do everything the remaining steps do, and the vendor
-//! CLIs they run are installed. In a real run a failure stops the session before
+//! answers, the operator may do everything the remaining steps do, the vendor
+//! CLIs they run are installed, and nothing that runs beside the control plane
+//! (data planes) is further behind the hop's release than the vendor allows. In a real run a failure stops the session before
 //! anything changes; in rehearsal failures are reported as problems found.
 
 use std::collections::BTreeMap;
@@ -30,7 +31,7 @@ pub async fn run(runner: &Runner<'_>) -> Result<(), Vec<String>> {
         needs.extend(crate::cluster::lease::access_needs());
     }
     let checks = [Check::ApiReachable, Check::Access(checks::dedup(needs))];
-    let mut problems = Vec::new();
+    let mut problems = skew_problems(runner, start).await;
     for result in checks::run_all(&runner.ctx.conn, &checks).await {
         let mark = match result.status {
             Status::Ok => "ok",
@@ -68,6 +69,48 @@ pub async fn run(runner: &Runner<'_>) -> Result<(), Vec<String>> {
         return Ok(());
     }
     Err(problems)
+}
+
+/// What runs beside the control plane (data-plane sidecars, say) further
+/// behind the release of the hop about to start than the vendor allows, one
+/// problem per rule and version, naming the pods.
+async fn skew_problems(runner: &Runner<'_>, start: usize) -> Vec<String> {
+    const NAMED: usize = 5;
+    let product = &runner.resolved.product.product;
+    let Some(hop) = runner.work.get(start).and_then(|w| runner.ctx.plan.hops.get(w.hop)) else { return Vec::new() };
+    let mut problems = Vec::new();
+    for rule in &product.skew {
+        let running = match crate::cluster::skew::running_versions(&runner.ctx.conn, &rule.image).await {
+            Ok(running) => running,
+            Err(e) => {
+                problems.push(format!("preflight FAILED: cannot tell which {} versions run: {e}", rule.what));
+                continue;
+            }
+        };
+        for (version, pods) in running {
+            let behind = crate::plan::minors_behind(&product.releases, &version, &hop.to);
+            if behind <= rule.max_minors_behind {
+                continue;
+            }
+            let mut named = pods.iter().take(NAMED).cloned().collect::<Vec<_>>().join(", ");
+            if pods.len() > NAMED {
+                named.push_str(&format!(", and {} more", pods.len() - NAMED));
+            }
+            let text = format!(
+                "preflight FAILED: {} {} {version} in {} pods ({named}) is {behind} minor releases behind {}, \
+                 which this hop goes to; at most {} are allowed. {}",
+                rule.what,
+                rule.image,
+                pods.len(),
+                hop.to,
+                rule.max_minors_behind,
+                rule.advice
+            );
+            runner.send(Event::Notice { text: text.clone() });
+            problems.push(text);
+        }
+    }
+    problems
 }
 
 fn render(ts: &[Template], values: &BTreeMap<String, String>) -> Vec<String> {

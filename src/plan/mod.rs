@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub use describe::{StepSummary, counted, describe_step, display_argv};
 pub use error::PlanError;
+pub use path::minors_behind;
 
 use crate::runbook::model::{Disruption, Severity};
 use crate::runbook::{Catalog, Facts, ProcedureEntry, ProductEntry, Version};

@@ -100,3 +100,29 @@ fn explain_no_path(
     };
     PlanError::NoPath { from: from.clone(), to: to.clone(), explanation }
 }
+
+/// How many minor releases `running` is behind `target`, counted over the
+/// product's `releases`: the minor lines after `running`'s, up to and with
+/// `target`'s. A line missing from the releases does not count.
+pub fn minors_behind(releases: &[Version], running: &Version, target: &Version) -> u32 {
+    let mut lines: Vec<(u64, u64)> =
+        releases.iter().map(Version::line).filter(|l| *l > running.line() && *l <= target.line()).collect();
+    lines.sort_unstable();
+    lines.dedup();
+    u32::try_from(lines.len()).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minors_behind_counts_the_product_s_minor_lines() {
+        let v = |s: &str| Version::parse(s).unwrap();
+        let releases: Vec<Version> = ["1.9.0", "2.0.0", "2.0.3", "2.1.0", "2.2.0", "2.4.0"].map(v).to_vec();
+        assert_eq!(minors_behind(&releases, &v("2.1.4"), &v("2.1.0")), 0);
+        assert_eq!(minors_behind(&releases, &v("2.0.1"), &v("2.2.0")), 2);
+        assert_eq!(minors_behind(&releases, &v("1.9.0"), &v("2.2.0")), 3, "across the major: 2.0, 2.1, 2.2");
+        assert_eq!(minors_behind(&releases, &v("2.2.0"), &v("2.4.0")), 1, "there was no 2.3");
+    }
+}

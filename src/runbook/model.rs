@@ -49,6 +49,27 @@ pub struct Product {
     /// Other products whose version notes also apply, version for version.
     #[serde(default)]
     pub includes_notes_of: Vec<String>,
+    /// How far behind the control plane what runs beside it may be, as the
+    /// vendor states it; checked on the cluster before the first step.
+    #[serde(default)]
+    pub skew: Vec<SkewRule>,
+}
+
+/// Containers of an image (a data-plane sidecar, say) may run at most
+/// `max_minors_behind` minor releases behind the release a hop goes to. A hop
+/// that would leave one further behind is refused before anything runs.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkewRule {
+    /// What it is, as operators call it: `data plane`.
+    pub what: String,
+    /// The image's name: the last part of its path, without registry or tag
+    /// (`kuma-dp` matches `docker.io/kong/kuma-dp:2.7.3`).
+    pub image: String,
+    /// Minor releases it may be behind, counted over the product's releases.
+    pub max_minors_behind: u32,
+    /// What the operator does when something is further behind.
+    pub advice: String,
 }
 
 /// An installation property such as `platform` or `install_method`.
