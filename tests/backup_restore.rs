@@ -186,6 +186,15 @@ async fn objects_being_deleted_at_the_backup_are_reported_and_left_out_of_the_re
     assert!(api.get_opt("trafficsplit-2").await.unwrap().is_none(), "not brought back");
 }
 
+/// `stepwise ARGS` on the test cluster: its exit code and everything it said.
+fn stepwise_cli(tb: &support::TestCluster, args: &[&str]) -> (Option<i32>, String) {
+    let mut cmd = tb.command(env!("CARGO_BIN_EXE_stepwise"));
+    cmd.args(["--kubeconfig", tb.kubeconfig.to_str().unwrap(), "--context", &tb.context]).args(args);
+    let out = cmd.output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code(), text)
+}
+
 async fn wait_gone(api: &Api<DynamicObject>, names: &[&str]) {
     for _ in 0..100 {
         let mut left = 0;
@@ -346,13 +355,7 @@ async fn backup_check_proves_a_fresh_backup_and_names_each_change_since() {
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("saved");
     let folder = folder.to_str().unwrap();
-    let run = |args: &[&str]| {
-        let mut cmd = tb.command(env!("CARGO_BIN_EXE_stepwise"));
-        cmd.args(["--kubeconfig", tb.kubeconfig.to_str().unwrap(), "--context", &tb.context]).args(args);
-        let out = cmd.output().unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        (out.status.code(), text)
-    };
+    let run = |args: &[&str]| stepwise_cli(tb, args);
     let (code, text) = run(&["backup", "--product", "nginx-service-mesh", "-n", ns, "--to", folder]);
     assert_eq!(code, Some(0), "{text}");
 
@@ -463,13 +466,7 @@ async fn objects_saved_under_an_older_crd_version_come_back_after_the_crd_change
     }
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("saved");
-    let run = |args: &[&str]| {
-        let mut cmd = tb.command(env!("CARGO_BIN_EXE_stepwise"));
-        cmd.args(["--kubeconfig", tb.kubeconfig.to_str().unwrap(), "--context", &tb.context]).args(args);
-        let out = cmd.output().unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        (out.status.code(), text)
-    };
+    let run = |args: &[&str]| stepwise_cli(tb, args);
     let (code, text) =
         run(&["backup", "ratelimits.versions.stepwise.test", "-n", ns, "--to", folder.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{text}");

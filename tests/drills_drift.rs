@@ -115,18 +115,9 @@ impl Scene {
         for i in 0..OBJECTS {
             scene.api.create(&PostParams::default(), &scene.gadget(&format!("g-{i}"), i as u64)).await.unwrap();
         }
-        let product = scene.work.path().join("runbooks/drift-mesh");
-        std::fs::create_dir_all(&product).unwrap();
-        std::fs::write(
-            product.join("product.yaml"),
-            support::two_release_product(
-                "drift-mesh",
-                "Drift Mesh",
-                "A made-up product upgraded by removing and deploying it again.",
-            ),
-        )
-        .unwrap();
-        std::fs::write(product.join("reinstall.yaml"), PROCEDURE).unwrap();
+        let about = "A made-up product upgraded by removing and deploying it again.";
+        let product = support::two_release_product("drift-mesh", "Drift Mesh", about);
+        support::write_runbooks(scene.work.path(), "drift-mesh", &product, &[("reinstall.yaml", PROCEDURE)]);
         std::fs::create_dir_all(scene.go_dir()).unwrap();
         scene
     }

@@ -116,12 +116,10 @@ impl Scene {
                 "metadata": {"name": format!("w-{i}"), "namespace": ns}, "spec": spec(i)});
             api.create(&PostParams::default(), &serde_json::from_value(w).unwrap()).await.unwrap();
         }
-        let dir = work.path().join("runbooks").join(product);
-        std::fs::create_dir_all(&dir).unwrap();
         let about = "A made-up product whose removal does not go as planned.";
-        std::fs::write(dir.join("product.yaml"), support::two_release_product(product, product, about)).unwrap();
-        std::fs::write(dir.join("reinstall.yaml"), procedure.replace("@PRODUCT@", product).replace("@GROUP@", group))
-            .unwrap();
+        let procedure = procedure.replace("@PRODUCT@", product).replace("@GROUP@", group);
+        let file = support::two_release_product(product, product, about);
+        support::write_runbooks(work.path(), product, &file, &[("reinstall.yaml", &procedure)]);
         Scene { tb, work, product: product.into(), api }
     }
 
@@ -197,19 +195,20 @@ async fn a_removal_that_failed_after_deleting_the_crds_can_be_finished_by_hand_a
     // and fails again (the CRD is already gone); the operator marks it done.
     let mut resume = scene.stepwise();
     resume.env("USER", "drill-operator").args(["resume", "--plain"]);
-    let screen = tokio::task::spawn_blocking(move || {
-        let mut p = support::pty::Pty::spawn(resume, "the resume at a terminal");
-        p.answer("\"Remove the mesh\" is destructive. Type `half-mesh`", "half-mesh\r");
-        // Retry, restore the backup, mark it done, stop: the third.
-        p.answer("What now?", "\x1b[B\x1b[B\r");
-        p.answer("\"Mark \"Remove the mesh\" done\" is destructive. Type `half-mesh`", "half-mesh\r");
-        p.answer("Run \"Deploy the new release\"?", "\r");
-        p.answer("Run \"Restore the widgets\"?", "\r");
-        p.answer("Session finished", "");
-        p.finish()
-    })
-    .await
-    .unwrap();
+    let screen = support::pty::answered(
+        resume,
+        "the resume at a terminal",
+        &[
+            ("\"Remove the mesh\" is destructive. Type `half-mesh`", "half-mesh\r"),
+            // Retry, restore the backup, mark it done, stop: the third.
+            ("What now?", "\x1b[B\x1b[B\r"),
+            ("\"Mark \"Remove the mesh\" done\" is destructive. Type `half-mesh`", "half-mesh\r"),
+            ("Run \"Deploy the new release\"?", "\r"),
+            ("Run \"Restore the widgets\"?", "\r"),
+            ("Session finished", ""),
+        ],
+    )
+    .await;
     assert!(screen.contains("this step has run before, so the cluster is not compared with it"), "{screen}");
     scene.assert_all_back(&screen).await;
     assert_marked_done(&scene.transcript(), "remove", "drill-operator");
@@ -248,18 +247,19 @@ async fn ctrl_c_during_the_removal_then_finished_by_hand_and_everything_comes_ba
     // the operator finished it by hand and says so behind the typed word.
     let mut resume = scene.stepwise();
     resume.env("USER", "drill-operator").args(["resume", "--plain"]);
-    let screen = tokio::task::spawn_blocking(move || {
-        let mut p = support::pty::Pty::spawn(resume, "the resume at a terminal");
-        p.answer("was interrupted last time; it had printed:", "");
-        p.answer("Did it finish?", "\r");
-        p.answer("\"Mark \"Remove the mesh\" done\" is destructive. Type `cut-mesh`", "cut-mesh\r");
-        p.answer("Run \"Deploy the new release\"?", "\r");
-        p.answer("Run \"Restore the widgets\"?", "\r");
-        p.answer("Session finished", "");
-        p.finish()
-    })
-    .await
-    .unwrap();
+    let screen = support::pty::answered(
+        resume,
+        "the resume at a terminal",
+        &[
+            ("was interrupted last time; it had printed:", ""),
+            ("Did it finish?", "\r"),
+            ("\"Mark \"Remove the mesh\" done\" is destructive. Type `cut-mesh`", "cut-mesh\r"),
+            ("Run \"Deploy the new release\"?", "\r"),
+            ("Run \"Restore the widgets\"?", "\r"),
+            ("Session finished", ""),
+        ],
+    )
+    .await;
     assert!(screen.contains("removing the control plane"), "what it printed is shown:\n{screen}");
     scene.assert_all_back(&screen).await;
     assert_marked_done(&scene.transcript(), "remove", "drill-operator");
@@ -278,18 +278,19 @@ async fn a_restore_that_cannot_bring_some_objects_back_lets_the_operator_go_on_w
 
     let mut run = scene.run(&["--plain"]);
     run.env("USER", "drill-operator");
-    let screen = tokio::task::spawn_blocking(move || {
-        let mut p = support::pty::Pty::spawn(run, "the run at a terminal");
-        p.answer("\"Remove the mesh\" is destructive. Type `strict-mesh`", "strict-mesh\r");
-        p.answer("Run \"Deploy the new release\"?", "\r");
-        p.answer("Run \"Restore the widgets\"?", "\r");
-        // Retry, restore the backup, go on without them, mark it done, stop: the third.
-        p.answer("What now?", "\x1b[B\x1b[B\r");
-        p.answer("Session finished", "");
-        p.finish()
-    })
-    .await
-    .unwrap();
+    let screen = support::pty::answered(
+        run,
+        "the run at a terminal",
+        &[
+            ("\"Remove the mesh\" is destructive. Type `strict-mesh`", "strict-mesh\r"),
+            ("Run \"Deploy the new release\"?", "\r"),
+            ("Run \"Restore the widgets\"?", "\r"),
+            // Retry, restore the backup, go on without them, mark it done, stop: the third.
+            ("What now?", "\x1b[B\x1b[B\r"),
+            ("Session finished", ""),
+        ],
+    )
+    .await;
     assert!(screen.contains("10 objects could not be restored"), "{screen}");
     let back = scene.api.list(&Default::default()).await.unwrap();
     assert_eq!(back.items.len(), 10, "the ten the new CRD accepts came back:\n{screen}");
@@ -400,27 +401,26 @@ async fn a_helm_install_that_timed_out_but_installed_is_marked_done_by_its_verif
     let work = tempfile::tempdir().unwrap();
     let chart = work.path().join("chart");
     slow_chart(&chart);
-    let dir = work.path().join("runbooks/slow-mesh");
-    std::fs::create_dir_all(&dir).unwrap();
     let about = "A made-up product whose control plane is slow to become available.";
-    std::fs::write(dir.join("product.yaml"), support::two_release_product("slow-mesh", "Slow Mesh", about)).unwrap();
-    std::fs::write(dir.join("install.yaml"), HELM_PROCEDURE).unwrap();
+    let product = support::two_release_product("slow-mesh", "Slow Mesh", about);
+    support::write_runbooks(work.path(), "slow-mesh", &product, &[("install.yaml", HELM_PROCEDURE)]);
     let state = work.path().join("state");
     let mut run = support::stepwise_command(tb, &tb.context, &state);
     run.arg("--runbooks").arg(work.path().join("runbooks"));
     run.args(["run", "slow-mesh", "--from", "1.0.0", "--to", "1.1.0", "--plain", "--set"]);
     run.arg(format!("chart={}", chart.display())).arg("--set").arg(format!("namespace={ns}"));
 
-    let screen = tokio::task::spawn_blocking(move || {
-        let mut p = support::pty::Pty::spawn(run, "the install at a terminal");
-        p.answer("Run \"Install the release\"?", "\r");
-        // Retry, check whether it worked after all, mark it done, stop: the second.
-        p.answer("What now?", "\x1b[B\r");
-        p.answer("Session finished", "");
-        p.finish()
-    })
-    .await
-    .unwrap();
+    let screen = support::pty::answered(
+        run,
+        "the install at a terminal",
+        &[
+            ("Run \"Install the release\"?", "\r"),
+            // Retry, check whether it worked after all, mark it done, stop: the second.
+            ("What now?", "\x1b[B\r"),
+            ("Session finished", ""),
+        ],
+    )
+    .await;
     assert!(screen.contains("`helm install slow"), "the install ran and failed:\n{screen}");
     assert!(screen.contains("the runbook's verify command shows it worked after all"), "{screen}");
     let steps = support::session_steps(&state);

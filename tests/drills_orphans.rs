@@ -40,18 +40,9 @@ struct Scene {
 impl Scene {
     fn new() -> Scene {
         let work = tempfile::tempdir().unwrap();
-        let product = work.path().join("runbooks/slow-mesh");
-        std::fs::create_dir_all(&product).unwrap();
-        std::fs::write(
-            product.join("product.yaml"),
-            support::two_release_product(
-                "slow-mesh",
-                "Slow Mesh",
-                "A made-up product whose upgrade command takes a long time.",
-            ),
-        )
-        .unwrap();
-        std::fs::write(product.join("upgrade.yaml"), PROCEDURE).unwrap();
+        let about = "A made-up product whose upgrade command takes a long time.";
+        let product = support::two_release_product("slow-mesh", "Slow Mesh", about);
+        support::write_runbooks(work.path(), "slow-mesh", &product, &[("upgrade.yaml", PROCEDURE)]);
         Scene { work }
     }
 

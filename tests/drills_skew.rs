@@ -66,10 +66,7 @@ async fn a_data_plane_three_minors_behind_is_refused_before_anything_runs() {
     meshed_pod(&pods, "recent", "1.1.2").await;
 
     let work = tempfile::tempdir().unwrap();
-    let dir = work.path().join("runbooks/skew-mesh");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("product.yaml"), PRODUCT).unwrap();
-    std::fs::write(dir.join("upgrade.yaml"), PROCEDURE).unwrap();
+    support::write_runbooks(work.path(), "skew-mesh", PRODUCT, &[("upgrade.yaml", PROCEDURE)]);
     let marks = work.path().join("marks");
     std::fs::create_dir_all(&marks).unwrap();
     let run = |state: &str| {

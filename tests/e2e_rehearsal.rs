@@ -289,11 +289,9 @@ steps:
 async fn a_rehearsal_runs_only_read_only_and_dry_run_commands_and_its_report_says_which() {
     let tb = support::cluster();
     let work = tempfile::tempdir().unwrap();
-    let dir = work.path().join("runbooks/mark-mesh");
-    std::fs::create_dir_all(&dir).unwrap();
     let about = "A made-up product whose commands leave marks.";
-    std::fs::write(dir.join("product.yaml"), support::two_release_product("mark-mesh", "Mark Mesh", about)).unwrap();
-    std::fs::write(dir.join("marks.yaml"), MARKING).unwrap();
+    let product = support::two_release_product("mark-mesh", "Mark Mesh", about);
+    support::write_runbooks(work.path(), "mark-mesh", &product, &[("marks.yaml", MARKING)]);
     let marks = work.path().join("marks");
     std::fs::create_dir_all(&marks).unwrap();
     let state = work.path().join("state");

@@ -631,6 +631,20 @@ pub fn only_session_file(state: &Path, name: &str) -> String {
     std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
 }
 
+/// Writes a made-up product's runbooks under `work/runbooks/ID/`: its
+/// product file and each `(file name, procedure)`; returns `work/runbooks`,
+/// for `--runbooks`.
+pub fn write_runbooks(work: &Path, id: &str, product: &str, procedures: &[(&str, &str)]) -> PathBuf {
+    let root = work.join("runbooks");
+    let dir = root.join(id);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    std::fs::write(dir.join("product.yaml"), product).unwrap();
+    for (name, text) in procedures {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    root
+}
+
 /// The product file of a made-up product with two releases, one minor a hop.
 pub fn two_release_product(id: &str, name: &str, description: &str) -> String {
     format!(

@@ -48,3 +48,20 @@ impl Pty {
         self.seen
     }
 }
+
+/// Runs `cmd` in a pseudo-terminal and answers its prompts in order, each
+/// `(prompt, keys)` as [`Pty::answer`] does; returns everything it showed once
+/// it has ended. Blocks a worker thread of its own, not the test's runtime.
+pub async fn answered(cmd: Command, what: &str, answers: &[(&str, &str)]) -> String {
+    let what = what.to_string();
+    let answers: Vec<(String, String)> = answers.iter().map(|(p, k)| (p.to_string(), k.to_string())).collect();
+    tokio::task::spawn_blocking(move || {
+        let mut p = Pty::spawn(cmd, &what);
+        for (prompt, keys) in &answers {
+            p.answer(prompt, keys);
+        }
+        p.finish()
+    })
+    .await
+    .expect("the pseudo-terminal thread")
+}
