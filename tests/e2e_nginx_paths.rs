@@ -420,27 +420,28 @@ async fn in_place_upgrade_from_the_previous_release_keeps_the_resources_in_place
 }
 
 #[test]
-fn in_place_from_two_releases_back_is_refused_and_the_manual_path_offered() {
-    const JOURNEY: &str = "NGINX in-place refused from 1.5";
-    let out = Command::new(env!("CARGO_BIN_EXE_stepwise"))
-        .args(["plan", "nginx-service-mesh", "--from", "1.5.0", "--to", "1.7.0", "--procedure", "in-place"])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{JOURNEY}: refused (exit 4)\n{stderr}");
-    assert!(stderr.contains("in-place") && stderr.contains("1.5.0 -> 1.7.0"), "{JOURNEY}: names the hop\n{stderr}");
-    assert!(stderr.contains("manual-meshctl"), "{JOURNEY}: offers the manual path\n{stderr}");
-    assert!(!stderr.contains("panicked"), "{JOURNEY}\n{stderr}");
-
-    // Without --procedure the planner takes the manual path itself.
+fn a_version_skip_is_planned_as_one_in_place_hop_per_release() {
+    const JOURNEY: &str = "NGINX 1.5 to 1.7 without skipping 1.6";
     let out = Command::new(env!("CARGO_BIN_EXE_stepwise"))
         .args(["plan", "nginx-service-mesh", "--from", "1.5.0", "--to", "1.7.0"])
+        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{JOURNEY}: the plan\n{stdout}");
-    assert!(stdout.contains("[manual-meshctl]") && !stdout.contains("[in-place]"), "{JOURNEY}: the plan\n{stdout}");
+    assert!(
+        stdout.contains("Hop 1: 1.5.0 -> 1.6.0") && stdout.contains("Hop 2: 1.6.0 -> 1.7.0"),
+        "{JOURNEY}\n{stdout}"
+    );
+    assert!(stdout.contains("does not support skipping versions"), "{JOURNEY}: says why\n{stdout}");
+    assert_eq!(stdout.matches("[in-place]").count(), 2, "{JOURNEY}: in place both times\n{stdout}");
+
+    // In place from 1.4.1, the vendor's patch release, to 1.5.0 fits too.
+    let out = Command::new(env!("CARGO_BIN_EXE_stepwise"))
+        .args(["plan", "nginx-service-mesh", "--from", "1.4.1", "--to", "1.5.0", "--procedure", "in-place"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{JOURNEY}: from 1.4.1\n{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -81,19 +81,29 @@ fn kong_gateway_postgres_blue_green_runs_migrations_up_before_finish() {
 }
 
 #[test]
-fn nginx_in_place_only_from_the_previous_release() {
+fn nginx_in_place_from_the_previous_release_and_no_version_skipped() {
     let c = catalog();
     let p = plan(&c, &request("nginx-service-mesh", "1.6.0", "1.7.0", &[])).unwrap();
     assert_eq!(p.hops[0].procedure, "in-place");
-    // Two releases back: the planner takes the manual path and refuses in-place.
-    let p = plan(&c, &request("nginx-service-mesh", "1.5.0", "1.7.0", &[])).unwrap();
-    assert_eq!(p.hops.len(), 1);
-    assert!(p.hops[0].procedure.starts_with("manual"), "{}", p.hops[0].procedure);
-    let mut forced = request("nginx-service-mesh", "1.5.0", "1.7.0", &[]);
-    forced.procedure = Some("in-place".into());
-    match plan(&c, &forced) {
-        Err(PlanError::ProcedureDoesNotFit { valid, .. }) => assert!(valid.iter().any(|v| v.starts_with("manual"))),
-        other => panic!("in-place from two releases back must be refused, got {other:?}"),
+    // The vendor's patch releases are releases too: from 1.4.1 (or 1.4.0) to
+    // 1.5.0 is from the release just before it.
+    for from in ["1.4.0", "1.4.1"] {
+        let p = plan(&c, &request("nginx-service-mesh", from, "1.5.0", &[])).unwrap();
+        assert_eq!(p.hops[0].procedure, "in-place", "from {from}");
+    }
+    // The mesh does not support skipping versions: every minor is a stop, the
+    // newest patch of each, and each hop is in place.
+    let p = plan(&c, &request("nginx-service-mesh", "1.2.0", "1.5.0", &[])).unwrap();
+    let stops: Vec<String> = p.hops.iter().map(|h| format!("{} {}", h.to, h.procedure)).collect();
+    assert_eq!(stops, ["1.3.1 in-place", "1.4.1 in-place", "1.5.0 in-place"]);
+    // Forcing the manual procedure applies it to every hop, never as one jump.
+    let mut manual = request("nginx-service-mesh", "1.5.0", "1.7.0", &[]);
+    manual.procedure = Some("manual-meshctl".into());
+    let p = plan(&c, &manual).unwrap();
+    assert_eq!(p.hops.len(), 2);
+    match plan(&c, &request("nginx-service-mesh", "1.7.0", "1.5.0", &[])) {
+        Err(PlanError::Downgrade { .. }) => {}
+        other => panic!("a downgrade must be refused, got {other:?}"),
     }
 }
 
@@ -114,7 +124,9 @@ fn nginx_on_openshift_to_one_seven_uses_the_csi_driver_procedure() {
 
 #[test]
 fn nginx_manual_upgrade_backs_up_all_six_kinds_before_removal() {
-    let p = plan(&catalog(), &request("nginx-service-mesh", "1.5.0", "1.7.0", &[])).unwrap();
+    let mut manual = request("nginx-service-mesh", "1.6.0", "1.7.0", &[]);
+    manual.procedure = Some("manual-meshctl".into());
+    let p = plan(&catalog(), &manual).unwrap();
     let steps = &p.hops[0].steps;
     let backup = steps.iter().position(|s| s.kind == "backup").expect("a backup step");
     let removal = steps.iter().position(|s| s.destructive).expect("a destructive step");

@@ -76,9 +76,15 @@ impl ProductEntry {
         self.procedures.iter().find(|p| p.id() == id)
     }
 
-    /// The known release just before `v`, if `v` is known or later than all of them.
-    pub fn previous_release(&self, v: &Version) -> Option<&Version> {
-        self.product.releases.iter().filter(|r| *r < v).max()
+    /// Whether `from` is the release just before `to`, as vendors mean it (from
+    /// 1.4.0 or 1.4.1 to 1.5.0): on the minor line right before `to`'s among the
+    /// product's releases, or an earlier patch of `to`'s own line.
+    pub fn is_previous_release(&self, from: &Version, to: &Version) -> bool {
+        if from >= to {
+            return false;
+        }
+        let previous_line = self.product.releases.iter().map(Version::line).filter(|l| *l < to.line()).max();
+        from.line() == to.line() || previous_line == Some(from.line())
     }
 
     /// The first policy rule that allows a single hop from `from` to `to`.
@@ -98,7 +104,7 @@ impl ProductEntry {
         let a = &p.applies;
         a.from.matches(from)
             && a.to.matches(to)
-            && (!a.previous_release_only || self.previous_release(to) == Some(from))
+            && (!a.previous_release_only || self.is_previous_release(from, to))
             && a.when
                 .iter()
                 .all(|(fact, allowed)| facts.get(&fact.value).is_some_and(|v| allowed.iter().any(|x| &x.value == v)))

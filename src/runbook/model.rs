@@ -237,7 +237,9 @@ pub enum Disruption {
 pub struct Applies {
     pub from: Located<VersionRange>,
     pub to: Located<VersionRange>,
-    /// Only when `from` is the release immediately before `to` in the product's list.
+    /// Only when `from` is the release immediately before `to`: on the minor line
+    /// right before `to`'s in the product's list (any patch of it), or an earlier
+    /// patch of `to`'s own line.
     #[serde(default)]
     pub previous_release_only: bool,
     /// Facts the installation must have: fact name to the values that fit.
