@@ -4,6 +4,7 @@
 //! plane). Through the real binary on the test bed: the pods run an image the
 //! product's skew rule names; with one further behind the session stops at its
 //! preflight and no step starts; once they are within the window it runs.
+//! The meshed namespaces are found the same way, and offered as the default.
 
 mod support;
 
@@ -49,9 +50,14 @@ steps:
 
 /// A pod running the data plane `skew-dp` at `version` beside an app.
 async fn meshed_pod(pods: &Api<Pod>, name: &str, version: &str) {
+    pod_with(pods, name, &format!("registry.example:5000/example/skew-dp:{version}")).await;
+}
+
+/// A pod running an app and a sidecar of `image`.
+async fn pod_with(pods: &Api<Pod>, name: &str, image: &str) {
     let pod = json!({"metadata": {"name": name}, "spec": {"containers": [
         {"name": "app", "image": "example/app:1"},
-        {"name": "sidecar", "image": format!("registry.example:5000/example/skew-dp:{version}")}]}});
+        {"name": "sidecar", "image": image}]}});
     pods.create(&PostParams::default(), &serde_json::from_value(pod).unwrap()).await.unwrap();
 }
 
@@ -101,4 +107,67 @@ async fn a_data_plane_three_minors_behind_is_refused_before_anything_runs() {
     let ran = run("allowed");
     assert_eq!(ran.code, Some(0), "{}", ran.show());
     assert!(marks.join("upgraded").exists(), "the upgrade ran");
+}
+
+const FINDING: &str = r#"id: find-mesh
+name: Find Mesh
+description: A made-up mesh whose meshed namespaces are found on the cluster.
+releases: [1.0.0, 1.1.0]
+variables:
+  - name: meshed_namespaces
+    description: Namespaces whose workloads carry the sidecar.
+    discover: {namespaces_running: find-dp}
+path:
+  rules:
+    - reason: One minor at a time.
+      max_minor: 1
+"#;
+
+const NOTING: &str = r#"id: note
+product: find-mesh
+title: Note the meshed namespaces
+description: Writes down which namespaces it was given.
+disruption: low
+applies:
+  from: ">=1.0.0"
+  to: ">=1.1.0"
+variables:
+  - name: marks
+    description: Where the note goes.
+steps:
+  - id: note
+    title: Note the meshed namespaces
+    explain: Writes them down.
+    command:
+      argv: [sh, -c, 'echo "$1" > "$0/meshed"', "{{marks}}", "{{meshed_namespaces}}"]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_meshed_namespaces_are_found_on_the_cluster_and_offered_as_the_default() {
+    let tb = support::cluster();
+    let client = tb.client().await;
+    let mut found = Vec::new();
+    for (prefix, pods) in [("find-a", 2), ("find-b", 1)] {
+        let ns = tb.namespace(&client, prefix).await;
+        let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        for i in 0..pods {
+            pod_with(&api, &format!("web-{i}"), "example/find-dp:1.0.0").await;
+        }
+        found.push(ns);
+    }
+    let plain = tb.namespace(&client, "find-none").await;
+    pod_with(&Api::namespaced(client.clone(), &plain), "web", "example/other:1.0.0").await;
+    found.sort();
+
+    let work = tempfile::tempdir().unwrap();
+    let runbooks = support::write_runbooks(work.path(), "find-mesh", FINDING, &[("note.yaml", NOTING)]);
+    let marks = work.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let mut cmd = support::stepwise_command(tb, &tb.context, &work.path().join("state"));
+    cmd.arg("--runbooks").arg(runbooks).args(["run", "find-mesh", "--from", "1.0.0", "--to", "1.1.0", "--yes"]);
+    cmd.arg("--set").arg(format!("marks={}", marks.display()));
+    let ran = support::run_bounded(cmd, work.path(), Duration::from_secs(120));
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    let noted = std::fs::read_to_string(marks.join("meshed")).unwrap();
+    assert_eq!(noted.trim(), found.join(","), "the namespaces running find-dp, and only those:\n{}", ran.show());
 }

@@ -71,7 +71,7 @@ pub async fn start(
     let resolved = work::resolve(catalog, &req.plan)?;
     let mut values = builtin_values(&req.plan, &req.target, &conn);
     values.extend(req.values.clone());
-    let deferred = ask_variables(&resolved, &mut values, &out).await?;
+    let deferred = ask_variables(&resolved, &mut values, &conn, &out).await?;
     let work = resolved.work(&values);
     let steps = work
         .iter()
@@ -390,6 +390,7 @@ fn mask_secrets(resolved: &Resolved<'_>, values: &BTreeMap<String, String>) {
 async fn ask_variables(
     resolved: &Resolved<'_>,
     values: &mut BTreeMap<String, String>,
+    conn: &Connection,
     out: &Outbox,
 ) -> Result<Vec<(String, Template)>, EngineError> {
     let mut deferred = Vec::new();
@@ -404,8 +405,14 @@ async fn ask_variables(
         }
         let uses_session =
             var.default.as_ref().is_some_and(|d| d.variables().any(|n| n == "session_dir" || n == "backup_dir"));
-        let default = var.default.as_ref().map(|d| d.render_partial(values));
-        let answer = ask_one(var, default.clone(), out).await?;
+        let mut default = var.default.as_ref().map(|d| d.render_partial(values));
+        let mut var = var.clone();
+        if let Some(discover) = &var.discover {
+            let (found, said) = discovered_namespaces(conn, &discover.namespaces_running).await;
+            var.description = format!("{}\n{said}", var.description.trim());
+            default = found.or(default);
+        }
+        let answer = ask_one(&var, default.clone(), out).await?;
         if var.secret {
             crate::redact::add(&answer);
         }
@@ -418,6 +425,26 @@ async fn ask_variables(
         values.insert(var.name.value.clone(), answer);
     }
     Ok(deferred)
+}
+
+/// The namespaces whose pods run `image`, comma-separated, and a line saying
+/// what was found (with the count of pods in each) for the question.
+async fn discovered_namespaces(conn: &Connection, image: &str) -> (Option<String>, String) {
+    let pods = match crate::cluster::skew::running_versions(conn, image).await {
+        Ok(pods) => pods,
+        Err(e) => return (None, format!("Pods running {image} could not be listed: {e}")),
+    };
+    let mut per_namespace: BTreeMap<String, usize> = BTreeMap::new();
+    for pod in pods.values().flatten() {
+        *per_namespace.entry(pod.split('/').next().unwrap_or_default().to_string()).or_default() += 1;
+    }
+    if per_namespace.is_empty() {
+        return (None, format!("No pod on the cluster runs {image}."));
+    }
+    let counted: Vec<String> =
+        per_namespace.iter().map(|(ns, n)| format!("{ns} ({})", crate::plan::counted(*n, "pod"))).collect();
+    let found = per_namespace.into_keys().collect::<Vec<_>>().join(",");
+    (Some(found), format!("Found on the cluster, running {image}: {}.", counted.join(", ")))
 }
 
 async fn ask_one(var: &Variable, default: Option<String>, out: &Outbox) -> Result<String, EngineError> {

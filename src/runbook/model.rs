@@ -114,6 +114,17 @@ pub struct Variable {
     /// wherever stepwise shows or records text (screen, transcript, log, report).
     #[serde(default)]
     pub secret: bool,
+    /// A default read from the cluster when the variable has no value.
+    pub discover: Option<Discover>,
+}
+
+/// Where a variable's default comes from on the cluster.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Discover {
+    /// The namespaces (comma-separated) whose pods run a container of this image,
+    /// named without registry, path or tag: `kuma-dp` finds the meshed namespaces.
+    pub namespaces_running: String,
 }
 
 /// One way to detect the installed version. Exactly one key is set.
