@@ -4,7 +4,8 @@
 //! plane). Through the real binary on the test bed: the pods run an image the
 //! product's skew rule names; with one further behind the session stops at its
 //! preflight and no step starts; once they are within the window it runs.
-//! The meshed namespaces are found the same way, and offered as the default.
+//! The meshed namespaces are found the same way, and offered as the default
+//! (the note's file name is a value of the target release).
 
 mod support;
 
@@ -117,6 +118,8 @@ variables:
   - name: meshed_namespaces
     description: Namespaces whose workloads carry the sidecar.
     discover: {namespaces_running: find-dp}
+release_values:
+  1.1.0: {note_file: meshed}
 path:
   rules:
     - reason: One minor at a time.
@@ -139,7 +142,7 @@ steps:
     title: Note the meshed namespaces
     explain: Writes them down.
     command:
-      argv: [sh, -c, 'echo "$1" > "$0/meshed"', "{{marks}}", "{{meshed_namespaces}}"]
+      argv: [sh, -c, 'echo "$1" > "$0/$2"', "{{marks}}", "{{meshed_namespaces}}", "{{note_file}}"]
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

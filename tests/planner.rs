@@ -192,3 +192,28 @@ fn steps_show_templates_resolved_with_the_hop_versions() {
     assert_eq!(p.hops[0].steps[0].does[0], "run `meshctl upgrade 1.4.0`");
     assert_eq!(p.hops[1].steps[0].does[0], "run `meshctl upgrade 1.6.0`");
 }
+
+#[test]
+fn each_hop_sees_the_values_of_the_release_it_goes_to() {
+    let product = PRODUCT.replacen(
+        "path:",
+        "release_values:\n  1.1.0: {chart_version: 0.9.1}\n  1.2.3: {chart_version: 1.0.4}\npath:",
+        1,
+    );
+    let helm = "id: helm\nproduct: meshy\ntitle: Helm\ndescription: d\ndisruption: low\napplies: {from: '*', to: '*'}\n\
+                steps:\n  - id: go\n    title: Go\n    explain: e\n    command: {argv: [helm, upgrade, meshy, --version, \"{{chart_version}}\"]}\n";
+    let files = vec![
+        RawFile::new("meshy", SourceFile::new("meshy/product.yaml", product), None),
+        RawFile::new("meshy", SourceFile::new("meshy/helm.yaml", helm.to_string()), None),
+    ];
+    let catalog = build(files).unwrap_or_else(|e| panic!("{e:?}"));
+    let p = plan(&catalog, &request("1.0.0", "1.2.3")).unwrap();
+    let runs: Vec<String> = p.hops.iter().map(|h| h.steps[0].does[0].clone()).collect();
+    assert_eq!(runs, ["run `helm upgrade meshy --version 0.9.1`", "run `helm upgrade meshy --version 1.0.4`"]);
+
+    // A release value for a release the product does not list is an error.
+    let wrong = PRODUCT.replacen("path:", "release_values:\n  1.1.5: {chart_version: 0.9.9}\npath:", 1);
+    let files = vec![RawFile::new("meshy", SourceFile::new("meshy/product.yaml", wrong), None)];
+    let problems = format!("{:?}", build(files).expect_err("refused"));
+    assert!(problems.contains("`release_values` names `1.1.5`"), "{problems}");
+}

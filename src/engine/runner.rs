@@ -105,6 +105,7 @@ impl Runner<'_> {
         let mut values = self.values.clone();
         values.insert("from_version".into(), hop.from.to_string());
         values.insert("to_version".into(), hop.to.to_string());
+        values.extend(self.resolved.product.release_values(&hop.to));
         self.resolved.render_hop_defaults(&mut values);
         if let Some(item) = &w.item {
             values.insert("item".into(), item.clone());

@@ -223,6 +223,7 @@ pub fn step_values(
     let mut values: BTreeMap<String, String> = facts.clone();
     values.insert("from_version".into(), from.to_string());
     values.insert("to_version".into(), to.to_string());
+    values.extend(product.release_values(to));
     values.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
     // Defaults may refer to other variables, so resolve them after the rest.
     for var in procedure.variables(&product.product) {

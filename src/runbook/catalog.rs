@@ -72,6 +72,16 @@ impl ProductEntry {
         self.procedures.iter().flat_map(|p| p.variables(&self.product)).any(|v| v.secret && v.name.value == name)
     }
 
+    /// The values that belong to release `v` (see `Product::release_values`).
+    pub fn release_values(&self, v: &Version) -> BTreeMap<String, String> {
+        self.product
+            .release_values
+            .iter()
+            .find(|(release, _)| Version::parse(release).is_ok_and(|r| &r == v))
+            .map(|(_, values)| values.clone())
+            .unwrap_or_default()
+    }
+
     pub fn procedure(&self, id: &str) -> Option<&ProcedureEntry> {
         self.procedures.iter().find(|p| p.id() == id)
     }

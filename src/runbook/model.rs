@@ -53,6 +53,11 @@ pub struct Product {
     /// vendor states it; checked on the cluster before the first step.
     #[serde(default)]
     pub skew: Vec<SkewRule>,
+    /// Values that belong to a release, such as the chart version that ships
+    /// it: release → name → value. A hop's templates see the values of the
+    /// release it goes to as `{{name}}`; the operator is never asked for them.
+    #[serde(default)]
+    pub release_values: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// Containers of an image (a data-plane sidecar, say) may run at most

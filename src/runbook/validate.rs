@@ -125,6 +125,7 @@ fn check_product(entry: &ProductEntry, problems: &mut Vec<Problem>) {
             problems.push(Problem::new(file, fact.name.pos, msg).help(format!("values: {}", fact.values.join(", "))));
         }
     }
+    check_release_values(file, p, problems);
     check_unique(file, p.notes.iter().map(|n| &n.id), "note id", problems);
     check_variables(file, &p.variables, problems);
     let known = known_variables(p, &[]);
@@ -191,7 +192,30 @@ fn known_variables(product: &Product, own: &[Variable]) -> BTreeSet<String> {
         .map(|(n, _)| n.to_string())
         .chain(product.facts.iter().map(|f| f.name.value.clone()))
         .chain(product.variables.iter().chain(own).map(|v| v.name.value.clone()))
+        .chain(product.release_values.values().flat_map(|values| values.keys().cloned()))
         .collect()
+}
+
+/// Release values name a listed release, and no variable or fact of the same
+/// name (which one would a template mean?).
+fn check_release_values(file: &Arc<SourceFile>, p: &Product, problems: &mut Vec<Problem>) {
+    let declared: BTreeSet<&str> = p
+        .variables
+        .iter()
+        .map(|v| v.name.value.as_str())
+        .chain(p.facts.iter().map(|f| f.name.value.as_str()))
+        .collect();
+    for (release, values) in &p.release_values {
+        let listed = super::Version::parse(release).ok().is_some_and(|v| p.releases.contains(&v));
+        if !listed {
+            let msg = format!("`release_values` names `{release}`, which is not one of the product's releases");
+            problems.push(Problem::new(file, p.id.pos, msg));
+        }
+        for name in values.keys().filter(|n| declared.contains(n.as_str())) {
+            let msg = format!("release value `{name}` has the name of a variable or fact");
+            problems.push(Problem::new(file, p.id.pos, msg).help("rename one of them"));
+        }
+    }
 }
 
 fn check_templates<'a>(
