@@ -1,6 +1,6 @@
 //! Every file under `tests/fixtures/malformed/cases/` holds one kind of mistake and
 //! ends with the problems it must produce, as comments of the form
-//! `# expect: LINE:COLUMN: text the message contains`. Each case is checked with
+//! `# expect: LINE:COLUMN: text the message (or its help) contains`. Each case is checked with
 //! the small valid product in `base/`; the problems reported for the case file must
 //! be exactly the expected ones, at exactly those positions.
 
@@ -72,13 +72,15 @@ fn every_malformed_case_reports_its_problems_at_their_positions() {
             failures.push(format!("{name}: has no `# expect:` line"));
             continue;
         }
+        // The expected text may quote the message or its help.
+        let said = |p: &Problem| format!("{} (help: {})", p.message, p.help.as_deref().unwrap_or(""));
         let found: Vec<Problem> = problems_for(case).into_iter().filter(|p| p.file.name == name).collect();
         let listing: Vec<String> =
-            found.iter().map(|p| format!("    {}:{}: {}", p.pos.line, p.pos.column, p.message)).collect();
+            found.iter().map(|p| format!("    {}:{}: {}", p.pos.line, p.pos.column, said(p))).collect();
         let missing: Vec<&Expect> = expected
             .iter()
             .filter(|e| {
-                !found.iter().any(|p| p.pos.line == e.line && p.pos.column == e.column && p.message.contains(&e.text))
+                !found.iter().any(|p| p.pos.line == e.line && p.pos.column == e.column && said(p).contains(&e.text))
             })
             .collect();
         if !missing.is_empty() || found.len() != expected.len() {
@@ -88,4 +90,15 @@ fn every_malformed_case_reports_its_problems_at_their_positions() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A product file that cannot be read is one problem: its procedures are not
+/// also reported as naming a product without a product.yaml.
+#[test]
+fn a_broken_product_file_hides_nothing_and_adds_no_noise() {
+    let case = Path::new(DIR).join("cases/54-bad-release.product.yaml");
+    let problems = problems_for(&case);
+    let listing: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(problems.len(), 1, "{}", listing.join("\n"));
+    assert!(problems[0].file.name.ends_with("54-bad-release.product.yaml"), "{}", listing.join("\n"));
 }

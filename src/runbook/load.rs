@@ -1,15 +1,18 @@
 //! Reading runbook files into a [`Catalog`]: the embedded set, plus directories the
 //! operator names. Every problem in every file is collected, not just the first.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use include_dir::{Dir, include_dir};
 
 use super::catalog::{Catalog, ProcedureEntry, ProductEntry};
 use super::error::{Problem, RunbookError, SourceFile};
+use super::hints;
 use super::located::Pos;
 use super::model::{Procedure, Product};
+use super::schema::{self, FieldTable, SchemaKind};
 use super::validate;
 
 static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/runbooks");
@@ -128,20 +131,35 @@ pub fn build(files: Vec<RawFile>) -> Result<Catalog, RunbookError> {
     let mut problems = Vec::new();
     let mut products = Vec::new();
     let mut procedures = Vec::new();
+    // Products whose file could not be read: their procedures are not reported
+    // as naming an unknown product on top of that.
+    let mut unreadable = BTreeSet::new();
     for raw in files {
         if raw.is_product() {
-            if let Some(p) = parse::<Product>(&raw.file, &mut problems) {
-                products.push(ProductEntry { product: p, file: raw.file, dir: raw.dir, procedures: Vec::new() });
+            match parse::<Product>(&raw.file, SchemaKind::Product, &mut problems) {
+                Some(p) => {
+                    products.push(ProductEntry { product: p, file: raw.file, dir: raw.dir, procedures: Vec::new() })
+                }
+                None => {
+                    unreadable.insert(raw.dir);
+                }
             }
-        } else if let Some(p) = parse::<Procedure>(&raw.file, &mut problems) {
+        } else if let Some(p) = parse::<Procedure>(&raw.file, SchemaKind::Procedure, &mut problems) {
             procedures.push(ProcedureEntry { procedure: p, file: raw.file, dir: raw.dir, path: raw.path });
         }
     }
-    let catalog = validate::assemble(products, procedures, &mut problems);
+    let catalog = validate::assemble(products, procedures, &unreadable, &mut problems);
     if problems.is_empty() { Ok(catalog) } else { Err(RunbookError::Invalid(problems)) }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(file: &Arc<SourceFile>, problems: &mut Vec<Problem>) -> Option<T> {
+/// The most unknown keys read past in one file before giving up on it.
+const MAX_READ_PAST: usize = 20;
+
+fn parse<T: serde::de::DeserializeOwned>(
+    file: &Arc<SourceFile>,
+    kind: SchemaKind,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
     if file.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
         problems.push(
             Problem::new(file, Pos { line: 1, column: 1, offset: 0 }, "the file is empty")
@@ -149,16 +167,24 @@ fn parse<T: serde::de::DeserializeOwned>(file: &Arc<SourceFile>, problems: &mut 
         );
         return None;
     }
-    match serde_saphyr::from_str::<T>(&file.text) {
-        Ok(value) => Some(value),
-        Err(e) => {
-            problems.push(problem_from_yaml(file, &e));
-            None
-        }
+    let mut text = file.text.clone();
+    for _ in 0..MAX_READ_PAST {
+        let e = match serde_saphyr::from_str::<T>(&text) {
+            Ok(value) => return Some(value),
+            Err(e) => e,
+        };
+        let problem = problem_from_yaml(file, &text, kind, &e);
+        let next = problem
+            .message
+            .starts_with("unknown field")
+            .then(|| hints::without_key(&text, problem.pos.line, problem.pos.column));
+        problems.push(problem);
+        text = next.flatten()?;
     }
+    None
 }
 
-fn problem_from_yaml(file: &Arc<SourceFile>, e: &serde_saphyr::Error) -> Problem {
+fn problem_from_yaml(file: &Arc<SourceFile>, text: &str, kind: SchemaKind, e: &serde_saphyr::Error) -> Problem {
     let pos = e
         .location()
         .map(|l| {
@@ -167,11 +193,22 @@ fn problem_from_yaml(file: &Arc<SourceFile>, e: &serde_saphyr::Error) -> Problem
         })
         .unwrap_or_default();
     let message = strip_location_prefix(&e.without_snippet().to_string());
-    let help = yaml_help(&message);
+    let help = hints::unknown_key_help(text, pos.line, pos.column, &message, field_table(kind))
+        .or_else(|| yaml_help(&message).map(str::to_string));
     let problem = Problem::new(file, pos, message);
     match help {
         Some(h) => problem.help(h),
         None => problem,
+    }
+}
+
+/// The keys each kind of file allows where, computed once.
+fn field_table(kind: SchemaKind) -> &'static FieldTable {
+    static PRODUCT: LazyLock<FieldTable> = LazyLock::new(|| schema::field_table(SchemaKind::Product));
+    static PROCEDURE: LazyLock<FieldTable> = LazyLock::new(|| schema::field_table(SchemaKind::Procedure));
+    match kind {
+        SchemaKind::Product => &PRODUCT,
+        SchemaKind::Procedure => &PROCEDURE,
     }
 }
 

@@ -6,10 +6,12 @@
 pub mod catalog;
 pub mod duration;
 pub mod error;
+pub mod hints;
 pub mod load;
 pub mod located;
 pub mod model;
 pub mod schema;
+pub mod suggest;
 pub mod template;
 pub mod validate;
 pub mod version;

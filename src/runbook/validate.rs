@@ -9,11 +9,19 @@ use super::catalog::{BUILTIN_VARIABLES, Catalog, ProcedureEntry, ProductEntry};
 use super::error::{Problem, SourceFile};
 use super::located::{Located, Pos};
 use super::model::{Action, Confirm, Product, Step, Variable};
+use super::suggest;
 use super::template::Template;
 
 /// Joins products and procedures into a catalog, recording every problem found.
 /// Procedures with problems are left out of the catalog but still reported.
-pub fn assemble(products: Vec<ProductEntry>, procedures: Vec<ProcedureEntry>, problems: &mut Vec<Problem>) -> Catalog {
+/// Procedures of a product in `unreadable` (its file could not be read, which
+/// is reported already) are left out without a word.
+pub fn assemble(
+    products: Vec<ProductEntry>,
+    procedures: Vec<ProcedureEntry>,
+    unreadable: &BTreeSet<String>,
+    problems: &mut Vec<Problem>,
+) -> Catalog {
     let mut catalog = Catalog::default();
     for entry in products {
         check_product(&entry, problems);
@@ -35,6 +43,9 @@ pub fn assemble(products: Vec<ProductEntry>, procedures: Vec<ProcedureEntry>, pr
     }
     for entry in procedures {
         let Some(product) = catalog.products.iter_mut().find(|p| p.id() == entry.procedure.product.value) else {
+            if unreadable.contains(&entry.dir) || unreadable.contains(&entry.procedure.product.value) {
+                continue;
+            }
             let known = catalog.product_ids().join(", ");
             let msg = format!("procedure names product `{}`, which has no product.yaml", entry.procedure.product.value);
             problems.push(
@@ -227,7 +238,10 @@ fn check_templates<'a>(
     for t in templates {
         for name in t.variables().filter(|n| !known.contains(*n)) {
             let msg = format!("`{{{{{name}}}}}` names a variable that is not declared");
-            let help = "declare it under `variables:` in the procedure or product file";
+            let help = match suggest::did_you_mean(name, known.iter().map(String::as_str)) {
+                Some(guess) => guess,
+                None => "declare it under `variables:` in the procedure or product file".to_string(),
+            };
             problems.push(Problem::new(file, t.pos, msg).help(help));
         }
     }
