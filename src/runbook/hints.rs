@@ -161,4 +161,49 @@ mod tests {
         assert_eq!(without_key(text, 2, 1).unwrap(), "a: 1\n\n\n\n\ne: 4\n");
         assert!(without_key("- b: 1\n", 1, 3).is_none());
     }
+
+    #[test]
+    fn keys_written_with_nothing_are_found_in_their_mapping() {
+        let text = "steps:\n  - id: a\n    apply:\n    wait:\n      for: x\n  - id: b\n    note:\n";
+        assert_eq!(empty_keys(text, 2), vec![(3, 5, "apply")]);
+        assert_eq!(empty_keys(text, 6), vec![(7, 5, "note")]);
+    }
+}
+
+/// Keys of the mapping that holds the key on `line` (1-based) that are written
+/// with nothing after them and nothing under them, such as `apply:` alone:
+/// `(line, column, key)`, 1-based.
+pub fn empty_keys(text: &str, line: u32) -> Vec<(u32, u32, &str)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(start) = lines.get((line as usize).saturating_sub(1)).and_then(|l| KeyLine::parse(l)) else {
+        return Vec::new();
+    };
+    let indent = |l: &str| l.len() - l.trim_start_matches(' ').len();
+    let meaningful = |l: &&str| !l.trim().is_empty() && !l.trim_start().starts_with('#');
+    let rest: Vec<(usize, &str)> =
+        lines.iter().copied().enumerate().skip(line as usize).filter(|(_, l)| meaningful(l)).collect();
+    let mut out = Vec::new();
+    for (n, (i, l)) in rest.iter().enumerate() {
+        if indent(l) < start.column || KeyLine::parse(l).is_some_and(|k| k.dash && k.dash_column < start.column) {
+            break;
+        }
+        let Some(k) = KeyLine::parse(l).filter(|k| k.column == start.column && !k.dash) else { continue };
+        let after = l[k.column + k.name.len() + 1..].trim();
+        let nested = rest.get(n + 1).is_some_and(|(_, next)| indent(next) > start.column);
+        if (after.is_empty() || after.starts_with('#')) && !nested {
+            out.push((*i as u32 + 1, k.column as u32 + 1, k.name));
+        }
+    }
+    out
+}
+
+/// The reader's "expected string key for externally tagged enum", said in the
+/// format's terms: which key needs which of its alternatives.
+pub fn empty_choice(text: &str, line: u32, message: &str, fields: &FieldTable) -> Option<String> {
+    if !message.contains("externally tagged enum") {
+        return None;
+    }
+    let key = KeyLine::parse(text.lines().nth((line as usize).checked_sub(1)?)?)?;
+    let choices: Vec<&str> = fields.get(key.name)?.iter().map(String::as_str).collect();
+    Some(format!("`{}` needs exactly one of: {}", key.name, choices.join(", ")))
 }

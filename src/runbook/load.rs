@@ -193,6 +193,7 @@ fn problem_from_yaml(file: &Arc<SourceFile>, text: &str, kind: SchemaKind, e: &s
         })
         .unwrap_or_default();
     let message = strip_location_prefix(&e.without_snippet().to_string());
+    let message = hints::empty_choice(text, pos.line, &message, field_table(kind)).unwrap_or(message);
     let help = hints::unknown_key_help(text, pos.line, pos.column, &message, field_table(kind))
         .or_else(|| yaml_help(&message).map(str::to_string));
     let problem = Problem::new(file, pos, message);
@@ -245,6 +246,8 @@ fn yaml_help(message: &str) -> Option<&'static str> {
         Some("this field takes a list, such as [a, b]")
     } else if message.starts_with("expected mapping") {
         Some("this place takes a mapping of keys and values, such as `id: upgrade`")
+    } else if message.contains("needs exactly one of") {
+        Some("write one of them as a key under it, with its value")
     } else if message.contains("after enum variant value") {
         Some("give only one of the alternatives here, not several")
     } else {

@@ -186,9 +186,9 @@ pub struct HopRule {
     /// Why the rule exists, shown in plans and refusals.
     pub reason: String,
     /// Versions a hop may start from (any when absent).
-    pub from: Option<VersionRange>,
+    pub from: Option<Located<VersionRange>>,
     /// Versions a hop may end at (any when absent).
-    pub to: Option<VersionRange>,
+    pub to: Option<Located<VersionRange>>,
     /// The most minor versions one hop may cross within a major version.
     pub max_minor: Option<u64>,
     /// Whether a hop may cross into a new major version.
@@ -206,8 +206,8 @@ pub struct VersionNote {
     pub severity: Severity,
     pub title: String,
     pub text: String,
-    pub from: Option<VersionRange>,
-    pub to: Option<VersionRange>,
+    pub from: Option<Located<VersionRange>>,
+    pub to: Option<Located<VersionRange>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
@@ -581,6 +581,25 @@ impl Step {
             }
         }
         out
+    }
+}
+
+impl Step {
+    /// Every argument vector the step runs, its checks and verifications included.
+    pub fn argvs(&self) -> Vec<&[Template]> {
+        let specs: Vec<&CommandSpec> = match self.actions().first() {
+            Some(Action::Check(CheckAction::CommandSucceeds(c))) => vec![c],
+            Some(Action::Command(c)) => {
+                let mut out: Vec<&[Template]> = vec![&c.argv];
+                out.extend(c.dry_run_argv.as_deref());
+                out.extend(c.verify.iter().map(|v| v.argv.as_slice()));
+                return out;
+            }
+            Some(Action::Apply(ApplyAction::Command(c))) => vec![c],
+            Some(Action::Manual(m)) => m.verify.iter().collect(),
+            _ => Vec::new(),
+        };
+        specs.into_iter().map(|c| c.argv.as_slice()).collect()
     }
 }
 

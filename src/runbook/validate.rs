@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use super::catalog::{BUILTIN_VARIABLES, Catalog, ProcedureEntry, ProductEntry};
 use super::error::{Problem, SourceFile};
+use super::hints;
 use super::located::{Located, Pos};
-use super::model::{Action, Confirm, Product, Step, Variable};
+use super::model::{Action, ApplyAction, Confirm, Product, Step, Variable};
 use super::suggest;
 use super::template::Template;
 
@@ -281,7 +282,10 @@ fn check_procedure(product: &Product, entry: &ProcedureEntry, problems: &mut Vec
             };
             let help =
                 "give it exactly one of: note, check, backup, command, apply, restore, rollout_restart, wait, manual";
-            problems.push(Problem::new(file, step.id.pos, msg).help(help));
+            match empty_action(file, step) {
+                Some(problem) => problems.push(problem),
+                None => problems.push(Problem::new(file, step.id.pos, msg).help(help)),
+            }
             continue;
         }
         if step.destructive && !matches!(step.confirm, Some(Confirm::Typed(_))) {
@@ -299,6 +303,9 @@ fn check_procedure(product: &Product, entry: &ProcedureEntry, problems: &mut Vec
             step_known.insert("item".into());
         }
         check_templates(file, step.templates(), &step_known, problems);
+        for argv in step.argvs() {
+            check_no_shell(file, &step.id.value, argv, problems);
+        }
         check_action(file, step, actions[0], &backups_so_far, problems);
         if let Action::Backup(_) = actions[0] {
             backups_so_far.insert(&step.id.value);
@@ -364,6 +371,20 @@ fn check_action(
                 format!("restore step `{step}` has `concurrency: 0`; use 1 or more"),
             ));
         }
+        Action::Apply(ApplyAction::File(f)) if f.raw().trim().is_empty() => {
+            let msg = format!("apply step `{step}` names no file");
+            problems.push(Problem::new(file, f.pos, msg).help(APPLY_HELP));
+        }
+        Action::RolloutRestart(r)
+            if r.namespaces.as_ref().is_none_or(Vec::is_empty) && r.selector.is_none() && r.annotation.is_none() =>
+        {
+            let msg = format!(
+                "rollout_restart step `{step}` names no namespaces, so the plan would restart every Deployment, \
+                 StatefulSet and DaemonSet in all namespaces, kube-system included"
+            );
+            let help = "list them, such as `namespaces: [\"{{meshed_namespaces}}\"]`, or narrow it with `selector` or `annotation`";
+            problems.push(Problem::new(file, at, msg).help(help));
+        }
         Action::Backup(b) if b.resources.is_empty() => {
             problems.push(Problem::new(file, at, format!("backup step `{step}` lists no resources")));
         }
@@ -426,4 +447,64 @@ fn describe(facts: &super::catalog::Facts) -> String {
         return "any installation".into();
     }
     facts.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+}
+
+const APPLY_HELP: &str =
+    "give it a source: `apply: {file: manifests/crds.yaml}` or `apply: {command: {argv: [linkerd, upgrade]}}`";
+
+/// A step with no action because its action key was written with nothing under
+/// it (`apply:` alone): said at that key.
+fn empty_action(file: &Arc<SourceFile>, step: &Step) -> Option<Problem> {
+    let (line, column, key) =
+        hints::empty_keys(&file.text, step.id.pos.line).into_iter().find(|(_, _, key)| ACTIONS.contains(key))?;
+    let msg = format!("step `{}` has `{key}:` with nothing under it, so it does nothing", step.id.value);
+    let help = if key == "apply" {
+        APPLY_HELP.to_string()
+    } else {
+        format!("give `{key}` its fields; `stepwise schema procedure` lists them")
+    };
+    Some(Problem::new(file, Pos { line, column, offset: 0 }, msg).help(help))
+}
+
+const ACTIONS: &[&str] =
+    &["note", "check", "backup", "command", "apply", "restore", "rollout_restart", "wait", "manual"];
+
+/// Programs that run their argument as a shell script with `-c`.
+const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "ash"];
+
+/// An argument vector runs one program without a shell: a shell started to run a
+/// script, or a `|` element, defeats that (and the typed arguments with it).
+fn check_no_shell(file: &Arc<SourceFile>, step: &str, argv: &[Template], problems: &mut Vec<Problem>) {
+    const HELP: &str = "write the program and its arguments as argv elements, one per argument; \
+        to apply what a command prints use `apply: {command: {argv: [...]}}`, and use the step kinds \
+        (wait, rollout_restart, check, backup) for the rest";
+    if let Some((program, flag, script)) = shell_script(argv) {
+        let what = if script.is_some_and(has_pipe) { "a shell pipeline" } else { "a shell script" };
+        let msg = format!("step `{step}` runs {what} through `{} {flag}`; argv is never a shell string", program.raw());
+        problems.push(Problem::new(file, program.pos, msg).help(HELP));
+    } else if let Some(pipe) = argv.iter().find(|a| a.raw().trim() == "|") {
+        let msg = format!(
+            "step `{step}` has `|` as an argument: argv runs without a shell, so this is no pipeline but a literal `|`"
+        );
+        problems.push(Problem::new(file, pipe.pos, msg).help(HELP));
+    }
+}
+
+/// The shell and its script, when `argv` starts a shell with `-c` (or `-ec`, ...).
+fn shell_script(argv: &[Template]) -> Option<(&Template, &str, Option<&str>)> {
+    let program = argv.first()?;
+    let name = program.raw().rsplit('/').next().unwrap_or_default();
+    if !SHELLS.contains(&name) {
+        return None;
+    }
+    let flag = argv.iter().skip(1).position(|a| {
+        let a = a.raw();
+        a.starts_with('-') && !a.starts_with("--") && a.contains('c')
+    })?;
+    Some((program, argv[flag + 1].raw(), argv.get(flag + 2).map(Template::raw)))
+}
+
+/// A `|` that is a pipe rather than part of `||`.
+fn has_pipe(script: &str) -> bool {
+    script.replace("||", "").contains('|')
 }
