@@ -142,34 +142,6 @@ pub fn without_key(text: &str, line: u32, column: u32) -> Option<String> {
     Some(kept.join("\n"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_names_and_their_alternatives_are_read_from_the_message() {
-        let (name, expected) = unknown_name("unknown field `timout`, expected one of `namespaces`, `timeout`").unwrap();
-        assert_eq!((name, expected), ("timout", vec!["namespaces", "timeout"]));
-        let (name, expected) = unknown_name("unknown variant `hgh`, expected `low` or `high`").unwrap();
-        assert_eq!((name, expected), ("hgh", vec!["low", "high"]));
-        assert!(unknown_name("missing field `id`").is_none());
-    }
-
-    #[test]
-    fn a_blanked_key_takes_its_nested_lines_with_it() {
-        let text = "a: 1\nb:\n  c: 2\n\n  d: 3\ne: 4\n";
-        assert_eq!(without_key(text, 2, 1).unwrap(), "a: 1\n\n\n\n\ne: 4\n");
-        assert!(without_key("- b: 1\n", 1, 3).is_none());
-    }
-
-    #[test]
-    fn keys_written_with_nothing_are_found_in_their_mapping() {
-        let text = "steps:\n  - id: a\n    apply:\n    wait:\n      for: x\n  - id: b\n    note:\n";
-        assert_eq!(empty_keys(text, 2), vec![(3, 5, "apply")]);
-        assert_eq!(empty_keys(text, 6), vec![(7, 5, "note")]);
-    }
-}
-
 /// Keys of the mapping that holds the key on `line` (1-based) that are written
 /// with nothing after them and nothing under them, such as `apply:` alone:
 /// `(line, column, key)`, 1-based.
@@ -206,4 +178,32 @@ pub fn empty_choice(text: &str, line: u32, message: &str, fields: &FieldTable) -
     let key = KeyLine::parse(text.lines().nth((line as usize).checked_sub(1)?)?)?;
     let choices: Vec<&str> = fields.get(key.name)?.iter().map(String::as_str).collect();
     Some(format!("`{}` needs exactly one of: {}", key.name, choices.join(", ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_names_and_their_alternatives_are_read_from_the_message() {
+        let (name, expected) = unknown_name("unknown field `timout`, expected one of `namespaces`, `timeout`").unwrap();
+        assert_eq!((name, expected), ("timout", vec!["namespaces", "timeout"]));
+        let (name, expected) = unknown_name("unknown variant `hgh`, expected `low` or `high`").unwrap();
+        assert_eq!((name, expected), ("hgh", vec!["low", "high"]));
+        assert!(unknown_name("missing field `id`").is_none());
+    }
+
+    #[test]
+    fn a_blanked_key_takes_its_nested_lines_with_it() {
+        let text = "a: 1\nb:\n  c: 2\n\n  d: 3\ne: 4\n";
+        assert_eq!(without_key(text, 2, 1).unwrap(), "a: 1\n\n\n\n\ne: 4\n");
+        assert!(without_key("- b: 1\n", 1, 3).is_none());
+    }
+
+    #[test]
+    fn keys_written_with_nothing_are_found_in_their_mapping() {
+        let text = "steps:\n  - id: a\n    apply:\n    wait:\n      for: x\n  - id: b\n    note:\n";
+        assert_eq!(empty_keys(text, 2), vec![(3, 5, "apply")]);
+        assert_eq!(empty_keys(text, 6), vec![(7, 5, "note")]);
+    }
 }
