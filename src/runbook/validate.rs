@@ -12,6 +12,7 @@ use super::located::{Located, Pos};
 use super::model::{Action, ApplyAction, Confirm, Product, Step, Variable};
 use super::suggest;
 use super::template::Template;
+use super::version::{Version, VersionRange};
 
 /// Joins products and procedures into a catalog, recording every problem found.
 /// Procedures with problems are left out of the catalog but still reported.
@@ -139,6 +140,21 @@ fn check_product(entry: &ProductEntry, problems: &mut Vec<Problem>) {
     }
     check_release_values(file, p, problems);
     check_unique(file, p.notes.iter().map(|n| &n.id), "note id", problems);
+    for note in &p.notes {
+        let what = format!("note `{}`", note.id.value);
+        for (side, range) in [("from", &note.from), ("to", &note.to)] {
+            if let Some(r) = range {
+                check_range(file, r, &format!("`{side}` of {what}"), &p.releases, problems);
+            }
+        }
+    }
+    for (i, rule) in p.path.rules.iter().enumerate() {
+        for (side, range) in [("from", &rule.from), ("to", &rule.to)] {
+            if let Some(r) = range {
+                check_range(file, r, &format!("`{side}` of path rule {}", i + 1), &p.releases, problems);
+            }
+        }
+    }
     check_variables(file, &p.variables, problems);
     let known = known_variables(p, &[]);
     for detect in &p.detect {
@@ -259,6 +275,8 @@ fn check_procedure(product: &Product, entry: &ProcedureEntry, problems: &mut Vec
         }
     }
     check_when(product, entry, problems);
+    check_range(file, &p.applies.from, "`applies.from`", &product.releases, problems);
+    check_range(file, &p.applies.to, "`applies.to`", &product.releases, problems);
     if p.steps.is_empty() {
         problems.push(Problem::new(file, p.id.pos, "the procedure has no steps"));
     }
@@ -507,4 +525,22 @@ fn shell_script(argv: &[Template]) -> Option<(&Template, &str, Option<&str>)> {
 /// A `|` that is a pipe rather than part of `||`.
 fn has_pipe(script: &str) -> bool {
     script.replace("||", "").contains('|')
+}
+
+/// A range that matches none of the product's releases can never apply.
+fn check_range(
+    file: &Arc<SourceFile>,
+    range: &Located<VersionRange>,
+    what: &str,
+    releases: &[Version],
+    problems: &mut Vec<Problem>,
+) {
+    let (Some(first), Some(last)) = (releases.first(), releases.last()) else { return };
+    if releases.iter().any(|r| range.matches(r)) {
+        return;
+    }
+    let msg =
+        format!("{what} `{}` matches none of the product's releases, which go from {first} to {last}", range.value);
+    let help = "change the range, or add the release to `releases` in product.yaml";
+    problems.push(Problem::new(file, range.pos, msg).help(help));
 }
