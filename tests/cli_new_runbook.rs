@@ -72,6 +72,9 @@ fn a_new_product_gets_a_product_file_and_an_explanation() {
     let lint = stepwise(dir.path(), &["lint", "--runbooks", "acme-mesh"]);
     assert!(lint.status.success(), "{}", text(&lint.stderr));
     assert!(text(&lint.stdout).contains("5 products"), "{}", text(&lint.stdout));
+    // Passing is not being finished: each guess left is named, where it is.
+    let marker = "acme-mesh/second.yaml:10:8: warning: `EDIT` marks a guess";
+    assert!(text(&lint.stdout).contains(marker), "{}", text(&lint.stdout));
 }
 
 #[test]

@@ -19,10 +19,14 @@ pub fn runbook_failure(e: RunbookError) -> Failure {
     match e {
         RunbookError::Invalid(problems) => {
             let mut reports: Vec<miette::Report> = problems.iter().map(super::report::problem).collect();
-            let n = problems.len();
+            let n = problems.iter().filter(|p| !p.warning).count();
+            let warnings = match problems.len() - n {
+                0 => String::new(),
+                w => format!(" and {}", crate::plan::counted(w, "warning")),
+            };
             reports.push(miette::miette!(
                 help = "fix the runbooks, then run `stepwise lint` to check them",
-                "{n} problem{} in runbooks",
+                "{n} problem{} in runbooks{warnings}",
                 if n == 1 { "" } else { "s" }
             ));
             Failure { code: exit::RUNBOOK, reports }
@@ -257,5 +261,14 @@ pub fn lint(paths: &[PathBuf], extra: &[PathBuf]) -> Result<String, Failure> {
     let count = files.len();
     let catalog = load::build(files).map_err(runbook_failure)?;
     let procedures: usize = catalog.products.iter().map(|p| p.procedures.len()).sum();
-    Ok(format!("ok: {count} files, {} products, {procedures} procedures, no problems\n", catalog.products.len()))
+    let mut out =
+        format!("ok: {count} files, {} products, {procedures} procedures, no problems", catalog.products.len());
+    if !catalog.warnings.is_empty() {
+        let _ = write!(out, "; {}:", crate::plan::counted(catalog.warnings.len(), "warning"));
+    }
+    out.push('\n');
+    for warning in &catalog.warnings {
+        let _ = writeln!(out, "  {warning}");
+    }
+    Ok(out)
 }

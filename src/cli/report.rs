@@ -18,6 +18,9 @@ pub fn problem(p: &Problem) -> Report {
     if let Some(help) = &p.help {
         diag = diag.with_help(help.clone());
     }
+    if p.warning {
+        diag = diag.with_severity(miette::Severity::Warning);
+    }
     Report::new(diag).with_source_code(NamedSource::new(p.file.name.clone(), p.file.text.clone()))
 }
 

@@ -69,7 +69,11 @@ pub fn new_runbook(extra: &[PathBuf], args: &NewRunbookArgs) -> Result<String, F
         }
     };
     write(&out, &text)?;
-    let _ = writeln!(report, "Wrote {}. Every line to change is marked EDIT. Then check it:", out.display());
+    let _ = writeln!(
+        report,
+        "Wrote {}. Every line to change is marked EDIT, and lint warns about each one left. Then check it:",
+        out.display()
+    );
     let _ = writeln!(report, "  stepwise lint --runbooks {}", dir.display());
     let _ = writeln!(report, "  stepwise show {} {} --runbooks {}", args.product, args.id, dir.display());
     if dir.file_name().is_some_and(|n| n != args.product.as_str()) {
@@ -184,7 +188,8 @@ fn procedure_text(id: &str, product: &str, slot: &Slot, kinds: &[String]) -> Str
     };
     format!(
         r#"# A procedure for {product}, scaffolded by `stepwise new-runbook`. It passes
-# `stepwise lint` as written; every line marked EDIT is a guess to replace.
+# `stepwise lint` as written; every line marked EDIT is a guess to replace (lint
+# warns about each one left).
 # The format, every step kind and field: docs/runbooks.md. Editors can check
 # this file against `stepwise schema procedure`.
 # The id is unique within the product, and what --procedure takes. The

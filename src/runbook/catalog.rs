@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::error::SourceFile;
+use super::error::{Problem, SourceFile};
 use super::model::{HopRule, Procedure, Product, Variable, VersionNote};
 use super::version::Version;
 
@@ -45,6 +45,8 @@ pub struct ProcedureEntry {
 pub struct Catalog {
     /// Sorted by product id.
     pub products: Vec<ProductEntry>,
+    /// What lint warns about in the files the catalog was built from.
+    pub warnings: Vec<Problem>,
 }
 
 impl Catalog {

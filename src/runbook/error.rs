@@ -50,11 +50,19 @@ pub struct Problem {
     pub message: String,
     /// What the author can do about it.
     pub help: Option<String>,
+    /// Worth a look, but the runbooks can be used as they are.
+    pub warning: bool,
 }
 
 impl Problem {
     pub fn new(file: &Arc<SourceFile>, pos: Pos, message: impl Into<String>) -> Self {
-        Problem { file: Arc::clone(file), pos, message: message.into(), help: None }
+        Problem { file: Arc::clone(file), pos, message: message.into(), help: None, warning: false }
+    }
+
+    /// Makes this a warning: reported, but no reason to refuse the runbooks.
+    pub fn warning(mut self) -> Self {
+        self.warning = true;
+        self
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Self {
@@ -75,7 +83,8 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.name, self.pos.line, self.pos.column, self.message)?;
+        let kind = if self.warning { "warning: " } else { "" };
+        write!(f, "{}:{}:{}: {kind}{}", self.file.name, self.pos.line, self.pos.column, self.message)?;
         if let Some(help) = &self.help {
             write!(f, " (help: {help})")?;
         }

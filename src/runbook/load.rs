@@ -135,6 +135,7 @@ pub fn build(files: Vec<RawFile>) -> Result<Catalog, RunbookError> {
     // as naming an unknown product on top of that.
     let mut unreadable = BTreeSet::new();
     for raw in files {
+        validate::check_markers(&raw.file, &mut problems);
         if raw.is_product() {
             match parse::<Product>(&raw.file, SchemaKind::Product, &mut problems) {
                 Some(p) => {
@@ -148,8 +149,12 @@ pub fn build(files: Vec<RawFile>) -> Result<Catalog, RunbookError> {
             procedures.push(ProcedureEntry { procedure: p, file: raw.file, dir: raw.dir, path: raw.path });
         }
     }
-    let catalog = validate::assemble(products, procedures, &unreadable, &mut problems);
-    if problems.is_empty() { Ok(catalog) } else { Err(RunbookError::Invalid(problems)) }
+    let mut catalog = validate::assemble(products, procedures, &unreadable, &mut problems);
+    if problems.iter().any(|p| !p.warning) {
+        return Err(RunbookError::Invalid(problems));
+    }
+    catalog.warnings = problems;
+    Ok(catalog)
 }
 
 /// The most unknown keys read past in one file before giving up on it.

@@ -544,3 +544,26 @@ fn check_range(
     let help = "change the range, or add the release to `releases` in product.yaml";
     problems.push(Problem::new(file, range.pos, msg).help(help));
 }
+
+/// `stepwise new-runbook` marks each guess it writes with `EDIT`; one left in a
+/// file is a guess nobody has checked yet.
+pub fn check_markers(file: &Arc<SourceFile>, problems: &mut Vec<Problem>) {
+    for (i, line) in file.text.lines().enumerate() {
+        let Some(column) = marker_column(line) else { continue };
+        let pos = Pos { line: u32::try_from(i + 1).unwrap_or(0), column, offset: 0 };
+        let msg = "`EDIT` marks a guess written by `stepwise new-runbook` that is still to be replaced";
+        problems.push(Problem::new(file, pos, msg).help("write the real value, then remove the marker").warning());
+    }
+}
+
+/// The 1-based character column of an `EDIT` that begins a value or a comment
+/// (prose that mentions the marker is not one).
+fn marker_column(line: &str) -> Option<u32> {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    line.match_indices("EDIT").find_map(|(at, _)| {
+        let before = line[..at].trim_end().chars().next_back();
+        let starts = before.is_none_or(|c| "#:-\"'>|".contains(c));
+        let alone = starts && !word(line[at + 4..].chars().next());
+        alone.then(|| u32::try_from(line[..at].chars().count() + 1).unwrap_or(0))
+    })
+}
