@@ -86,6 +86,24 @@ fn impossible_requests_exit_with_documented_codes() {
 }
 
 #[test]
+fn set_names_and_values_are_checked_before_planning() {
+    let plan = ["plan", "kuma", "--from", "2.6.0", "--to", "2.7"];
+    let out = stepwise(&[&plan[..], &["--set", "meshed_namespace=shop"]].concat());
+    assert_eq!(out.status.code(), Some(2));
+    let said = text(&out.stderr);
+    assert!(said.contains("kuma has no variable `meshed_namespace`"), "{said}");
+    assert!(said.contains("did you mean `meshed_namespaces`?"), "{said}");
+
+    let out = stepwise(&[&plan[..], &["--set", "namespace=Kuma_NS"]].concat());
+    assert_eq!(out.status.code(), Some(2));
+    let said = text(&out.stderr);
+    assert!(said.contains("--set namespace: `Kuma_NS` does not match the pattern"), "{said}");
+
+    let out = stepwise(&[&plan[..], &["--set", "namespace=kuma-ns"]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
 fn shipped_schemas_match_the_model() {
     for kind in ["product", "procedure"] {
         let out = stepwise(&["schema", kind]);

@@ -7,8 +7,10 @@ use std::path::PathBuf;
 use super::args::{Output, PlanArgs};
 use super::{Failure, exit};
 use crate::plan::{self, Plan, PlanError, Request};
+use crate::runbook::catalog::{BUILTIN_VARIABLES, ProductEntry};
 use crate::runbook::load::{self, RawFile};
-use crate::runbook::model::Severity;
+use crate::runbook::model::{Severity, Variable};
+use crate::runbook::suggest;
 use crate::runbook::{Catalog, RunbookError, Version};
 
 pub fn load_catalog(extra: &[PathBuf]) -> Result<Catalog, Failure> {
@@ -82,6 +84,7 @@ pub fn plan_command(catalog: &Catalog, args: &PlanArgs) -> Result<String, Failur
         values: args.values.iter().cloned().collect(),
     };
     check_facts(catalog, &request)?;
+    check_set_values(catalog, &args.product, &args.values)?;
     let plan = plan::plan(catalog, &request).map_err(plan_failure)?;
     Ok(match args.output {
         Output::Json => serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n",
@@ -108,6 +111,62 @@ fn check_facts(catalog: &Catalog, request: &Request) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// Each `--set` names a variable of the product or of one of its procedures
+/// (or a value of its releases), with a value the variable allows.
+pub fn check_set_values(catalog: &Catalog, product_id: &str, values: &[(String, String)]) -> Result<(), Failure> {
+    let Some(product) = catalog.product(product_id) else { return Ok(()) };
+    let variables: Vec<&Variable> = product
+        .product
+        .variables
+        .iter()
+        .chain(product.procedures.iter().flat_map(|p| &p.procedure.variables))
+        .collect();
+    for (name, value) in values {
+        match variables.iter().find(|v| &v.name.value == name) {
+            Some(var) => var.check(value).map_err(|e| refused_value(product, var, value, &e))?,
+            None if is_known_value(product, name) => {}
+            None => return Err(unknown_variable(product, &variables, name)),
+        }
+    }
+    Ok(())
+}
+
+fn is_known_value(product: &ProductEntry, name: &str) -> bool {
+    BUILTIN_VARIABLES.iter().any(|(b, _)| *b == name)
+        || product.product.release_values.values().any(|values| values.contains_key(name))
+}
+
+fn unknown_variable(product: &ProductEntry, variables: &[&Variable], name: &str) -> Failure {
+    let mut names: Vec<&str> = variables.iter().map(|v| v.name.value.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let guess = suggest::did_you_mean(name, names.iter().copied()).map(|g| format!("{g} ")).unwrap_or_default();
+    Failure::one(
+        exit::USAGE,
+        miette::miette!(
+            help = format!("{guess}{}'s variables: {}", product.id(), names.join(", ")),
+            "--set {name}: {} has no variable `{name}`",
+            product.id()
+        ),
+    )
+}
+
+fn refused_value(product: &ProductEntry, var: &Variable, value: &str, why: &str) -> Failure {
+    let why = if product.is_secret(&var.name.value) {
+        why.replace(&format!("`{value}`"), "the value")
+    } else {
+        why.to_string()
+    };
+    Failure::one(
+        exit::USAGE,
+        miette::miette!(
+            help = format!("`{}`: {}", var.name.value, var.description.trim()),
+            "--set {}: {why}",
+            var.name.value
+        ),
+    )
 }
 
 pub fn plan_failure(e: PlanError) -> Failure {

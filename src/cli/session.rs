@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use super::args::{AnswerArgs, Global, ResumeArgs, RunArgs};
-use super::catalog::{load_catalog, plan_failure, render_plan};
+use super::catalog::{check_set_values, load_catalog, plan_failure, render_plan};
 use super::{Failure, exit};
 use crate::cluster::{ClusterError, Mode, Target};
 use crate::commands::{CancelSignal, Canceller, cancel_pair};
@@ -46,6 +46,7 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 pub fn run(global: &Global, args: &RunArgs, rehearse: bool) -> Result<String, Failure> {
     check_answerable(&args.answers)?;
     let catalog = load_catalog(&global.runbooks)?;
+    check_set_values(&catalog, &args.plan.product, &args.plan.values)?;
     let mode = if rehearse || args.dry_run { Mode::Rehearsal } else { Mode::Real };
     // Secrets given with --set are masked before anything shows them, the plan included.
     if let Some(product) = catalog.product(&args.plan.product) {

@@ -141,16 +141,7 @@ pub fn split_list(value: &str) -> Vec<String> {
 
 /// Checks a variable's value against its pattern and choices.
 pub fn check_value(var: &Variable, value: &str) -> Result<(), String> {
-    if !var.choices.is_empty() && !var.choices.iter().any(|c| c == value) {
-        return Err(format!("`{value}` is not one of: {}", var.choices.join(", ")));
-    }
-    if let Some(pattern) = &var.pattern {
-        let re = regex::Regex::new(&format!("^(?:{})$", pattern.value)).map_err(|e| e.to_string())?;
-        if !re.is_match(value) {
-            return Err(format!("`{value}` does not match the pattern {}", pattern.value));
-        }
-    }
-    Ok(())
+    var.check(value)
 }
 
 #[cfg(test)]

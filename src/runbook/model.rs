@@ -123,6 +123,23 @@ pub struct Variable {
     pub discover: Option<Discover>,
 }
 
+impl Variable {
+    /// Whether `value` is one the variable allows: one of its choices, and
+    /// matching its pattern; the error says what is allowed.
+    pub fn check(&self, value: &str) -> Result<(), String> {
+        if !self.choices.is_empty() && !self.choices.iter().any(|c| c == value) {
+            return Err(format!("`{value}` is not one of: {}", self.choices.join(", ")));
+        }
+        if let Some(pattern) = &self.pattern {
+            let re = regex::Regex::new(&format!("^(?:{})$", pattern.value)).map_err(|e| e.to_string())?;
+            if !re.is_match(value) {
+                return Err(format!("`{value}` does not match the pattern {}", pattern.value));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Where a variable's default comes from on the cluster.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
