@@ -22,6 +22,42 @@ fn every_shipped_runbook_passes_lint() {
 }
 
 #[test]
+fn a_folder_reached_twice_is_read_once_and_one_file_is_read_with_its_product() {
+    // The directory and a file inside it: each file once, so nothing is defined twice.
+    let out = stepwise(&["lint", "--runbooks", "runbooks", "runbooks/kuma/single-zone-helm.yaml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("ok: 23 files"), "{}", text(&out.stdout));
+
+    // One procedure file alone is checked against the product.yaml beside it.
+    let out = stepwise(&["lint", "runbooks/kuma/single-zone-helm.yaml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // A broken product file is reported once, without its procedures adding noise.
+    let dir = tempfile::tempdir().unwrap();
+    let product = dir.path().join("nginx-service-mesh");
+    std::fs::create_dir(&product).unwrap();
+    std::fs::copy("tests/fixtures/malformed/cases/54-bad-release.product.yaml", product.join("product.yaml")).unwrap();
+    std::fs::copy("tests/fixtures/malformed/base/in-place.yaml", product.join("in-place.yaml")).unwrap();
+    let out = stepwise(&["lint", product.join("in-place.yaml").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = text(&out.stderr);
+    assert!(err.contains("product.yaml:3:19: `1.six` is not a version"), "{err}");
+    assert!(err.contains("1 problem in runbooks"), "{err}");
+}
+
+#[test]
+fn an_empty_runbooks_directory_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [vec!["lint", dir.path().to_str().unwrap()], vec!["--runbooks", dir.path().to_str().unwrap(), "list"]] {
+        let out = stepwise(&args);
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains(&format!("{} holds no runbook files", dir.path().display())), "{err}");
+        assert!(err.contains("stepwise new-runbook PRODUCT --out"), "and what to do: {err}");
+    }
+}
+
+#[test]
 fn lint_points_at_file_line_and_column_and_exits_3() {
     let dir = tempfile::tempdir().unwrap();
     let product = dir.path().join("nginx-service-mesh");

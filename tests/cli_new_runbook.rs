@@ -78,6 +78,26 @@ fn a_new_product_gets_a_product_file_and_an_explanation() {
 }
 
 #[test]
+fn a_procedure_can_be_written_into_a_runbooks_directory_named_with_runbooks() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stepwise(dir.path(), &["new-runbook", "acme-mesh", "--out", "rb/acme-mesh/first.yaml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The product directory arrives twice: through --runbooks and as --out's directory.
+    let out = stepwise(
+        dir.path(),
+        &["new-runbook", "acme-mesh", "--id", "second", "--runbooks", "rb", "--out", "rb/acme-mesh/second.yaml"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let absolute = dir.path().join("rb");
+    let args = ["new-runbook", "acme-mesh", "--id", "third", "--runbooks", absolute.to_str().unwrap()];
+    let out = stepwise(dir.path(), &[&args[..], &["--out", "rb/acme-mesh/third.yaml"]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lint = stepwise(dir.path(), &["lint", "--runbooks", "rb", "rb/acme-mesh/third.yaml"]);
+    assert!(lint.status.success(), "{}", text(&lint.stderr));
+    assert!(text(&lint.stdout).contains("5 products, 22 procedures"), "{}", text(&lint.stdout));
+}
+
+#[test]
 fn it_refuses_to_overwrite_or_to_reuse_an_id() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("mine/nginx-service-mesh/upgrade.yaml");

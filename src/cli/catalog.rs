@@ -8,7 +8,7 @@ use super::args::{Output, PlanArgs};
 use super::{Failure, exit};
 use crate::plan::{self, Plan, PlanError, Request};
 use crate::runbook::catalog::{BUILTIN_VARIABLES, ProductEntry};
-use crate::runbook::load::{self, RawFile};
+use crate::runbook::load;
 use crate::runbook::model::{Severity, Variable};
 use crate::runbook::suggest;
 use crate::runbook::{Catalog, RunbookError, Version};
@@ -33,6 +33,17 @@ pub fn runbook_failure(e: RunbookError) -> Failure {
             ));
             Failure { code: exit::RUNBOOK, reports }
         }
+        RunbookError::Empty { path } => Failure::one(
+            exit::RUNBOOK,
+            miette::miette!(
+                help = format!(
+                    "name a product directory (its product.yaml and procedure files), a directory of those, or one \
+                     file; `stepwise new-runbook PRODUCT --out {path}/PRODUCT/ID.yaml` starts one"
+                ),
+                "{}",
+                RunbookError::Empty { path: path.clone() }
+            ),
+        ),
         other => Failure::one(exit::RUNBOOK, miette::miette!("{other}")),
     }
 }
@@ -312,10 +323,8 @@ pub fn show(catalog: &Catalog, product_id: &str, procedure_id: Option<&str>) -> 
 /// Lints the given paths together with the built-in runbooks (a product directory
 /// among the paths replaces the built-in one), or the built-in set and `--runbooks`.
 pub fn lint(paths: &[PathBuf], extra: &[PathBuf]) -> Result<String, Failure> {
-    let mut added: Vec<RawFile> = Vec::new();
-    for path in paths.iter().chain(extra) {
-        added.extend(load::files_at(path).map_err(runbook_failure)?);
-    }
+    let all: Vec<PathBuf> = paths.iter().chain(extra).cloned().collect();
+    let added = load::files_at_all(&all).map_err(runbook_failure)?;
     let files = load::merge(load::embedded_files(), added);
     let count = files.len();
     let catalog = load::build(files).map_err(runbook_failure)?;

@@ -97,6 +97,8 @@ impl fmt::Display for Problem {
 pub enum RunbookError {
     #[error("{} problem{} in runbooks", .0.len(), if .0.len() == 1 { "" } else { "s" })]
     Invalid(Vec<Problem>),
+    #[error("{path} holds no runbook files (.yaml or .yml)")]
+    Empty { path: String },
     #[error("cannot read runbooks at {path}: {source}")]
     Io {
         path: String,

@@ -59,14 +59,39 @@ pub fn embedded_files() -> Vec<RawFile> {
     out
 }
 
-/// Runbook files under `path`: a single file, a product directory (one holding
-/// `product.yaml` or procedure files), or a directory of product directories.
+/// Runbook files under each of `paths`, each file once however many of the
+/// paths lead to it (a directory and a file inside it, say).
+pub fn files_at_all(paths: &[PathBuf]) -> Result<Vec<RawFile>, RunbookError> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for path in paths {
+        for file in files_at(path)? {
+            let key = file.path.as_ref().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()));
+            if seen.insert(key) {
+                out.push(file);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Runbook files under `path`: a single file (with the product file beside it,
+/// if there is one), a product directory (one holding `product.yaml` or
+/// procedure files), or a directory of product directories. A directory
+/// without any is an error: it was surely meant to hold some.
 pub fn files_at(path: &Path) -> Result<Vec<RawFile>, RunbookError> {
+    let files = collect_at(path)?;
+    if files.is_empty() {
+        return Err(RunbookError::Empty { path: path.display().to_string() });
+    }
+    Ok(files)
+}
+
+fn collect_at(path: &Path) -> Result<Vec<RawFile>, RunbookError> {
     let io = |source| RunbookError::Io { path: path.display().to_string(), source };
     let meta = std::fs::metadata(path).map_err(io)?;
     if meta.is_file() {
-        let dir = parent_name(path);
-        return Ok(vec![read_file(path, dir)?]);
+        return file_and_product(path);
     }
     let mut out = Vec::new();
     let entries = sorted_entries(path).map_err(io)?;
@@ -78,8 +103,20 @@ pub fn files_at(path: &Path) -> Result<Vec<RawFile>, RunbookError> {
         }
     } else {
         for sub in entries.iter().filter(|p| p.is_dir()) {
-            out.extend(files_at(sub)?);
+            out.extend(collect_at(sub)?);
         }
+    }
+    Ok(out)
+}
+
+/// A procedure file named on its own is read with the product file beside it,
+/// so that it is checked against its own product.
+fn file_and_product(path: &Path) -> Result<Vec<RawFile>, RunbookError> {
+    let dir = parent_name(path);
+    let mut out = vec![read_file(path, dir.clone())?];
+    let product = path.with_file_name(PRODUCT_FILE);
+    if !out[0].is_product() && product.is_file() {
+        out.push(read_file(&product, dir)?);
     }
     Ok(out)
 }
@@ -108,11 +145,7 @@ fn is_yaml(path: &Path) -> bool {
 
 /// The embedded runbooks plus every directory in `extra`, checked together.
 pub fn load(extra: &[PathBuf]) -> Result<Catalog, RunbookError> {
-    let mut added = Vec::new();
-    for dir in extra {
-        added.extend(files_at(dir)?);
-    }
-    build(merge(embedded_files(), added))
+    build(merge(embedded_files(), files_at_all(extra)?))
 }
 
 /// Adds `extra` to `base`. A product directory in `extra` that has its own
