@@ -50,9 +50,11 @@ pub fn assemble(
             }
             let known = catalog.product_ids().join(", ");
             let msg = format!("procedure names product `{}`, which has no product.yaml", entry.procedure.product.value);
-            problems.push(
-                Problem::new(&entry.file, entry.procedure.product.pos, msg).help(format!("known products: {known}")),
-            );
+            problems.push(Problem::new(&entry.file, entry.procedure.product.pos, msg).help(guessed(
+                &entry.procedure.product.value,
+                catalog.product_ids(),
+                format!("known products: {known}"),
+            )));
             continue;
         };
         let before = problems.len();
@@ -316,7 +318,9 @@ fn check_procedure(product: &Product, entry: &ProcedureEntry, problems: &mut Vec
         if let Some(list) = &step.for_each {
             if !known.contains(&list.value) {
                 let msg = format!("`for_each` names `{}`, which is not a declared variable", list.value);
-                problems.push(Problem::new(file, list.pos, msg));
+                let help =
+                    guessed(&list.value, known.iter().map(String::as_str), "declare it under `variables:`".into());
+                problems.push(Problem::new(file, list.pos, msg).help(help));
             }
             step_known.insert("item".into());
         }
@@ -336,14 +340,20 @@ fn check_when(product: &Product, entry: &ProcedureEntry, problems: &mut Vec<Prob
         let Some(declared) = product.facts.iter().find(|f| f.name.value == fact.value) else {
             let names: Vec<_> = product.facts.iter().map(|f| f.name.value.as_str()).collect();
             let msg = format!("`when` names fact `{}`, which the product does not declare", fact.value);
-            problems
-                .push(Problem::new(&entry.file, fact.pos, msg).help(format!("declared facts: {}", names.join(", "))));
+            problems.push(Problem::new(&entry.file, fact.pos, msg).help(guessed(
+                &fact.value,
+                names.iter().copied(),
+                format!("declared facts: {}", names.join(", ")),
+            )));
             continue;
         };
         for v in values.iter().filter(|v| !declared.values.contains(&v.value)) {
             let msg = format!("`{}` is not a value of fact `{}`", v.value, fact.value);
-            problems
-                .push(Problem::new(&entry.file, v.pos, msg).help(format!("values: {}", declared.values.join(", "))));
+            problems.push(Problem::new(&entry.file, v.pos, msg).help(guessed(
+                &v.value,
+                declared.values.iter().map(String::as_str),
+                format!("values: {}", declared.values.join(", ")),
+            )));
         }
     }
 }
@@ -378,7 +388,7 @@ fn check_action(
             let help = if known.is_empty() {
                 "add a backup step earlier in the procedure".to_string()
             } else {
-                format!("earlier backup steps: {}", known.join(", "))
+                guessed(&r.from.value, known.iter().copied(), format!("earlier backup steps: {}", known.join(", ")))
             };
             problems.push(Problem::new(file, r.from.pos, msg).help(help));
         }
@@ -566,4 +576,12 @@ fn marker_column(line: &str) -> Option<u32> {
         let alone = starts && !word(line[at + 4..].chars().next());
         alone.then(|| u32::try_from(line[..at].chars().count() + 1).unwrap_or(0))
     })
+}
+
+/// `help`, after a did-you-mean when one of `candidates` is close to `written`.
+fn guessed<'a>(written: &str, candidates: impl IntoIterator<Item = &'a str>, help: String) -> String {
+    match suggest::did_you_mean(written, candidates) {
+        Some(guess) => format!("{guess} {help}"),
+        None => help,
+    }
 }
