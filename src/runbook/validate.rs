@@ -142,21 +142,7 @@ fn check_product(entry: &ProductEntry, problems: &mut Vec<Problem>) {
     }
     check_release_values(file, p, problems);
     check_unique(file, p.notes.iter().map(|n| &n.id), "note id", problems);
-    for note in &p.notes {
-        let what = format!("note `{}`", note.id.value);
-        for (side, range) in [("from", &note.from), ("to", &note.to)] {
-            if let Some(r) = range {
-                check_range(file, r, &format!("`{side}` of {what}"), &p.releases, problems);
-            }
-        }
-    }
-    for (i, rule) in p.path.rules.iter().enumerate() {
-        for (side, range) in [("from", &rule.from), ("to", &rule.to)] {
-            if let Some(r) = range {
-                check_range(file, r, &format!("`{side}` of path rule {}", i + 1), &p.releases, problems);
-            }
-        }
-    }
+    check_product_ranges(file, p, problems);
     check_variables(file, &p.variables, problems);
     let known = known_variables(p, &[]);
     for detect in &p.detect {
@@ -289,23 +275,7 @@ fn check_procedure(product: &Product, entry: &ProcedureEntry, problems: &mut Vec
         check_id(file, &step.id, "step", problems);
         let actions = step.actions();
         if actions.len() != 1 {
-            let found: Vec<_> = actions.iter().map(Action::kind).collect();
-            let msg = if found.is_empty() {
-                format!("step `{}` has no action", step.id.value)
-            } else {
-                format!(
-                    "step `{}` has {} actions ({}); a step does one thing",
-                    step.id.value,
-                    found.len(),
-                    found.join(", ")
-                )
-            };
-            let help =
-                "give it exactly one of: note, check, backup, command, apply, restore, rollout_restart, wait, manual";
-            match empty_action(file, step) {
-                Some(problem) => problems.push(problem),
-                None => problems.push(Problem::new(file, step.id.pos, msg).help(help)),
-            }
+            problems.push(action_count_problem(file, step, &actions));
             continue;
         }
         if step.destructive && !matches!(step.confirm, Some(Confirm::Typed(_))) {
@@ -329,6 +299,7 @@ fn check_procedure(product: &Product, entry: &ProcedureEntry, problems: &mut Vec
             check_no_shell(file, &step.id.value, argv, problems);
         }
         check_action(file, step, actions[0], &backups_so_far, problems);
+        check_reach(file, step, actions[0], problems);
         if let Action::Backup(_) = actions[0] {
             backups_so_far.insert(&step.id.value);
         }
@@ -398,20 +369,6 @@ fn check_action(
                 r.from.pos,
                 format!("restore step `{step}` has `concurrency: 0`; use 1 or more"),
             ));
-        }
-        Action::Apply(ApplyAction::File(f)) if f.raw().trim().is_empty() => {
-            let msg = format!("apply step `{step}` names no file");
-            problems.push(Problem::new(file, f.pos, msg).help(APPLY_HELP));
-        }
-        Action::RolloutRestart(r)
-            if r.namespaces.as_ref().is_none_or(Vec::is_empty) && r.selector.is_none() && r.annotation.is_none() =>
-        {
-            let msg = format!(
-                "rollout_restart step `{step}` names no namespaces, so the plan would restart every Deployment, \
-                 StatefulSet and DaemonSet in all namespaces, kube-system included"
-            );
-            let help = "list them, such as `namespaces: [\"{{meshed_namespaces}}\"]`, or narrow it with `selector` or `annotation`";
-            problems.push(Problem::new(file, at, msg).help(help));
         }
         Action::Backup(b) if b.resources.is_empty() => {
             problems.push(Problem::new(file, at, format!("backup step `{step}` lists no resources")));
@@ -537,6 +494,19 @@ fn has_pipe(script: &str) -> bool {
     script.replace("||", "").contains('|')
 }
 
+/// The ranges of version notes and path rules.
+fn check_product_ranges(file: &Arc<SourceFile>, p: &Product, problems: &mut Vec<Problem>) {
+    let notes = p.notes.iter().map(|n| (format!("note `{}`", n.id.value), &n.from, &n.to));
+    let rules = p.path.rules.iter().enumerate().map(|(i, r)| (format!("path rule {}", i + 1), &r.from, &r.to));
+    for (what, from, to) in notes.chain(rules) {
+        for (side, range) in [("from", from), ("to", to)] {
+            if let Some(r) = range {
+                check_range(file, r, &format!("`{side}` of {what}"), &p.releases, problems);
+            }
+        }
+    }
+}
+
 /// A range that matches none of the product's releases can never apply.
 fn check_range(
     file: &Arc<SourceFile>,
@@ -583,5 +553,45 @@ fn guessed<'a>(written: &str, candidates: impl IntoIterator<Item = &'a str>, hel
     match suggest::did_you_mean(written, candidates) {
         Some(guess) => format!("{guess} {help}"),
         None => help,
+    }
+}
+
+/// A step with no action, or with more than one.
+fn action_count_problem(file: &Arc<SourceFile>, step: &Step, actions: &[Action<'_>]) -> Problem {
+    let found: Vec<_> = actions.iter().map(Action::kind).collect();
+    if found.is_empty()
+        && let Some(problem) = empty_action(file, step)
+    {
+        return problem;
+    }
+    let msg = if found.is_empty() {
+        format!("step `{}` has no action", step.id.value)
+    } else {
+        format!("step `{}` has {} actions ({}); a step does one thing", step.id.value, found.len(), found.join(", "))
+    };
+    let help = "give it exactly one of: note, check, backup, command, apply, restore, rollout_restart, wait, manual";
+    Problem::new(file, step.id.pos, msg).help(help)
+}
+
+/// An action must say what it acts on: an apply its manifests, a restart its
+/// workloads (or it reaches every namespace).
+fn check_reach(file: &Arc<SourceFile>, step_def: &Step, action: Action<'_>, problems: &mut Vec<Problem>) {
+    let step = step_def.id.value.as_str();
+    match action {
+        Action::Apply(ApplyAction::File(f)) if f.raw().trim().is_empty() => {
+            let msg = format!("apply step `{step}` names no file");
+            problems.push(Problem::new(file, f.pos, msg).help(APPLY_HELP));
+        }
+        Action::RolloutRestart(r)
+            if r.namespaces.as_ref().is_none_or(Vec::is_empty) && r.selector.is_none() && r.annotation.is_none() =>
+        {
+            let msg = format!(
+                "rollout_restart step `{step}` names no namespaces, so the plan would restart every Deployment, \
+                 StatefulSet and DaemonSet in all namespaces, kube-system included"
+            );
+            let help = "list them, such as `namespaces: [\"{{meshed_namespaces}}\"]`, or narrow it with `selector` or `annotation`";
+            problems.push(Problem::new(file, step_def.id.pos, msg).help(help));
+        }
+        _ => {}
     }
 }
