@@ -206,16 +206,24 @@ fn parse<T: serde::de::DeserializeOwned>(
         return None;
     }
     let mut text = file.text.clone();
+    // Help already given for the keys read past: a misspelt `titel` is not
+    // also reported as a missing `title`.
+    let mut said = Vec::new();
     for _ in 0..MAX_READ_PAST {
         let e = match serde_saphyr::from_str::<T>(&text) {
             Ok(value) => return Some(value),
             Err(e) => e,
         };
         let problem = problem_from_yaml(file, &text, kind, &e);
+        let missing = problem.message.strip_prefix("missing field ").map(|name| format!("did you mean {name}?"));
+        if missing.is_some() && missing == said.last().cloned().flatten() {
+            return None;
+        }
         let next = problem
             .message
             .starts_with("unknown field")
             .then(|| hints::without_key(&text, problem.pos.line, problem.pos.column));
+        said.push(problem.help.clone());
         problems.push(problem);
         text = next.flatten()?;
     }
