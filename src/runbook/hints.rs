@@ -180,6 +180,19 @@ pub fn empty_choice(text: &str, line: u32, message: &str, fields: &FieldTable) -
     Some(format!("`{}` needs exactly one of: {}", key.name, choices.join(", ")))
 }
 
+/// Help for a string where `argv` takes a list: it is an argument vector, and
+/// a shell command line does not belong there.
+pub fn argv_string(text: &str, line: u32, message: &str) -> Option<&'static str> {
+    if !message.starts_with("expected sequence") {
+        return None;
+    }
+    let key = KeyLine::parse(text.lines().nth((line as usize).checked_sub(1)?)?)?;
+    key.name.ends_with("argv").then_some(
+        "argv is an argument vector, one element per argument, never a shell command line: \
+         [helm, upgrade, --install, \"{{release}}\"]; to apply what a command prints use `apply: {command: {argv: [...]}}`",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -241,6 +241,7 @@ fn problem_from_yaml(file: &Arc<SourceFile>, text: &str, kind: SchemaKind, e: &s
     let message = strip_location_prefix(&e.without_snippet().to_string());
     let message = hints::empty_choice(text, pos.line, &message, field_table(kind)).unwrap_or(message);
     let help = hints::unknown_key_help(text, pos.line, pos.column, &message, field_table(kind))
+        .or_else(|| hints::argv_string(text, pos.line, &message).map(str::to_string))
         .or_else(|| yaml_help(&message).map(str::to_string));
     let problem = Problem::new(file, pos, message);
     match help {
