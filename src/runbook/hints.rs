@@ -121,14 +121,15 @@ impl<'a> KeyLine<'a> {
     }
 }
 
-/// `text` with the unknown key at `line`:`column` and everything indented under
-/// it blanked out (line breaks kept, so positions stay), when the key starts its
-/// line; the reader can then go on to the rest of the file.
-pub fn without_key(text: &str, line: u32, column: u32) -> Option<String> {
+/// `text` with the key whose name or value is at `line`:`column` blanked out,
+/// with everything indented under it (line breaks kept, so positions stay),
+/// when the key starts its line: the reader can then go on to the rest of the
+/// file. Also the key's name.
+pub fn without_key(text: &str, line: u32, column: u32) -> Option<(String, String)> {
     let index = (line as usize).checked_sub(1)?;
     let lines: Vec<&str> = text.split('\n').collect();
     let key = KeyLine::parse(lines.get(index)?)?;
-    if key.dash || key.column + 1 != column as usize {
+    if key.dash || key.column + 1 > column as usize {
         return None;
     }
     let end = (index + 1..lines.len())
@@ -137,9 +138,22 @@ pub fn without_key(text: &str, line: u32, column: u32) -> Option<String> {
             !l.trim().is_empty() && l.len() - l.trim_start_matches(' ').len() <= key.column
         })
         .unwrap_or(lines.len());
+    if empties_its_owner(&lines, index, end, key.column) {
+        return None;
+    }
     let kept: Vec<&str> =
         lines.iter().enumerate().map(|(i, l)| if (index..end).contains(&i) { "" } else { l }).collect();
-    Some(kept.join("\n"))
+    Some((key.name.to_string(), kept.join("\n")))
+}
+
+/// Whether lines `index..end`, the one key at `column` there, are all that the
+/// mapping holding them has: without them its owner would be left empty.
+fn empties_its_owner(lines: &[&str], index: usize, end: usize, column: usize) -> bool {
+    let Some((owner_index, owner)) = owner_of(lines, index, column) else { return false };
+    let meaningful = |l: &str| !l.trim().is_empty() && !l.trim_start().starts_with('#');
+    let before = lines[owner_index + 1..index].iter().any(|l| meaningful(l));
+    let after = lines.get(end).is_some_and(|l| meaningful(l) && l.len() - l.trim_start().len() > owner.column);
+    !before && !after
 }
 
 /// Keys of the mapping that holds the key on `line` (1-based) that are written
@@ -209,7 +223,8 @@ mod tests {
     #[test]
     fn a_blanked_key_takes_its_nested_lines_with_it() {
         let text = "a: 1\nb:\n  c: 2\n\n  d: 3\ne: 4\n";
-        assert_eq!(without_key(text, 2, 1).unwrap(), "a: 1\n\n\n\n\ne: 4\n");
+        assert_eq!(without_key(text, 2, 1).unwrap(), ("b".to_string(), "a: 1\n\n\n\n\ne: 4\n".to_string()));
+        assert_eq!(without_key("a: 1\nb: x\n", 2, 4).unwrap().1, "a: 1\n\n");
         assert!(without_key("- b: 1\n", 1, 3).is_none());
     }
 

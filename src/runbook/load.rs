@@ -11,7 +11,7 @@ use super::catalog::{Catalog, ProcedureEntry, ProductEntry};
 use super::error::{Problem, RunbookError, SourceFile};
 use super::hints;
 use super::located::Pos;
-use super::model::{Procedure, Product};
+use super::model::{ACTION_KEYS, Procedure, Product};
 use super::schema::{self, FieldTable, SchemaKind};
 use super::validate;
 
@@ -206,28 +206,64 @@ fn parse<T: serde::de::DeserializeOwned>(
         return None;
     }
     let mut text = file.text.clone();
-    // Help already given for the keys read past: a misspelt `titel` is not
-    // also reported as a missing `title`.
-    let mut said = Vec::new();
+    // The keys read past, and what was guessed for them: a misspelt `titel`, or
+    // a `disruption` with a bad value, is not also reported as missing.
+    let mut skipped: Vec<String> = Vec::new();
     for _ in 0..MAX_READ_PAST {
         let e = match serde_saphyr::from_str::<T>(&text) {
             Ok(value) => return Some(value),
             Err(e) => e,
         };
         let problem = problem_from_yaml(file, &text, kind, &e);
-        let missing = problem.message.strip_prefix("missing field ").map(|name| format!("did you mean {name}?"));
-        if missing.is_some() && missing == said.last().cloned().flatten() {
+        let missing = problem.message.strip_prefix("missing field ").map(|name| name.trim_matches('`'));
+        if missing.is_some_and(|name| skipped.iter().any(|s| s == name)) {
             return None;
         }
-        let next = problem
-            .message
-            .starts_with("unknown field")
-            .then(|| hints::without_key(&text, problem.pos.line, problem.pos.column));
-        said.push(problem.help.clone());
+        let next = without_bad_key(&text, &problem);
+        if let Some(guess) = problem.help.as_deref().and_then(|h| h.strip_prefix("did you mean `")) {
+            skipped.push(guess.trim_end_matches("`?").to_string());
+        }
         problems.push(problem);
-        text = next.flatten()?;
+        let (key, next) = next?;
+        skipped.push(key);
+        text = next;
     }
     None
+}
+
+/// The text with the key `problem` is about blanked out, so the rest can be
+/// read; not when the reader could not parse the text at all, nor when a step
+/// would lose its action (and be reported as doing nothing too).
+fn without_bad_key(text: &str, problem: &Problem) -> Option<(String, String)> {
+    if !read_past(&problem.message) {
+        return None;
+    }
+    let (key, rest) = hints::without_key(text, problem.pos.line, problem.pos.column)?;
+    let unknown = problem.message.starts_with("unknown field");
+    (unknown || !ACTION_KEYS.contains(&key.as_str())).then_some((key, rest))
+}
+
+/// Whether the reader stopped at a key or value it could not take, rather than
+/// at text it could not parse: the key can then be skipped and the rest read.
+fn read_past(message: &str) -> bool {
+    const VALUE_ERRORS: [&str; 7] = [
+        "unknown field",
+        "unknown variant",
+        "invalid type",
+        "invalid value",
+        "expected sequence",
+        "expected mapping",
+        "needs exactly one of",
+    ];
+    const OWN_ERRORS: [&str; 6] = [
+        "is not a version",
+        "is not a valid variable name",
+        "is never closed",
+        "a timeout",
+        "ends without a unit",
+        "a unit with no number",
+    ];
+    VALUE_ERRORS.iter().any(|e| message.starts_with(e)) || OWN_ERRORS.iter().any(|e| message.contains(e))
 }
 
 fn problem_from_yaml(file: &Arc<SourceFile>, text: &str, kind: SchemaKind, e: &serde_saphyr::Error) -> Problem {

@@ -489,6 +489,10 @@ pub struct ManualAction {
     pub verify: Option<CommandSpec>,
 }
 
+/// The keys of a step that name its action.
+pub const ACTION_KEYS: [&str; 9] =
+    ["note", "check", "backup", "command", "apply", "restore", "rollout_restart", "wait", "manual"];
+
 /// A step's action, once the loader has checked that exactly one key is set.
 #[derive(Debug, Clone, Copy)]
 pub enum Action<'a> {

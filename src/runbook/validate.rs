@@ -9,7 +9,7 @@ use super::catalog::{BUILTIN_VARIABLES, Catalog, ProcedureEntry, ProductEntry};
 use super::error::{Problem, SourceFile};
 use super::hints;
 use super::located::{Located, Pos};
-use super::model::{Action, ApplyAction, Confirm, Product, Step, Variable};
+use super::model::{ACTION_KEYS, Action, ApplyAction, Confirm, Product, Step, Variable};
 use super::suggest;
 use super::template::Template;
 use super::version::{Version, VersionRange};
@@ -441,7 +441,7 @@ const APPLY_HELP: &str =
 /// it (`apply:` alone): said at that key.
 fn empty_action(file: &Arc<SourceFile>, step: &Step) -> Option<Problem> {
     let (line, column, key) =
-        hints::empty_keys(&file.text, step.id.pos.line).into_iter().find(|(_, _, key)| ACTIONS.contains(key))?;
+        hints::empty_keys(&file.text, step.id.pos.line).into_iter().find(|(_, _, key)| ACTION_KEYS.contains(key))?;
     let msg = format!("step `{}` has `{key}:` with nothing under it, so it does nothing", step.id.value);
     let help = if key == "apply" {
         APPLY_HELP.to_string()
@@ -450,9 +450,6 @@ fn empty_action(file: &Arc<SourceFile>, step: &Step) -> Option<Problem> {
     };
     Some(Problem::new(file, Pos { line, column, offset: 0 }, msg).help(help))
 }
-
-const ACTIONS: &[&str] =
-    &["note", "check", "backup", "command", "apply", "restore", "rollout_restart", "wait", "manual"];
 
 /// Programs that run their argument as a shell script with `-c`.
 const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "ash"];
