@@ -140,6 +140,12 @@ pub fn split_list(value: &str) -> Vec<String> {
 }
 
 /// Checks a variable's value against its pattern and choices.
+/// Whether a variable may be left empty: only when its pattern says so (an
+/// empty list of namespaces, say); otherwise an empty answer is a slip.
+pub fn may_be_empty(var: &Variable) -> bool {
+    var.pattern.is_some() && var.choices.is_empty() && check_value(var, "").is_ok()
+}
+
 pub fn check_value(var: &Variable, value: &str) -> Result<(), String> {
     if !var.choices.is_empty() && !var.choices.iter().any(|c| c == value) {
         return Err(format!("`{value}` is not one of: {}", var.choices.join(", ")));
