@@ -208,7 +208,8 @@ fn a_missing_vendor_cli_is_listed_before_anything_runs() {
     let mut cmd = support::stepwise_command(tb, &tb.context, state.path());
     cmd.args(["run", "nginx-service-mesh", "--from", "1.6.0", "--to", "1.7.0", "--procedure", "manual-meshctl"])
         .args(["--yes", "--confirm", "nginx-mesh", "--set", "target_meshctl=/nonexistent/nginx-meshctl-1.7.0"])
-        .args(["--set", "meshed_namespaces=shop"]);
+        .args(["--set", "meshed_namespaces=shop"])
+        .args(support::NSM_SETTINGS);
     // No stand-ins on PATH: nginx-meshctl is nowhere.
     cmd.env("PATH", "/usr/bin:/bin");
     let ran = bounded(cmd, state.path());

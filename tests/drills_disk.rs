@@ -59,6 +59,7 @@ fn upgrade(tb: &support::TestCluster, state: &Path, logs: &Path, wrap: &[&str]) 
     cmd.args(support::stepwise_args(tb, &tb.context, state))
         .args(["run", "nginx-service-mesh", "--from", "1.6.0", "--to", "1.7.0", "--procedure", "manual-meshctl"])
         .args(["--yes", "--confirm", "nginx-mesh", "--set", "meshed_namespaces=disk-app"])
+        .args(support::NSM_SETTINGS)
         .arg(format!("--set=current_meshctl={}", old.display()))
         .arg(format!("--set=target_meshctl={}", new.display()))
         .env("NO_COLOR", "1");

@@ -1,7 +1,8 @@
 //! NGINX Service Mesh 1.6 -> 1.7 manual upgrade with nginx-meshctl, end to end
 //! through the real binary on the test bed, headless with --yes: thousands of
 //! custom resources come back identical, meshed workloads are re-rolled, and the
-//! journal shows every step done. Also the refusals an operator relies on.
+//! journal shows every step done, and the mesh comes back with the settings it
+//! was deployed with. Also the refusals an operator relies on.
 
 mod seed;
 mod support;
@@ -10,6 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
 
 /// Runs the real binary; its output also goes to `state/stepwise.log` as it is
@@ -24,7 +26,36 @@ fn stepwise(tb: &support::TestCluster, state: &Path, args: &[String]) -> std::pr
 async fn manual_upgrade_with_nginx_meshctl_keeps_every_custom_resource() {
     let tb = support::cluster();
     let client = tb.client().await;
-    let meshctl = seed::mesh::deploy_1_6(tb, &[]);
+    // Settings that differ from every default: the redeploy must keep them.
+    let settings = [
+        "--mtls-mode=strict",
+        "--access-control-mode=deny",
+        "--disable-auto-inject",
+        "--enabled-namespaces=app-a,app-b",
+        "--registry-server=registry.example:5000/nsm",
+    ];
+    let meshctl = seed::mesh::deploy_1_6(tb, &settings);
+    let before_config = mesh_config(&client).await;
+
+    // Where the settings cannot be read, a run without a terminal stops before
+    // any step and says why, rather than redeploy with the defaults.
+    let unread = tempfile::tempdir().unwrap();
+    let mut args = seed::mesh::manual_upgrade_args("run", &meshctl.old, &meshctl.new, &["app-a"]);
+    args.extend(["--from", "1.6.0", "--set", "namespace=no-mesh-here"].map(String::from));
+    let out = stepwise(tb, unread.path(), &args);
+    let said = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("mtls_mode has no value: Not found on the cluster: key mesh-config.json of ConfigMap no-mesh-here/mesh-config does not exist."),
+        "{said}"
+    );
+    assert!(said.contains("--set mtls_mode=VALUE"), "{said}");
+    assert!(said.contains("--mtls-mode={{mtls_mode}}"), "the plan does not guess the setting: {said}");
+    let sessions = unread.path().join("sessions");
+    let saved: usize = std::fs::read_dir(&sessions).map_or(0, |d| {
+        d.flatten().filter_map(|s| std::fs::read_dir(s.path().join("backups")).ok()).map(|b| b.count()).sum()
+    });
+    assert_eq!(saved, 0, "no step ran, not even the backup: {said}");
     let finalizers = seed::spawn_finalizer_controller(client.clone());
     let namespaces: Vec<String> = (0..12).map(|i| format!("team-{i:02}")).collect();
     seed::seed(&client, &namespaces, 200).await;
@@ -54,6 +85,21 @@ async fn manual_upgrade_with_nginx_meshctl_keeps_every_custom_resource() {
         .clone()
         .unwrap();
     assert!(image.ends_with(":1.7.0"), "{image}");
+    let after_config = mesh_config(&client).await;
+    for pointer in ["/mtls/mode", "/accessControlMode", "/injection", "/sidecarImage/image"] {
+        let (was, now) = (&before_config[pointer], &after_config[pointer]);
+        let was = if pointer.ends_with("image") {
+            serde_json::json!(was.as_str().unwrap().replace("1.6.0", "1.7.0"))
+        } else {
+            was.clone()
+        };
+        assert_eq!(now, &was, "{pointer}: the redeployed mesh runs with the settings it had");
+    }
+    assert_eq!(after_config["/mtls/mode"], "strict");
+    assert_eq!(
+        after_config["/injection"],
+        serde_json::json!({"isAutoInjectEnabled": false, "enabledNamespaces": ["app-a", "app-b"]})
+    );
     for ns in ["app-a", "app-b"] {
         let d: Api<Deployment> = Api::namespaced(client.clone(), ns);
         let annotations =
@@ -71,6 +117,17 @@ async fn manual_upgrade_with_nginx_meshctl_keeps_every_custom_resource() {
     let started = transcript.lines().filter(|l| l.contains("\"step_started\"")).count();
     assert_eq!(started, states.len(), "the transcript records every step the operator saw start");
     assert!(transcript.contains("\"session_finished\""), "and the end of the session");
+}
+
+/// The deploy settings in the mesh's mesh-config ConfigMap, by JSON Pointer.
+async fn mesh_config(client: &kube::Client) -> std::collections::BTreeMap<&'static str, serde_json::Value> {
+    let cm = Api::<ConfigMap>::namespaced(client.clone(), "nginx-mesh").get("mesh-config").await.unwrap();
+    let bytes = cm.binary_data.unwrap().remove("mesh-config.json").expect("mesh-config.json").0;
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    ["/mtls/mode", "/accessControlMode", "/injection", "/sidecarImage/image"]
+        .into_iter()
+        .map(|p| (p, doc.pointer(p).cloned().unwrap_or_default()))
+        .collect()
 }
 
 #[test]

@@ -221,6 +221,7 @@ fn variable(choices: Vec<String>, problem: Option<&str>) -> Question {
         choices,
         problem: problem.map(Into::into),
         secret: false,
+        discovered: None,
     }
 }
 

@@ -17,6 +17,7 @@ pub mod resource;
 pub mod restore;
 pub mod retry;
 pub mod rollout;
+pub mod settings;
 pub mod skew;
 pub mod strip;
 pub mod wait;

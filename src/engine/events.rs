@@ -185,6 +185,10 @@ pub enum Question {
         /// Typed without echo: the runbook marks the variable secret.
         #[serde(default)]
         secret: bool,
+        /// What was looked for on the cluster for the default (`discover:`);
+        /// also the description's last line.
+        #[serde(default)]
+        discovered: Option<Discovery>,
     },
     /// Whether to run a step. With `word`, the operator must type it.
     Confirm {
@@ -241,4 +245,13 @@ pub enum Answer {
     /// the earlier ones are kept).
     BackupAgain,
     Stop,
+}
+
+/// A variable's default looked for on the cluster: whether it was found (the
+/// question's default is then what was found), and a sentence saying what was
+/// found where, or why nothing was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discovery {
+    pub found: bool,
+    pub said: String,
 }

@@ -3,6 +3,7 @@
 //! where a session stopped. It knows no terminal: it talks to a front end through
 //! [`events`].
 
+mod discover;
 pub mod drill;
 pub mod error;
 pub mod events;
@@ -407,12 +408,25 @@ async fn ask_variables(
             var.default.as_ref().is_some_and(|d| d.variables().any(|n| n == "session_dir" || n == "backup_dir"));
         let mut default = var.default.as_ref().map(|d| d.render_partial(values));
         let mut var = var.clone();
+        let mut discovered = None;
         if let Some(discover) = &var.discover {
-            let (found, said) = discovered_namespaces(conn, &discover.namespaces_running).await;
+            let (found, said) = discover::discovered(conn, discover, values).await;
             var.description = format!("{}\n{said}", var.description.trim());
-            default = found.or(default);
+            discovered = Some(events::Discovery { found: found.is_some(), said });
+            default = match (found, discover.config_map.is_some()) {
+                (Some(found), _) => Some(found),
+                // A setting the product runs with is never guessed: the
+                // operator gives it, or a headless run stops and asks for --set.
+                (None, true) => {
+                    if let Some(d) = &default {
+                        var.description = format!("{}\nThe runbook's default would be `{d}`.", var.description);
+                    }
+                    None
+                }
+                (None, false) => default,
+            };
         }
-        let answer = ask_one(&var, default.clone(), out).await?;
+        let answer = ask_one(&var, default.clone(), discovered, out).await?;
         if var.secret {
             crate::redact::add(&answer);
         }
@@ -427,27 +441,12 @@ async fn ask_variables(
     Ok(deferred)
 }
 
-/// The namespaces whose pods run `image`, comma-separated, and a line saying
-/// what was found (with the count of pods in each) for the question.
-async fn discovered_namespaces(conn: &Connection, image: &str) -> (Option<String>, String) {
-    let pods = match crate::cluster::skew::running_versions(conn, image).await {
-        Ok(pods) => pods,
-        Err(e) => return (None, format!("Pods running {image} could not be listed: {e}")),
-    };
-    let mut per_namespace: BTreeMap<String, usize> = BTreeMap::new();
-    for pod in pods.values().flatten() {
-        *per_namespace.entry(pod.split('/').next().unwrap_or_default().to_string()).or_default() += 1;
-    }
-    if per_namespace.is_empty() {
-        return (None, format!("No pod on the cluster runs {image}."));
-    }
-    let counted: Vec<String> =
-        per_namespace.iter().map(|(ns, n)| format!("{ns} ({})", crate::plan::counted(*n, "pod"))).collect();
-    let found = per_namespace.into_keys().collect::<Vec<_>>().join(",");
-    (Some(found), format!("Found on the cluster, running {image}: {}.", counted.join(", ")))
-}
-
-async fn ask_one(var: &Variable, default: Option<String>, out: &Outbox) -> Result<String, EngineError> {
+async fn ask_one(
+    var: &Variable,
+    default: Option<String>,
+    discovered: Option<events::Discovery>,
+    out: &Outbox,
+) -> Result<String, EngineError> {
     let mut problem = None;
     for _ in 0..5 {
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -459,6 +458,7 @@ async fn ask_one(var: &Variable, default: Option<String>, out: &Outbox) -> Resul
             choices: var.choices.clone(),
             problem: problem.take(),
             secret: var.secret,
+            discovered: discovered.clone(),
         };
         out.send(Msg::Ask(question, tx)).map_err(|_| EngineError::NoFrontEnd)?;
         let answer = match rx.await.map_err(|_| EngineError::NoFrontEnd)? {
@@ -472,7 +472,7 @@ async fn ask_one(var: &Variable, default: Option<String>, out: &Outbox) -> Resul
             }
             _ => default.clone().unwrap_or_default(),
         };
-        if answer.is_empty() {
+        if answer.is_empty() && !work::may_be_empty(var) {
             problem = Some(format!("`{}` needs a value", var.name.value));
             continue;
         }

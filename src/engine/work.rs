@@ -139,6 +139,12 @@ pub fn split_list(value: &str) -> Vec<String> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
+/// Whether a variable may be left empty: only when its pattern says so (an
+/// empty list of namespaces, say); otherwise an empty answer is a slip.
+pub fn may_be_empty(var: &Variable) -> bool {
+    var.pattern.is_some() && var.choices.is_empty() && check_value(var, "").is_ok()
+}
+
 /// Checks a variable's value against its pattern and choices.
 pub fn check_value(var: &Variable, value: &str) -> Result<(), String> {
     var.check(value)

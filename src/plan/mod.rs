@@ -225,9 +225,11 @@ pub fn step_values(
     values.insert("to_version".into(), to.to_string());
     values.extend(product.release_values(to));
     values.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
-    // Defaults may refer to other variables, so resolve them after the rest.
+    // Defaults may refer to other variables, so resolve them after the rest. A
+    // default the session reads from the cluster is not known yet: the plan
+    // shows the variable's name.
     for var in procedure.variables(&product.product) {
-        if values.contains_key(&var.name.value) {
+        if values.contains_key(&var.name.value) || var.discover.is_some() {
             continue;
         }
         if let Some(default) = &var.default

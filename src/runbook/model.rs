@@ -140,13 +140,39 @@ impl Variable {
     }
 }
 
-/// Where a variable's default comes from on the cluster.
+/// Where a variable's default comes from on the cluster. Exactly one key is set.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Discover {
     /// The namespaces (comma-separated) whose pods run a container of this image,
     /// named without registry, path or tag: `kuma-dp` finds the meshed namespaces.
-    pub namespaces_running: String,
+    pub namespaces_running: Option<String>,
+    /// A field of a JSON document kept in a ConfigMap: the setting a product was
+    /// deployed with, so that deploying it again keeps it.
+    pub config_map: Option<ConfigMapField>,
+}
+
+/// One field of a JSON document stored under a key of a ConfigMap (in `data`
+/// or `binaryData`). A string is taken as it is, a number or boolean as written,
+/// a list of strings joined with commas; anything else is not a value.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigMapField {
+    /// The ConfigMap's namespace (a template: `{{namespace}}`).
+    pub namespace: Template,
+    pub name: String,
+    /// The key whose value is the JSON document.
+    pub key: String,
+    /// Where the field is in the document, as a JSON Pointer: `/mtls/mode`.
+    pub pointer: String,
+    /// A regular expression whose first group is the value, for a field that
+    /// holds more than the value (`^(.+)/nginx-mesh-sidecar:` takes the registry
+    /// out of an image name).
+    pub capture: Option<String>,
+    /// Found values put in the words of the variable (`{"true": "false"}` turns
+    /// "injection enabled" into "do not disable injection").
+    #[serde(default)]
+    pub map: BTreeMap<String, String>,
 }
 
 /// One way to detect the installed version. Exactly one key is set.

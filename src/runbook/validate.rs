@@ -187,6 +187,9 @@ fn check_variables(file: &Arc<SourceFile>, vars: &[Variable], problems: &mut Vec
             },
             None => None,
         };
+        if let Some(discover) = &v.discover {
+            check_discover(file, v, discover, problems);
+        }
         let Some(default) = &v.default else { continue };
         if default.variables().next().is_some() {
             continue;
@@ -199,6 +202,26 @@ fn check_variables(file: &Arc<SourceFile>, vars: &[Variable], problems: &mut Vec
             let msg = format!("default `{}` of `{}` is not one of its choices", default.raw(), v.name.value);
             problems.push(Problem::new(file, default.pos, msg));
         }
+    }
+}
+
+/// A discovered default comes from one place, and a ConfigMap field's pointer
+/// and capture can be used.
+fn check_discover(file: &Arc<SourceFile>, v: &Variable, d: &super::model::Discover, problems: &mut Vec<Problem>) {
+    let pos = v.name.pos;
+    if d.namespaces_running.is_some() == d.config_map.is_some() {
+        let msg =
+            format!("`discover` of `{}` must have exactly one of `namespaces_running`, `config_map`", v.name.value);
+        problems.push(Problem::new(file, pos, msg));
+    }
+    let Some(field) = &d.config_map else { return };
+    if !field.pointer.is_empty() && !field.pointer.starts_with('/') {
+        let msg = format!("`discover.config_map.pointer` of `{}` must start with `/` (a JSON Pointer)", v.name.value);
+        problems.push(Problem::new(file, pos, msg).help("for example `/mtls/mode`"));
+    }
+    if let Some(Err(e)) = field.capture.as_deref().map(regex::Regex::new) {
+        let msg = format!("`discover.config_map.capture` of `{}` is not a valid regular expression: {e}", v.name.value);
+        problems.push(Problem::new(file, pos, msg));
     }
 }
 

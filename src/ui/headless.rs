@@ -48,9 +48,17 @@ fn answer(question: &Question, options: &Options, asked: &mut BTreeSet<usize>, o
         let _ = writeln!(out, "unlocked: {proof}");
     }
     match question {
-        Question::Variable { name, default: Some(d), .. } => {
-            let _ = writeln!(out, "{name} = {d} (default)");
+        Question::Variable { name, default: Some(d), discovered, .. } => {
+            let from = match discovered {
+                Some(d) if d.found => d.said.as_str(),
+                _ => "default",
+            };
+            let _ = writeln!(out, "{name} = {d} ({from})");
             Answer::Text(d.clone())
+        }
+        Question::Variable { name, discovered: Some(d), .. } => {
+            let _ = writeln!(out, "{name} has no value: {}", d.said);
+            Answer::Stop
         }
         Question::Variable { .. } => Answer::Stop,
         Question::Confirm { word: Some(word), title, .. } => {

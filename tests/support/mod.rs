@@ -652,3 +652,19 @@ pub fn two_release_product(id: &str, name: &str, description: &str) -> String {
          - reason: One minor at a time.\n      max_minor: 1\n"
     )
 }
+
+/// `--set` for every NGINX Service Mesh deploy setting, for drills that run the
+/// manual upgrade where no mesh is deployed to read them from (a run without a
+/// terminal stops rather than guess them).
+pub const NSM_SETTINGS: [&str; 10] = [
+    "--set",
+    "mtls_mode=permissive",
+    "--set",
+    "access_control_mode=allow",
+    "--set",
+    "disable_auto_inject=false",
+    "--set",
+    "enabled_namespaces=",
+    "--set",
+    "registry_server=docker-registry.nginx.com/nsm",
+];
