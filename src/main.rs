@@ -16,6 +16,9 @@ fn main() -> ExitCode {
             ExitCode::from(exit::OK)
         }
         Err(failure) => {
+            if let Some(output) = &failure.output {
+                let _ = std::io::stdout().lock().write_all(output.as_bytes());
+            }
             for report in &failure.reports {
                 eprintln!("{report:?}");
             }

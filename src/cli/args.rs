@@ -43,22 +43,29 @@ pub struct Global {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List products and procedures with the versions they cover.
-    #[command(after_help = "Example:\n  stepwise list")]
-    List,
+    #[command(after_help = "Examples:\n  stepwise list\n  stepwise list -o json")]
+    List(OutputArg),
     /// Show the upgrade path and every step, without touching anything.
     #[command(
         after_help = "Examples:\n  stepwise plan nginx-service-mesh --from 1.6.0 --to 1.7.0\n  stepwise plan kong-mesh --from 1.2 --to 1.6 --output json"
     )]
     Plan(PlanArgs),
     /// Show a product, or one of its procedures in full.
-    #[command(after_help = "Examples:\n  stepwise show kuma\n  stepwise show nginx-service-mesh in-place")]
-    Show { product: String, procedure: Option<String> },
+    #[command(after_help = "Examples:\n  stepwise show kuma\n  stepwise show nginx-service-mesh in-place -o yaml")]
+    Show {
+        product: String,
+        procedure: Option<String>,
+        #[command(flatten)]
+        output: OutputArg,
+    },
     /// Check runbook files: format, references, variables and overlaps.
-    #[command(after_help = "Examples:\n  stepwise lint\n  stepwise lint ./my-runbooks/acme")]
+    #[command(after_help = "Examples:\n  stepwise lint\n  stepwise lint ./my-runbooks/acme -o json")]
     Lint {
         /// Files or directories to check together with the built-in runbooks;
         /// without any, the built-in runbooks and --runbooks directories are checked.
         paths: Vec<PathBuf>,
+        #[command(flatten)]
+        output: OutputArg,
     },
     /// Upgrade a product, one confirmed step at a time.
     #[command(
@@ -83,8 +90,8 @@ pub enum Command {
     #[command(after_help = "Examples:\n  stepwise restore ./nsm-backup\n  stepwise restore ./nsm-backup --dry-run")]
     Restore(RestoreArgs),
     /// List sessions, newest first.
-    #[command(after_help = "Example:\n  stepwise sessions")]
-    Sessions,
+    #[command(after_help = "Examples:\n  stepwise sessions\n  stepwise sessions -o json")]
+    Sessions(OutputArg),
     /// Write a commented procedure file to start a runbook from; it passes `lint` as written.
     #[command(
         after_help = "Examples:\n  stepwise new-runbook nginx-service-mesh --id canary --out my-runbooks/nginx-service-mesh/canary.yaml\n  stepwise new-runbook acme-mesh   # a new product: writes acme-mesh/product.yaml too"
@@ -99,8 +106,10 @@ pub enum Command {
     /// Print the man page (roff).
     #[command(after_help = "Example:\n  stepwise man > /usr/local/share/man/man1/stepwise.1")]
     Man,
-    /// Print the JSON Schema of runbook files, for editor validation.
-    #[command(after_help = "Example:\n  stepwise schema procedure > procedure.schema.json")]
+    /// Print the JSON Schema of runbook files, for editor validation, or of a command's -o json output.
+    #[command(
+        after_help = "Examples:\n  stepwise schema procedure > procedure.schema.json\n  stepwise schema output-plan > output-plan.schema.json"
+    )]
     Schema {
         #[arg(value_enum)]
         kind: SchemaArg,
@@ -109,8 +118,20 @@ pub enum Command {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SchemaArg {
+    /// A product.yaml file.
     Product,
+    /// A procedure file.
     Procedure,
+    /// What `stepwise list -o json` prints.
+    OutputList,
+    /// What `stepwise show -o json` prints.
+    OutputShow,
+    /// What `stepwise plan -o json` prints.
+    OutputPlan,
+    /// What `stepwise lint -o json` prints.
+    OutputLint,
+    /// What `stepwise sessions -o json` prints.
+    OutputSessions,
 }
 
 #[derive(Debug, Args)]
@@ -131,8 +152,8 @@ pub struct PlanArgs {
     /// A variable's value, such as `namespace=mesh` (repeatable).
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_pair)]
     pub values: Vec<(String, String)>,
-    #[arg(long, value_enum, default_value_t = Output::Text)]
-    pub output: Output,
+    #[command(flatten)]
+    pub output: OutputArg,
 }
 
 #[derive(Debug, Args)]
@@ -241,10 +262,20 @@ pub struct AnswerArgs {
     pub plain: bool,
 }
 
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct OutputArg {
+    /// text for people; json or yaml for programs, one versioned document
+    /// (`apiVersion: stepwise/v1`) whose JSON Schema `stepwise schema output-COMMAND` prints.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
+    pub format: Output,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Text,
     Json,
+    Yaml,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {

@@ -5,11 +5,11 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use super::args::{Output, PlanArgs};
-use super::{Failure, exit};
+use super::{Failure, exit, output};
 use crate::plan::{self, Plan, PlanError, Request};
 use crate::runbook::load::{self, RawFile};
 use crate::runbook::model::Severity;
-use crate::runbook::{Catalog, RunbookError, Version};
+use crate::runbook::{Catalog, ProcedureEntry, ProductEntry, RunbookError, Version};
 
 pub fn load_catalog(extra: &[PathBuf]) -> Result<Catalog, Failure> {
     load::load(extra).map_err(runbook_failure)
@@ -25,13 +25,17 @@ pub fn runbook_failure(e: RunbookError) -> Failure {
                 "{n} problem{} in runbooks",
                 if n == 1 { "" } else { "s" }
             ));
-            Failure { code: exit::RUNBOOK, reports }
+            Failure { code: exit::RUNBOOK, reports, output: None }
         }
         other => Failure::one(exit::RUNBOOK, miette::miette!("{other}")),
     }
 }
 
-pub fn list(catalog: &Catalog) -> String {
+pub fn list(catalog: &Catalog, format: Output) -> Result<String, Failure> {
+    output::render(format, &output::product_list(catalog), || list_text(catalog))
+}
+
+fn list_text(catalog: &Catalog) -> String {
     let mut out = String::new();
     for product in &catalog.products {
         let p = &product.product;
@@ -79,10 +83,7 @@ pub fn plan_command(catalog: &Catalog, args: &PlanArgs) -> Result<String, Failur
     };
     check_facts(catalog, &request)?;
     let plan = plan::plan(catalog, &request).map_err(plan_failure)?;
-    Ok(match args.output {
-        Output::Json => serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n",
-        Output::Text => render_plan(&plan),
-    })
+    output::render(args.output.format, &output::plan_shown(&plan), || render_plan(&plan))
 }
 
 /// Facts given on the command line must be declared by the product, with a declared value.
@@ -190,29 +191,20 @@ fn wrap(text: &str, width: usize) -> String {
     out.trim_end().to_string()
 }
 
-pub fn show(catalog: &Catalog, product_id: &str, procedure_id: Option<&str>) -> Result<String, Failure> {
+pub fn show(
+    catalog: &Catalog,
+    product_id: &str,
+    procedure_id: Option<&str>,
+    format: Output,
+) -> Result<String, Failure> {
     let product = catalog.product(product_id).ok_or_else(|| {
         plan_failure(PlanError::UnknownProduct {
             name: product_id.into(),
             known: catalog.product_ids().iter().map(ToString::to_string).collect(),
         })
     })?;
-    let mut out = String::new();
     let Some(procedure_id) = procedure_id else {
-        let p = &product.product;
-        let _ = writeln!(out, "{} ({})\n{}\n", p.name, product.id(), indent(&p.description, ""));
-        let releases: Vec<String> = p.releases.iter().map(ToString::to_string).collect();
-        let _ = writeln!(out, "Known releases: {}", releases.join(", "));
-        let _ = writeln!(out, "\nPath rules:");
-        for rule in &p.path.rules {
-            let _ = writeln!(out, "  - {}", rule.reason.trim());
-        }
-        let _ = writeln!(out, "\nProcedures:");
-        for q in &product.procedures {
-            let _ = writeln!(out, "  {:<28} {}", q.id(), q.procedure.title);
-        }
-        let _ = writeln!(out, "\nVersion notes: {}", p.notes.len());
-        return Ok(out);
+        return output::render(format, &output::product_shown(product), || show_product(product));
     };
     let entry = product.procedure(procedure_id).ok_or_else(|| {
         let ids: Vec<&str> = product.procedures.iter().map(|p| p.id()).collect();
@@ -221,6 +213,29 @@ pub fn show(catalog: &Catalog, product_id: &str, procedure_id: Option<&str>) -> 
             miette::miette!("{} has no procedure `{procedure_id}`; its procedures: {}", product.id(), ids.join(", ")),
         )
     })?;
+    output::render(format, &output::procedure_shown(product, entry), || show_procedure(product, entry))
+}
+
+fn show_product(product: &ProductEntry) -> String {
+    let mut out = String::new();
+    let p = &product.product;
+    let _ = writeln!(out, "{} ({})\n{}\n", p.name, product.id(), indent(&p.description, ""));
+    let releases: Vec<String> = p.releases.iter().map(ToString::to_string).collect();
+    let _ = writeln!(out, "Known releases: {}", releases.join(", "));
+    let _ = writeln!(out, "\nPath rules:");
+    for rule in &p.path.rules {
+        let _ = writeln!(out, "  - {}", rule.reason.trim());
+    }
+    let _ = writeln!(out, "\nProcedures:");
+    for q in &product.procedures {
+        let _ = writeln!(out, "  {:<28} {}", q.id(), q.procedure.title);
+    }
+    let _ = writeln!(out, "\nVersion notes: {}", p.notes.len());
+    out
+}
+
+fn show_procedure(product: &ProductEntry, entry: &ProcedureEntry) -> String {
+    let mut out = String::new();
     let p = &entry.procedure;
     let _ = writeln!(out, "{} [{}] — {}", p.title, entry.id(), plan::disruption_word(p.disruption));
     let _ = writeln!(out, "{}\n", indent(&p.description, ""));
@@ -243,19 +258,35 @@ pub fn show(catalog: &Catalog, product_id: &str, procedure_id: Option<&str>) -> 
             let _ = writeln!(out, "      - {line}");
         }
     }
-    Ok(out)
+    out
 }
 
 /// Lints the given paths together with the built-in runbooks (a product directory
 /// among the paths replaces the built-in one), or the built-in set and `--runbooks`.
-pub fn lint(paths: &[PathBuf], extra: &[PathBuf]) -> Result<String, Failure> {
+/// With `-o json` or `-o yaml` the problems are listed on standard output as
+/// well, so a CI system can read them; the exit code is 3 all the same.
+pub fn lint(paths: &[PathBuf], extra: &[PathBuf], format: Output) -> Result<String, Failure> {
     let mut added: Vec<RawFile> = Vec::new();
+    let mut count = 0;
+    let failed = |count: usize, e: RunbookError| match (&e, format) {
+        (_, Output::Text) | (RunbookError::Io { .. }, _) => runbook_failure(e),
+        (RunbookError::Invalid(problems), _) => {
+            let report = output::render(format, &output::lint_report(count, None, problems), String::new);
+            let failure = runbook_failure(e);
+            match report {
+                Ok(document) => failure.with_output(document),
+                Err(other) => other,
+            }
+        }
+    };
     for path in paths.iter().chain(extra) {
-        added.extend(load::files_at(path).map_err(runbook_failure)?);
+        added.extend(load::files_at(path).map_err(|e| failed(count, e))?);
     }
     let files = load::merge(load::embedded_files(), added);
-    let count = files.len();
-    let catalog = load::build(files).map_err(runbook_failure)?;
-    let procedures: usize = catalog.products.iter().map(|p| p.procedures.len()).sum();
-    Ok(format!("ok: {count} files, {} products, {procedures} procedures, no problems\n", catalog.products.len()))
+    count = files.len();
+    let catalog = load::build(files).map_err(|e| failed(count, e))?;
+    output::render(format, &output::lint_report(count, Some(&catalog), &[]), || {
+        let procedures: usize = catalog.products.iter().map(|p| p.procedures.len()).sum();
+        format!("ok: {count} files, {} products, {procedures} procedures, no problems\n", catalog.products.len())
+    })
 }

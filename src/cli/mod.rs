@@ -6,6 +6,7 @@ mod backup;
 mod catalog;
 pub mod exit;
 pub mod logging;
+pub mod output;
 pub mod plugin;
 mod report;
 mod scaffold;
@@ -20,11 +21,19 @@ use crate::runbook::schema::SchemaKind;
 pub struct Failure {
     pub code: u8,
     pub reports: Vec<miette::Report>,
+    /// What goes to standard output all the same: the `-o json` document
+    /// that lists a failed lint's problems, say.
+    pub output: Option<String>,
 }
 
 impl Failure {
     pub fn one(code: u8, report: miette::Report) -> Self {
-        Failure { code, reports: vec![report] }
+        Failure { code, reports: vec![report], output: None }
+    }
+
+    pub fn with_output(mut self, output: String) -> Self {
+        self.output = Some(output);
+        self
     }
 }
 
@@ -64,25 +73,36 @@ fn uses_full_screen(command: &Command) -> bool {
 fn dispatch(cli: &Cli) -> Result<String, Failure> {
     let extra = &cli.global.runbooks;
     match &cli.command {
-        Command::List => Ok(catalog::list(&catalog::load_catalog(extra)?)),
+        Command::List(output) => catalog::list(&catalog::load_catalog(extra)?, output.format),
         Command::Plan(args) => catalog::plan_command(&catalog::load_catalog(extra)?, args),
-        Command::Show { product, procedure } => {
-            catalog::show(&catalog::load_catalog(extra)?, product, procedure.as_deref())
+        Command::Show { product, procedure, output } => {
+            catalog::show(&catalog::load_catalog(extra)?, product, procedure.as_deref(), output.format)
         }
-        Command::Lint { paths } => catalog::lint(paths, extra),
+        Command::Lint { paths, output } => catalog::lint(paths, extra, output.format),
         Command::Run(args) => session::run(&cli.global, args, false),
         Command::Rehearse(args) => session::run(&cli.global, args, true),
         Command::Resume(args) => session::resume(&cli.global, args),
-        Command::Sessions => session::sessions(&cli.global),
+        Command::Sessions(output) => session::sessions(&cli.global, output.format),
         Command::Backup(args) => backup::backup(&cli.global, args),
         Command::Restore(args) => backup::restore(&cli.global, args),
         Command::NewRunbook(args) => scaffold::new_runbook(extra, args),
         Command::Completions { shell } => Ok(completions(*shell)),
         Command::Man => man_page(),
-        Command::Schema { kind } => Ok(crate::runbook::schema::json(match kind {
-            args::SchemaArg::Product => SchemaKind::Product,
-            args::SchemaArg::Procedure => SchemaKind::Procedure,
-        })),
+        Command::Schema { kind } => Ok(schema(*kind)),
+    }
+}
+
+fn schema(kind: args::SchemaArg) -> String {
+    use args::SchemaArg;
+    use output::DocumentKind;
+    match kind {
+        SchemaArg::Product => crate::runbook::schema::json(SchemaKind::Product),
+        SchemaArg::Procedure => crate::runbook::schema::json(SchemaKind::Procedure),
+        SchemaArg::OutputList => output::schema(DocumentKind::List),
+        SchemaArg::OutputShow => output::schema(DocumentKind::Show),
+        SchemaArg::OutputPlan => output::schema(DocumentKind::Plan),
+        SchemaArg::OutputLint => output::schema(DocumentKind::Lint),
+        SchemaArg::OutputSessions => output::schema(DocumentKind::Sessions),
     }
 }
 

@@ -3,9 +3,9 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use super::args::{AnswerArgs, Global, ResumeArgs, RunArgs};
+use super::args::{AnswerArgs, Global, Output, ResumeArgs, RunArgs};
 use super::catalog::{load_catalog, plan_failure, render_plan};
-use super::{Failure, exit};
+use super::{Failure, exit, output};
 use crate::cluster::{ClusterError, Mode, Target};
 use crate::commands::{CancelSignal, Canceller, cancel_pair};
 use crate::engine::{self, EngineError, Inbox, RunOutcome};
@@ -91,22 +91,32 @@ pub fn resume(global: &Global, args: &ResumeArgs) -> Result<String, Failure> {
     })
 }
 
-pub fn sessions(global: &Global) -> Result<String, Failure> {
+pub fn sessions(global: &Global, format: Output) -> Result<String, Failure> {
     let dir = state_dir(global);
     let list = Journal::list(&dir).map_err(|e| Failure::one(exit::FAILURE, miette::miette!("{e}")))?;
+    let document = output::session_list(dir.clone(), &list, ended_unrecorded);
+    output::render(format, &document, || sessions_text(&dir, list))
+}
+
+/// A session still marked running that no process holds was killed (or its
+/// machine went down) before it could record the stop.
+fn ended_unrecorded(s: &journal::SessionSummary) -> bool {
+    s.status == journal::SessionStatus::Running && s.damaged.is_none() && Journal::open(&s.dir).is_ok()
+}
+
+fn sessions_text(dir: &std::path::Path, list: Vec<journal::SessionSummary>) -> String {
     if list.is_empty() {
-        return Ok(format!("no sessions under {}\n", dir.display()));
+        return format!("no sessions under {}\n", dir.display());
     }
     let mut out = String::new();
     for s in list {
+        let unrecorded = ended_unrecorded(&s);
         let mode = if s.mode.is_rehearsal() { " (rehearsal)" } else { "" };
         let mut last = s.last_step.map(|l| format!(", last: {l}")).unwrap_or_default();
         let damaged = s.damaged.map(|d| format!(" DAMAGED: {d}")).unwrap_or_default();
         let mut status = format!("{:?}", s.status);
-        // A session still marked running that no process holds was killed (or its
-        // machine went down) before it could record the stop: say so, rather than
-        // leave the operator waiting for a run that is not there.
-        if s.status == journal::SessionStatus::Running && damaged.is_empty() && Journal::open(&s.dir).is_ok() {
+        // Say so, rather than leave the operator waiting for a run that is not there.
+        if unrecorded {
             status = "Interrupted (stepwise ended without recording it)".into();
             if let Some(cut) = last.strip_suffix(" (running)") {
                 last = format!("{cut} (cut short)");
@@ -117,7 +127,7 @@ pub fn sessions(global: &Global) -> Result<String, Failure> {
             s.id, s.product, s.from, s.to, s.context, s.server
         ));
     }
-    Ok(out)
+    out
 }
 
 /// Plans from --from, or from the version detected on the cluster.
