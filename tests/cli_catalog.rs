@@ -125,6 +125,23 @@ fn completions_man_page_and_version_are_generated() {
 }
 
 #[test]
+fn man_writes_a_page_for_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("man1");
+    let out = stepwise(&["man", "--out", pages.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let top = std::fs::read_to_string(pages.join("stepwise.1")).expect("stepwise.1 is written");
+    for section in ["EXIT STATUS", "ENVIRONMENT", "FILES", "NO_COLOR"] {
+        assert!(top.contains(section), "stepwise.1 has no {section}");
+    }
+    for command in ["list", "plan", "show", "lint", "run", "rehearse", "resume", "sessions", "backup", "restore"] {
+        let page = std::fs::read_to_string(pages.join(format!("stepwise-{command}.1")))
+            .unwrap_or_else(|e| panic!("stepwise-{command}.1: {e}"));
+        assert!(page.contains(&format!("stepwise-{command}")), "stepwise-{command}.1 names its command");
+    }
+}
+
+#[test]
 fn the_worked_example_in_the_authoring_guide_passes_lint_and_plans() {
     let guide = std::fs::read_to_string("docs/runbooks.md").unwrap();
     let blocks: Vec<&str> = guide.split("```yaml\n").skip(1).map(|b| b.split("```").next().unwrap_or("")).collect();

@@ -103,9 +103,15 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    #[command(after_help = "Example:\n  stepwise man > /usr/local/share/man/man1/stepwise.1")]
-    Man,
+    /// Print the man page (roff), or write every command's page to a directory.
+    #[command(
+        after_help = "Examples:\n  stepwise man --out ~/.local/share/man/man1   # stepwise.1, stepwise-run.1, ...\n  stepwise man | man -l -"
+    )]
+    Man {
+        /// Write stepwise.1 and a stepwise-COMMAND.1 page per command into DIR (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Print the JSON Schema of runbook files, for editor validation, or of a command's -o json output.
     #[command(
         after_help = "Examples:\n  stepwise schema procedure > procedure.schema.json\n  stepwise schema output-plan > output-plan.schema.json"

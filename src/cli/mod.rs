@@ -6,6 +6,7 @@ mod backup;
 mod catalog;
 pub mod exit;
 pub mod logging;
+mod manual;
 pub mod output;
 pub mod plugin;
 mod report;
@@ -87,7 +88,7 @@ fn dispatch(cli: &Cli) -> Result<String, Failure> {
         Command::Restore(args) => backup::restore(&cli.global, args),
         Command::NewRunbook(args) => scaffold::new_runbook(extra, args),
         Command::Completions { shell } => Ok(completions(*shell)),
-        Command::Man => man_page(),
+        Command::Man { out } => manual::man(out.as_deref()),
         Command::Schema { kind } => Ok(schema(*kind)),
     }
 }
@@ -111,15 +112,6 @@ fn completions(shell: clap_complete::Shell) -> String {
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "stepwise", &mut out);
     String::from_utf8_lossy(&out).into_owned()
-}
-
-fn man_page() -> Result<String, Failure> {
-    use clap::CommandFactory;
-    let mut out = Vec::new();
-    clap_mangen::Man::new(Cli::command())
-        .render(&mut out)
-        .map_err(|e| Failure::one(exit::FAILURE, miette::miette!("cannot render the man page: {e}")))?;
-    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// The parsed command as the log records it: `--set NAME=VALUE` pairs keep
