@@ -25,11 +25,13 @@ pub struct Global {
     /// with its own product.yaml replaces the built-in one of the same name.
     #[arg(long = "runbooks", value_name = "DIR", global = true)]
     pub runbooks: Vec<PathBuf>,
-    /// Kubeconfig file (default: $KUBECONFIG or ~/.kube/config).
-    #[arg(long, value_name = "FILE", global = true)]
+    /// Kubeconfig file (default: $KUBECONFIG or ~/.kube/config), for the commands
+    /// that use a cluster: plan, run, rehearse, resume, backup, restore.
+    #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
-    /// Kube context to use (default: the kubeconfig's current context).
-    #[arg(long, value_name = "NAME", global = true)]
+    /// Kube context to use (default: the kubeconfig's current context), for the
+    /// commands that use a cluster.
+    #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
     /// Where sessions are kept (default: $XDG_STATE_HOME/stepwise).
     #[arg(long, value_name = "DIR", env = "STEPWISE_STATE_DIR", global = true)]
@@ -140,13 +142,24 @@ pub enum SchemaArg {
     OutputSessions,
 }
 
+/// Which cluster, on the commands that use one; before the command name works too.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ClusterArgs {
+    /// Kubeconfig file (default: $KUBECONFIG or ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kube context to use (default: the kubeconfig's current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     pub product: String,
     /// The version to upgrade to (`2.8` means the newest known 2.8 release).
     #[arg(long)]
     pub to: String,
-    /// The installed version.
+    /// The installed version; without it, `plan` (like `run`) detects it on the cluster.
     #[arg(long)]
     pub from: Option<String>,
     /// Use this procedure instead of the least disruptive one.
@@ -160,6 +173,8 @@ pub struct PlanArgs {
     pub values: Vec<(String, String)>,
     #[command(flatten)]
     pub output: OutputArg,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 #[derive(Debug, Args)]
@@ -226,6 +241,8 @@ pub struct BackupArgs {
         conflicts_with_all = ["to", "force", "product", "namespaces", "all_namespaces"]
     )]
     pub check: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 #[derive(Debug, Args)]
@@ -238,6 +255,8 @@ pub struct RestoreArgs {
     /// Validate every object with a server-side dry run; store nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 #[derive(Debug, Args)]
@@ -252,6 +271,8 @@ pub struct ResumeArgs {
     pub break_lease: bool,
     #[command(flatten)]
     pub answers: AnswerArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// How questions are answered.

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::args::{Output, PlanArgs};
-use super::{Failure, exit, output};
+use super::args::{Global, Output, PlanArgs};
+use super::{Failure, exit, output, session};
 use crate::plan::{self, Plan, PlanError, Request};
 use crate::runbook::load::{self, RawFile};
 use crate::runbook::model::Severity;
@@ -68,22 +68,49 @@ fn list_text(catalog: &Catalog) -> String {
     out
 }
 
-pub fn plan_command(catalog: &Catalog, args: &PlanArgs) -> Result<String, Failure> {
-    let from = match &args.from {
-        Some(f) => Some(Version::parse(f).map_err(|e| Failure::one(exit::USAGE, miette::miette!("--from: {e}")))?),
-        None => None,
-    };
+/// Plans from --from without touching a cluster; without it, detects the
+/// installed version (and facts) on the cluster as `run` does, and says so.
+pub fn plan_command(catalog: &Catalog, args: &PlanArgs, global: &Global) -> Result<String, Failure> {
     let request = Request {
         product: args.product.clone(),
-        from,
+        from: None,
         to: args.to.clone(),
         facts: args.facts.iter().cloned().collect(),
         procedure: args.procedure.clone(),
         values: args.values.iter().cloned().collect(),
     };
     check_facts(catalog, &request)?;
-    let plan = plan::plan(catalog, &request).map_err(plan_failure)?;
-    output::render(args.output.format, &output::plan_shown(&plan), || render_plan(&plan))
+    let (plan, detected) = match &args.from {
+        Some(f) => {
+            let from = Version::parse(f).map_err(|e| Failure::one(exit::USAGE, miette::miette!("--from: {e}")))?;
+            (plan::plan(catalog, &Request { from: Some(from), ..request }).map_err(plan_failure)?, Vec::new())
+        }
+        None => detected_plan(catalog, args, global)?,
+    };
+    let format = args.output.format;
+    if format != Output::Text {
+        for line in &detected {
+            eprintln!("{line}");
+        }
+    }
+    output::render(format, &output::plan_shown(&plan, &detected), || {
+        detected.iter().map(|l| format!("{l}\n")).collect::<String>() + &render_plan(&plan)
+    })
+}
+
+/// The plan from the version found on the cluster; a cluster that cannot be
+/// used is an error that also says --from plans without one.
+fn detected_plan(catalog: &Catalog, args: &PlanArgs, global: &Global) -> Result<(Plan, Vec<String>), Failure> {
+    let target = session::target(global, &args.cluster);
+    session::runtime()?.block_on(session::make_plan(catalog, &target, args, None)).map_err(|mut failure| {
+        if failure.code == exit::CLUSTER {
+            failure.reports.push(miette::miette!(
+                help = "pass --from VERSION to plan without a cluster",
+                "plan detects the installed version on the cluster when --from is not given"
+            ));
+        }
+        failure
+    })
 }
 
 /// Facts given on the command line must be declared by the product, with a declared value.

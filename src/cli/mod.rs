@@ -75,7 +75,7 @@ fn dispatch(cli: &Cli) -> Result<String, Failure> {
     let extra = &cli.global.runbooks;
     match &cli.command {
         Command::List(output) => catalog::list(&catalog::load_catalog(extra)?, output.format),
-        Command::Plan(args) => catalog::plan_command(&catalog::load_catalog(extra)?, args),
+        Command::Plan(args) => catalog::plan_command(&catalog::load_catalog(extra)?, args, &cli.global),
         Command::Show { product, procedure, output } => {
             catalog::show(&catalog::load_catalog(extra)?, product, procedure.as_deref(), output.format)
         }

@@ -163,6 +163,9 @@ pub struct PlanShown {
     #[serde(rename = "apiVersion")]
     pub api_version: ApiVersion,
     pub kind: PlanKind,
+    /// What was found on the cluster when `--from` was not given: the installed
+    /// version and facts, one sentence each; empty with `--from`.
+    pub detected: Vec<String>,
     #[serde(flatten)]
     pub plan: Plan,
 }
@@ -401,8 +404,8 @@ fn variable_shown(v: &Variable) -> VariableShown {
 }
 
 /// `stepwise plan` as a document.
-pub fn plan_shown(plan: &Plan) -> PlanShown {
-    PlanShown { api_version: ApiVersion::V1, kind: PlanKind::Plan, plan: plan.clone() }
+pub fn plan_shown(plan: &Plan, detected: &[String]) -> PlanShown {
+    PlanShown { api_version: ApiVersion::V1, kind: PlanKind::Plan, detected: detected.to_vec(), plan: plan.clone() }
 }
 
 /// `stepwise lint` as a document: `catalog` is what loaded, when it did.

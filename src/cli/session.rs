@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use super::args::{AnswerArgs, Global, Output, ResumeArgs, RunArgs};
+use super::args::{AnswerArgs, ClusterArgs, Global, Output, PlanArgs, ResumeArgs, RunArgs};
 use super::catalog::{load_catalog, plan_failure, render_plan};
 use super::{Failure, exit, output};
 use crate::cluster::{ClusterError, Mode, Target};
@@ -18,8 +18,12 @@ pub(super) fn state_dir(global: &Global) -> PathBuf {
     global.state_dir.clone().unwrap_or_else(journal::default_state_dir)
 }
 
-pub(super) fn target(global: &Global) -> Target {
-    Target { kubeconfig: global.kubeconfig.clone(), context: global.context.clone() }
+/// The cluster named after the command, else before it, else the kubeconfig's defaults.
+pub(super) fn target(global: &Global, cluster: &ClusterArgs) -> Target {
+    Target {
+        kubeconfig: cluster.kubeconfig.clone().or_else(|| global.kubeconfig.clone()),
+        context: cluster.context.clone().or_else(|| global.context.clone()),
+    }
 }
 
 /// Without a terminal and without --yes nobody could answer, so refuse at once.
@@ -56,10 +60,15 @@ pub fn run(global: &Global, args: &RunArgs, rehearse: bool) -> Result<String, Fa
         }
     }
     runtime()?.block_on(async {
-        let target = target(global);
-        let mut plan = make_plan(&catalog, &target, args, None).await?;
+        let target = target(global, &args.plan.cluster);
+        // A kubeconfig that cannot be read stops the run before a plan is shown for it.
+        target.connect().await.map_err(cluster_failure)?;
+        let (mut plan, detected) = make_plan(&catalog, &target, &args.plan, None).await?;
+        for line in detected {
+            println!("{line}");
+        }
         if let Some(id) = offer_procedures(&plan, args).await? {
-            plan = make_plan(&catalog, &target, args, Some(id)).await?;
+            plan = make_plan(&catalog, &target, &args.plan, Some(id)).await?.0;
         }
         println!("{}", crate::redact::text(&render_plan(&plan)));
         let state_dir = state_dir(global);
@@ -84,7 +93,7 @@ pub fn resume(global: &Global, args: &ResumeArgs) -> Result<String, Failure> {
             state_dir: state_dir(global),
             id: args.id.clone(),
             accept_changed_runbooks: args.accept_changed_runbooks,
-            target: target(global),
+            target: target(global, &args.cluster),
             break_lease: args.break_lease,
         };
         drive(&args.answers, |out, cancel| engine::resume(&catalog, request, out, cancel)).await
@@ -130,21 +139,22 @@ fn sessions_text(dir: &std::path::Path, list: Vec<journal::SessionSummary>) -> S
     out
 }
 
-/// Plans from --from, or from the version detected on the cluster.
-async fn make_plan(
+/// Plans from --from, or from the version detected on the cluster. Also
+/// returns what was detected, one line each, for the operator to read.
+pub(super) async fn make_plan(
     catalog: &Catalog,
     target: &Target,
-    args: &RunArgs,
+    p: &PlanArgs,
     picked: Option<String>,
-) -> Result<plan::Plan, Failure> {
-    let p = &args.plan;
+) -> Result<(plan::Plan, Vec<String>), Failure> {
+    let mut detected = Vec::new();
     let mut facts: std::collections::BTreeMap<String, String> = p.facts.iter().cloned().collect();
     if let Some(entry) = catalog.product(&p.product).filter(|e| e.product.facts.iter().any(|f| f.detect.is_some())) {
         let conn = target.connect().await.map_err(cluster_failure)?;
         let told =
             crate::cluster::detect::detect_facts(&conn, &entry.product, &facts).await.map_err(cluster_failure)?;
         for (name, value, why) in told {
-            println!("Detected {name}={value} ({why}; --fact {name}=... says otherwise)");
+            detected.push(format!("Detected {name}={value} ({why}; --fact {name}=... says otherwise)"));
             facts.insert(name, value);
         }
     }
@@ -170,7 +180,7 @@ async fn make_plan(
                         miette::miette!(help = "pass --from VERSION to say which version is installed", "{e}"),
                     ),
                 })?;
-            println!("Detected {} {} ({})", product.product.name, found.version, found.source);
+            detected.push(format!("Detected {} {} ({})", product.product.name, found.version, found.source));
             for (k, v) in found.facts {
                 facts.entry(k).or_insert(v);
             }
@@ -185,7 +195,7 @@ async fn make_plan(
         procedure: picked.or_else(|| p.procedure.clone()),
         values: p.values.iter().cloned().collect(),
     };
-    plan::plan(catalog, &request).map_err(plan_failure)
+    Ok((plan::plan(catalog, &request).map_err(plan_failure)?, detected))
 }
 
 /// When several procedures fit a one-hop plan and the operator is at a terminal
