@@ -46,7 +46,9 @@ fn checked(command: &str, args: &[&str], exit: i32) -> serde_json::Value {
 
 #[test]
 fn shipped_output_schemas_match_the_binary() {
-    for command in DOCUMENTS {
+    // `run` (and `rehearse`, `resume`) print theirs after a session, so the
+    // cluster suite checks their documents (e2e_rehearsal).
+    for command in DOCUMENTS.iter().chain(&["run"]) {
         let kind = format!("output-{command}");
         let out = stepwise(&["schema", &kind]);
         assert!(out.status.success(), "{}", text(&out.stderr));
@@ -126,4 +128,16 @@ fn yaml_is_the_same_document() {
         let from_yaml: serde_json::Value = serde_saphyr::from_str(&text(&yaml.stdout)).expect("YAML");
         assert_eq!(from_json, from_yaml, "{args:?}");
     }
+}
+
+#[test]
+fn a_session_summary_is_for_automation_and_needs_yes() {
+    for command in ["run", "rehearse"] {
+        let out = stepwise(&[command, "nginx-service-mesh", "--to", "1.7.0", "-o", "json"]);
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("--yes"), "{}", text(&out.stderr));
+        assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    }
+    let out = stepwise(&["resume", "-o", "yaml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }

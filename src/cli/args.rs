@@ -140,6 +140,8 @@ pub enum SchemaArg {
     OutputLint,
     /// What `stepwise sessions -o json` prints.
     OutputSessions,
+    /// What `stepwise run|rehearse|resume -o json` prints at the end.
+    OutputRun,
 }
 
 /// Which cluster, on the commands that use one; before the command name works too.
@@ -273,6 +275,8 @@ pub struct ResumeArgs {
     pub answers: AnswerArgs,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub output: OutputArg,
 }
 
 /// How questions are answered.

@@ -104,6 +104,7 @@ fn schema(kind: args::SchemaArg) -> String {
         SchemaArg::OutputPlan => output::schema(DocumentKind::Plan),
         SchemaArg::OutputLint => output::schema(DocumentKind::Lint),
         SchemaArg::OutputSessions => output::schema(DocumentKind::Sessions),
+        SchemaArg::OutputRun => output::schema(DocumentKind::Run),
     }
 }
 

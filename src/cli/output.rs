@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use super::args::Output;
 use super::{Failure, exit};
-use crate::journal::{SessionStatus, SessionSummary};
+use crate::engine::{Event, StepInfo};
+use crate::journal::{SessionStatus, SessionSummary, TRANSCRIPT_FILE};
 use crate::plan::{Plan, StepSummary};
 use crate::runbook::model::{Disruption, Severity, Variable};
 use crate::runbook::{Catalog, Problem, ProcedureEntry, ProductEntry, Version};
@@ -41,6 +42,7 @@ kind!(ProcedureKind, Procedure);
 kind!(PlanKind, Plan);
 kind!(LintReportKind, LintReport);
 kind!(SessionListKind, SessionList);
+kind!(RunSummaryKind, RunSummary);
 
 /// `stepwise list`: every product with the procedures it has.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -244,6 +246,138 @@ pub enum SessionState {
     Abandoned,
 }
 
+/// What `run`, `rehearse` and `resume` print at the end with `-o json`: the
+/// session, how it ended and where each step stands.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct RunSummary {
+    #[serde(rename = "apiVersion")]
+    pub api_version: ApiVersion,
+    pub kind: RunSummaryKind,
+    /// What `stepwise resume ID` takes.
+    pub session: String,
+    /// The session's folder.
+    pub dir: PathBuf,
+    pub product: String,
+    pub from: String,
+    pub to: String,
+    /// Whether every write was a server-side dry run.
+    pub rehearsal: bool,
+    pub context: String,
+    /// The API server's address.
+    pub server: String,
+    pub outcome: RunOutcomeShown,
+    /// The session's status as its journal records it.
+    pub status: Option<String>,
+    /// The command that continues the session, when it can be continued.
+    pub resume: Option<String>,
+    /// Every step, in order, with the state it ended in.
+    pub steps: Vec<StepShown>,
+    /// What the operator saw, one JSON event a line.
+    pub transcript: PathBuf,
+    /// The rehearsal's report, when there is one.
+    pub report: Option<PathBuf>,
+    /// The folder of the session's backups.
+    pub backups: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcomeShown {
+    /// Every step is done (exit 0).
+    Finished,
+    /// The operator stopped at a prompt (exit 7).
+    Stopped,
+    /// A step failed (exit 6).
+    Failed,
+    /// Ctrl-C, SIGTERM or SIGHUP (exit 130).
+    Interrupted,
+    /// The session could not go on; the error on standard error says why.
+    Error,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct StepShown {
+    pub index: usize,
+    /// 0-based index of the hop the step belongs to.
+    pub hop: usize,
+    pub id: String,
+    pub title: String,
+    /// The item a step repeated per item works on.
+    pub item: Option<String>,
+    pub destructive: bool,
+    /// pending, running, done, skipped, failed, … as the journal records it.
+    pub state: String,
+}
+
+/// Builds a [`RunSummary`] from the events a session sends its front end.
+#[derive(Debug, Default)]
+pub struct RunRecorder {
+    summary: Option<RunSummary>,
+}
+
+impl RunRecorder {
+    pub fn observe(&mut self, event: &Event) {
+        match event {
+            Event::SessionStarted { id, dir, rehearsal, product, from, to, context, server, steps, .. } => {
+                self.summary = Some(RunSummary {
+                    api_version: ApiVersion::V1,
+                    kind: RunSummaryKind::RunSummary,
+                    session: id.clone(),
+                    dir: dir.clone(),
+                    product: product.clone(),
+                    from: from.clone(),
+                    to: to.clone(),
+                    rehearsal: *rehearsal,
+                    context: context.clone(),
+                    server: server.clone(),
+                    outcome: RunOutcomeShown::Error,
+                    status: None,
+                    resume: None,
+                    steps: steps.iter().map(step_shown).collect(),
+                    transcript: dir.join(TRANSCRIPT_FILE),
+                    report: None,
+                    backups: None,
+                });
+            }
+            Event::StepStarted { index, .. } => self.set_state(*index, "running"),
+            Event::StepFinished { index, state, .. } => self.set_state(*index, state),
+            Event::StepFailed { index, .. } => self.set_state(*index, "failed"),
+            Event::SessionFinished { status, backups, report, resume_hint, .. } => {
+                if let Some(summary) = &mut self.summary {
+                    summary.status = Some(status.clone());
+                    summary.backups = Some(backups.clone());
+                    summary.report = report.clone();
+                    summary.resume = resume_hint.clone();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn set_state(&mut self, index: usize, state: &str) {
+        if let Some(step) = self.summary.as_mut().and_then(|s| s.steps.iter_mut().find(|s| s.index == index)) {
+            step.state = state.to_string();
+        }
+    }
+
+    /// The summary of the session, if one started.
+    pub fn finish(self, outcome: RunOutcomeShown) -> Option<RunSummary> {
+        self.summary.map(|summary| RunSummary { outcome, ..summary })
+    }
+}
+
+fn step_shown(step: &StepInfo) -> StepShown {
+    StepShown {
+        index: step.index,
+        hop: step.hop,
+        id: step.id.clone(),
+        title: step.title.clone(),
+        item: step.item.clone(),
+        destructive: step.destructive,
+        state: step.state.clone(),
+    }
+}
+
 /// The documents `-o json` prints, one per command; each has a schema file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DocumentKind {
@@ -252,11 +386,18 @@ pub enum DocumentKind {
     Plan,
     Lint,
     Sessions,
+    Run,
 }
 
 impl DocumentKind {
-    pub const ALL: [DocumentKind; 5] =
-        [DocumentKind::List, DocumentKind::Show, DocumentKind::Plan, DocumentKind::Lint, DocumentKind::Sessions];
+    pub const ALL: [DocumentKind; 6] = [
+        DocumentKind::List,
+        DocumentKind::Show,
+        DocumentKind::Plan,
+        DocumentKind::Lint,
+        DocumentKind::Sessions,
+        DocumentKind::Run,
+    ];
 
     /// The file name under `assets/schema/`.
     pub fn file_name(self) -> &'static str {
@@ -266,6 +407,7 @@ impl DocumentKind {
             DocumentKind::Plan => "output-plan.schema.json",
             DocumentKind::Lint => "output-lint.schema.json",
             DocumentKind::Sessions => "output-sessions.schema.json",
+            DocumentKind::Run => "output-run.schema.json",
         }
     }
 }
@@ -278,6 +420,7 @@ pub fn schema(kind: DocumentKind) -> String {
         DocumentKind::Plan => schemars::schema_for!(PlanShown),
         DocumentKind::Lint => schemars::schema_for!(LintReport),
         DocumentKind::Sessions => schemars::schema_for!(SessionList),
+        DocumentKind::Run => schemars::schema_for!(RunSummary),
     };
     serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
 }

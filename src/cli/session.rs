@@ -47,7 +47,36 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::one(exit::FAILURE, miette::miette!("cannot start the async runtime: {e}")))
 }
 
+/// `-o json|yaml` on a session is for automation: it ends with a summary on
+/// standard output, so everything said along the way goes to standard error,
+/// and nobody is asked anything.
+fn check_summary(answers: &AnswerArgs, format: Output) -> Result<(), Failure> {
+    if format == Output::Text || answers.yes {
+        return Ok(());
+    }
+    Err(Failure::one(
+        exit::USAGE,
+        miette::miette!(
+            help = "add --yes (and --confirm WORD for destructive steps), or leave out -o",
+            "-o {} prints a summary for automation, which answers with --yes",
+            if format == Output::Json { "json" } else { "yaml" }
+        ),
+    ))
+}
+
+/// A line for the operator: standard output, or standard error when standard
+/// output carries a summary.
+fn say(format: Output, line: &str) {
+    if format == Output::Text {
+        println!("{line}");
+    } else {
+        eprintln!("{line}");
+    }
+}
+
 pub fn run(global: &Global, args: &RunArgs, rehearse: bool) -> Result<String, Failure> {
+    let format = args.plan.output.format;
+    check_summary(&args.answers, format)?;
     check_answerable(&args.answers)?;
     let catalog = load_catalog(&global.runbooks)?;
     let mode = if rehearse || args.dry_run { Mode::Rehearsal } else { Mode::Real };
@@ -65,12 +94,12 @@ pub fn run(global: &Global, args: &RunArgs, rehearse: bool) -> Result<String, Fa
         target.connect().await.map_err(cluster_failure)?;
         let (mut plan, detected) = make_plan(&catalog, &target, &args.plan, None).await?;
         for line in detected {
-            println!("{line}");
+            say(format, &line);
         }
         if let Some(id) = offer_procedures(&plan, args).await? {
             plan = make_plan(&catalog, &target, &args.plan, Some(id)).await?.0;
         }
-        println!("{}", crate::redact::text(&render_plan(&plan)));
+        say(format, &crate::redact::text(&render_plan(&plan)));
         let state_dir = state_dir(global);
         let request = engine::StartRequest {
             plan,
@@ -81,11 +110,13 @@ pub fn run(global: &Global, args: &RunArgs, rehearse: bool) -> Result<String, Fa
             new_session: args.new_session,
             break_lease: args.break_lease,
         };
-        drive(&args.answers, |out, cancel| engine::start(&catalog, request, out, cancel)).await
+        drive(&args.answers, format, |out, cancel| engine::start(&catalog, request, out, cancel)).await
     })
 }
 
 pub fn resume(global: &Global, args: &ResumeArgs) -> Result<String, Failure> {
+    let format = args.output.format;
+    check_summary(&args.answers, format)?;
     check_answerable(&args.answers)?;
     let catalog = load_catalog(&global.runbooks)?;
     runtime()?.block_on(async {
@@ -96,7 +127,7 @@ pub fn resume(global: &Global, args: &ResumeArgs) -> Result<String, Failure> {
             target: target(global, &args.cluster),
             break_lease: args.break_lease,
         };
-        drive(&args.answers, |out, cancel| engine::resume(&catalog, request, out, cancel)).await
+        drive(&args.answers, format, |out, cancel| engine::resume(&catalog, request, out, cancel)).await
     })
 }
 
@@ -220,8 +251,10 @@ async fn offer_procedures(plan: &plan::Plan, args: &RunArgs) -> Result<Option<St
 }
 
 /// Runs the engine with the chosen front end, stopping it cleanly on Ctrl-C,
-/// SIGTERM or SIGHUP, and turns the outcome into an exit code.
-async fn drive<F, Fut>(answers: &AnswerArgs, start: F) -> Result<String, Failure>
+/// SIGTERM or SIGHUP, and turns the outcome into an exit code. With `-o json`
+/// or `yaml` the events are also recorded on their way to the front end, and
+/// the session's summary is printed whatever the outcome.
+async fn drive<F, Fut>(answers: &AnswerArgs, format: Output, start: F) -> Result<String, Failure>
 where
     F: FnOnce(engine::Outbox, CancelSignal) -> Fut,
     Fut: Future<Output = Result<RunOutcome, EngineError>>,
@@ -233,22 +266,65 @@ where
         wait_for_signal().await;
         canceller.cancel();
     });
-    let front = spawn_front_end(answers, inbox, for_screen);
+    let (front, recorder) = if format == Output::Text {
+        (spawn_front_end(answers, inbox, for_screen, std::io::stdout()), None)
+    } else {
+        let (relay, front_inbox) = engine::channel();
+        let front = spawn_front_end(answers, front_inbox, for_screen, std::io::stderr());
+        (front, Some(tokio::spawn(record(inbox, relay))))
+    };
     let result = start(out, cancel).await;
     signals.abort();
+    let recorded = match recorder {
+        Some(task) => task.await.ok(),
+        None => None,
+    };
     let _ = front.await;
-    match result {
-        Ok(RunOutcome::Finished) => Ok(String::new()),
+    let failure = match result {
+        Ok(RunOutcome::Finished) => None,
         Ok(RunOutcome::Stopped) => {
-            Err(Failure::one(exit::STOPPED, miette::miette!("stopped; the session can be resumed")))
+            Some(Failure::one(exit::STOPPED, miette::miette!("stopped; the session can be resumed")))
         }
         Ok(RunOutcome::Failed) => {
-            Err(Failure::one(exit::STEP_FAILED, miette::miette!("a step failed; the session can be resumed")))
+            Some(Failure::one(exit::STEP_FAILED, miette::miette!("a step failed; the session can be resumed")))
         }
         Ok(RunOutcome::Interrupted) => {
-            Err(Failure::one(exit::INTERRUPTED, miette::miette!("interrupted; the session can be resumed")))
+            Some(Failure::one(exit::INTERRUPTED, miette::miette!("interrupted; the session can be resumed")))
         }
-        Err(e) => Err(engine_failure(e)),
+        Err(ref e) => Some(engine_failure(e)),
+    };
+    let summary = recorded.and_then(|r| r.finish(outcome_shown(&result)));
+    let document = match &summary {
+        Some(summary) => output::render(format, summary, String::new)?,
+        None => String::new(),
+    };
+    match failure {
+        None => Ok(document),
+        Some(failure) if document.is_empty() => Err(failure),
+        Some(failure) => Err(failure.with_output(document)),
+    }
+}
+
+/// Passes every message on to the front end, noting what the summary needs.
+async fn record(mut inbox: Inbox, relay: engine::Outbox) -> output::RunRecorder {
+    let mut recorder = output::RunRecorder::default();
+    while let Some(msg) = inbox.recv().await {
+        if let engine::Msg::Event(event) = &msg {
+            recorder.observe(event);
+        }
+        let _ = relay.send(msg);
+    }
+    recorder
+}
+
+fn outcome_shown(result: &Result<RunOutcome, EngineError>) -> output::RunOutcomeShown {
+    use output::RunOutcomeShown as Shown;
+    match result {
+        Ok(RunOutcome::Finished) => Shown::Finished,
+        Ok(RunOutcome::Stopped) => Shown::Stopped,
+        Ok(RunOutcome::Failed) => Shown::Failed,
+        Ok(RunOutcome::Interrupted) => Shown::Interrupted,
+        Err(_) => Shown::Error,
     }
 }
 
@@ -259,10 +335,16 @@ pub(super) fn full_screen(answers: &AnswerArgs) -> bool {
 
 /// `--yes`: headless. Both ends terminals and no `--plain`: the full screen.
 /// Otherwise the line-by-line front end.
-fn spawn_front_end(answers: &AnswerArgs, inbox: Inbox, canceller: Canceller) -> tokio::task::JoinHandle<()> {
+/// The headless front end writes to `lines`.
+fn spawn_front_end(
+    answers: &AnswerArgs,
+    inbox: Inbox,
+    canceller: Canceller,
+    lines: impl std::io::Write + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
     if answers.yes {
         let options = ui::headless::Options { confirm_words: answers.confirm.clone() };
-        tokio::spawn(ui::headless::drive(inbox, options, std::io::stdout()))
+        tokio::spawn(ui::headless::drive(inbox, options, lines))
     } else if full_screen(answers) {
         tokio::spawn(async move {
             if let Err(e) = ui::tui::drive(inbox, Some(canceller)).await {
@@ -298,9 +380,9 @@ pub(super) fn cluster_failure(e: ClusterError) -> Failure {
     Failure::one(exit::CLUSTER, miette::miette!("{e}"))
 }
 
-fn engine_failure(e: EngineError) -> Failure {
+fn engine_failure(e: &EngineError) -> Failure {
     match e {
-        EngineError::Cluster(c) => cluster_failure(c),
+        EngineError::Cluster(c) => Failure::one(exit::CLUSTER, miette::miette!("{c}")),
         EngineError::Preflight(_) => Failure::one(exit::PREFLIGHT, miette::miette!("{e}")),
         EngineError::Refused(_) | EngineError::Journal(_) => Failure::one(exit::REFUSED, miette::miette!("{e}")),
         other => Failure::one(exit::FAILURE, miette::miette!("{other}")),
