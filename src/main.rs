@@ -7,6 +7,7 @@ use stepwise::cli::{self, exit, plugin};
 
 fn main() -> ExitCode {
     install_report_style();
+    stepwise::ui::colour::configure_prompts();
     let cli = plugin::parse();
     match cli::run(cli) {
         Ok(output) => {
@@ -16,6 +17,9 @@ fn main() -> ExitCode {
             ExitCode::from(exit::OK)
         }
         Err(failure) => {
+            if let Some(output) = &failure.output {
+                let _ = std::io::stdout().lock().write_all(output.as_bytes());
+            }
             for report in &failure.reports {
                 eprintln!("{report:?}");
             }
@@ -25,9 +29,16 @@ fn main() -> ExitCode {
 }
 
 /// Reports wrap to the terminal; in logs and pipes each message stays on one line
-/// so it can be searched for.
+/// so it can be searched for. Colour follows `NO_COLOR` as everything else does.
 fn install_report_style() {
     use std::io::IsTerminal;
     let wrap = std::io::stderr().is_terminal();
-    let _ = miette::set_hook(Box::new(move |_| Box::new(miette::MietteHandlerOpts::new().wrap_lines(wrap).build())));
+    let colour = stepwise::ui::colour::for_reports();
+    let _ = miette::set_hook(Box::new(move |_| {
+        let mut opts = miette::MietteHandlerOpts::new().wrap_lines(wrap);
+        if let Some(colour) = colour {
+            opts = opts.color(colour);
+        }
+        Box::new(opts.build())
+    }));
 }

@@ -111,10 +111,6 @@ fn impossible_requests_exit_with_documented_codes() {
     assert_eq!(out.status.code(), Some(4));
     assert!(text(&out.stderr).contains("does not downgrade"));
 
-    let out = stepwise(&["plan", "nginx-service-mesh", "--to", "1.7.0"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("--from"));
-
     let out =
         stepwise(&["plan", "nginx-service-mesh", "--from", "1.6.0", "--to", "1.7.0", "--fact", "platform=windows"]);
     assert_eq!(out.status.code(), Some(2));
@@ -176,6 +172,73 @@ fn completions_man_page_and_version_are_generated() {
     let version = text(&out.stdout);
     assert!(version.starts_with(&format!("stepwise {}", env!("CARGO_PKG_VERSION"))), "{version}");
     assert!(version.contains('('), "the git revision is shown: {version}");
+}
+
+/// The binary with a kubeconfig that cannot be read, named as `how` says.
+fn without_kubeconfig(how: &str, args: &[&str]) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepwise"));
+    cmd.args(args).arg("--state-dir").arg(home.path().join("state")).env("NO_COLOR", "1").env("HOME", home.path());
+    match how {
+        "env" => cmd.env("KUBECONFIG", "/nonexistent/kubeconfig"),
+        _ => cmd.env_remove("KUBECONFIG"),
+    };
+    cmd.output().expect("the stepwise binary runs")
+}
+
+#[test]
+fn a_missing_kubeconfig_is_named_once_before_any_plan_is_shown() {
+    let run = ["run", "kong-gateway", "--from", "2.7.0", "--to", "2.8.0", "--yes"];
+    let out = without_kubeconfig("env", &run);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(text(&out.stdout).is_empty(), "no plan is printed first: {}", text(&out.stdout));
+    assert_eq!(err.matches("/nonexistent/kubeconfig").count(), 1, "the path is quoted once: {err}");
+    assert!(err.contains("named by KUBECONFIG"), "{err}");
+    assert!(!err.contains("set KUBECONFIG"), "KUBECONFIG is already set: {err}");
+
+    let out = without_kubeconfig("default", &run);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(err.contains(".kube/config") && err.contains("KUBECONFIG is not set"), "{err}");
+}
+
+#[test]
+fn plan_without_from_asks_the_cluster_and_says_how_to_do_without() {
+    let out = without_kubeconfig("env", &["plan", "nginx-service-mesh", "--to", "1.7.0"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(err.contains("cannot read the kubeconfig /nonexistent/kubeconfig"), "{err}");
+    assert!(err.contains("pass --from VERSION"), "{err}");
+}
+
+#[test]
+fn cluster_flags_belong_to_the_commands_that_use_a_cluster() {
+    let out = stepwise(&["list", "--context", "prod"]);
+    assert_eq!(out.status.code(), Some(2), "list uses no cluster");
+    let help = text(&stepwise(&["lint", "--help"]).stdout);
+    assert!(!help.contains("--kubeconfig"), "{help}");
+    for command in ["plan", "run", "rehearse", "resume", "backup", "restore"] {
+        let help = text(&stepwise(&[command, "--help"]).stdout);
+        assert!(help.contains("--kubeconfig") && help.contains("--context"), "{command}: {help}");
+    }
+}
+
+#[test]
+fn man_writes_a_page_for_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("man1");
+    let out = stepwise(&["man", "--out", pages.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let top = std::fs::read_to_string(pages.join("stepwise.1")).expect("stepwise.1 is written");
+    for section in ["EXIT STATUS", "ENVIRONMENT", "FILES", "NO_COLOR"] {
+        assert!(top.contains(section), "stepwise.1 has no {section}");
+    }
+    for command in ["list", "plan", "show", "lint", "run", "rehearse", "resume", "sessions", "backup", "restore"] {
+        let page = std::fs::read_to_string(pages.join(format!("stepwise-{command}.1")))
+            .unwrap_or_else(|e| panic!("stepwise-{command}.1: {e}"));
+        assert!(page.contains(&format!("stepwise-{command}")), "stepwise-{command}.1 names its command");
+    }
 }
 
 #[test]

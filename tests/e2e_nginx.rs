@@ -65,6 +65,18 @@ async fn manual_upgrade_with_nginx_meshctl_keeps_every_custom_resource() {
     seed::meshed_app(&client, "app-b").await;
 
     let state = tempfile::tempdir().unwrap();
+    // Without --from, plan detects the installed version too, and says so.
+    let plan: Vec<String> = ["plan", "nginx-service-mesh", "--to", "1.7.0"].map(String::from).to_vec();
+    let out = stepwise(tb, state.path(), &plan);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "plan without --from: {shown}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(shown.contains("Detected NGINX Service Mesh 1.6.0"), "{shown}");
+    assert!(shown.contains("NGINX Service Mesh 1.6.0 -> 1.7.0"), "{shown}");
+    let out = stepwise(tb, state.path(), &[plan, ["-o".into(), "json".into()].to_vec()].concat());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("plan -o json is JSON");
+    assert_eq!(json["from"], "1.6.0", "{json}");
+    assert!(json["detected"].as_array().is_some_and(|d| !d.is_empty()), "{json}");
+
     let args = seed::mesh::manual_upgrade_args("run", &meshctl.old, &meshctl.new, &["app-a", "app-b"]);
     let out = stepwise(tb, state.path(), &args);
     finalizers.abort();

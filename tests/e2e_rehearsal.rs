@@ -313,3 +313,41 @@ async fn a_rehearsal_runs_only_read_only_and_dry_run_commands_and_its_report_say
     }
     assert!(!report.contains("commands ran only in their declared dry-run form"), "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rehearsal_with_output_json_ends_with_a_summary_that_matches_its_schema() {
+    let tb = support::cluster();
+    let work = tempfile::tempdir().unwrap();
+    let about = "A made-up product whose commands leave marks.";
+    let product = support::two_release_product("mark-mesh", "Mark Mesh", about);
+    support::write_runbooks(work.path(), "mark-mesh", &product, &[("marks.yaml", MARKING)]);
+    let marks = work.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let state = work.path().join("state");
+    let mut cmd = support::stepwise_command(tb, &tb.context, &state);
+    cmd.arg("--runbooks").arg(work.path().join("runbooks"));
+    cmd.args(["rehearse", "mark-mesh", "--from", "1.0.0", "--to", "1.1.0", "--yes", "-o", "json", "--set"]);
+    cmd.arg(format!("marks={}", marks.display()));
+    let ran = support::run_bounded(cmd, work.path(), Duration::from_secs(120));
+    assert_eq!(ran.code, Some(0), "the rehearsal: {}", ran.show());
+
+    let summary: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap_or_else(|e| {
+        panic!("standard output is the summary alone: {e}\n{}", ran.show());
+    });
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("assets/schema/output-run.schema.json").unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is valid");
+    let errors: Vec<String> =
+        validator.iter_errors(&summary).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "the summary does not match its schema:\n{}\n{summary}", errors.join("\n"));
+    assert_eq!(summary["kind"], "RunSummary");
+    assert_eq!(summary["outcome"], "finished", "{summary}");
+    assert_eq!(summary["rehearsal"], true, "{summary}");
+    assert_eq!((summary["product"].as_str(), summary["to"].as_str()), (Some("mark-mesh"), Some("1.1.0")));
+    let steps = summary["steps"].as_array().expect("steps");
+    assert!(!steps.is_empty() && steps.iter().all(|s| s["state"] != "pending"), "{summary}");
+    let transcript = summary["transcript"].as_str().expect("the transcript's path");
+    assert!(Path::new(transcript).is_file(), "{transcript}");
+    assert!(summary["report"].as_str().is_some_and(|r| Path::new(r).is_file()), "a rehearsal has a report: {summary}");
+    assert!(ran.stderr.contains("Mark Mesh 1.0.0 -> 1.1.0"), "the plan goes to standard error: {}", ran.show());
+}

@@ -25,11 +25,13 @@ pub struct Global {
     /// with its own product.yaml replaces the built-in one of the same name.
     #[arg(long = "runbooks", value_name = "DIR", global = true)]
     pub runbooks: Vec<PathBuf>,
-    /// Kubeconfig file (default: $KUBECONFIG or ~/.kube/config).
-    #[arg(long, value_name = "FILE", global = true)]
+    /// Kubeconfig file (default: $KUBECONFIG or ~/.kube/config), for the commands
+    /// that use a cluster: plan, run, rehearse, resume, backup, restore.
+    #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
-    /// Kube context to use (default: the kubeconfig's current context).
-    #[arg(long, value_name = "NAME", global = true)]
+    /// Kube context to use (default: the kubeconfig's current context), for the
+    /// commands that use a cluster.
+    #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
     /// Where sessions are kept (default: $XDG_STATE_HOME/stepwise).
     #[arg(long, value_name = "DIR", env = "STEPWISE_STATE_DIR", global = true)]
@@ -43,22 +45,29 @@ pub struct Global {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List products and procedures with the versions they cover.
-    #[command(after_help = "Example:\n  stepwise list")]
-    List,
+    #[command(after_help = "Examples:\n  stepwise list\n  stepwise list -o json")]
+    List(OutputArg),
     /// Show the upgrade path and every step, without touching anything.
     #[command(
         after_help = "Examples:\n  stepwise plan nginx-service-mesh --from 1.6.0 --to 1.7.0\n  stepwise plan kong-mesh --from 1.2 --to 1.6 --output json"
     )]
     Plan(PlanArgs),
     /// Show a product, or one of its procedures in full.
-    #[command(after_help = "Examples:\n  stepwise show kuma\n  stepwise show nginx-service-mesh in-place")]
-    Show { product: String, procedure: Option<String> },
+    #[command(after_help = "Examples:\n  stepwise show kuma\n  stepwise show nginx-service-mesh in-place -o yaml")]
+    Show {
+        product: String,
+        procedure: Option<String>,
+        #[command(flatten)]
+        output: OutputArg,
+    },
     /// Check runbook files: format, references, variables and overlaps.
-    #[command(after_help = "Examples:\n  stepwise lint\n  stepwise lint ./my-runbooks/acme")]
+    #[command(after_help = "Examples:\n  stepwise lint\n  stepwise lint ./my-runbooks/acme -o json")]
     Lint {
         /// Files or directories to check together with the built-in runbooks;
         /// without any, the built-in runbooks and --runbooks directories are checked.
         paths: Vec<PathBuf>,
+        #[command(flatten)]
+        output: OutputArg,
     },
     /// Upgrade a product, one confirmed step at a time.
     #[command(
@@ -83,8 +92,8 @@ pub enum Command {
     #[command(after_help = "Examples:\n  stepwise restore ./nsm-backup\n  stepwise restore ./nsm-backup --dry-run")]
     Restore(RestoreArgs),
     /// List sessions, newest first.
-    #[command(after_help = "Example:\n  stepwise sessions")]
-    Sessions,
+    #[command(after_help = "Examples:\n  stepwise sessions\n  stepwise sessions -o json")]
+    Sessions(OutputArg),
     /// Write a commented procedure file to start a runbook from; it passes `lint` as written.
     #[command(
         after_help = "Examples:\n  stepwise new-runbook nginx-service-mesh --id canary --out my-runbooks/nginx-service-mesh/canary.yaml\n  stepwise new-runbook acme-mesh   # a new product: writes acme-mesh/product.yaml too"
@@ -96,11 +105,19 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    #[command(after_help = "Example:\n  stepwise man > /usr/local/share/man/man1/stepwise.1")]
-    Man,
-    /// Print the JSON Schema of runbook files, for editor validation.
-    #[command(after_help = "Example:\n  stepwise schema procedure > procedure.schema.json")]
+    /// Print the man page (roff), or write every command's page to a directory.
+    #[command(
+        after_help = "Examples:\n  stepwise man --out ~/.local/share/man/man1   # stepwise.1, stepwise-run.1, ...\n  stepwise man | man -l -"
+    )]
+    Man {
+        /// Write stepwise.1 and a stepwise-COMMAND.1 page per command into DIR (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of runbook files, for editor validation, or of a command's -o json output.
+    #[command(
+        after_help = "Examples:\n  stepwise schema procedure > procedure.schema.json\n  stepwise schema output-plan > output-plan.schema.json"
+    )]
     Schema {
         #[arg(value_enum)]
         kind: SchemaArg,
@@ -109,8 +126,33 @@ pub enum Command {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SchemaArg {
+    /// A product.yaml file.
     Product,
+    /// A procedure file.
     Procedure,
+    /// What `stepwise list -o json` prints.
+    OutputList,
+    /// What `stepwise show -o json` prints.
+    OutputShow,
+    /// What `stepwise plan -o json` prints.
+    OutputPlan,
+    /// What `stepwise lint -o json` prints.
+    OutputLint,
+    /// What `stepwise sessions -o json` prints.
+    OutputSessions,
+    /// What `stepwise run|rehearse|resume -o json` prints at the end.
+    OutputRun,
+}
+
+/// Which cluster, on the commands that use one; before the command name works too.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ClusterArgs {
+    /// Kubeconfig file (default: $KUBECONFIG or ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kube context to use (default: the kubeconfig's current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -119,7 +161,7 @@ pub struct PlanArgs {
     /// The version to upgrade to (`2.8` means the newest known 2.8 release).
     #[arg(long)]
     pub to: String,
-    /// The installed version.
+    /// The installed version; without it, `plan` (like `run`) detects it on the cluster.
     #[arg(long)]
     pub from: Option<String>,
     /// Use this procedure instead of the least disruptive one.
@@ -131,8 +173,10 @@ pub struct PlanArgs {
     /// A variable's value, such as `namespace=mesh` (repeatable).
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_pair)]
     pub values: Vec<(String, String)>,
-    #[arg(long, value_enum, default_value_t = Output::Text)]
-    pub output: Output,
+    #[command(flatten)]
+    pub output: OutputArg,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 #[derive(Debug, Args)]
@@ -199,6 +243,8 @@ pub struct BackupArgs {
         conflicts_with_all = ["to", "force", "product", "namespaces", "all_namespaces"]
     )]
     pub check: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 #[derive(Debug, Args)]
@@ -211,6 +257,8 @@ pub struct RestoreArgs {
     /// Validate every object with a server-side dry run; store nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 #[derive(Debug, Args)]
@@ -225,6 +273,10 @@ pub struct ResumeArgs {
     pub break_lease: bool,
     #[command(flatten)]
     pub answers: AnswerArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub output: OutputArg,
 }
 
 /// How questions are answered.
@@ -241,10 +293,20 @@ pub struct AnswerArgs {
     pub plain: bool,
 }
 
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct OutputArg {
+    /// text for people; json or yaml for programs, one versioned document
+    /// (`apiVersion: stepwise/v1`) whose JSON Schema `stepwise schema output-COMMAND` prints.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
+    pub format: Output,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Text,
     Json,
+    Yaml,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {

@@ -16,7 +16,7 @@ use crate::ui;
 
 pub fn backup(global: &Global, args: &BackupArgs) -> Result<String, Failure> {
     if let Some(dir) = &args.check {
-        return check(global, dir);
+        return check(&target(global, &args.cluster), dir);
     }
     let Some(to) = &args.to else {
         return Err(Failure::one(
@@ -40,7 +40,7 @@ pub fn backup(global: &Global, args: &BackupArgs) -> Result<String, Failure> {
         request.namespaces = Some(args.namespaces.clone());
     }
     runtime()?.block_on(async {
-        let conn = target(global).connect().await.map_err(cluster_failure)?;
+        let conn = target(global, &args.cluster).connect().await.map_err(cluster_failure)?;
         let (reporter, bar) = ui::plain::progress_reporter();
         let result = backup_op::backup(&conn, &request, reporter).await;
         bar.finish_and_clear();
@@ -65,9 +65,9 @@ pub fn backup(global: &Global, args: &BackupArgs) -> Result<String, Failure> {
 }
 
 /// `backup --check DIR`: the proof a destructive step waits for, on its own.
-fn check(global: &Global, dir: &Path) -> Result<String, Failure> {
+fn check(target: &crate::cluster::Target, dir: &Path) -> Result<String, Failure> {
     runtime()?.block_on(async {
-        let conn = target(global).connect().await.map_err(cluster_failure)?;
+        let conn = target.connect().await.map_err(cluster_failure)?;
         let (reporter, bar) = ui::plain::progress_reporter();
         let result = proof::prove(&conn, dir, reporter).await;
         bar.finish_and_clear();
@@ -149,7 +149,7 @@ pub fn restore(global: &Global, args: &RestoreArgs) -> Result<String, Failure> {
     let mut request = RestoreRequest::new(args.dir.clone(), mode);
     request.concurrency = args.concurrency.max(1);
     runtime()?.block_on(async {
-        let conn = target(global).connect().await.map_err(cluster_failure)?;
+        let conn = target(global, &args.cluster).connect().await.map_err(cluster_failure)?;
         let (reporter, bar) = ui::plain::progress_reporter();
         let result = restore_op::restore(&conn, &request, reporter).await;
         bar.finish_and_clear();

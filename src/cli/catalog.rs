@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::args::{Output, PlanArgs};
-use super::{Failure, exit};
+use super::args::{Global, Output, PlanArgs};
+use super::{Failure, exit, output, session};
 use crate::plan::{self, Plan, PlanError, Request};
-use crate::runbook::catalog::{BUILTIN_VARIABLES, ProductEntry};
-use crate::runbook::load;
+use crate::runbook::catalog::BUILTIN_VARIABLES;
+use crate::runbook::load::{self, RawFile};
 use crate::runbook::model::{Severity, Variable};
 use crate::runbook::suggest;
-use crate::runbook::{Catalog, RunbookError, Version};
+use crate::runbook::{Catalog, ProcedureEntry, ProductEntry, RunbookError, Version};
 
 pub fn load_catalog(extra: &[PathBuf]) -> Result<Catalog, Failure> {
     load::load(extra).map_err(runbook_failure)
@@ -31,7 +31,7 @@ pub fn runbook_failure(e: RunbookError) -> Failure {
                 "{n} problem{} in runbooks{warnings}",
                 if n == 1 { "" } else { "s" }
             ));
-            Failure { code: exit::RUNBOOK, reports }
+            Failure { code: exit::RUNBOOK, reports, output: None }
         }
         RunbookError::Empty { path } => Failure::one(
             exit::RUNBOOK,
@@ -48,7 +48,11 @@ pub fn runbook_failure(e: RunbookError) -> Failure {
     }
 }
 
-pub fn list(catalog: &Catalog) -> String {
+pub fn list(catalog: &Catalog, format: Output) -> Result<String, Failure> {
+    output::render(format, &output::product_list(catalog), || list_text(catalog))
+}
+
+fn list_text(catalog: &Catalog) -> String {
     let mut out = String::new();
     for product in &catalog.products {
         let p = &product.product;
@@ -81,14 +85,12 @@ pub fn list(catalog: &Catalog) -> String {
     out
 }
 
-pub fn plan_command(catalog: &Catalog, args: &PlanArgs) -> Result<String, Failure> {
-    let from = match &args.from {
-        Some(f) => Some(Version::parse(f).map_err(|e| Failure::one(exit::USAGE, miette::miette!("--from: {e}")))?),
-        None => None,
-    };
+/// Plans from --from without touching a cluster; without it, detects the
+/// installed version (and facts) on the cluster as `run` does, and says so.
+pub fn plan_command(catalog: &Catalog, args: &PlanArgs, global: &Global) -> Result<String, Failure> {
     let request = Request {
         product: args.product.clone(),
-        from,
+        from: None,
         to: args.to.clone(),
         facts: args.facts.iter().cloned().collect(),
         procedure: args.procedure.clone(),
@@ -96,10 +98,36 @@ pub fn plan_command(catalog: &Catalog, args: &PlanArgs) -> Result<String, Failur
     };
     check_facts(catalog, &request)?;
     check_set_values(catalog, &args.product, &args.values)?;
-    let plan = plan::plan(catalog, &request).map_err(plan_failure)?;
-    Ok(match args.output {
-        Output::Json => serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n",
-        Output::Text => render_plan(&plan),
+    let (plan, detected) = match &args.from {
+        Some(f) => {
+            let from = Version::parse(f).map_err(|e| Failure::one(exit::USAGE, miette::miette!("--from: {e}")))?;
+            (plan::plan(catalog, &Request { from: Some(from), ..request }).map_err(plan_failure)?, Vec::new())
+        }
+        None => detected_plan(catalog, args, global)?,
+    };
+    let format = args.output.format;
+    if format != Output::Text {
+        for line in &detected {
+            eprintln!("{line}");
+        }
+    }
+    output::render(format, &output::plan_shown(&plan, &detected), || {
+        detected.iter().map(|l| format!("{l}\n")).collect::<String>() + &render_plan(&plan)
+    })
+}
+
+/// The plan from the version found on the cluster; a cluster that cannot be
+/// used is an error that also says --from plans without one.
+fn detected_plan(catalog: &Catalog, args: &PlanArgs, global: &Global) -> Result<(Plan, Vec<String>), Failure> {
+    let target = session::target(global, &args.cluster);
+    session::runtime()?.block_on(session::make_plan(catalog, &target, args, None)).map_err(|mut failure| {
+        if failure.code == exit::CLUSTER {
+            failure.reports.push(miette::miette!(
+                help = "pass --from VERSION to plan without a cluster",
+                "plan detects the installed version on the cluster when --from is not given"
+            ));
+        }
+        failure
     })
 }
 
@@ -264,29 +292,20 @@ fn wrap(text: &str, width: usize) -> String {
     out.trim_end().to_string()
 }
 
-pub fn show(catalog: &Catalog, product_id: &str, procedure_id: Option<&str>) -> Result<String, Failure> {
+pub fn show(
+    catalog: &Catalog,
+    product_id: &str,
+    procedure_id: Option<&str>,
+    format: Output,
+) -> Result<String, Failure> {
     let product = catalog.product(product_id).ok_or_else(|| {
         plan_failure(PlanError::UnknownProduct {
             name: product_id.into(),
             known: catalog.product_ids().iter().map(ToString::to_string).collect(),
         })
     })?;
-    let mut out = String::new();
     let Some(procedure_id) = procedure_id else {
-        let p = &product.product;
-        let _ = writeln!(out, "{} ({})\n{}\n", p.name, product.id(), indent(&p.description, ""));
-        let releases: Vec<String> = p.releases.iter().map(ToString::to_string).collect();
-        let _ = writeln!(out, "Known releases: {}", releases.join(", "));
-        let _ = writeln!(out, "\nPath rules:");
-        for rule in &p.path.rules {
-            let _ = writeln!(out, "  - {}", rule.reason.trim());
-        }
-        let _ = writeln!(out, "\nProcedures:");
-        for q in &product.procedures {
-            let _ = writeln!(out, "  {:<28} {}", q.id(), q.procedure.title);
-        }
-        let _ = writeln!(out, "\nVersion notes: {}", p.notes.len());
-        return Ok(out);
+        return output::render(format, &output::product_shown(product), || show_product(product));
     };
     let entry = product.procedure(procedure_id).ok_or_else(|| {
         let ids: Vec<&str> = product.procedures.iter().map(|p| p.id()).collect();
@@ -295,6 +314,29 @@ pub fn show(catalog: &Catalog, product_id: &str, procedure_id: Option<&str>) -> 
             miette::miette!("{} has no procedure `{procedure_id}`; its procedures: {}", product.id(), ids.join(", ")),
         )
     })?;
+    output::render(format, &output::procedure_shown(product, entry), || show_procedure(product, entry))
+}
+
+fn show_product(product: &ProductEntry) -> String {
+    let mut out = String::new();
+    let p = &product.product;
+    let _ = writeln!(out, "{} ({})\n{}\n", p.name, product.id(), indent(&p.description, ""));
+    let releases: Vec<String> = p.releases.iter().map(ToString::to_string).collect();
+    let _ = writeln!(out, "Known releases: {}", releases.join(", "));
+    let _ = writeln!(out, "\nPath rules:");
+    for rule in &p.path.rules {
+        let _ = writeln!(out, "  - {}", rule.reason.trim());
+    }
+    let _ = writeln!(out, "\nProcedures:");
+    for q in &product.procedures {
+        let _ = writeln!(out, "  {:<28} {}", q.id(), q.procedure.title);
+    }
+    let _ = writeln!(out, "\nVersion notes: {}", p.notes.len());
+    out
+}
+
+fn show_procedure(product: &ProductEntry, entry: &ProcedureEntry) -> String {
+    let mut out = String::new();
     let p = &entry.procedure;
     let _ = writeln!(out, "{} [{}] — {}", p.title, entry.id(), plan::disruption_word(p.disruption));
     let _ = writeln!(out, "{}\n", indent(&p.description, ""));
@@ -317,26 +359,42 @@ pub fn show(catalog: &Catalog, product_id: &str, procedure_id: Option<&str>) -> 
             let _ = writeln!(out, "      - {line}");
         }
     }
-    Ok(out)
+    out
 }
 
 /// Lints the given paths together with the built-in runbooks (a product directory
 /// among the paths replaces the built-in one), or the built-in set and `--runbooks`.
-pub fn lint(paths: &[PathBuf], extra: &[PathBuf]) -> Result<String, Failure> {
+/// With `-o json` or `-o yaml` the problems are listed on standard output as
+/// well, so a CI system can read them; the exit code is 3 all the same.
+pub fn lint(paths: &[PathBuf], extra: &[PathBuf], format: Output) -> Result<String, Failure> {
+    let failed = |count: usize, e: RunbookError| match (&e, format) {
+        (_, Output::Text) | (RunbookError::Io { .. }, _) => runbook_failure(e),
+        (RunbookError::Invalid(problems), _) => {
+            let report = output::render(format, &output::lint_report(count, None, problems), String::new);
+            let failure = runbook_failure(e);
+            match report {
+                Ok(document) => failure.with_output(document),
+                Err(other) => other,
+            }
+        }
+        _ => runbook_failure(e),
+    };
     let all: Vec<PathBuf> = paths.iter().chain(extra).cloned().collect();
-    let added = load::files_at_all(&all).map_err(runbook_failure)?;
+    let added: Vec<RawFile> = load::files_at_all(&all).map_err(|e| failed(0, e))?;
     let files = load::merge(load::embedded_files(), added);
     let count = files.len();
-    let catalog = load::build(files).map_err(runbook_failure)?;
-    let procedures: usize = catalog.products.iter().map(|p| p.procedures.len()).sum();
-    let mut out =
-        format!("ok: {count} files, {} products, {procedures} procedures, no problems", catalog.products.len());
-    if !catalog.warnings.is_empty() {
-        let _ = write!(out, "; {}:", crate::plan::counted(catalog.warnings.len(), "warning"));
-    }
-    out.push('\n');
-    for warning in &catalog.warnings {
-        let _ = writeln!(out, "  {warning}");
-    }
-    Ok(out)
+    let catalog = load::build(files).map_err(|e| failed(count, e))?;
+    output::render(format, &output::lint_report(count, Some(&catalog), &[]), || {
+        let procedures: usize = catalog.products.iter().map(|p| p.procedures.len()).sum();
+        let mut out =
+            format!("ok: {count} files, {} products, {procedures} procedures, no problems", catalog.products.len());
+        if !catalog.warnings.is_empty() {
+            let _ = write!(out, "; {}:", crate::plan::counted(catalog.warnings.len(), "warning"));
+        }
+        out.push('\n');
+        for warning in &catalog.warnings {
+            let _ = writeln!(out, "  {warning}");
+        }
+        out
+    })
 }

@@ -44,8 +44,7 @@ pub fn init(state_dir: &Path, verbosity: u8, full_screen: bool) {
     let file_layer = tracing_subscriber::fmt::layer().with_ansi(false).with_writer(file);
     let to_stderr = verbosity > 0 && !full_screen;
     let stderr_layer = to_stderr.then(|| {
-        let colour = io::IsTerminal::is_terminal(&io::stderr()) && std::env::var_os("NO_COLOR").is_none();
-        tracing_subscriber::fmt::layer().with_ansi(colour).with_writer(|| Redacted(io::stderr()))
+        tracing_subscriber::fmt::layer().with_ansi(crate::ui::colour::stderr()).with_writer(|| Redacted(io::stderr()))
     });
     // A second initialisation (only possible in tests of this crate) keeps the first.
     let _ = tracing_subscriber::registry().with(filter).with(file_layer).with(stderr_layer).try_init();

@@ -6,6 +6,8 @@ mod backup;
 mod catalog;
 pub mod exit;
 pub mod logging;
+mod manual;
+pub mod output;
 pub mod plugin;
 mod report;
 mod scaffold;
@@ -20,11 +22,19 @@ use crate::runbook::schema::SchemaKind;
 pub struct Failure {
     pub code: u8,
     pub reports: Vec<miette::Report>,
+    /// What goes to standard output all the same: the `-o json` document
+    /// that lists a failed lint's problems, say.
+    pub output: Option<String>,
 }
 
 impl Failure {
     pub fn one(code: u8, report: miette::Report) -> Self {
-        Failure { code, reports: vec![report] }
+        Failure { code, reports: vec![report], output: None }
+    }
+
+    pub fn with_output(mut self, output: String) -> Self {
+        self.output = Some(output);
+        self
     }
 }
 
@@ -64,25 +74,37 @@ fn uses_full_screen(command: &Command) -> bool {
 fn dispatch(cli: &Cli) -> Result<String, Failure> {
     let extra = &cli.global.runbooks;
     match &cli.command {
-        Command::List => Ok(catalog::list(&catalog::load_catalog(extra)?)),
-        Command::Plan(args) => catalog::plan_command(&catalog::load_catalog(extra)?, args),
-        Command::Show { product, procedure } => {
-            catalog::show(&catalog::load_catalog(extra)?, product, procedure.as_deref())
+        Command::List(output) => catalog::list(&catalog::load_catalog(extra)?, output.format),
+        Command::Plan(args) => catalog::plan_command(&catalog::load_catalog(extra)?, args, &cli.global),
+        Command::Show { product, procedure, output } => {
+            catalog::show(&catalog::load_catalog(extra)?, product, procedure.as_deref(), output.format)
         }
-        Command::Lint { paths } => catalog::lint(paths, extra),
+        Command::Lint { paths, output } => catalog::lint(paths, extra, output.format),
         Command::Run(args) => session::run(&cli.global, args, false),
         Command::Rehearse(args) => session::run(&cli.global, args, true),
         Command::Resume(args) => session::resume(&cli.global, args),
-        Command::Sessions => session::sessions(&cli.global),
+        Command::Sessions(output) => session::sessions(&cli.global, output.format),
         Command::Backup(args) => backup::backup(&cli.global, args),
         Command::Restore(args) => backup::restore(&cli.global, args),
         Command::NewRunbook(args) => scaffold::new_runbook(extra, args),
         Command::Completions { shell } => Ok(completions(*shell)),
-        Command::Man => man_page(),
-        Command::Schema { kind } => Ok(crate::runbook::schema::json(match kind {
-            args::SchemaArg::Product => SchemaKind::Product,
-            args::SchemaArg::Procedure => SchemaKind::Procedure,
-        })),
+        Command::Man { out } => manual::man(out.as_deref()),
+        Command::Schema { kind } => Ok(schema(*kind)),
+    }
+}
+
+fn schema(kind: args::SchemaArg) -> String {
+    use args::SchemaArg;
+    use output::DocumentKind;
+    match kind {
+        SchemaArg::Product => crate::runbook::schema::json(SchemaKind::Product),
+        SchemaArg::Procedure => crate::runbook::schema::json(SchemaKind::Procedure),
+        SchemaArg::OutputList => output::schema(DocumentKind::List),
+        SchemaArg::OutputShow => output::schema(DocumentKind::Show),
+        SchemaArg::OutputPlan => output::schema(DocumentKind::Plan),
+        SchemaArg::OutputLint => output::schema(DocumentKind::Lint),
+        SchemaArg::OutputSessions => output::schema(DocumentKind::Sessions),
+        SchemaArg::OutputRun => output::schema(DocumentKind::Run),
     }
 }
 
@@ -91,15 +113,6 @@ fn completions(shell: clap_complete::Shell) -> String {
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "stepwise", &mut out);
     String::from_utf8_lossy(&out).into_owned()
-}
-
-fn man_page() -> Result<String, Failure> {
-    use clap::CommandFactory;
-    let mut out = Vec::new();
-    clap_mangen::Man::new(Cli::command())
-        .render(&mut out)
-        .map_err(|e| Failure::one(exit::FAILURE, miette::miette!("cannot render the man page: {e}")))?;
-    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// The parsed command as the log records it: `--set NAME=VALUE` pairs keep

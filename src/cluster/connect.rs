@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Api, Client, Config};
 use serde::{Deserialize, Serialize};
 
@@ -62,15 +62,36 @@ pub fn check_server_release(major: &str, minor: &str, shown: &str, allowed: bool
 }
 
 impl Target {
+    /// Reads the kubeconfig. A failure names the file once and says where its
+    /// name came from, so the advice never asks for what is already done.
     pub(crate) fn read_kubeconfig(&self) -> Result<Kubeconfig, ClusterError> {
+        let origin = self.origin();
         let read = match &self.kubeconfig {
             Some(path) => Kubeconfig::read_from(path),
             None => Kubeconfig::read(),
         };
-        read.map_err(|e| ClusterError::Kubeconfig {
-            path: self.kubeconfig.clone(),
-            message: format!("{e} (pass --kubeconfig FILE or set KUBECONFIG)"),
+        read.map_err(|e| {
+            let (path, reason) = match e {
+                // kube's own message quotes the path again, in Debug form.
+                KubeconfigError::ReadConfig(io, path) => (Some(path), io.to_string()),
+                other => (origin.path(), other.to_string()),
+            };
+            ClusterError::Kubeconfig { path, message: format!("{reason} ({})", origin.advice()) }
         })
+    }
+
+    /// The file this target reads, for messages: --kubeconfig, else KUBECONFIG
+    /// as given, else the default path.
+    fn shown_path(&self) -> Option<PathBuf> {
+        self.origin().path()
+    }
+
+    fn origin(&self) -> Origin {
+        match (&self.kubeconfig, std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty())) {
+            (Some(path), _) => Origin::Flag(path.clone()),
+            (None, Some(value)) => Origin::Env(PathBuf::from(value)),
+            (None, None) => Origin::Default(directories::BaseDirs::new().map(|d| d.home_dir().join(".kube/config"))),
+        }
     }
 
     /// Connects without contacting the server yet.
@@ -92,7 +113,7 @@ impl Target {
                 None => {
                     let available: Vec<String> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
                     return Err(ClusterError::Kubeconfig {
-                        path: self.kubeconfig.clone(),
+                        path: self.shown_path(),
                         message: format!(
                             "it sets no current context; pass --context NAME (contexts there: {})",
                             if available.is_empty() { "none".to_string() } else { available.join(", ") }
@@ -104,7 +125,7 @@ impl Target {
         let options = KubeConfigOptions { context: Some(context.clone()), ..KubeConfigOptions::default() };
         let mut config = Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
-            .map_err(|e| ClusterError::Kubeconfig { path: self.kubeconfig.clone(), message: e.to_string() })?;
+            .map_err(|e| ClusterError::Kubeconfig { path: self.shown_path(), message: e.to_string() })?;
         // Fail fast on a dead address instead of hanging an operator's terminal.
         config.connect_timeout = Some(Duration::from_secs(10));
         // A server that accepts a connection and then says nothing must not hang a
@@ -112,7 +133,7 @@ impl Target {
         config.read_timeout = Some(Duration::from_secs(120));
         let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
         let client = Client::try_from(config)
-            .map_err(|e| ClusterError::Kubeconfig { path: self.kubeconfig.clone(), message: e.to_string() })?;
+            .map_err(|e| ClusterError::Kubeconfig { path: self.shown_path(), message: e.to_string() })?;
         tracing::info!(%server, %context, "using the cluster");
         Ok(Connection { client, context, server })
     }
@@ -141,6 +162,35 @@ impl Connection {
         match e {
             kube::Error::Api(_) => ClusterError::api(action, e),
             other => ClusterError::Unreachable { server: self.server.clone(), message: other.to_string() },
+        }
+    }
+}
+
+/// Where the kubeconfig's name came from.
+enum Origin {
+    Flag(PathBuf),
+    /// `KUBECONFIG` as set: one file, or several joined with `:`.
+    Env(PathBuf),
+    /// `~/.kube/config`, when the home folder is known.
+    Default(Option<PathBuf>),
+}
+
+impl Origin {
+    fn path(&self) -> Option<PathBuf> {
+        match self {
+            Origin::Flag(path) | Origin::Env(path) => Some(path.clone()),
+            Origin::Default(path) => path.clone(),
+        }
+    }
+
+    /// What to do about a kubeconfig that cannot be read, given where it was named.
+    fn advice(&self) -> &'static str {
+        match self {
+            Origin::Flag(_) => "named with --kubeconfig FILE; check the path",
+            Origin::Env(_) => {
+                "named by KUBECONFIG; point KUBECONFIG at a readable kubeconfig, or pass --kubeconfig FILE"
+            }
+            Origin::Default(_) => "the default, as KUBECONFIG is not set; pass --kubeconfig FILE or set KUBECONFIG",
         }
     }
 }

@@ -31,6 +31,7 @@ mod store;
 mod transcript;
 
 pub use error::JournalError;
+pub(crate) use files::TRANSCRIPT_FILE;
 pub use list::SessionSummary;
 pub use resume::RunbookChange;
 pub use session::{SessionMeta, SessionStatus};

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::runbook::model::{Action, ApplyAction, CheckAction, Confirm, Step, WaitFor, WorkloadKind};
 use crate::runbook::template::Template;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StepSummary {
     pub id: String,
     pub title: String,

@@ -32,7 +32,8 @@ pub struct Request {
     pub values: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The upgrade path, hop by hop, with the procedure, notes and steps of each.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {
     pub product: String,
     pub product_name: String,
@@ -42,7 +43,7 @@ pub struct Plan {
     pub hops: Vec<Hop>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Hop {
     pub from: Version,
     pub to: Version,
@@ -61,7 +62,7 @@ pub struct Hop {
     pub steps: Vec<StepSummary>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Note {
     pub product: String,
     pub id: String,

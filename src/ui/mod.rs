@@ -2,6 +2,7 @@
 //! `headless` answers from flags, `plain` asks on the terminal line by line,
 //! `tui` is the full-screen front end.
 
+pub mod colour;
 pub mod headless;
 pub mod plain;
 mod text;

@@ -13,8 +13,7 @@ pub struct Theme {
 impl Theme {
     /// Colours unless `NO_COLOR` is set to anything non-empty (no-color.org).
     pub fn from_env() -> Self {
-        let no_colour = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Theme { colour: !no_colour }
+        Theme { colour: !crate::ui::colour::refused() }
     }
 
     pub fn coloured() -> Self {
