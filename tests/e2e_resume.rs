@@ -532,7 +532,10 @@ fn another_cluster_is_refused_on_resume() {
             "target_meshctl=nginx-meshctl",
             "--set",
             "meshed_namespaces=app-a",
-        ],
+        ]
+        .into_iter()
+        .chain(support::NSM_SETTINGS)
+        .collect::<Vec<_>>(),
     );
     assert_eq!(code, Some(7), "{JOURNEY}, the session on the first cluster: expected a stop at `remove-mesh`; {show}");
 

@@ -28,8 +28,14 @@ async fn a_rehearsal_answered_at_the_terminal_prompts() {
 /// Answers every prompt of the rehearsal and returns what the screen showed.
 fn drive(cmd: std::process::Command) -> String {
     let mut p = support::pty::Pty::spawn(cmd, "rehearsal via the terminal");
-    // Variables with defaults: accept each with Enter.
-    for name in ["namespace", "mesh_crds", "current_meshctl"] {
+    // Variables with defaults: accept each with Enter. The deploy settings
+    // come from the mesh's mesh-config, and the question says so.
+    p.answer("namespace", "\r");
+    p.answer("Found on the cluster, key mesh-config.json of ConfigMap nginx-mesh/mesh-config at /mtls/mode", "\r");
+    for name in ["access_control_mode", "disable_auto_inject", "enabled_namespaces", "registry_server"] {
+        p.answer(name, "\r");
+    }
+    for name in ["mesh_crds", "current_meshctl"] {
         p.answer(name, "\r");
     }
     p.answer("Manual step", "");

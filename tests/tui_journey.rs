@@ -94,7 +94,10 @@ fn journal_states(state_dir: &Path) -> Vec<String> {
 /// answer. Returns the last screen.
 fn operate(term: &Terminal) -> String {
     let asked = answer_variables(term);
-    assert_eq!(asked, ["namespace", "meshed_namespaces", "mesh_crds"].map(String::from).to_vec());
+    let settings = ["mtls_mode", "access_control_mode", "disable_auto_inject", "enabled_namespaces", "registry_server"];
+    let expected: Vec<&str> =
+        ["namespace", "meshed_namespaces"].into_iter().chain(settings).chain(["mesh_crds"]).collect();
+    assert_eq!(asked, expected);
     let plan = read_the_plan(term);
     let number = |title: &str| step_number(&plan, title);
     confirm_the_removal(term, number("Remove the mesh"), number("Save the mesh custom resources"));
@@ -205,6 +208,9 @@ fn answer_variables(term: &Terminal) -> Vec<String> {
             (name.is_some() && name.as_ref() != asked.last()) || (name.is_none() && s.contains(" REAL: "))
         });
         let Some(name) = variable_asked(&screen) else { return asked };
+        if name == "mtls_mode" {
+            assert!(screen.contains("Found on the cluster"), "the setting was read from the mesh:\n{screen}");
+        }
         if name == "meshed_namespaces" {
             assert!(screen.contains("> _"), "no default, so the field starts empty:\n{screen}");
             term.type_text("Tui App A");
