@@ -35,7 +35,9 @@ fn kuma_and_kong_mesh_move_at_most_two_minor_versions_per_hop() {
 
 #[test]
 fn kong_mesh_two_nine_to_two_eleven_is_one_hop_with_the_version_notes() {
-    let p = plan(&catalog(), &request("kong-mesh", "2.9.0", "2.11", &[])).unwrap();
+    // On the kumactl path: the charts that ship 2.10 and 2.11 are not recorded
+    // (see kong_mesh_helm_hops_install_the_chart_that_ships_their_release).
+    let p = plan(&catalog(), &request("kong-mesh", "2.9.0", "2.11", &[("install_method", "kumactl")])).unwrap();
     assert_eq!(p.hops.len(), 1);
     let notes: Vec<&str> = p.hops[0].notes.iter().map(|n| n.title.as_str()).collect();
     assert!(p.hops[0].notes.iter().any(|n| n.product == "kong-mesh"), "{notes:?}");
@@ -44,11 +46,51 @@ fn kong_mesh_two_nine_to_two_eleven_is_one_hop_with_the_version_notes() {
 
 #[test]
 fn kong_mesh_multizone_orders_global_then_zones_then_data_planes() {
-    let p = plan(&catalog(), &request("kong-mesh", "2.9.0", "2.10.0", &[("topology", "multizone")])).unwrap();
-    let steps: Vec<&str> = p.hops[0].steps.iter().map(|s| s.id.as_str()).collect();
-    let pos =
-        |needle: &str| steps.iter().position(|s| s.contains(needle)).unwrap_or_else(|| panic!("{needle} in {steps:?}"));
-    assert!(pos("global") < pos("zone"), "{steps:?}");
+    for method in ["helm", "kumactl"] {
+        let facts = [("topology", "multizone"), ("install_method", method)];
+        let p = plan(&catalog(), &request("kong-mesh", "2.7.0", "2.9.0", &facts)).unwrap();
+        let steps: Vec<&str> = p.hops[0].steps.iter().map(|s| s.id.as_str()).collect();
+        let pos = |needle: &str| {
+            steps.iter().position(|s| s.contains(needle)).unwrap_or_else(|| panic!("{method}: {needle} in {steps:?}"))
+        };
+        assert!(pos("global") < pos("zone"), "{method}: {steps:?}");
+    }
+}
+
+/// What a plan's hops run, one line per command.
+fn commands(p: &Plan) -> Vec<Vec<String>> {
+    p.hops.iter().map(|h| h.steps.iter().flat_map(|s| s.does.clone()).collect()).collect()
+}
+
+#[test]
+fn kong_mesh_helm_hops_install_the_chart_that_ships_their_release() {
+    // Kong Mesh charts were 0.x up to 1.6: 1.4.0 is chart 0.5.0, 1.6.0 chart 0.7.0.
+    let p = plan(&catalog(), &request("kong-mesh", "1.2.0", "1.6", &[("install_method", "helm")])).unwrap();
+    let runs = commands(&p);
+    assert!(runs[0].iter().any(|r| r.contains("--version 0.5.0")), "{:?}", runs[0]);
+    assert!(runs[1].iter().any(|r| r.contains("--version 0.7.0")), "{:?}", runs[1]);
+    // From 1.7.0 on the chart carries the Kong Mesh version.
+    let p = plan(&catalog(), &request("kong-mesh", "2.7.0", "2.9", &[("install_method", "helm")])).unwrap();
+    assert!(commands(&p)[0].iter().any(|r| r.contains("--version 2.9.0")), "{:?}", commands(&p));
+    // The charts that ship 2.10 and 2.11 are not recorded, so no Helm hop goes there.
+    let refused = plan(&catalog(), &request("kong-mesh", "2.9.0", "2.11", &[("install_method", "helm")]));
+    assert!(matches!(refused, Err(PlanError::NoProcedure { .. } | PlanError::NoPath { .. })), "{refused:?}");
+}
+
+#[test]
+fn kuma_helm_hops_install_the_chart_that_ships_their_release() {
+    // Kuma charts were 0.x before 1.6: 1.5.0 is chart 0.9.0.
+    let p = plan(&catalog(), &request("kuma", "1.4.0", "1.6", &[("install_method", "helm")])).unwrap();
+    let runs = commands(&p);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert!(runs[0].iter().any(|r| r.contains("--version 1.6.0")), "{runs:?}");
+    let p = plan(&catalog(), &request("kuma", "1.3.0", "1.5", &[("install_method", "helm")])).unwrap();
+    assert!(commands(&p).last().unwrap().iter().any(|r| r.contains("--version 0.9.0")), "{:?}", commands(&p));
+    // A chart given with --set is installed instead.
+    let mut given = request("kuma", "2.9.0", "2.11", &[("install_method", "helm")]);
+    given.values.insert("chart_version".into(), "2.11.3".into());
+    let p = plan(&catalog(), &given).unwrap();
+    assert!(commands(&p)[0].iter().any(|r| r.contains("--version 2.11.3")), "{:?}", commands(&p));
 }
 
 #[test]

@@ -3,10 +3,13 @@
 //! checked against the vendor facts in tests/fixtures/vendor/ (the same facts
 //! the stand-ins act on). A runbook that waits for a Deployment the releases do
 //! not have, or passes a flag the CLI refuses, fails here before any journey.
+//! So is the chart each Helm hop installs: the product's per-release
+//! `chart_version` must be the chart the vendor published for that release.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+use stepwise::runbook::{Version, VersionRange};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -164,4 +167,105 @@ fn the_check_finds_a_wrong_name_and_an_unknown_flag() {
     assert_eq!(meshctl_problems(&argvs[0], &facts), ["nginx-meshctl upgrade has no flag `--registry-server`"]);
     let deploy: Vec<String> = ["nginx-meshctl", "--context", "a", "deploy"].map(String::from).to_vec();
     assert_eq!(meshctl_problems(&deploy, &facts), ["`--context` is not a global flag of nginx-meshctl"]);
+}
+
+/// What is wrong with the chart versions a product gives its releases
+/// (`release_values.*.chart_version` in its product.yaml) by the vendor's facts
+/// (`charts`, release to chart version): a value that is not the vendor's chart
+/// for that release, a release the facts give a chart and the product lists but
+/// gives none, and a Helm procedure (one that installs `{{chart_version}}`) that
+/// may go to a listed release without one.
+fn chart_problems(product: &Value, procedures: &[(String, Value)], facts: &Value) -> Vec<String> {
+    let charts = facts["charts"].as_object().expect("the facts list charts");
+    let listed = strings(&product["releases"]);
+    let given = |release: &str| product["release_values"].get(release).and_then(|v| v.get("chart_version"));
+    let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+    let mut problems = Vec::new();
+    if let Some(values) = product["release_values"].as_object() {
+        for (release, values) in values {
+            let Some(value) = values.get("chart_version") else { continue };
+            let value = text(value);
+            match charts.get(release) {
+                Some(chart) if text(chart) == value => {}
+                Some(chart) => problems
+                    .push(format!("release {release}: chart_version {value}, the vendor's chart is {}", text(chart))),
+                None => problems
+                    .push(format!("release {release}: chart_version {value}, the vendor facts know no chart for it")),
+            }
+        }
+    }
+    for release in charts.keys().filter(|r| listed.contains(r)) {
+        if given(release).is_none() {
+            problems
+                .push(format!("release {release}: no chart_version, the vendor's chart is {}", text(&charts[release])));
+        }
+    }
+    for (name, procedure) in procedures {
+        let mut all = Vec::new();
+        maps(procedure, &mut all);
+        let installs_chart = all
+            .iter()
+            .filter_map(|m| m.get("argv"))
+            .any(|argv| strings(argv).iter().any(|a| a.contains("{{chart_version}}")));
+        if !installs_chart {
+            continue;
+        }
+        let to = VersionRange::parse(procedure["applies"]["to"].as_str().unwrap_or("*")).unwrap();
+        for release in listed.iter().filter(|r| to.matches(&Version::parse(r).unwrap())) {
+            if given(release).is_none() {
+                problems.push(format!("{name}: goes to {release}, which has no chart_version"));
+            }
+        }
+    }
+    problems
+}
+
+/// The product file and the other runbook files of a product.
+fn product_and_procedures(product: &str) -> (Value, Vec<(String, Value)>) {
+    let mut files = runbooks(product);
+    let at_product = files.iter().position(|(p, _)| p.ends_with("product.yaml")).unwrap();
+    let (_, product) = files.remove(at_product);
+    (product, files.into_iter().map(|(p, v)| (at(&p), v)).collect())
+}
+
+#[test]
+fn every_helm_hop_installs_the_chart_the_vendor_published_for_its_release() {
+    let mut checked = 0;
+    for product in ["kuma", "kong-mesh", "nginx-service-mesh"] {
+        let facts = facts(product);
+        let (file, procedures) = product_and_procedures(product);
+        let problems = chart_problems(&file, &procedures, &facts);
+        assert!(
+            problems.is_empty(),
+            "runbooks/{product}: the charts disagree with the vendor's:\n{}",
+            problems.join("\n")
+        );
+        checked += file["release_values"].as_object().map_or(0, |v| v.len());
+    }
+    assert!(checked >= 45, "too few chart versions were checked: {checked}");
+}
+
+#[test]
+fn the_chart_check_finds_a_wrong_a_missing_and_an_unreachable_chart() {
+    let facts: Value =
+        serde_json::from_str(r#"{"charts": {"1.0.0": "0.4.0", "1.1.0": "0.5.0", "1.2.0": "1.2.0"}}"#).unwrap();
+    let product: Value = serde_saphyr::from_str(
+        "releases: [1.0.0, 1.1.0, 1.2.0, 1.3.0]\nrelease_values:\n  1.0.0: {chart_version: 0.4.0}\n  \
+         1.1.0: {chart_version: 1.1.0}\n",
+    )
+    .unwrap();
+    let helm: Value = serde_saphyr::from_str(
+        "applies: {from: '>=1.0.0', to: '>=1.1.0'}\nsteps:\n  - command: {argv: [helm, upgrade, r, c, --version, '{{chart_version}}']}\n",
+    )
+    .unwrap();
+    let problems = chart_problems(&product, &[("helm.yaml".into(), helm)], &facts);
+    assert_eq!(
+        problems,
+        [
+            "release 1.1.0: chart_version 1.1.0, the vendor's chart is 0.5.0",
+            "release 1.2.0: no chart_version, the vendor's chart is 1.2.0",
+            "helm.yaml: goes to 1.2.0, which has no chart_version",
+            "helm.yaml: goes to 1.3.0, which has no chart_version",
+        ]
+    );
 }

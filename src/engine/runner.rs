@@ -102,11 +102,7 @@ impl Runner<'_> {
     /// The values a step's templates see.
     pub fn step_values(&self, w: &WorkItem) -> BTreeMap<String, String> {
         let hop = &self.ctx.plan.hops[w.hop];
-        let mut values = self.values.clone();
-        values.insert("from_version".into(), hop.from.to_string());
-        values.insert("to_version".into(), hop.to.to_string());
-        values.extend(self.resolved.product.release_values(&hop.to));
-        self.resolved.render_hop_defaults(&mut values);
+        let mut values = self.resolved.hop_values(&self.values, &hop.from, &hop.to);
         if let Some(item) = &w.item {
             values.insert("item".into(), item.clone());
         }

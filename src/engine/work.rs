@@ -7,7 +7,7 @@ use crate::plan::Plan;
 use crate::runbook::catalog::ProductEntry;
 use crate::runbook::model::{Step, Variable};
 use crate::runbook::template::Template;
-use crate::runbook::{Catalog, ProcedureEntry};
+use crate::runbook::{Catalog, ProcedureEntry, Version};
 
 use super::error::EngineError;
 
@@ -112,6 +112,27 @@ impl Resolved<'_> {
         }
     }
 
+    /// The values the templates of a hop from `from` to `to` see: the session's,
+    /// the hop's versions, the values of the release it goes to, and the defaults
+    /// that name the hop's versions rendered for it. A release value the session
+    /// holds was given with --set (no variable may share its name), so it stays,
+    /// as the plan shows it.
+    pub fn hop_values(
+        &self,
+        session: &BTreeMap<String, String>,
+        from: &Version,
+        to: &Version,
+    ) -> BTreeMap<String, String> {
+        let mut values = session.clone();
+        values.insert("from_version".into(), from.to_string());
+        values.insert("to_version".into(), to.to_string());
+        for (name, value) in self.product.release_values(to) {
+            values.entry(name).or_insert(value);
+        }
+        self.render_hop_defaults(&mut values);
+        values
+    }
+
     /// The work list; steps with `for_each` repeat for each item of their list.
     pub fn work(&self, values: &BTreeMap<String, String>) -> Vec<WorkItem> {
         let mut out = Vec::new();
@@ -181,6 +202,32 @@ mod tests {
         for name in ["namespace", "meshed_namespaces", "target_meshctl"] {
             assert!(meshctl.contains(&name.to_string()), "{name} not asked for the nginx-meshctl path: {meshctl:?}");
         }
+    }
+
+    #[test]
+    fn a_hop_installs_the_chart_of_its_release_unless_one_was_given() {
+        let catalog = crate::runbook::load::load(&[]).unwrap();
+        let v = |s: &str| Version::parse(s).unwrap();
+        let request = crate::plan::Request {
+            product: "kong-mesh".into(),
+            from: Some(v("1.2.0")),
+            to: "1.6.0".into(),
+            facts: [("install_method", "helm")].iter().map(|(k, x)| (k.to_string(), x.to_string())).collect(),
+            procedure: None,
+            values: BTreeMap::new(),
+        };
+        let plan = crate::plan::plan(&catalog, &request).unwrap();
+        let resolved = resolve(&catalog, &plan).unwrap();
+        let charts = |session: &BTreeMap<String, String>| -> Vec<String> {
+            plan.hops.iter().map(|h| resolved.hop_values(session, &h.from, &h.to)["chart_version"].clone()).collect()
+        };
+        assert_eq!(
+            charts(&BTreeMap::new()),
+            ["0.5.0", "0.7.0"],
+            "Kong Mesh 1.4.0 and 1.6.0 ship charts 0.5.0 and 0.7.0"
+        );
+        let given = BTreeMap::from([("chart_version".to_string(), "0.7.4".to_string())]);
+        assert_eq!(charts(&given), ["0.7.4", "0.7.4"], "a chart given with --set is used on every hop");
     }
 
     #[test]
