@@ -1,5 +1,5 @@
 //! Kong Mesh upgrades end to end through the real binary on the test bed,
-//! headless with --yes: single-zone 2.9 -> 2.11 with Helm, and multizone across
+//! headless with --yes: single-zone 2.6 -> 2.8 with Helm, and multizone across
 //! the two clusters of the test bed (global control plane first, then the zone,
 //! then the data planes). Each journey is rehearsed first: the rehearsal must leave
 //! the cluster as it was and its report must predict what the real run then does.
@@ -16,8 +16,13 @@ use support::chart_repo::ChartRepo;
 
 const NS: &str = "kong-mesh-system";
 const CONTROL_PLANE: &str = "kong-mesh-control-plane";
-/// Kong Mesh charts carry the Kong Mesh version as chart and app version.
-const RELEASES: [(&str, &str); 3] = [("2.9.0", "2.9.0"), ("2.10.0", "2.10.0"), ("2.11.0", "2.11.0")];
+/// Kong Mesh charts carry the Kong Mesh version as chart and app version (from
+/// 1.7.0 on). The journeys cross 2.7, whose notes must be acknowledged, and stay
+/// below 2.10, the first release whose chart the product does not record.
+const RELEASES: [(&str, &str); 3] = [("2.6.0", "2.6.0"), ("2.7.0", "2.7.0"), ("2.8.0", "2.8.0")];
+/// The release installed first, and the target.
+const FROM: &str = "2.6.0";
+const TO: &str = "2.8.0";
 
 /// The fixture chart in a repository added as `kong-mesh`, so the runbooks'
 /// default chart reference `kong-mesh/kong-mesh` is the one in use.
@@ -52,11 +57,11 @@ async fn single_zone_helm_upgrade_re_rolls_the_data_planes_after_the_control_pla
     let tb = support::cluster();
     let client = tb.client().await;
     let repo = chart_repo(tb);
-    install(tb, &repo, &tb.context, "2.9.0", "standalone");
+    install(tb, &repo, &tb.context, FROM, "standalone");
     for ns in MESHED {
-        kong::workload(&client, ns, true, "2.9.0").await;
+        kong::workload(&client, ns, true, FROM).await;
     }
-    kong::workload(&client, PLAIN, false, "2.9.0").await;
+    kong::workload(&client, PLAIN, false, FROM).await;
     kong::available(JOURNEY, &client, NS, CONTROL_PLANE).await;
     for ns in MESHED.iter().chain([&PLAIN]) {
         kong::available(JOURNEY, &client, ns, "web").await;
@@ -65,7 +70,7 @@ async fn single_zone_helm_upgrade_re_rolls_the_data_planes_after_the_control_pla
     let before = kong::quiet_versions(JOURNEY, &client, &watched).await;
     eprintln!("{JOURNEY}: set up in {:?}", started.elapsed());
     let env: Vec<(&str, OsString)> = repo.env();
-    let args = ["kong-mesh", "--to", "2.11", "--yes", "--set", "meshed_namespaces=km-shop,km-pay"];
+    let args = ["kong-mesh", "--to", TO, "--yes", "--set", "meshed_namespaces=km-shop,km-pay"];
 
     // The rehearsal changes nothing.
     let (out, rehearsal_state) = kong::rehearse(JOURNEY, tb, &tb.context, &env, &args);
@@ -73,7 +78,7 @@ async fn single_zone_helm_upgrade_re_rolls_the_data_planes_after_the_control_pla
     assert!(changed.is_empty(), "{JOURNEY}, the rehearsal wrote to the cluster: {changed:?}\n{}", out.show());
     assert_eq!(
         chart_history(tb, &repo, &tb.context),
-        ["kong-mesh-2.9.0"],
+        [format!("kong-mesh-{FROM}")],
         "{JOURNEY}, the rehearsal: no Helm revision"
     );
     let rehearsal = Session::only(rehearsal_state.path(), JOURNEY);
@@ -82,26 +87,26 @@ async fn single_zone_helm_upgrade_re_rolls_the_data_planes_after_the_control_pla
     let recorder = Recorder::default();
     recorder.watch(client.clone(), "one").await;
     let (out, state) = kong::run_watched(JOURNEY, tb, &tb.context, &env, &args, &recorder);
-    assert!(out.stdout.contains("Detected Kong Mesh 2.9.0"), "{JOURNEY}, the run: detection\n{}", out.show());
+    assert!(
+        out.stdout.contains(&format!("Detected Kong Mesh {FROM}")),
+        "{JOURNEY}, the run: detection\n{}",
+        out.show()
+    );
     let session = Session::only(state.path(), JOURNEY);
     session.assert_all_done(JOURNEY);
 
     // The hops are the planner's, and each is one Helm upgrade to its release.
     let hops = session.hops();
-    assert_eq!(
-        hops,
-        kong::planned_hops("kong-mesh", "2.9.0", "2.11.0", &[]),
-        "{JOURNEY}, the journal's hops are the planner's"
-    );
+    assert_eq!(hops, kong::planned_hops("kong-mesh", FROM, TO, &[]), "{JOURNEY}, the journal's hops are the planner's");
     for (from, to, _) in &hops {
         let (a, b) = (Version::parse(from).unwrap().line(), Version::parse(to).unwrap().line());
         assert!(a.0 == b.0 && b.1 - a.1 <= 2, "{JOURNEY}, hop {from} -> {to}: more than two minor versions");
     }
     let charts: Vec<String> =
-        std::iter::once("2.9.0").chain(hops.iter().map(|h| h.1.as_str())).map(|v| format!("kong-mesh-{v}")).collect();
+        std::iter::once(FROM).chain(hops.iter().map(|h| h.1.as_str())).map(|v| format!("kong-mesh-{v}")).collect();
     assert_eq!(chart_history(tb, &repo, &tb.context), charts, "{JOURNEY}, step `upgrade-control-plane`: Helm history");
     let cp = kong::image(&client, NS, CONTROL_PLANE).await;
-    assert!(cp.ends_with(":2.11.0"), "{JOURNEY}, step `upgrade-control-plane`: the control plane runs {cp}");
+    assert!(cp.ends_with(&format!(":{TO}")), "{JOURNEY}, step `upgrade-control-plane`: the control plane runs {cp}");
     kong::assert_notes_acknowledged(JOURNEY, &session);
 
     // Data planes after the control plane: in the journal ...
@@ -150,9 +155,11 @@ async fn single_zone_helm_upgrade_re_rolls_the_data_planes_after_the_control_pla
     );
     // ... and in the order the cluster stored the writes.
     let cp_ready = recorder
-        .first("one", "Deployment", NS, CONTROL_PLANE, |s| s.settled && s.images.iter().all(|i| i.ends_with(":2.11.0")))
+        .first("one", "Deployment", NS, CONTROL_PLANE, |s| {
+            s.settled && s.images.iter().all(|i| i.ends_with(&format!(":{TO}")))
+        })
         .unwrap_or_else(|| {
-            panic!("{JOURNEY}, step `wait-control-plane`: the watch never saw the 2.11 control plane available")
+            panic!("{JOURNEY}, step `wait-control-plane`: the watch never saw the {TO} control plane available")
         });
     for ns in MESHED {
         let rolled = recorder.first("one", "Deployment", ns, "web", |s| s.restarted_at.is_some()).unwrap();
@@ -180,12 +187,12 @@ async fn multizone_helm_upgrade_goes_global_then_zone_then_data_planes() {
     let global_client = tb.client().await;
     let zone_client = tb.second_client().await;
     let repo = chart_repo(tb);
-    install(tb, &repo, &global, "2.9.0", "global");
-    install(tb, &repo, &zone, "2.9.0", "zone");
+    install(tb, &repo, &global, FROM, "global");
+    install(tb, &repo, &zone, FROM, "zone");
     for ns in MESHED {
-        kong::workload(&zone_client, ns, true, "2.9.0").await;
+        kong::workload(&zone_client, ns, true, FROM).await;
     }
-    kong::workload(&zone_client, PLAIN, false, "2.9.0").await;
+    kong::workload(&zone_client, PLAIN, false, FROM).await;
     kong::available(JOURNEY, &global_client, NS, CONTROL_PLANE).await;
     kong::available(JOURNEY, &zone_client, NS, CONTROL_PLANE).await;
     for ns in MESHED.iter().chain([&PLAIN]) {
@@ -198,8 +205,7 @@ async fn multizone_helm_upgrade_goes_global_then_zone_then_data_planes() {
     let env: Vec<(&str, OsString)> = repo.env();
     let zones = format!("zone_contexts={zone}");
     let meshed = format!("meshed_namespaces={}", MESHED.join(","));
-    let args =
-        ["kong-mesh", "--to", "2.11", "--fact", "topology=multizone", "--yes", "--set", &zones, "--set", &meshed];
+    let args = ["kong-mesh", "--to", TO, "--fact", "topology=multizone", "--yes", "--set", &zones, "--set", &meshed];
 
     // The rehearsal changes neither cluster.
     let (out, rehearsal_state) = kong::rehearse(JOURNEY, tb, &global, &env, &args);
@@ -219,12 +225,12 @@ async fn multizone_helm_upgrade_goes_global_then_zone_then_data_planes() {
     let hops = session.hops();
     assert_eq!(
         hops,
-        kong::planned_hops("kong-mesh", "2.9.0", "2.11.0", &[("topology", "multizone")]),
+        kong::planned_hops("kong-mesh", FROM, TO, &[("topology", "multizone")]),
         "{JOURNEY}, the journal's hops are the planner's"
     );
     assert!(hops.iter().all(|h| h.2 == "multizone-helm"), "{JOURNEY}: every hop uses multizone-helm: {hops:?}");
     let charts: Vec<String> =
-        std::iter::once("2.9.0").chain(hops.iter().map(|h| h.1.as_str())).map(|v| format!("kong-mesh-{v}")).collect();
+        std::iter::once(FROM).chain(hops.iter().map(|h| h.1.as_str())).map(|v| format!("kong-mesh-{v}")).collect();
     assert_eq!(chart_history(tb, &repo, &global), charts, "{JOURNEY}, step `upgrade-global`: Helm history");
     assert_eq!(chart_history(tb, &repo, &zone), charts, "{JOURNEY}, step `upgrade-zone` [{zone}]: Helm history");
     kong::assert_notes_acknowledged(JOURNEY, &session);
@@ -260,18 +266,18 @@ async fn multizone_helm_upgrade_goes_global_then_zone_then_data_planes() {
         }
     }
     // ... and in the order both clusters stored the writes.
-    let new_image = |s: &kong::revisions::Seen| s.images.iter().all(|i| i.ends_with(":2.11.0"));
+    let new_image = |s: &kong::revisions::Seen| s.images.iter().all(|i| i.ends_with(&format!(":{TO}")));
     let global_ready =
         recorder.first("global", "Deployment", NS, CONTROL_PLANE, |s| s.settled && new_image(s)).unwrap_or_else(|| {
-            panic!("{JOURNEY}, step `wait-global`: the 2.11 global control plane was never seen available")
+            panic!("{JOURNEY}, step `wait-global`: the {TO} global control plane was never seen available")
         });
     let zone_changed = recorder
         .first("zone", "Deployment", NS, CONTROL_PLANE, new_image)
-        .unwrap_or_else(|| panic!("{JOURNEY}, step `upgrade-zone`: the zone control plane never moved to 2.11"));
+        .unwrap_or_else(|| panic!("{JOURNEY}, step `upgrade-zone`: the zone control plane never moved to {TO}"));
     let zone_ready = recorder.first("zone", "Deployment", NS, CONTROL_PLANE, |s| s.settled && new_image(s)).unwrap();
     assert!(
         zone_changed.revision > global_ready.revision,
-        "{JOURNEY}, step `upgrade-zone`: the zone moved to 2.11 at revision {}, before the global control plane was ready at {}",
+        "{JOURNEY}, step `upgrade-zone`: the zone moved to {TO} at revision {}, before the global control plane was ready at {}",
         zone_changed.revision,
         global_ready.revision
     );

@@ -259,8 +259,6 @@ async fn manual_upgrade_on_the_helm_path_keeps_every_custom_resource() {
         "--set",
         &chart_arg,
         "--set",
-        "chart_version=0.7.0",
-        "--set",
         &values_arg,
         "--set",
         "meshed_namespaces=helm-app-a,helm-app-b",
@@ -283,7 +281,7 @@ async fn manual_upgrade_on_the_helm_path_keeps_every_custom_resource() {
     assert_all_done(JOURNEY, &steps, &ran);
     assert!(
         step(JOURNEY, &steps, "install").outcome.as_deref().is_some_and(|o| o.contains("--version 0.7.0")),
-        "{JOURNEY}, step `install`: the 0.7.0 chart was installed: {:?}",
+        "{JOURNEY}, step `install`: the 0.7.0 chart, which the product gives 1.7.0, was installed: {:?}",
         step(JOURNEY, &steps, "install").outcome
     );
     let control = controller(&client).await;
