@@ -312,6 +312,40 @@ async fn a_backup_is_proven_only_while_it_matches_the_cluster() {
     assert_eq!(changes.len(), 2, "{changes:?}");
 }
 
+/// The proof reads metadata lists in protobuf; what it reads from the real API
+/// server (names, namespaces, uids, resourceVersions, the continue token) is
+/// what the same list says in JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proof_reads_the_servers_protobuf_metadata_lists_as_their_json() {
+    use kube::Resource;
+    let conn = connect().await;
+    seed::seed(&conn.client, &["protobuf".to_string()], 3).await;
+    let kind = &seed::KINDS[0];
+    let resource = seed::api_resource(kind);
+    let url = DynamicObject::url_path(&resource, Some("protobuf"));
+    let params = kube::api::ListParams::default().limit(2);
+    let request = kube::core::Request::new(&url).list_metadata(&params).unwrap();
+    let page = stepwise::cluster::proof::protobuf_page(&conn, request).await.expect("a protobuf page");
+    let api: Api<DynamicObject> = Api::namespaced_with(conn.client.clone(), "protobuf", &resource);
+    let json = api.list_metadata(&params).await.unwrap();
+    let seen: Vec<_> = page
+        .items
+        .iter()
+        .map(|m| (m.name.clone(), m.namespace.clone(), m.uid.clone(), m.resource_version.clone()))
+        .collect();
+    let expected: Vec<_> = json
+        .items
+        .iter()
+        .map(|o| {
+            let m = &o.metadata;
+            (m.name.clone().unwrap(), m.namespace.clone(), m.uid.clone().unwrap(), m.resource_version.clone().unwrap())
+        })
+        .collect();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen, expected);
+    assert!(page.continue_token.is_some(), "three objects in pages of two: a next page");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_backup_and_restore_commands_work_on_their_own_and_refuse_a_changed_backup() {
     let conn = connect().await;

@@ -154,6 +154,17 @@ fn check_facts(catalog: &Catalog, request: &Request) -> Result<(), Failure> {
 
 /// Each `--set` names a variable of the product or of one of its procedures
 /// (or a value of its releases), with a value the variable allows.
+/// The product named on the command line, or the usage error that lists the
+/// known ones.
+pub fn known_product<'c>(catalog: &'c Catalog, id: &str) -> Result<&'c ProductEntry, Failure> {
+    catalog.product(id).ok_or_else(|| {
+        plan_failure(PlanError::UnknownProduct {
+            name: id.into(),
+            known: catalog.product_ids().iter().map(ToString::to_string).collect(),
+        })
+    })
+}
+
 pub fn check_set_values(catalog: &Catalog, product_id: &str, values: &[(String, String)]) -> Result<(), Failure> {
     let Some(product) = catalog.product(product_id) else { return Ok(()) };
     let variables: Vec<&Variable> = product
@@ -298,12 +309,7 @@ pub fn show(
     procedure_id: Option<&str>,
     format: Output,
 ) -> Result<String, Failure> {
-    let product = catalog.product(product_id).ok_or_else(|| {
-        plan_failure(PlanError::UnknownProduct {
-            name: product_id.into(),
-            known: catalog.product_ids().iter().map(ToString::to_string).collect(),
-        })
-    })?;
+    let product = known_product(catalog, product_id)?;
     let Some(procedure_id) = procedure_id else {
         return output::render(format, &output::product_shown(product), || show_product(product));
     };

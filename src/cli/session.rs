@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use super::args::{AnswerArgs, ClusterArgs, Global, Output, PlanArgs, ResumeArgs, RunArgs};
-use super::catalog::{check_set_values, load_catalog, plan_failure, render_plan};
+use super::catalog::{check_set_values, known_product, load_catalog, plan_failure, render_plan};
 use super::{Failure, exit, output};
 use crate::cluster::{ClusterError, Mode, Target};
 use crate::commands::{CancelSignal, Canceller, cancel_pair};
@@ -79,6 +79,8 @@ pub fn run(global: &Global, args: &RunArgs, rehearse: bool) -> Result<String, Fa
     check_summary(&args.answers, format)?;
     check_answerable(&args.answers)?;
     let catalog = load_catalog(&global.runbooks)?;
+    // What is wrong with the request itself is said before any cluster is used.
+    known_product(&catalog, &args.plan.product)?;
     check_set_values(&catalog, &args.plan.product, &args.plan.values)?;
     let mode = if rehearse || args.dry_run { Mode::Rehearsal } else { Mode::Real };
     // Secrets given with --set are masked before anything shows them, the plan included.
@@ -193,12 +195,7 @@ pub(super) async fn make_plan(
     let from = match &p.from {
         Some(f) => Version::parse(f).map_err(|e| Failure::one(exit::USAGE, miette::miette!("--from: {e}")))?,
         None => {
-            let product = catalog.product(&p.product).ok_or_else(|| {
-                plan_failure(plan::PlanError::UnknownProduct {
-                    name: p.product.clone(),
-                    known: catalog.product_ids().iter().map(ToString::to_string).collect(),
-                })
-            })?;
+            let product = known_product(catalog, &p.product)?;
             let conn = target.connect().await.map_err(cluster_failure)?;
             let values = p.values.iter().cloned().collect();
             let found =

@@ -13,6 +13,7 @@ pub mod pinned;
 pub mod preflight;
 pub mod progress;
 pub mod proof;
+pub mod protobuf;
 pub mod resource;
 pub mod restore;
 pub mod retry;

@@ -27,7 +27,7 @@ use super::progress::{OpEvent, Reporter};
 use super::resource;
 use super::restore::live_count;
 use super::strip::strip_server_fields;
-use super::{Mode, retry};
+use super::{Mode, protobuf, retry};
 
 /// Objects per page when listing metadata. A list that goes on past its first
 /// page is answered from etcd, not the API server's watch cache, once the cache
@@ -243,31 +243,19 @@ async fn live_versions(
     for url in list_urls(resolved, namespaces) {
         let mut params = ListParams::default().limit(PAGE);
         loop {
-            let page = retry::with_retry(
-                Duration::from_secs(60),
-                |_, _| {},
-                async || {
-                    let request =
-                        kube::core::Request::new(&url).list_metadata(&params).map_err(kube::Error::BuildRequest)?;
-                    conn.client.request::<MetadataList>(request).await
+            let page =
+                retry::with_retry(Duration::from_secs(60), |_, _| {}, async || list_page(conn, &url, &params).await)
+                    .await
+                    .map_err(|e| conn.unreachable_or(e, &format!("list {}", resolved.name)))?;
+            out.extend(page.items.into_iter().map(|m| manifest::ObjectVersion {
+                key: match m.namespace {
+                    Some(ns) => format!("{ns}/{}", m.name),
+                    None => m.name,
                 },
-            )
-            .await
-            .map_err(|e| conn.unreachable_or(e, &format!("list {}", resolved.name)))?;
-            out.extend(page.items.unwrap_or_default().into_iter().map(|item| {
-                let m = item.metadata;
-                let name = m.name.unwrap_or_default();
-                let key = match m.namespace {
-                    Some(ns) => format!("{ns}/{name}"),
-                    None => name,
-                };
-                manifest::ObjectVersion {
-                    uid: m.uid.unwrap_or_default(),
-                    key,
-                    resource_version: m.resource_version.unwrap_or_default(),
-                }
+                uid: m.uid,
+                resource_version: m.resource_version,
             }));
-            match page.metadata.and_then(|m| m.continue_).filter(|t| !t.is_empty()) {
+            match page.continue_token {
                 Some(token) => params = params.continue_token(&token),
                 None => break,
             }
@@ -276,9 +264,67 @@ async fn live_versions(
     Ok(out)
 }
 
-/// A page of a metadata list, read for what the proof compares: every other
-/// field of each object (labels, annotations, managedFields) is skipped while
-/// parsing, never built.
+/// The Accept header of a metadata list in protobuf; a server that cannot
+/// answer in protobuf (an aggregated API may not) answers the JSON one after it.
+const METADATA_LIST_ACCEPT: &str = "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,\
+                                    application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+
+/// One page of a kind's metadata. Asked for in protobuf; a page that does not
+/// come back as a protobuf list (an error status, a JSON answer) is asked for
+/// again in JSON, whose errors kube reads.
+async fn list_page(conn: &Connection, url: &str, params: &ListParams) -> Result<protobuf::MetadataPage, kube::Error> {
+    let request = kube::core::Request::new(url).list_metadata(params).map_err(kube::Error::BuildRequest)?;
+    if let Some(page) = protobuf_page(conn, request.clone()).await {
+        return Ok(page);
+    }
+    let page: MetadataList = conn.client.request(request).await?;
+    Ok(protobuf::MetadataPage {
+        items: page
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                let m = item.metadata;
+                protobuf::ItemMeta {
+                    name: m.name.unwrap_or_default(),
+                    namespace: m.namespace,
+                    uid: m.uid.unwrap_or_default(),
+                    resource_version: m.resource_version.unwrap_or_default(),
+                }
+            })
+            .collect(),
+        continue_token: page.metadata.and_then(|m| m.continue_).filter(|t| !t.is_empty()),
+    })
+}
+
+/// The page in protobuf, or `None` when the server did not answer with one.
+/// Public so the test bed can check it reads what the real server sends.
+pub async fn protobuf_page(conn: &Connection, mut request: http::Request<Vec<u8>>) -> Option<protobuf::MetadataPage> {
+    use http_body_util::BodyExt;
+    request.headers_mut().insert(http::header::ACCEPT, http::HeaderValue::from_static(METADATA_LIST_ACCEPT));
+    let response = conn.client.send(request.map(kube::client::Body::from)).await.ok()?;
+    let protobuf = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/vnd.kubernetes.protobuf"));
+    if !response.status().is_success() || !protobuf {
+        tracing::debug!("metadata list answered {} without protobuf; listing again in JSON", response.status());
+        return None;
+    }
+    let body = response.into_body().collect().await.ok()?.to_bytes();
+    match protobuf::metadata_list(&body) {
+        Ok(page) => Some(page),
+        Err(e) => {
+            tracing::warn!("{e}; listing again in JSON");
+            None
+        }
+    }
+}
+
+/// A page of a metadata list in JSON, read for what the proof compares: every
+/// other field of each object (labels, annotations, managedFields) is skipped
+/// while parsing, never built.
 #[derive(Deserialize)]
 struct MetadataList {
     metadata: Option<ListMeta>,

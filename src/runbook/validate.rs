@@ -478,7 +478,8 @@ fn empty_action(file: &Arc<SourceFile>, step: &Step) -> Option<Problem> {
 const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "ash"];
 
 /// An argument vector runs one program without a shell: a shell started to run a
-/// script, or a `|` element, defeats that (and the typed arguments with it).
+/// script (a warning), or a `|` element (an error: it is never a pipeline),
+/// defeats that, and the typed arguments with it.
 fn check_no_shell(file: &Arc<SourceFile>, step: &str, argv: &[Template], problems: &mut Vec<Problem>) {
     const HELP: &str = "write the program and its arguments as argv elements, one per argument; \
         to apply what a command prints use `apply: {command: {argv: [...]}}`, and use the step kinds \
@@ -486,7 +487,9 @@ fn check_no_shell(file: &Arc<SourceFile>, step: &str, argv: &[Template], problem
     if let Some((program, flag, script)) = shell_script(argv) {
         let what = if script.is_some_and(has_pipe) { "a shell pipeline" } else { "a shell script" };
         let msg = format!("step `{step}` runs {what} through `{} {flag}`; argv is never a shell string", program.raw());
-        problems.push(Problem::new(file, program.pos, msg).help(HELP));
+        // A warning, not an error: a shell is sometimes the honest tool (a
+        // drill's stand-in, a vendor's own script), but never by accident.
+        problems.push(Problem::new(file, program.pos, msg).help(HELP).warning());
     } else if let Some(pipe) = argv.iter().find(|a| a.raw().trim() == "|") {
         let msg = format!(
             "step `{step}` has `|` as an argument: argv runs without a shell, so this is no pipeline but a literal `|`"
