@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::runbook::model::{Action, ApplyAction, CheckAction, Confirm, Step, WaitFor, WorkloadKind};
+use crate::runbook::model::{Action, ApplyAction, CheckAction, Confirm, Step, StepCondition, WaitFor, WorkloadKind};
 use crate::runbook::template::Template;
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -120,6 +120,7 @@ pub fn describe_step(step: &Step, values: &BTreeMap<String, String>) -> StepSumm
     if let Some(list) = &step.for_each {
         does.push(format!("once for each item of {{{{{}}}}}", list.value));
     }
+    does.extend(step.when.as_ref().map(describe_condition));
     StepSummary {
         id: step.id.value.clone(),
         title: step.title.clone(),
@@ -135,13 +136,29 @@ pub fn describe_step(step: &Step, values: &BTreeMap<String, String>) -> StepSumm
     }
 }
 
-/// An argument vector shown the way a shell user would read it; for display only,
-/// never executed.
+/// A step's `when`, as the line that says which hops take the step.
+fn describe_condition(when: &StepCondition) -> String {
+    let mut parts = Vec::new();
+    parts.extend(when.from.as_ref().map(|r| format!("from {}", r.value)));
+    parts.extend(when.to.as_ref().map(|r| format!("to {}", r.value)));
+    let facts = when.facts.iter().map(|(fact, values)| {
+        let values: Vec<&str> = values.iter().map(|v| v.value.as_str()).collect();
+        format!("{}={}", fact.value, values.join("|"))
+    });
+    let facts: Vec<String> = facts.collect();
+    if !facts.is_empty() {
+        parts.push(format!("where {}", facts.join(", ")));
+    }
+    format!("only on hops {}", parts.join(", "))
+}
+
 /// `1 step`, `3 steps`: a count with its noun, for lines people read.
 pub fn counted(n: usize, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
+/// An argument vector shown the way a shell user would read it; for display only,
+/// never executed.
 pub fn display_argv(argv: &[Template], values: &BTreeMap<String, String>) -> String {
     argv.iter().map(|a| quote_for_display(&a.render_partial(values))).collect::<Vec<_>>().join(" ")
 }

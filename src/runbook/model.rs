@@ -251,6 +251,23 @@ pub struct VersionNote {
     pub text: String,
     pub from: Option<Located<VersionRange>>,
     pub to: Option<Located<VersionRange>>,
+    /// Facts the installation must have for the note to show: fact name to
+    /// the values that fit. A fact the product does not know (in a product
+    /// that includes this product's notes) does not hide the note.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub when: FactValues,
+}
+
+/// Facts and the values of each that fit: `{install_method: [helm]}`.
+pub type FactValues = BTreeMap<Located<String>, Vec<Located<String>>>;
+
+/// Whether `facts` give every named fact one of its listed values; a fact
+/// missing from `facts` fits when `missing_fits`.
+pub fn facts_fit(wanted: &FactValues, facts: &BTreeMap<String, String>, missing_fits: bool) -> bool {
+    wanted.iter().all(|(fact, allowed)| match facts.get(&fact.value) {
+        Some(v) => allowed.iter().any(|x| &x.value == v),
+        None => missing_fits,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
@@ -303,7 +320,30 @@ pub struct Applies {
     pub previous_release_only: bool,
     /// Facts the installation must have: fact name to the values that fit.
     #[serde(default)]
-    pub when: BTreeMap<Located<String>, Vec<Located<String>>>,
+    pub when: FactValues,
+}
+
+/// When a step belongs to a hop: the hop's versions and the installation's
+/// facts. A step whose condition does not hold is left out of that hop's plan,
+/// and so out of its rehearsal and run.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepCondition {
+    /// Versions the hop starts from (any when absent).
+    pub from: Option<Located<VersionRange>>,
+    /// Versions the hop goes to (any when absent).
+    pub to: Option<Located<VersionRange>>,
+    /// Facts the installation must have: fact name to the values that fit.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub facts: FactValues,
+}
+
+impl StepCondition {
+    pub fn holds(&self, from: &Version, to: &Version, facts: &BTreeMap<String, String>) -> bool {
+        self.from.as_ref().is_none_or(|r| r.matches(from))
+            && self.to.as_ref().is_none_or(|r| r.matches(to))
+            && facts_fit(&self.facts, facts, false)
+    }
 }
 
 /// One step of a procedure. Exactly one action key (`note`, `check`, `backup`,
@@ -328,6 +368,9 @@ pub struct Step {
     /// Repeat the step for each comma-separated item of this variable, with the
     /// item available as `{{item}}` (for example once per zone cluster).
     pub for_each: Option<Located<String>>,
+    /// Only for some hops or installations: a step whose condition does not
+    /// hold is not part of the hop's plan.
+    pub when: Option<StepCondition>,
     pub note: Option<NoteAction>,
     pub check: Option<CheckAction>,
     pub backup: Option<BackupAction>,
@@ -632,6 +675,11 @@ impl Step {
 }
 
 impl Step {
+    /// Whether the step belongs to a hop from `from` to `to` with these facts.
+    pub fn applies_to(&self, from: &Version, to: &Version, facts: &BTreeMap<String, String>) -> bool {
+        self.when.as_ref().is_none_or(|c| c.holds(from, to, facts))
+    }
+
     /// Every argument vector the step runs, its checks and verifications included.
     pub fn argvs(&self) -> Vec<&[Template]> {
         let specs: Vec<&CommandSpec> = match self.actions().first() {

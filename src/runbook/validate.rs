@@ -9,7 +9,7 @@ use super::catalog::{BUILTIN_VARIABLES, Catalog, ProcedureEntry, ProductEntry};
 use super::error::{Problem, SourceFile};
 use super::hints;
 use super::located::{Located, Pos};
-use super::model::{ACTION_KEYS, Action, ApplyAction, Confirm, Product, Step, Variable};
+use super::model::{ACTION_KEYS, Action, ApplyAction, Confirm, FactValues, Product, Step, Variable};
 use super::suggest;
 use super::template::Template;
 use super::version::{Version, VersionRange};
@@ -142,6 +142,9 @@ fn check_product(entry: &ProductEntry, problems: &mut Vec<Problem>) {
     }
     check_release_values(file, p, problems);
     check_unique(file, p.notes.iter().map(|n| &n.id), "note id", problems);
+    for note in &p.notes {
+        check_facts(file, p, &note.when, problems);
+    }
     check_product_ranges(file, p, problems);
     check_variables(file, &p.variables, problems);
     let known = known_variables(p, &[]);
@@ -285,7 +288,7 @@ fn check_procedure(product: &Product, entry: &ProcedureEntry, problems: &mut Vec
             problems.push(Problem::new(file, v.name.pos, msg));
         }
     }
-    check_when(product, entry, problems);
+    check_facts(file, product, &p.applies.when, problems);
     check_range(file, &p.applies.from, "`applies.from`", &product.releases, problems);
     check_range(file, &p.applies.to, "`applies.to`", &product.releases, problems);
     if p.steps.is_empty() {
@@ -317,6 +320,7 @@ fn check_procedure(product: &Product, entry: &ProcedureEntry, problems: &mut Vec
             }
             step_known.insert("item".into());
         }
+        check_step_condition(file, product, step, problems);
         check_templates(file, step.templates(), &step_known, problems);
         for argv in step.argvs() {
             check_no_shell(file, &step.id.value, argv, problems);
@@ -329,12 +333,13 @@ fn check_procedure(product: &Product, entry: &ProcedureEntry, problems: &mut Vec
     }
 }
 
-fn check_when(product: &Product, entry: &ProcedureEntry, problems: &mut Vec<Problem>) {
-    for (fact, values) in &entry.procedure.applies.when {
+/// Facts named in a `when` are declared, and the values given are theirs.
+fn check_facts(file: &Arc<SourceFile>, product: &Product, wanted: &FactValues, problems: &mut Vec<Problem>) {
+    for (fact, values) in wanted {
         let Some(declared) = product.facts.iter().find(|f| f.name.value == fact.value) else {
             let names: Vec<_> = product.facts.iter().map(|f| f.name.value.as_str()).collect();
             let msg = format!("`when` names fact `{}`, which the product does not declare", fact.value);
-            problems.push(Problem::new(&entry.file, fact.pos, msg).help(guessed(
+            problems.push(Problem::new(file, fact.pos, msg).help(guessed(
                 &fact.value,
                 names.iter().copied(),
                 format!("declared facts: {}", names.join(", ")),
@@ -343,13 +348,25 @@ fn check_when(product: &Product, entry: &ProcedureEntry, problems: &mut Vec<Prob
         };
         for v in values.iter().filter(|v| !declared.values.contains(&v.value)) {
             let msg = format!("`{}` is not a value of fact `{}`", v.value, fact.value);
-            problems.push(Problem::new(&entry.file, v.pos, msg).help(guessed(
+            problems.push(Problem::new(file, v.pos, msg).help(guessed(
                 &v.value,
                 declared.values.iter().map(String::as_str),
                 format!("values: {}", declared.values.join(", ")),
             )));
         }
     }
+}
+
+/// A step's `when`: its ranges match listed releases, its facts are declared.
+fn check_step_condition(file: &Arc<SourceFile>, product: &Product, step: &Step, problems: &mut Vec<Problem>) {
+    let Some(when) = &step.when else { return };
+    for (side, range) in [("from", &when.from), ("to", &when.to)] {
+        if let Some(r) = range {
+            let what = format!("`when.{side}` of step `{}`", step.id.value);
+            check_range(file, r, &what, &product.releases, problems);
+        }
+    }
+    check_facts(file, product, &when.facts, problems);
 }
 
 fn check_action(
