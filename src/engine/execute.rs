@@ -491,7 +491,7 @@ fn restore_outcome(result: &RestoreReport, from: &Path, mode: Mode) -> Result<St
 fn shown_only(
     journal: &mut Journal,
     index: usize,
-    argv: &[crate::runbook::template::Template],
+    argv: &[crate::runbook::arg::Arg],
     values: &BTreeMap<String, String>,
     why: &str,
 ) -> Result<String, StepError> {
@@ -588,7 +588,8 @@ async fn command_request(
     values.insert("kubeconfig".into(), kubeconfig.display().to_string());
     values.insert(commands::KUBE_CONTEXT_VARIABLE.into(), context.clone());
     let kube = KubeEnv { kubeconfig: Some(kubeconfig), context: Some(context) };
-    let mut request = CommandRequest::from_templates(&spec.argv, &spec.env, &values)?;
+    let argv = crate::runbook::arg::render_args(&spec.argv, &values).map_err(commands::CommandError::from)?;
+    let mut request = CommandRequest::from_rendered(argv, &spec.env, &values)?;
     if let Some(t) = spec.timeout {
         request = request.with_timeout(t.0);
     }

@@ -165,5 +165,5 @@ fn program_of(step: &Step, values: &BTreeMap<String, String>, rehearsal: bool) -
         Action::Apply(ApplyAction::Command(c)) => &c.argv,
         _ => return None,
     };
-    argv.first().map(|t| t.render_partial(values)).filter(|p| !p.contains("{{"))
+    argv.first().and_then(|a| a.render_partial(values)).filter(|p| !p.contains("{{"))
 }

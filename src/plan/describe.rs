@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::runbook::arg::{Arg, render_args_partial};
 use crate::runbook::model::{Action, ApplyAction, CheckAction, Confirm, Step, StepCondition, WaitFor, WorkloadKind};
 use crate::runbook::template::Template;
 
@@ -159,8 +160,8 @@ pub fn counted(n: usize, noun: &str) -> String {
 
 /// An argument vector shown the way a shell user would read it; for display only,
 /// never executed.
-pub fn display_argv(argv: &[Template], values: &BTreeMap<String, String>) -> String {
-    argv.iter().map(|a| quote_for_display(&a.render_partial(values))).collect::<Vec<_>>().join(" ")
+pub fn display_argv(argv: &[Arg], values: &BTreeMap<String, String>) -> String {
+    render_args_partial(argv, values).iter().map(|a| quote_for_display(a)).collect::<Vec<_>>().join(" ")
 }
 
 fn quote_for_display(arg: &str) -> String {
@@ -179,8 +180,21 @@ mod tests {
 
     #[test]
     fn arguments_with_spaces_or_quotes_are_quoted_for_display() {
-        let argv: Vec<Template> = ["helm", "install", "{{r}}"].iter().map(|s| Template::parse(s).unwrap()).collect();
+        let argv: Vec<Arg> = ["helm", "install", "{{r}}"].iter().map(|s| Template::parse(s).unwrap().into()).collect();
         let values = BTreeMap::from([("r".to_string(), "it's a b".to_string())]);
         assert_eq!(display_argv(&argv, &values), "helm install 'it'\\''s a b'");
+    }
+
+    #[test]
+    fn a_flag_element_shows_as_one_argument_or_not_at_all() {
+        let flag = |value: &str| {
+            let flag = crate::runbook::located::Located::new("--values".to_string());
+            Arg::Flag(crate::runbook::arg::FlagArg { flag, value: Template::parse(value).unwrap() })
+        };
+        let argv = vec![Template::parse("acmectl").unwrap().into(), flag("{{file}}")];
+        let with = |v: &str| BTreeMap::from([("file".to_string(), v.to_string())]);
+        assert_eq!(display_argv(&argv, &with("a b.yaml")), "acmectl '--values=a b.yaml'");
+        assert_eq!(display_argv(&argv, &with("")), "acmectl");
+        assert_eq!(display_argv(&argv, &BTreeMap::new()), "acmectl --values={{file}}");
     }
 }

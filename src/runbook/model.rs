@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::arg::Arg;
 use super::duration::Timeout;
 use super::located::Located;
 use super::template::Template;
@@ -446,7 +447,8 @@ pub struct BackupAction {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommandSpec {
-    pub argv: Vec<Template>,
+    /// The program and its arguments, one element per argument (see [`Arg`]).
+    pub argv: Vec<Arg>,
     #[serde(default)]
     pub env: BTreeMap<String, Template>,
     pub timeout: Option<Timeout>,
@@ -460,10 +462,12 @@ pub struct CommandSpec {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommandAction {
-    pub argv: Vec<Template>,
+    /// The program and its arguments, one element per argument: a template, or
+    /// `{flag, value}` passed as `FLAG=VALUE` and left out when the value is empty.
+    pub argv: Vec<Arg>,
     /// The same command in a form that changes nothing; run in rehearsal. Without
     /// it, rehearsal shows the command but does not run it.
-    pub dry_run_argv: Option<Vec<Template>>,
+    pub dry_run_argv: Option<Vec<Arg>>,
     #[serde(default)]
     pub env: BTreeMap<String, Template>,
     pub timeout: Option<Timeout>,
@@ -648,8 +652,8 @@ impl Step {
                 out.extend(b.namespaces.iter().flatten());
             }
             Some(Action::Command(c)) => {
-                out.extend(&c.argv);
-                out.extend(c.dry_run_argv.iter().flatten());
+                out.extend(c.argv.iter().map(Arg::template));
+                out.extend(c.dry_run_argv.iter().flatten().map(Arg::template));
                 out.extend(c.env.values());
                 out.extend(c.verify.iter().flat_map(CommandSpec::templates));
             }
@@ -681,11 +685,11 @@ impl Step {
     }
 
     /// Every argument vector the step runs, its checks and verifications included.
-    pub fn argvs(&self) -> Vec<&[Template]> {
+    pub fn argvs(&self) -> Vec<&[Arg]> {
         let specs: Vec<&CommandSpec> = match self.actions().first() {
             Some(Action::Check(CheckAction::CommandSucceeds(c))) => vec![c],
             Some(Action::Command(c)) => {
-                let mut out: Vec<&[Template]> = vec![&c.argv];
+                let mut out: Vec<&[Arg]> = vec![&c.argv];
                 out.extend(c.dry_run_argv.as_deref());
                 out.extend(c.verify.iter().map(|v| v.argv.as_slice()));
                 return out;
@@ -700,7 +704,7 @@ impl Step {
 
 impl CommandSpec {
     pub fn templates(&self) -> impl Iterator<Item = &Template> {
-        self.argv.iter().chain(self.env.values())
+        self.argv.iter().map(Arg::template).chain(self.env.values())
     }
 }
 

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use super::arg::Arg;
 use super::catalog::{BUILTIN_VARIABLES, Catalog, ProcedureEntry, ProductEntry};
 use super::error::{Problem, SourceFile};
 use super::hints;
@@ -324,6 +325,7 @@ fn check_procedure(product: &Product, entry: &ProcedureEntry, problems: &mut Vec
         check_templates(file, step.templates(), &step_known, problems);
         for argv in step.argvs() {
             check_no_shell(file, &step.id.value, argv, problems);
+            check_flags(file, &step.id.value, argv, problems);
         }
         check_action(file, step, actions[0], &backups_so_far, problems);
         check_reach(file, step, actions[0], problems);
@@ -377,12 +379,12 @@ fn check_action(
     problems: &mut Vec<Problem>,
 ) {
     let (step, at) = (step_def.id.value.as_str(), step_def.id.pos);
-    let argv_problem = |argv: &[Template], problems: &mut Vec<Problem>| match argv.first() {
+    let argv_problem = |argv: &[Arg], problems: &mut Vec<Problem>| match argv.first() {
         None => problems.push(Problem::new(file, at, format!("step `{step}` has an empty `argv`"))),
         Some(first) if argv.len() == 1 && first.raw().contains(' ') => {
             let msg =
                 format!("`argv` of step `{step}` is one string with spaces; it would run as a single program name");
-            problems.push(Problem::new(file, first.pos, msg).help("split it into a list: [helm, uninstall, nsm]"));
+            problems.push(Problem::new(file, first.pos(), msg).help("split it into a list: [helm, uninstall, nsm]"));
         }
         Some(_) => {}
     };
@@ -496,24 +498,43 @@ const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "ash"];
 
 /// An argument vector runs one program without a shell: a shell started to run a
 /// script, or a `|` element, defeats that (and the typed arguments with it).
-fn check_no_shell(file: &Arc<SourceFile>, step: &str, argv: &[Template], problems: &mut Vec<Problem>) {
+fn check_no_shell(file: &Arc<SourceFile>, step: &str, argv: &[Arg], problems: &mut Vec<Problem>) {
     const HELP: &str = "write the program and its arguments as argv elements, one per argument; \
         to apply what a command prints use `apply: {command: {argv: [...]}}`, and use the step kinds \
         (wait, rollout_restart, check, backup) for the rest";
     if let Some((program, flag, script)) = shell_script(argv) {
         let what = if script.is_some_and(has_pipe) { "a shell pipeline" } else { "a shell script" };
         let msg = format!("step `{step}` runs {what} through `{} {flag}`; argv is never a shell string", program.raw());
-        problems.push(Problem::new(file, program.pos, msg).help(HELP));
+        problems.push(Problem::new(file, program.pos(), msg).help(HELP));
     } else if let Some(pipe) = argv.iter().find(|a| a.raw().trim() == "|") {
         let msg = format!(
             "step `{step}` has `|` as an argument: argv runs without a shell, so this is no pipeline but a literal `|`"
         );
-        problems.push(Problem::new(file, pipe.pos, msg).help(HELP));
+        problems.push(Problem::new(file, pipe.pos(), msg).help(HELP));
+    }
+}
+
+/// `{flag, value}` elements: never the program, and the flag is a flag alone
+/// (stepwise adds `=VALUE`).
+fn check_flags(file: &Arc<SourceFile>, step: &str, argv: &[Arg], problems: &mut Vec<Problem>) {
+    let flags = argv.iter().enumerate().filter_map(|(i, a)| match a {
+        Arg::Flag(f) => Some((i, &f.flag)),
+        Arg::Plain(_) => None,
+    });
+    for (i, flag) in flags {
+        if i == 0 {
+            let msg = format!("the program of an `argv` in step `{step}` is a `{{flag, value}}` element");
+            problems.push(Problem::new(file, flag.pos, msg).help("the first element is the program: a plain string"));
+        } else if !flag.starts_with('-') || flag.contains(['=', ' ']) {
+            let msg = format!("`{}` in step `{step}` is not a flag such as `--values`", flag.value);
+            let help = "write the flag alone; stepwise passes `FLAG=VALUE` as one argument, or nothing when the value is empty";
+            problems.push(Problem::new(file, flag.pos, msg).help(help));
+        }
     }
 }
 
 /// The shell and its script, when `argv` starts a shell with `-c` (or `-ec`, ...).
-fn shell_script(argv: &[Template]) -> Option<(&Template, &str, Option<&str>)> {
+fn shell_script(argv: &[Arg]) -> Option<(&Arg, &str, Option<&str>)> {
     let program = argv.first()?;
     let name = program.raw().rsplit('/').next().unwrap_or_default();
     if !SHELLS.contains(&name) {
@@ -523,7 +544,7 @@ fn shell_script(argv: &[Template]) -> Option<(&Template, &str, Option<&str>)> {
         let a = a.raw();
         a.starts_with('-') && !a.starts_with("--") && a.contains('c')
     })?;
-    Some((program, argv[flag + 1].raw(), argv.get(flag + 2).map(Template::raw)))
+    Some((program, argv[flag + 1].raw(), argv.get(flag + 2).map(Arg::raw)))
 }
 
 /// A `|` that is a pipe rather than part of `||`.
