@@ -259,3 +259,13 @@ fn notes_limited_by_facts_show_only_for_those_installations() {
     req.facts.insert("method".into(), "helm".into());
     assert_eq!(notes(&req), ["helm-only", "one-five"]);
 }
+
+#[test]
+fn titles_and_explanations_show_the_values_the_plan_knows() {
+    let text = "id: up\nproduct: meshy\ntitle: t\ndescription: d\ndisruption: low\napplies: {from: '*', to: '*'}\n\
+                variables:\n  - {name: zones, description: z}\n\
+                steps:\n  - id: go\n    title: Upgrade to {{to_version}}\n    explain: Then restart {{zones}}.\n    command: {argv: [meshctl, upgrade]}\n";
+    let p = plan(&catalog(&[text.to_string()]), &request("1.5.0", "1.6.0")).unwrap();
+    let step = &p.hops[0].steps[0];
+    assert_eq!((step.title.as_str(), step.explain.as_str()), ("Upgrade to 1.6.0", "Then restart {{zones}}."));
+}

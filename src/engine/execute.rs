@@ -744,7 +744,7 @@ pub fn likely_state(journal: &Journal, work: &[WorkItem], resolved: &Resolved, i
             let ran = record.state == StepState::Done || (*i == index && record.attempts > 0);
             w.hop == hop && resolved.step(w).destructive && ran
         })
-        .map(|(_, w)| resolved.step(w).title.clone())
+        .map(|(i, _)| journal.steps()[i].title.clone())
         .last();
     match (removal, restorable_backup(journal, work, resolved, index)) {
         (Some(title), Some(dir)) => format!(

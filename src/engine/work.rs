@@ -96,6 +96,26 @@ impl Resolved<'_> {
         &self.procedures[w.hop].procedure.steps[w.step]
     }
 
+    /// The values a work item's templates see: the session's, with its hop's
+    /// versions and release values, and its item.
+    pub fn step_values(&self, session: &BTreeMap<String, String>, w: &WorkItem) -> BTreeMap<String, String> {
+        let (from, to) = &self.hops[w.hop];
+        let mut values = session.clone();
+        values.insert("from_version".into(), from.to_string());
+        values.insert("to_version".into(), to.to_string());
+        values.extend(self.product.release_values(to));
+        self.render_hop_defaults(&mut values);
+        if let Some(item) = &w.item {
+            values.insert("item".into(), item.clone());
+        }
+        values
+    }
+
+    /// A work item's title, with the values known (unknown ones stay `{{name}}`).
+    pub fn title(&self, session: &BTreeMap<String, String>, w: &WorkItem) -> String {
+        self.step(w).title.render_partial(&self.step_values(session, w))
+    }
+
     /// The steps hop `hop` takes, with their index in the procedure: those
     /// whose `when` holds for the hop, as in the plan.
     fn hop_steps(&self, hop: usize) -> impl Iterator<Item = (usize, &Step)> {

@@ -124,9 +124,9 @@ pub fn describe_step(step: &Step, values: &BTreeMap<String, String>) -> StepSumm
     does.extend(step.when.as_ref().map(describe_condition));
     StepSummary {
         id: step.id.value.clone(),
-        title: step.title.clone(),
+        title: r(&step.title),
         kind: step.action().kind().to_string(),
-        explain: step.explain.trim().to_string(),
+        explain: r(&step.explain).trim().to_string(),
         destructive: step.destructive,
         confirm: match step.confirmation() {
             Confirm::None => "none".into(),

@@ -353,9 +353,11 @@ impl StepCondition {
 #[serde(deny_unknown_fields)]
 pub struct Step {
     pub id: Located<String>,
-    pub title: String,
-    /// What the step does and why, in the operator's terms.
-    pub explain: String,
+    /// A template: shown with the session's values (`Restart {{meshed_namespaces}}`).
+    pub title: Template,
+    /// What the step does and why, in the operator's terms. A template, shown
+    /// with the session's values.
+    pub explain: Template,
     /// Whether the step removes or replaces something that only a backup can bring back.
     #[serde(default)]
     pub destructive: bool,
@@ -633,7 +635,7 @@ impl Step {
 
     /// Every template the step uses, for checking that variables are defined.
     pub fn templates(&self) -> Vec<&Template> {
-        let mut out: Vec<&Template> = Vec::new();
+        let mut out: Vec<&Template> = vec![&self.title, &self.explain];
         out.extend(self.context.iter());
         if let Some(Confirm::Typed(t)) = &self.confirm {
             out.push(t);
