@@ -12,6 +12,7 @@ use super::events::{Event, Msg, Tee};
 use super::work::{Resolved, WorkItem};
 use crate::cluster::apply::{ApplyRequest, apply};
 use crate::cluster::backup::{BackupRequest, backup};
+use crate::cluster::delete::{DeleteTarget, delete};
 use crate::cluster::preflight::{Check, Status};
 use crate::cluster::restore::{ObjectOutcome, Outcome, RestoreReport, RestoreRequest, restore};
 use crate::cluster::rollout::{RolloutRequest, rollout_restart};
@@ -307,6 +308,13 @@ pub async fn run(
             let timeout = w.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
             let waited = interruptible(&mut cancel, wait(&conn, &target, timeout, report)).await??;
             Ok(format!("{} after {}s", target.condition(), waited.elapsed.as_secs()))
+        }
+        Action::Delete(d) => {
+            let target = DeleteTarget::render(d, values)?;
+            let conn = ctx.connection(step, values).await?;
+            let timeout = d.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
+            let summary = interruptible(&mut cancel, delete(&conn, &target, mode, timeout, report)).await??;
+            Ok(summary.line(&target, mode))
         }
         Action::Apply(a) => {
             let conn = ctx.connection(step, values).await?;

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::runbook::arg::{Arg, render_args_partial};
-use crate::runbook::model::{Action, ApplyAction, CheckAction, Confirm, Step, StepCondition, WaitFor, WorkloadKind};
+use crate::runbook::model::{
+    Action, ApplyAction, CheckAction, Confirm, DeleteAction, Step, StepCondition, WaitFor, WorkloadKind,
+};
 use crate::runbook::template::Template;
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -113,6 +115,7 @@ pub fn describe_step(step: &Step, values: &BTreeMap<String, String>) -> StepSumm
             WaitFor::CrdEstablished(t) => format!("wait until CRD {} is established", r(t)),
             WaitFor::NamespaceGone(t) => format!("wait until namespace {} is deleted", r(t)),
         }],
+        Action::Delete(d) => describe_delete(d, values),
         Action::Manual(m) => vec![format!("you do: {}", r(&m.instructions).trim())],
     };
     if let Some(ctx) = &step.context {
@@ -135,6 +138,21 @@ pub fn describe_step(step: &Step, values: &BTreeMap<String, String>) -> StepSumm
         },
         does,
     }
+}
+
+/// What a delete step removes, and what a rehearsal does instead.
+fn describe_delete(d: &DeleteAction, values: &BTreeMap<String, String>) -> Vec<String> {
+    let r = |t: &Template| t.render_partial(values);
+    let at = d.namespace.as_ref().map(|n| format!(" in namespace {}", r(n))).unwrap_or_default();
+    let which = match &d.selector {
+        Some(sel) => format!("every {} labelled {}{at}", r(&d.resource), r(sel)),
+        None => format!("{} {}{at}", r(&d.resource), d.names.iter().map(r).collect::<Vec<_>>().join(", ")),
+    };
+    let wait = if d.wait { " and wait until they are gone" } else { "" };
+    vec![
+        format!("delete {which} through the API{wait}"),
+        "in rehearsal: a server-side dry-run delete that lists what would be deleted".into(),
+    ]
 }
 
 /// A step's `when`, as the line that says which hops take the step.

@@ -348,7 +348,7 @@ impl StepCondition {
 }
 
 /// One step of a procedure. Exactly one action key (`note`, `check`, `backup`,
-/// `command`, `apply`, `restore`, `rollout_restart`, `wait`, `manual`) is set.
+/// `command`, `apply`, `restore`, `rollout_restart`, `wait`, `delete`, `manual`) is set.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
@@ -382,6 +382,7 @@ pub struct Step {
     pub restore: Option<RestoreAction>,
     pub rollout_restart: Option<RolloutRestartAction>,
     pub wait: Option<WaitAction>,
+    pub delete: Option<DeleteAction>,
     pub manual: Option<ManualAction>,
 }
 
@@ -556,6 +557,34 @@ pub struct GoneRef {
     pub name: Template,
 }
 
+/// Deletes objects through the API, by name or by label selector, and waits
+/// until they are gone. A delete step is destructive: it needs
+/// `destructive: true` and `confirm: {typed: ...}`. A rehearsal deletes as a
+/// server-side dry run, which lists what would be deleted.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteAction {
+    /// `plural.group` (or a core plural such as `configmaps`), e.g. `jobs.batch`;
+    /// a template.
+    pub resource: Template,
+    /// The objects' namespace (a template); for a namespaced kind without it,
+    /// a selector looks in every namespace.
+    pub namespace: Option<Template>,
+    /// The objects' names (templates). Exactly one of `names` and `selector`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<Template>,
+    /// A label selector (a template) such as `app=acme-migrations`.
+    pub selector: Option<Template>,
+    /// Wait until every deleted object is gone (finalizers done).
+    #[serde(default = "yes")]
+    pub wait: bool,
+    pub timeout: Option<Timeout>,
+}
+
+fn yes() -> bool {
+    true
+}
+
 /// Something only the operator can do; the run waits until they say it is done.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -565,8 +594,8 @@ pub struct ManualAction {
 }
 
 /// The keys of a step that name its action.
-pub const ACTION_KEYS: [&str; 9] =
-    ["note", "check", "backup", "command", "apply", "restore", "rollout_restart", "wait", "manual"];
+pub const ACTION_KEYS: [&str; 10] =
+    ["note", "check", "backup", "command", "apply", "restore", "rollout_restart", "wait", "delete", "manual"];
 
 /// A step's action, once the loader has checked that exactly one key is set.
 #[derive(Debug, Clone, Copy)]
@@ -579,6 +608,7 @@ pub enum Action<'a> {
     Restore(&'a RestoreAction),
     RolloutRestart(&'a RolloutRestartAction),
     Wait(&'a WaitAction),
+    Delete(&'a DeleteAction),
     Manual(&'a ManualAction),
 }
 
@@ -593,6 +623,7 @@ impl Action<'_> {
             Action::Restore(_) => "restore",
             Action::RolloutRestart(_) => "rollout_restart",
             Action::Wait(_) => "wait",
+            Action::Delete(_) => "delete",
             Action::Manual(_) => "manual",
         }
     }
@@ -610,6 +641,7 @@ impl Step {
             self.restore.as_ref().map(Action::Restore),
             self.rollout_restart.as_ref().map(Action::RolloutRestart),
             self.wait.as_ref().map(Action::Wait),
+            self.delete.as_ref().map(Action::Delete),
             self.manual.as_ref().map(Action::Manual),
         ];
         candidates.into_iter().flatten().collect()
@@ -671,6 +703,10 @@ impl Step {
                 WaitFor::DeploymentAvailable(o) => out.extend([&o.namespace, &o.name]),
                 WaitFor::CrdEstablished(t) | WaitFor::NamespaceGone(t) => out.push(t),
             },
+            Some(Action::Delete(d)) => {
+                out.push(&d.resource);
+                out.extend(d.namespace.iter().chain(&d.names).chain(d.selector.iter()));
+            }
             Some(Action::Manual(m)) => {
                 out.push(&m.instructions);
                 out.extend(m.verify.iter().flat_map(CommandSpec::templates));

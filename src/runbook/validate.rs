@@ -10,7 +10,7 @@ use super::catalog::{BUILTIN_VARIABLES, Catalog, ProcedureEntry, ProductEntry};
 use super::error::{Problem, SourceFile};
 use super::hints;
 use super::located::{Located, Pos};
-use super::model::{ACTION_KEYS, Action, ApplyAction, Confirm, FactValues, Product, Step, Variable};
+use super::model::{ACTION_KEYS, Action, ApplyAction, Confirm, DeleteAction, FactValues, Product, Step, Variable};
 use super::suggest;
 use super::template::Template;
 use super::version::{Version, VersionRange};
@@ -412,6 +412,7 @@ fn check_action(
                 format!("restore step `{step}` has `concurrency: 0`; use 1 or more"),
             ));
         }
+        Action::Delete(d) => check_delete(file, step_def, d, problems),
         Action::Backup(b) if b.resources.is_empty() => {
             problems.push(Problem::new(file, at, format!("backup step `{step}` lists no resources")));
         }
@@ -422,6 +423,28 @@ fn check_action(
             }
         }
         _ => {}
+    }
+}
+
+/// A delete is destructive and typed-confirmed, chooses its objects one way,
+/// and names a resource as the API does.
+fn check_delete(file: &Arc<SourceFile>, step: &Step, d: &DeleteAction, problems: &mut Vec<Problem>) {
+    let id = &step.id.value;
+    if !step.destructive {
+        let msg = format!("delete step `{id}` is not marked `destructive: true`");
+        let help = "a delete removes what only a backup brings back: add `destructive: true` and `confirm: {typed: \"{{namespace}}\"}`";
+        problems.push(Problem::new(file, step.id.pos, msg).help(help));
+    }
+    if d.names.is_empty() == d.selector.is_none() {
+        let msg = format!("delete step `{id}` needs exactly one of `names` or `selector`");
+        problems
+            .push(Problem::new(file, d.resource.pos, msg).help("`names: [a, b]`, or `selector: app=acme-migrations`"));
+    }
+    let kind = d.resource.raw();
+    if d.resource.variables().next().is_none() && kind.starts_with(|c: char| c.is_ascii_uppercase()) {
+        let msg = format!("`{kind}` is a kind; `resource` is written as the API names it");
+        let help = "use `plural.group`, such as `jobs.batch`, or a core plural, such as `configmaps`";
+        problems.push(Problem::new(file, d.resource.pos, msg).help(help));
     }
 }
 
@@ -501,7 +524,7 @@ const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "ash"];
 fn check_no_shell(file: &Arc<SourceFile>, step: &str, argv: &[Arg], problems: &mut Vec<Problem>) {
     const HELP: &str = "write the program and its arguments as argv elements, one per argument; \
         to apply what a command prints use `apply: {command: {argv: [...]}}`, and use the step kinds \
-        (wait, rollout_restart, check, backup) for the rest";
+        (delete, wait, rollout_restart, check, backup) for the rest";
     if let Some((program, flag, script)) = shell_script(argv) {
         let what = if script.is_some_and(has_pipe) { "a shell pipeline" } else { "a shell script" };
         let msg = format!("step `{step}` runs {what} through `{} {flag}`; argv is never a shell string", program.raw());
@@ -627,7 +650,8 @@ fn action_count_problem(file: &Arc<SourceFile>, step: &Step, actions: &[Action<'
     } else {
         format!("step `{}` has {} actions ({}); a step does one thing", step.id.value, found.len(), found.join(", "))
     };
-    let help = "give it exactly one of: note, check, backup, command, apply, restore, rollout_restart, wait, manual";
+    let help =
+        "give it exactly one of: note, check, backup, command, apply, restore, rollout_restart, wait, delete, manual";
     Problem::new(file, step.id.pos, msg).help(help)
 }
 
