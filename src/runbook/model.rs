@@ -327,7 +327,7 @@ pub struct Applies {
 /// When a step belongs to a hop: the hop's versions and the installation's
 /// facts. A step whose condition does not hold is left out of that hop's plan,
 /// and so out of its rehearsal and run.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepCondition {
     /// Versions the hop starts from (any when absent).

@@ -328,6 +328,7 @@ fn check_procedure(product: &Product, entry: &ProcedureEntry, problems: &mut Vec
             check_flags(file, &step.id.value, argv, problems);
         }
         check_action(file, step, actions[0], &backups_so_far, problems);
+        check_restore_condition(file, &p.steps, step, actions[0], problems);
         check_reach(file, step, actions[0], problems);
         if let Action::Backup(_) = actions[0] {
             backups_so_far.insert(&step.id.value);
@@ -424,6 +425,28 @@ fn check_action(
         }
         _ => {}
     }
+}
+
+/// A restore from a backup step that only some hops take must be limited to
+/// those hops too: elsewhere there would be nothing to restore.
+fn check_restore_condition(
+    file: &Arc<SourceFile>,
+    steps: &[Step],
+    step: &Step,
+    action: Action<'_>,
+    problems: &mut Vec<Problem>,
+) {
+    let Action::Restore(r) = action else { return };
+    let Some(backup) = steps.iter().find(|s| s.id.value == r.from.value) else { return };
+    if backup.when.is_none() || backup.when == step.when {
+        return;
+    }
+    let msg = format!(
+        "restore step `{}` restores from `{}`, which has a `when` this step does not share, \
+         so on some hops there would be nothing to restore",
+        step.id.value, r.from.value
+    );
+    problems.push(Problem::new(file, r.from.pos, msg).help(format!("give it the same `when` as `{}`", r.from.value)));
 }
 
 /// A delete is destructive and typed-confirmed, chooses its objects one way,
