@@ -207,6 +207,10 @@ fn source_scalar(offset: usize) -> Option<String> {
     SOURCE.with(|s| {
         let source = s.borrow();
         let rest = source.as_deref()?.get(offset..)?;
+        // An alias, anchor or tag is not the scalar's own text: keep what YAML read.
+        if rest.starts_with(['*', '&', '!']) {
+            return None;
+        }
         let end = rest.find([',', ']', '}', '\n', '#']).unwrap_or(rest.len());
         Some(rest[..end].trim_end().to_string()).filter(|t| !t.is_empty())
     })
@@ -240,6 +244,8 @@ mod tests {
         assert_eq!(raw, ["helm", "--version", "1.10", "true", "0x1F"]);
         let flow: Vec<String> = argv("[kubectl, --v, 1.20, 7]").iter().map(ToString::to_string).collect();
         assert_eq!(flow, ["kubectl", "--v", "1.20", "7"]);
+        let aliased: Vec<String> = argv("[a, &n 5, *n]").iter().map(ToString::to_string).collect();
+        assert_eq!(aliased, ["a", "5", "5"]);
     }
 
     #[test]
