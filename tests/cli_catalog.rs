@@ -258,3 +258,71 @@ fn the_worked_example_in_the_authoring_guide_passes_lint_and_plans() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("(2 hops"), "{}", text(&out.stdout));
 }
+
+/// The guide's blocks that start with `# acme-gateway/FILE`, as (file, text).
+fn acme_gateway_files(guide: &str) -> Vec<(String, String)> {
+    let blocks = guide.split("```yaml\n").skip(1).map(|b| b.split("```").next().unwrap_or(""));
+    blocks
+        .filter_map(|b| {
+            let name = b.lines().next()?.strip_prefix("# acme-gateway/")?;
+            Some((name.trim().to_string(), b.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn the_second_example_in_the_authoring_guide_lints_and_plans_per_hop() {
+    let guide = std::fs::read_to_string("docs/runbooks.md").unwrap();
+    let files = acme_gateway_files(&guide);
+    assert_eq!(files.len(), 3, "the guide shows acme-gateway's product and two procedures");
+    let dir = tempfile::tempdir().unwrap();
+    let product = dir.path().join("acme-gateway");
+    std::fs::create_dir(&product).unwrap();
+    for (name, body) in &files {
+        std::fs::write(product.join(name), body).unwrap();
+    }
+    let root = dir.path().to_str().unwrap();
+    let out = stepwise(&["lint", root]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan = |facts: &[&str]| -> serde_json::Value {
+        let mut args = vec!["--runbooks", root, "plan", "acme-gateway", "--from", "3.1", "--to", "3.4", "-o", "json"];
+        for f in facts {
+            args.extend(["--fact", f]);
+        }
+        let out = stepwise(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("plan JSON")
+    };
+    let hops = |plan: &serde_json::Value| -> Vec<(String, Vec<String>, String, Vec<String>)> {
+        plan["hops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                let steps: Vec<String> =
+                    h["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect();
+                let upgrade = h["steps"].as_array().unwrap().iter().find(|s| s["id"] == "upgrade").unwrap();
+                let notes = h["notes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_string());
+                (h["to"].as_str().unwrap().to_string(), steps, upgrade["does"][0].to_string(), notes.collect())
+            })
+            .collect()
+    };
+    let with_db = hops(&plan(&[]));
+    let to: Vec<&str> = with_db.iter().map(|h| h.0.as_str()).collect();
+    assert_eq!(to, ["3.2.0", "3.3.0", "3.4.0"]);
+    let steps: Vec<Vec<String>> = with_db.iter().map(|h| h.1.clone()).collect();
+    let ids = |s: &[&str]| s.iter().map(ToString::to_string).collect::<Vec<_>>();
+    assert_eq!(steps[0], ids(&["healthy", "upgrade", "old-migrations", "ready"]));
+    assert_eq!(steps[1], ids(&["healthy", "crds", "upgrade", "old-migrations", "ready"]));
+    assert_eq!(steps[2], steps[1]);
+    for (hop, chart) in with_db.iter().zip(["2.33.1", "2.35.0", "2.38.0"]) {
+        assert!(hop.2.contains(&format!("--version {chart} ")), "{}", hop.2);
+        // The values file is empty by default, so its flag is left out.
+        assert!(!hop.2.contains("--values"), "{}", hop.2);
+    }
+    assert_eq!(with_db.iter().map(|h| h.3.len()).collect::<Vec<_>>(), [0, 1, 0]);
+
+    let without_db = hops(&plan(&["database=off"]));
+    assert_eq!(without_db[1].1, ids(&["healthy", "crds", "upgrade", "ready"]));
+    assert!(without_db.iter().all(|h| h.3.is_empty()), "the note is for gateways with a database");
+}

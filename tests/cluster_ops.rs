@@ -1059,3 +1059,46 @@ async fn apply_in_rehearsal_stores_nothing_and_says_what_it_cannot_validate() {
     let cm = Api::<ConfigMap>::namespaced(client.clone(), &ns).get("settings").await.unwrap();
     assert_eq!(cm.data.unwrap()["mode"], "original");
 }
+
+#[tokio::test]
+async fn delete_in_rehearsal_lists_what_it_would_delete_and_for_real_deletes_and_waits() {
+    use stepwise::cluster::delete::{self, DeleteTarget, ObjectName};
+    let cluster = support::cluster();
+    let client = cluster.client().await;
+    let ns = cluster.namespace(&client, "delete").await;
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+    for (name, app) in [("old-a", "old"), ("old-b", "old"), ("keep", "new")] {
+        let map: ConfigMap = object(json!({ "metadata": { "name": name, "labels": { "app": app } } }));
+        maps.create(&PostParams::default(), &map).await.unwrap();
+    }
+    let conn = connect(&cluster.context).await;
+    let by_label = DeleteTarget {
+        resource: "configmaps".into(),
+        namespace: Some(ns.clone()),
+        names: Vec::new(),
+        selector: Some("app=old".into()),
+        wait: true,
+    };
+    let at = |name: &str| ObjectName { namespace: Some(ns.clone()), name: name.into() };
+    let (report, events) = recorder();
+    let rehearsed = delete::delete(&conn, &by_label, Mode::Rehearsal, Duration::from_secs(30), report).await.unwrap();
+    assert_eq!(rehearsed.deleted, [at("old-a"), at("old-b")]);
+    assert!(maps.get("old-a").await.is_ok(), "a rehearsal deletes nothing");
+    assert!(lines(&events).contains(&format!("would delete {ns}/old-a")), "{:?}", lines(&events));
+    assert!(rehearsed.line(&by_label, Mode::Rehearsal).starts_with("would delete configmaps"));
+
+    let by_name = DeleteTarget { names: vec!["old-a".into(), "never-was".into()], selector: None, ..by_label.clone() };
+    let (report, _) = recorder();
+    let done = delete::delete(&conn, &by_name, Mode::Real, Duration::from_secs(30), report).await.unwrap();
+    assert_eq!((done.deleted.clone(), done.absent.clone()), (vec![at("old-a")], vec![at("never-was")]));
+    assert!(maps.get_opt("old-a").await.unwrap().is_none(), "waited until it was gone");
+    let (report, _) = recorder();
+    let rest = delete::delete(&conn, &by_label, Mode::Real, Duration::from_secs(30), report).await.unwrap();
+    assert_eq!(rest.deleted, [at("old-b")]);
+    assert!(maps.get_opt("keep").await.unwrap().is_some(), "the selector chose only what it matches");
+
+    let unserved = DeleteTarget { resource: "widgets.example.invalid".into(), ..by_name };
+    let (report, _) = recorder();
+    let none = delete::delete(&conn, &unserved, Mode::Real, Duration::from_secs(5), report).await.unwrap();
+    assert!(!none.served && none.deleted.is_empty());
+}

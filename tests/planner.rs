@@ -217,3 +217,55 @@ fn each_hop_sees_the_values_of_the_release_it_goes_to() {
     let problems = format!("{:?}", build(files).expect_err("refused"));
     assert!(problems.contains("`release_values` names `1.1.5`"), "{problems}");
 }
+
+#[test]
+fn a_step_condition_leaves_the_step_out_of_hops_it_does_not_hold_for() {
+    let steps = "steps:\n  - id: values-flag\n    title: Install with --values\n    explain: e\n    when: {to: \">=1.7.0\"}\n    command: {argv: [meshctl, install, --values, v.yaml]}\n  \
+                 - id: old-flags\n    title: Install with --set\n    explain: e\n    when: {to: \"<1.7.0\", facts: {method: [cli]}}\n    command: {argv: [meshctl, install, --set, a=b]}\n  \
+                 - id: always\n    title: Check\n    explain: e\n    command: {argv: [meshctl, check]}\n";
+    let text = format!(
+        "id: upgrade\nproduct: meshy\ntitle: t\ndescription: d\ndisruption: low\napplies: {{from: '*', to: '*'}}\n{steps}"
+    );
+    let catalog = catalog(&[text]);
+    let ids = |p: &stepwise::plan::Plan| -> Vec<Vec<String>> {
+        p.hops.iter().map(|h| h.steps.iter().map(|s| s.id.clone()).collect()).collect()
+    };
+    let p = plan(&catalog, &request("1.4.0", "1.7.0")).unwrap();
+    assert_eq!(p.hops.iter().map(|h| h.to.to_string()).collect::<Vec<_>>(), ["1.6.0", "1.7.0"]);
+    assert_eq!(ids(&p), [vec!["old-flags", "always"], vec!["values-flag", "always"]]);
+    // The fact decides too: with Helm, a hop before 1.7 has no `old-flags`.
+    let mut req = request("1.4.0", "1.5.0");
+    req.facts.insert("method".into(), "helm".into());
+    assert_eq!(ids(&plan(&catalog, &req).unwrap()), [vec!["always"]]);
+}
+
+#[test]
+fn notes_limited_by_facts_show_only_for_those_installations() {
+    let product = PRODUCT.replacen(
+        "notes:\n",
+        "notes:\n  - {id: helm-only, severity: info, title: H, text: chart values renamed, to: \">=1.5.0\", when: {method: [helm]}}\n",
+        1,
+    );
+    let files = vec![
+        RawFile::new("meshy", SourceFile::new("meshy/product.yaml", product), None),
+        RawFile::new("meshy", SourceFile::new("meshy/p.yaml", procedure("any", "low", "{from: '*', to: '*'}")), None),
+    ];
+    let catalog = build(files).unwrap_or_else(|e| panic!("{e:?}"));
+    let mut req = request("1.4.0", "1.5.0");
+    let notes = |req: &Request| -> Vec<String> {
+        plan(&catalog, req).unwrap().hops[0].notes.iter().map(|n| n.id.clone()).collect()
+    };
+    assert_eq!(notes(&req), ["one-five"]);
+    req.facts.insert("method".into(), "helm".into());
+    assert_eq!(notes(&req), ["helm-only", "one-five"]);
+}
+
+#[test]
+fn titles_and_explanations_show_the_values_the_plan_knows() {
+    let text = "id: up\nproduct: meshy\ntitle: t\ndescription: d\ndisruption: low\napplies: {from: '*', to: '*'}\n\
+                variables:\n  - {name: zones, description: z}\n\
+                steps:\n  - id: go\n    title: Upgrade to {{to_version}}\n    explain: Then restart {{zones}}.\n    command: {argv: [meshctl, upgrade]}\n";
+    let p = plan(&catalog(&[text.to_string()]), &request("1.5.0", "1.6.0")).unwrap();
+    let step = &p.hops[0].steps[0];
+    assert_eq!((step.title.as_str(), step.explain.as_str()), ("Upgrade to 1.6.0", "Then restart {{zones}}."));
+}

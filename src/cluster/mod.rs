@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod backup;
 pub mod connect;
+pub mod delete;
 pub mod detect;
 pub mod error;
 pub mod lease;

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::Mode;
 use super::connect::Connection;
+use super::delete::DeleteTarget;
 use super::error::ClusterError;
 use super::resource::{self, split_name};
 use super::wait::{Verdict, WaitTarget, deployment_verdict};
@@ -128,6 +129,18 @@ pub fn wait_needs(target: &WaitTarget) -> Vec<AccessNeed> {
         WaitTarget::NamespaceGone { .. } => ("namespaces", None),
     };
     ["get", "list", "watch"].iter().map(|v| AccessNeed::new(v, kind, namespace)).collect()
+}
+
+/// A delete deletes each object, lists them first when a selector chooses
+/// them, and watches them go when it waits.
+pub fn delete_needs(target: &DeleteTarget) -> Vec<AccessNeed> {
+    let mut verbs = vec!["delete"];
+    if target.wait {
+        verbs.extend(["get", "list", "watch"]);
+    } else if target.selector.is_some() {
+        verbs.push("list");
+    }
+    verbs.iter().map(|v| AccessNeed::new(v, &target.resource, target.namespace.as_deref())).collect()
 }
 
 /// A server-side apply creates or patches each object; `objects` are the kinds

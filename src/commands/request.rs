@@ -57,7 +57,20 @@ impl CommandRequest {
         env: &BTreeMap<String, Template>,
         values: &BTreeMap<String, String>,
     ) -> Result<Self, CommandError> {
-        let mut request = CommandRequest::new(render_argv(argv, values)?);
+        Self::from_rendered(render_argv(argv, values)?, env, values)
+    }
+
+    /// A request for an argument vector rendered already (runbook argv elements
+    /// may be left out, which only the runbook knows), with `env` rendered here.
+    pub fn from_rendered(
+        argv: Vec<String>,
+        env: &BTreeMap<String, Template>,
+        values: &BTreeMap<String, String>,
+    ) -> Result<Self, CommandError> {
+        if argv.first().is_none_or(String::is_empty) {
+            return Err(CommandError::EmptyArgv);
+        }
+        let mut request = CommandRequest::new(argv);
         request.env = render_env(env, values)?;
         Ok(request)
     }

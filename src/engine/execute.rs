@@ -12,6 +12,7 @@ use super::events::{Event, Msg, Tee};
 use super::work::{Resolved, WorkItem};
 use crate::cluster::apply::{ApplyRequest, apply};
 use crate::cluster::backup::{BackupRequest, backup};
+use crate::cluster::delete::{DeleteTarget, delete};
 use crate::cluster::preflight::{Check, Status};
 use crate::cluster::restore::{ObjectOutcome, Outcome, RestoreReport, RestoreRequest, restore};
 use crate::cluster::rollout::{RolloutRequest, rollout_restart};
@@ -308,6 +309,13 @@ pub async fn run(
             let waited = interruptible(&mut cancel, wait(&conn, &target, timeout, report)).await??;
             Ok(format!("{} after {}s", target.condition(), waited.elapsed.as_secs()))
         }
+        Action::Delete(d) => {
+            let target = DeleteTarget::render(d, values)?;
+            let conn = ctx.connection(step, values).await?;
+            let timeout = d.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
+            let summary = interruptible(&mut cancel, delete(&conn, &target, mode, timeout, report)).await??;
+            Ok(summary.line(&target, mode))
+        }
         Action::Apply(a) => {
             let conn = ctx.connection(step, values).await?;
             let (yaml, origin) = match a {
@@ -491,7 +499,7 @@ fn restore_outcome(result: &RestoreReport, from: &Path, mode: Mode) -> Result<St
 fn shown_only(
     journal: &mut Journal,
     index: usize,
-    argv: &[crate::runbook::template::Template],
+    argv: &[crate::runbook::arg::Arg],
     values: &BTreeMap<String, String>,
     why: &str,
 ) -> Result<String, StepError> {
@@ -588,7 +596,8 @@ async fn command_request(
     values.insert("kubeconfig".into(), kubeconfig.display().to_string());
     values.insert(commands::KUBE_CONTEXT_VARIABLE.into(), context.clone());
     let kube = KubeEnv { kubeconfig: Some(kubeconfig), context: Some(context) };
-    let mut request = CommandRequest::from_templates(&spec.argv, &spec.env, &values)?;
+    let argv = crate::runbook::arg::render_args(&spec.argv, &values).map_err(commands::CommandError::from)?;
+    let mut request = CommandRequest::from_rendered(argv, &spec.env, &values)?;
     if let Some(t) = spec.timeout {
         request = request.with_timeout(t.0);
     }
@@ -743,7 +752,7 @@ pub fn likely_state(journal: &Journal, work: &[WorkItem], resolved: &Resolved, i
             let ran = record.state == StepState::Done || (*i == index && record.attempts > 0);
             w.hop == hop && resolved.step(w).destructive && ran
         })
-        .map(|(_, w)| resolved.step(w).title.clone())
+        .map(|(i, _)| journal.steps()[i].title.clone())
         .last();
     match (removal, restorable_backup(journal, work, resolved, index)) {
         (Some(title), Some(dir)) => format!(

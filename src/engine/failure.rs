@@ -74,7 +74,7 @@ pub async fn ask(
     choices.push(Answer::Stop);
     let question = Question::AfterFailure {
         index,
-        title: step.title.clone(),
+        title: step.title.render_partial(values),
         error: e.message.clone(),
         cluster_state,
         choices: choices.clone(),

@@ -82,7 +82,7 @@ pub async fn start(
                 w.hop,
                 step.id.value.clone(),
                 w.item.clone(),
-                step.title.clone(),
+                resolved.title(&values, w),
                 step.action().kind(),
                 step.destructive,
             )
@@ -189,7 +189,7 @@ pub async fn resume(
     }
     let work = resolved.work(&values);
     if !changes.is_empty() {
-        remap_steps(&mut journal, &resolved, &work, &out).await?;
+        remap_steps(&mut journal, &resolved, &work, &values, &out).await?;
         journal.update_meta(|m| m.runbooks = current)?;
     } else if work.len() != journal.steps().len() {
         return Err(EngineError::Refused(format!(
@@ -215,6 +215,7 @@ async fn remap_steps(
     journal: &mut Journal,
     resolved: &work::Resolved<'_>,
     work: &[work::WorkItem],
+    values: &BTreeMap<String, String>,
     out: &Outbox,
 ) -> Result<(), EngineError> {
     let recorded = journal.steps().to_vec();
@@ -228,7 +229,7 @@ async fn remap_steps(
             w.hop,
             step.id.value.clone(),
             w.item.clone(),
-            step.title.clone(),
+            resolved.title(values, w),
             kind,
             step.destructive,
         );

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use super::events::Event;
 use super::runner::Runner;
+use crate::cluster::delete::DeleteTarget;
 use crate::cluster::preflight::{self as checks, AccessNeed, Check, Status};
 use crate::cluster::wait::WaitTarget;
 use crate::commands;
@@ -152,6 +153,7 @@ fn access_needs(runner: &Runner<'_>, step: &Step, values: &BTreeMap<String, Stri
             checks::rollout_restart_needs(ns.as_deref(), rr.kinds.as_deref().unwrap_or(&[]), rr.delete_unowned_pods)
         }
         Action::Wait(w) => WaitTarget::render(&w.condition, values).map(|t| checks::wait_needs(&t)).unwrap_or_default(),
+        Action::Delete(d) => DeleteTarget::render(d, values).map(|t| checks::delete_needs(&t)).unwrap_or_default(),
         _ => Vec::new(),
     }
 }
@@ -165,5 +167,5 @@ fn program_of(step: &Step, values: &BTreeMap<String, String>, rehearsal: bool) -
         Action::Apply(ApplyAction::Command(c)) => &c.argv,
         _ => return None,
     };
-    argv.first().map(|t| t.render_partial(values)).filter(|p| !p.contains("{{"))
+    argv.first().and_then(|a| a.render_partial(values)).filter(|p| !p.contains("{{"))
 }

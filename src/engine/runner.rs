@@ -89,7 +89,7 @@ impl Runner<'_> {
                     index,
                     hop: w.hop,
                     id: step.id.value.clone(),
-                    title: step.title.clone(),
+                    title: self.resolved.title(&self.values, w),
                     kind: step.action().kind().to_string(),
                     destructive: step.destructive,
                     item: w.item.clone(),
@@ -101,12 +101,7 @@ impl Runner<'_> {
 
     /// The values a step's templates see.
     pub fn step_values(&self, w: &WorkItem) -> BTreeMap<String, String> {
-        let hop = &self.ctx.plan.hops[w.hop];
-        let mut values = self.resolved.hop_values(&self.values, &hop.from, &hop.to);
-        if let Some(item) = &w.item {
-            values.insert("item".into(), item.clone());
-        }
-        values
+        self.resolved.step_values(&self.values, w)
     }
 
     /// Runs every unfinished step in order.
@@ -197,7 +192,7 @@ impl Runner<'_> {
         if matches!(self.journal.steps()[index].state, StepState::Running | StepState::Interrupted) {
             let argv = match step.action() {
                 Action::Command(c) => crate::plan::display_argv(&c.argv, &values),
-                _ => format!("the command of \"{}\"", step.title),
+                _ => format!("the command of \"{}\"", step.title.render_partial(&values)),
             };
             if let Some(outcome) = super::orphan::settle(self, index, &argv).await? {
                 return Ok(StepEnd::End(SessionStatus::Interrupted, outcome));
@@ -227,7 +222,7 @@ impl Runner<'_> {
         }
         self.send(Event::StepStarted {
             index,
-            title: step.title.clone(),
+            title: summary.title.clone(),
             kind: summary.kind.to_string(),
             explain: summary.explain.clone(),
             does: summary.does.clone(),
@@ -276,7 +271,7 @@ impl Runner<'_> {
                     self.send(Event::StepFinished { index, state: "done".into(), outcome });
                     return Ok(StepEnd::Next);
                 }
-                Err(e) if !e.differences.is_empty() => return self.acknowledge_differences(index, &step, e).await,
+                Err(e) if !e.differences.is_empty() => return self.acknowledge_differences(index, e).await,
                 Err(e) if e.interrupted => {
                     self.journal.finish_step(index, StepState::Interrupted, None, Some(e.message.clone()))?;
                     self.send(Event::StepFinished { index, state: "interrupted".into(), outcome: e.message });
@@ -320,12 +315,7 @@ impl Runner<'_> {
     /// with other content is done only once the operator has read which; the
     /// list stays in the transcript. Stopping instead leaves the step to run
     /// again on resume (a restore can).
-    async fn acknowledge_differences(
-        &mut self,
-        index: usize,
-        step: &Step,
-        e: execute::StepError,
-    ) -> Result<StepEnd, EngineError> {
+    async fn acknowledge_differences(&mut self, index: usize, e: execute::StepError) -> Result<StepEnd, EngineError> {
         const SHOWN: usize = 50;
         let mut text = format!("{}:", e.message);
         for d in e.differences.iter().take(SHOWN) {
@@ -336,7 +326,7 @@ impl Runner<'_> {
         }
         text.push_str("\nCompare each with the backup and fix what should not stay as it is.");
         let question = Question::Acknowledge {
-            title: format!("\"{}\" is done with differences", step.title),
+            title: format!("\"{}\" is done with differences", self.journal.steps()[index].title),
             text,
             severity: Severity::Warning,
         };
@@ -380,7 +370,7 @@ impl Runner<'_> {
         {
             let question = Question::Confirm {
                 index,
-                title: step.title.clone(),
+                title: step.title.render_partial(values),
                 does: does.to_vec(),
                 destructive: true,
                 word: Some(word.render_partial(values)),
@@ -395,20 +385,20 @@ impl Runner<'_> {
         }
         let question = match (step.action(), step.confirmation()) {
             (Action::Note(n), _) if n.severity != Severity::Info => Question::Acknowledge {
-                title: step.title.clone(),
+                title: step.title.render_partial(values),
                 text: n.text.render_partial(values),
                 severity: n.severity,
             },
             (Action::Manual(m), _) => Question::Manual {
                 index,
-                title: step.title.clone(),
+                title: step.title.render_partial(values),
                 instructions: m.instructions.render_partial(values),
                 skippable: step.skippable,
             },
             (_, Confirm::None) => return Ok(Confirmed::Go),
             (_, confirm) => Question::Confirm {
                 index,
-                title: step.title.clone(),
+                title: step.title.render_partial(values),
                 does: does.to_vec(),
                 destructive: step.destructive,
                 word: match confirm {
@@ -452,7 +442,7 @@ impl Runner<'_> {
         loop {
             let question = Question::CommandFinished {
                 index,
-                title: step.title.clone(),
+                title: step.title.render_partial(values),
                 argv: argv.clone(),
                 output: output.clone(),
                 can_verify: command.verify.is_some(),

@@ -7,7 +7,7 @@ use crate::plan::Plan;
 use crate::runbook::catalog::ProductEntry;
 use crate::runbook::model::{Step, Variable};
 use crate::runbook::template::Template;
-use crate::runbook::{Catalog, ProcedureEntry, Version};
+use crate::runbook::{Catalog, Facts, ProcedureEntry, Version};
 
 use super::error::EngineError;
 
@@ -25,6 +25,10 @@ pub struct WorkItem {
 pub struct Resolved<'a> {
     pub product: &'a ProductEntry,
     pub procedures: Vec<&'a ProcedureEntry>,
+    /// Each hop's versions, and the installation's facts, which decide the
+    /// steps a hop takes (a step's `when`).
+    hops: Vec<(Version, Version)>,
+    facts: Facts,
 }
 
 pub fn resolve<'a>(catalog: &'a Catalog, plan: &Plan) -> Result<Resolved<'a>, EngineError> {
@@ -40,7 +44,8 @@ pub fn resolve<'a>(catalog: &'a Catalog, plan: &Plan) -> Result<Resolved<'a>, En
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Resolved { product, procedures })
+    let hops = plan.hops.iter().map(|h| (h.from.clone(), h.to.clone())).collect();
+    Ok(Resolved { product, procedures, hops, facts: plan.facts.clone() })
 }
 
 impl Resolved<'_> {
@@ -64,8 +69,8 @@ impl Resolved<'_> {
     fn names_used(&self) -> BTreeSet<&str> {
         let product = &self.product.product;
         let mut used: BTreeSet<&str> = BTreeSet::new();
-        for entry in &self.procedures {
-            for step in &entry.procedure.steps {
+        for (hop, entry) in self.procedures.iter().enumerate() {
+            for (_, step) in self.hop_steps(hop) {
                 used.extend(step.templates().into_iter().flat_map(Template::variables));
                 used.extend(step.for_each.iter().map(|f| f.value.as_str()));
             }
@@ -89,6 +94,30 @@ impl Resolved<'_> {
 
     pub fn step(&self, w: &WorkItem) -> &Step {
         &self.procedures[w.hop].procedure.steps[w.step]
+    }
+
+    /// The values a work item's templates see: the session's, with its hop's
+    /// versions and release values, and its item.
+    pub fn step_values(&self, session: &BTreeMap<String, String>, w: &WorkItem) -> BTreeMap<String, String> {
+        let (from, to) = &self.hops[w.hop];
+        let mut values = self.hop_values(session, from, to);
+        if let Some(item) = &w.item {
+            values.insert("item".into(), item.clone());
+        }
+        values
+    }
+
+    /// A work item's title, with the values known (unknown ones stay `{{name}}`).
+    pub fn title(&self, session: &BTreeMap<String, String>, w: &WorkItem) -> String {
+        self.step(w).title.render_partial(&self.step_values(session, w))
+    }
+
+    /// The steps hop `hop` takes, with their index in the procedure: those
+    /// whose `when` holds for the hop, as in the plan.
+    fn hop_steps(&self, hop: usize) -> impl Iterator<Item = (usize, &Step)> {
+        let (from, to) = &self.hops[hop];
+        let steps = self.procedures[hop].procedure.steps.iter().enumerate();
+        steps.filter(move |(_, step)| step.applies_to(from, to, &self.facts))
     }
 
     /// Renders, for one hop, the variables whose defaults name the hop's versions (a
@@ -133,11 +162,12 @@ impl Resolved<'_> {
         values
     }
 
-    /// The work list; steps with `for_each` repeat for each item of their list.
+    /// The work list; steps with `for_each` repeat for each item of their list,
+    /// and steps whose `when` does not hold for their hop are left out.
     pub fn work(&self, values: &BTreeMap<String, String>) -> Vec<WorkItem> {
         let mut out = Vec::new();
         for (hop, p) in self.procedures.iter().enumerate() {
-            for (index, step) in p.procedure.steps.iter().enumerate() {
+            for (index, step) in self.hop_steps(hop) {
                 let base = WorkItem { hop, procedure: p.id().to_string(), step: index, item: None };
                 match &step.for_each {
                     None => out.push(base),
@@ -228,6 +258,39 @@ mod tests {
         );
         let given = BTreeMap::from([("chart_version".to_string(), "0.7.4".to_string())]);
         assert_eq!(charts(&given), ["0.7.4", "0.7.4"], "a chart given with --set is used on every hop");
+    }
+
+    #[test]
+    fn the_work_list_takes_the_steps_the_plan_shows_for_each_hop() {
+        use crate::runbook::error::SourceFile;
+        use crate::runbook::load::{RawFile, build};
+        let product = "id: p\nname: P\nreleases: [1.0.0, 1.1.0, 1.2.0]\n\
+                       path: {rules: [{reason: one minor, max_minor: 1}]}\n";
+        let procedure = "id: up\nproduct: p\ntitle: t\ndescription: d\ndisruption: low\n\
+                         applies: {from: '*', to: '*'}\nsteps:\n\
+                         - {id: old, title: o, explain: e, when: {to: '<1.2.0'}, command: {argv: [a]}}\n\
+                         - {id: new, title: n, explain: e, when: {from: '>=1.1.0'}, command: {argv: [b]}}\n\
+                         - {id: all, title: a, explain: e, command: {argv: [c]}}\n";
+        let files = vec![
+            RawFile::new("p", SourceFile::new("p/product.yaml", product), None),
+            RawFile::new("p", SourceFile::new("p/up.yaml", procedure), None),
+        ];
+        let catalog = build(files).unwrap();
+        let request = crate::plan::Request {
+            product: "p".into(),
+            from: Some(crate::runbook::Version::parse("1.0.0").unwrap()),
+            to: "1.2.0".into(),
+            ..Default::default()
+        };
+        let plan = crate::plan::plan(&catalog, &request).unwrap();
+        let resolved = resolve(&catalog, &plan).unwrap();
+        let worked: Vec<(usize, String)> =
+            resolved.work(&BTreeMap::new()).iter().map(|w| (w.hop, resolved.step(w).id.value.clone())).collect();
+        let planned: Vec<(usize, String)> =
+            plan.hops.iter().enumerate().flat_map(|(i, h)| h.steps.iter().map(move |s| (i, s.id.clone()))).collect();
+        assert_eq!(worked, planned);
+        let ids: Vec<&str> = worked.iter().map(|(_, id)| id.as_str()).collect();
+        assert_eq!(ids, ["old", "all", "new", "all"]);
     }
 
     #[test]

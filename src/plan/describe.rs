@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::runbook::model::{Action, ApplyAction, CheckAction, Confirm, Step, WaitFor, WorkloadKind};
+use crate::runbook::arg::{Arg, render_args_partial};
+use crate::runbook::model::{
+    Action, ApplyAction, CheckAction, Confirm, DeleteAction, Step, StepCondition, WaitFor, WorkloadKind,
+};
 use crate::runbook::template::Template;
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -112,6 +115,7 @@ pub fn describe_step(step: &Step, values: &BTreeMap<String, String>) -> StepSumm
             WaitFor::CrdEstablished(t) => format!("wait until CRD {} is established", r(t)),
             WaitFor::NamespaceGone(t) => format!("wait until namespace {} is deleted", r(t)),
         }],
+        Action::Delete(d) => describe_delete(d, values),
         Action::Manual(m) => vec![format!("you do: {}", r(&m.instructions).trim())],
     };
     if let Some(ctx) = &step.context {
@@ -120,11 +124,12 @@ pub fn describe_step(step: &Step, values: &BTreeMap<String, String>) -> StepSumm
     if let Some(list) = &step.for_each {
         does.push(format!("once for each item of {{{{{}}}}}", list.value));
     }
+    does.extend(step.when.as_ref().map(describe_condition));
     StepSummary {
         id: step.id.value.clone(),
-        title: step.title.clone(),
+        title: r(&step.title),
         kind: step.action().kind().to_string(),
-        explain: step.explain.trim().to_string(),
+        explain: r(&step.explain).trim().to_string(),
         destructive: step.destructive,
         confirm: match step.confirmation() {
             Confirm::None => "none".into(),
@@ -135,15 +140,46 @@ pub fn describe_step(step: &Step, values: &BTreeMap<String, String>) -> StepSumm
     }
 }
 
-/// An argument vector shown the way a shell user would read it; for display only,
-/// never executed.
+/// What a delete step removes, and what a rehearsal does instead.
+fn describe_delete(d: &DeleteAction, values: &BTreeMap<String, String>) -> Vec<String> {
+    let r = |t: &Template| t.render_partial(values);
+    let at = d.namespace.as_ref().map(|n| format!(" in namespace {}", r(n))).unwrap_or_default();
+    let which = match &d.selector {
+        Some(sel) => format!("every {} labelled {}{at}", r(&d.resource), r(sel)),
+        None => format!("{} {}{at}", r(&d.resource), d.names.iter().map(r).collect::<Vec<_>>().join(", ")),
+    };
+    let wait = if d.wait { " and wait until they are gone" } else { "" };
+    vec![
+        format!("delete {which} through the API{wait}"),
+        "in rehearsal: a server-side dry-run delete that lists what would be deleted".into(),
+    ]
+}
+
+/// A step's `when`, as the line that says which hops take the step.
+fn describe_condition(when: &StepCondition) -> String {
+    let mut parts = Vec::new();
+    parts.extend(when.from.as_ref().map(|r| format!("from {}", r.value)));
+    parts.extend(when.to.as_ref().map(|r| format!("to {}", r.value)));
+    let facts = when.facts.iter().map(|(fact, values)| {
+        let values: Vec<&str> = values.iter().map(|v| v.value.as_str()).collect();
+        format!("{}={}", fact.value, values.join("|"))
+    });
+    let facts: Vec<String> = facts.collect();
+    if !facts.is_empty() {
+        parts.push(format!("where {}", facts.join(", ")));
+    }
+    format!("only on hops {}", parts.join(", "))
+}
+
 /// `1 step`, `3 steps`: a count with its noun, for lines people read.
 pub fn counted(n: usize, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
-pub fn display_argv(argv: &[Template], values: &BTreeMap<String, String>) -> String {
-    argv.iter().map(|a| quote_for_display(&a.render_partial(values))).collect::<Vec<_>>().join(" ")
+/// An argument vector shown the way a shell user would read it; for display only,
+/// never executed.
+pub fn display_argv(argv: &[Arg], values: &BTreeMap<String, String>) -> String {
+    render_args_partial(argv, values).iter().map(|a| quote_for_display(a)).collect::<Vec<_>>().join(" ")
 }
 
 fn quote_for_display(arg: &str) -> String {
@@ -162,8 +198,21 @@ mod tests {
 
     #[test]
     fn arguments_with_spaces_or_quotes_are_quoted_for_display() {
-        let argv: Vec<Template> = ["helm", "install", "{{r}}"].iter().map(|s| Template::parse(s).unwrap()).collect();
+        let argv: Vec<Arg> = ["helm", "install", "{{r}}"].iter().map(|s| Template::parse(s).unwrap().into()).collect();
         let values = BTreeMap::from([("r".to_string(), "it's a b".to_string())]);
         assert_eq!(display_argv(&argv, &values), "helm install 'it'\\''s a b'");
+    }
+
+    #[test]
+    fn a_flag_element_shows_as_one_argument_or_not_at_all() {
+        let flag = |value: &str| {
+            let flag = crate::runbook::located::Located::new("--values".to_string());
+            Arg::Flag(crate::runbook::arg::FlagArg { flag, value: Template::parse(value).unwrap() })
+        };
+        let argv = vec![Template::parse("acmectl").unwrap().into(), flag("{{file}}")];
+        let with = |v: &str| BTreeMap::from([("file".to_string(), v.to_string())]);
+        assert_eq!(display_argv(&argv, &with("a b.yaml")), "acmectl '--values=a b.yaml'");
+        assert_eq!(display_argv(&argv, &with("")), "acmectl");
+        assert_eq!(display_argv(&argv, &BTreeMap::new()), "acmectl --values={{file}}");
     }
 }

@@ -155,9 +155,15 @@ fn plan_hop(
         .collect();
     let reason = choice_reason(chosen, &fitting, request.procedure.is_some(), facts);
     let values = step_values(product, chosen, from, to, facts, &request.values);
-    let steps = chosen.procedure.steps.iter().map(|s| describe_step(s, &values)).collect();
+    let steps = chosen
+        .procedure
+        .steps
+        .iter()
+        .filter(|s| s.applies_to(from, to, facts))
+        .map(|s| describe_step(s, &values))
+        .collect();
     let notes = product
-        .notes_for(catalog, from, to)
+        .notes_for(catalog, from, to, facts)
         .into_iter()
         .map(|(owner, n)| Note {
             product: owner.to_string(),

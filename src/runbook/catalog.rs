@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::error::{Problem, SourceFile};
-use super::model::{HopRule, Procedure, Product, Variable, VersionNote};
+use super::model::{HopRule, Procedure, Product, Variable, VersionNote, facts_fit};
 use super::version::Version;
 
 /// Facts about an installation: fact name to value.
@@ -117,9 +117,7 @@ impl ProductEntry {
         a.from.matches(from)
             && a.to.matches(to)
             && (!a.previous_release_only || self.is_previous_release(from, to))
-            && a.when
-                .iter()
-                .all(|(fact, allowed)| facts.get(&fact.value).is_some_and(|v| allowed.iter().any(|x| &x.value == v)))
+            && facts_fit(&a.when, facts, false)
     }
 
     /// The facts with every undeclared one set to its default, and unknown names dropped.
@@ -152,20 +150,23 @@ impl ProductEntry {
         combos
     }
 
-    /// The version notes for a hop: this product's, then those of the products it
-    /// includes notes of.
+    /// The version notes for a hop and an installation with these facts: this
+    /// product's, then those of the products it includes notes of.
     pub fn notes_for<'a>(
         &'a self,
         catalog: &'a Catalog,
         from: &Version,
         to: &Version,
+        facts: &Facts,
     ) -> Vec<(&'a str, &'a VersionNote)> {
         let own = std::iter::once(self);
         let included = self.product.includes_notes_of.iter().filter_map(|id| catalog.product(id));
         own.chain(included)
             .flat_map(|p| p.product.notes.iter().map(move |n| (p.id(), n)))
             .filter(|(_, n)| {
-                n.from.as_ref().is_none_or(|r| r.matches(from)) && n.to.as_ref().is_none_or(|r| r.matches(to))
+                n.from.as_ref().is_none_or(|r| r.matches(from))
+                    && n.to.as_ref().is_none_or(|r| r.matches(to))
+                    && facts_fit(&n.when, facts, true)
             })
             .collect()
     }

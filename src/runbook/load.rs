@@ -210,7 +210,7 @@ fn parse<T: serde::de::DeserializeOwned>(
     // a `disruption` with a bad value, is not also reported as missing.
     let mut skipped: Vec<String> = Vec::new();
     for _ in 0..MAX_READ_PAST {
-        let e = match serde_saphyr::from_str::<T>(&text) {
+        let e = match super::arg::reading(&text, || serde_saphyr::from_str::<T>(&text)) {
             Ok(value) => return Some(value),
             Err(e) => e,
         };

@@ -3,6 +3,7 @@
 //! Pure: nothing here touches the network, the cluster or the terminal. Files are
 //! read from the embedded copy or from directories the caller names.
 
+pub mod arg;
 pub mod catalog;
 pub mod duration;
 pub mod error;

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::arg::Arg;
 use super::duration::Timeout;
 use super::located::Located;
 use super::template::Template;
@@ -251,6 +252,23 @@ pub struct VersionNote {
     pub text: String,
     pub from: Option<Located<VersionRange>>,
     pub to: Option<Located<VersionRange>>,
+    /// Facts the installation must have for the note to show: fact name to
+    /// the values that fit. A fact the product does not know (in a product
+    /// that includes this product's notes) does not hide the note.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub when: FactValues,
+}
+
+/// Facts and the values of each that fit: `{install_method: [helm]}`.
+pub type FactValues = BTreeMap<Located<String>, Vec<Located<String>>>;
+
+/// Whether `facts` give every named fact one of its listed values; a fact
+/// missing from `facts` fits when `missing_fits`.
+pub fn facts_fit(wanted: &FactValues, facts: &BTreeMap<String, String>, missing_fits: bool) -> bool {
+    wanted.iter().all(|(fact, allowed)| match facts.get(&fact.value) {
+        Some(v) => allowed.iter().any(|x| &x.value == v),
+        None => missing_fits,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
@@ -303,18 +321,43 @@ pub struct Applies {
     pub previous_release_only: bool,
     /// Facts the installation must have: fact name to the values that fit.
     #[serde(default)]
-    pub when: BTreeMap<Located<String>, Vec<Located<String>>>,
+    pub when: FactValues,
+}
+
+/// When a step belongs to a hop: the hop's versions and the installation's
+/// facts. A step whose condition does not hold is left out of that hop's plan,
+/// and so out of its rehearsal and run.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepCondition {
+    /// Versions the hop starts from (any when absent).
+    pub from: Option<Located<VersionRange>>,
+    /// Versions the hop goes to (any when absent).
+    pub to: Option<Located<VersionRange>>,
+    /// Facts the installation must have: fact name to the values that fit.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub facts: FactValues,
+}
+
+impl StepCondition {
+    pub fn holds(&self, from: &Version, to: &Version, facts: &BTreeMap<String, String>) -> bool {
+        self.from.as_ref().is_none_or(|r| r.matches(from))
+            && self.to.as_ref().is_none_or(|r| r.matches(to))
+            && facts_fit(&self.facts, facts, false)
+    }
 }
 
 /// One step of a procedure. Exactly one action key (`note`, `check`, `backup`,
-/// `command`, `apply`, `restore`, `rollout_restart`, `wait`, `manual`) is set.
+/// `command`, `apply`, `restore`, `rollout_restart`, `wait`, `delete`, `manual`) is set.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     pub id: Located<String>,
-    pub title: String,
-    /// What the step does and why, in the operator's terms.
-    pub explain: String,
+    /// A template: shown with the session's values (`Restart {{meshed_namespaces}}`).
+    pub title: Template,
+    /// What the step does and why, in the operator's terms. A template, shown
+    /// with the session's values.
+    pub explain: Template,
     /// Whether the step removes or replaces something that only a backup can bring back.
     #[serde(default)]
     pub destructive: bool,
@@ -328,6 +371,9 @@ pub struct Step {
     /// Repeat the step for each comma-separated item of this variable, with the
     /// item available as `{{item}}` (for example once per zone cluster).
     pub for_each: Option<Located<String>>,
+    /// Only for some hops or installations: a step whose condition does not
+    /// hold is not part of the hop's plan.
+    pub when: Option<StepCondition>,
     pub note: Option<NoteAction>,
     pub check: Option<CheckAction>,
     pub backup: Option<BackupAction>,
@@ -336,6 +382,7 @@ pub struct Step {
     pub restore: Option<RestoreAction>,
     pub rollout_restart: Option<RolloutRestartAction>,
     pub wait: Option<WaitAction>,
+    pub delete: Option<DeleteAction>,
     pub manual: Option<ManualAction>,
 }
 
@@ -403,7 +450,8 @@ pub struct BackupAction {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommandSpec {
-    pub argv: Vec<Template>,
+    /// The program and its arguments, one element per argument (see [`Arg`]).
+    pub argv: Vec<Arg>,
     #[serde(default)]
     pub env: BTreeMap<String, Template>,
     pub timeout: Option<Timeout>,
@@ -417,10 +465,12 @@ pub struct CommandSpec {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommandAction {
-    pub argv: Vec<Template>,
+    /// The program and its arguments, one element per argument: a template, or
+    /// `{flag, value}` passed as `FLAG=VALUE` and left out when the value is empty.
+    pub argv: Vec<Arg>,
     /// The same command in a form that changes nothing; run in rehearsal. Without
     /// it, rehearsal shows the command but does not run it.
-    pub dry_run_argv: Option<Vec<Template>>,
+    pub dry_run_argv: Option<Vec<Arg>>,
     #[serde(default)]
     pub env: BTreeMap<String, Template>,
     pub timeout: Option<Timeout>,
@@ -507,6 +557,34 @@ pub struct GoneRef {
     pub name: Template,
 }
 
+/// Deletes objects through the API, by name or by label selector, and waits
+/// until they are gone. A delete step is destructive: it needs
+/// `destructive: true` and `confirm: {typed: ...}`. A rehearsal deletes as a
+/// server-side dry run, which lists what would be deleted.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteAction {
+    /// `plural.group` (or a core plural such as `configmaps`), e.g. `jobs.batch`;
+    /// a template.
+    pub resource: Template,
+    /// The objects' namespace (a template); for a namespaced kind without it,
+    /// a selector looks in every namespace.
+    pub namespace: Option<Template>,
+    /// The objects' names (templates). Exactly one of `names` and `selector`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<Template>,
+    /// A label selector (a template) such as `app=acme-migrations`.
+    pub selector: Option<Template>,
+    /// Wait until every deleted object is gone (finalizers done).
+    #[serde(default = "yes")]
+    pub wait: bool,
+    pub timeout: Option<Timeout>,
+}
+
+fn yes() -> bool {
+    true
+}
+
 /// Something only the operator can do; the run waits until they say it is done.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -516,8 +594,8 @@ pub struct ManualAction {
 }
 
 /// The keys of a step that name its action.
-pub const ACTION_KEYS: [&str; 9] =
-    ["note", "check", "backup", "command", "apply", "restore", "rollout_restart", "wait", "manual"];
+pub const ACTION_KEYS: [&str; 10] =
+    ["note", "check", "backup", "command", "apply", "restore", "rollout_restart", "wait", "delete", "manual"];
 
 /// A step's action, once the loader has checked that exactly one key is set.
 #[derive(Debug, Clone, Copy)]
@@ -530,6 +608,7 @@ pub enum Action<'a> {
     Restore(&'a RestoreAction),
     RolloutRestart(&'a RolloutRestartAction),
     Wait(&'a WaitAction),
+    Delete(&'a DeleteAction),
     Manual(&'a ManualAction),
 }
 
@@ -544,6 +623,7 @@ impl Action<'_> {
             Action::Restore(_) => "restore",
             Action::RolloutRestart(_) => "rollout_restart",
             Action::Wait(_) => "wait",
+            Action::Delete(_) => "delete",
             Action::Manual(_) => "manual",
         }
     }
@@ -561,6 +641,7 @@ impl Step {
             self.restore.as_ref().map(Action::Restore),
             self.rollout_restart.as_ref().map(Action::RolloutRestart),
             self.wait.as_ref().map(Action::Wait),
+            self.delete.as_ref().map(Action::Delete),
             self.manual.as_ref().map(Action::Manual),
         ];
         candidates.into_iter().flatten().collect()
@@ -586,7 +667,7 @@ impl Step {
 
     /// Every template the step uses, for checking that variables are defined.
     pub fn templates(&self) -> Vec<&Template> {
-        let mut out: Vec<&Template> = Vec::new();
+        let mut out: Vec<&Template> = vec![&self.title, &self.explain];
         out.extend(self.context.iter());
         if let Some(Confirm::Typed(t)) = &self.confirm {
             out.push(t);
@@ -605,8 +686,8 @@ impl Step {
                 out.extend(b.namespaces.iter().flatten());
             }
             Some(Action::Command(c)) => {
-                out.extend(&c.argv);
-                out.extend(c.dry_run_argv.iter().flatten());
+                out.extend(c.argv.iter().map(Arg::template));
+                out.extend(c.dry_run_argv.iter().flatten().map(Arg::template));
                 out.extend(c.env.values());
                 out.extend(c.verify.iter().flat_map(CommandSpec::templates));
             }
@@ -622,6 +703,10 @@ impl Step {
                 WaitFor::DeploymentAvailable(o) => out.extend([&o.namespace, &o.name]),
                 WaitFor::CrdEstablished(t) | WaitFor::NamespaceGone(t) => out.push(t),
             },
+            Some(Action::Delete(d)) => {
+                out.push(&d.resource);
+                out.extend(d.namespace.iter().chain(&d.names).chain(d.selector.iter()));
+            }
             Some(Action::Manual(m)) => {
                 out.push(&m.instructions);
                 out.extend(m.verify.iter().flat_map(CommandSpec::templates));
@@ -632,12 +717,17 @@ impl Step {
 }
 
 impl Step {
+    /// Whether the step belongs to a hop from `from` to `to` with these facts.
+    pub fn applies_to(&self, from: &Version, to: &Version, facts: &BTreeMap<String, String>) -> bool {
+        self.when.as_ref().is_none_or(|c| c.holds(from, to, facts))
+    }
+
     /// Every argument vector the step runs, its checks and verifications included.
-    pub fn argvs(&self) -> Vec<&[Template]> {
+    pub fn argvs(&self) -> Vec<&[Arg]> {
         let specs: Vec<&CommandSpec> = match self.actions().first() {
             Some(Action::Check(CheckAction::CommandSucceeds(c))) => vec![c],
             Some(Action::Command(c)) => {
-                let mut out: Vec<&[Template]> = vec![&c.argv];
+                let mut out: Vec<&[Arg]> = vec![&c.argv];
                 out.extend(c.dry_run_argv.as_deref());
                 out.extend(c.verify.iter().map(|v| v.argv.as_slice()));
                 return out;
@@ -652,7 +742,7 @@ impl Step {
 
 impl CommandSpec {
     pub fn templates(&self) -> impl Iterator<Item = &Template> {
-        self.argv.iter().chain(self.env.values())
+        self.argv.iter().map(Arg::template).chain(self.env.values())
     }
 }
 

@@ -152,7 +152,7 @@ impl schemars::JsonSchema for Template {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
-            "description": "Text that may name variables as {{name}}"
+            "description": "A template: text that may name variables as {{name}}, replaced by their values when the step is shown or run. Only fields of this type are templates"
         })
     }
 }

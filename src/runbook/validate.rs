@@ -5,11 +5,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use super::arg::Arg;
 use super::catalog::{BUILTIN_VARIABLES, Catalog, ProcedureEntry, ProductEntry};
 use super::error::{Problem, SourceFile};
 use super::hints;
 use super::located::{Located, Pos};
-use super::model::{ACTION_KEYS, Action, ApplyAction, Confirm, Product, Step, Variable};
+use super::model::{ACTION_KEYS, Action, ApplyAction, Confirm, DeleteAction, FactValues, Product, Step, Variable};
 use super::suggest;
 use super::template::Template;
 use super::version::{Version, VersionRange};
@@ -142,6 +143,9 @@ fn check_product(entry: &ProductEntry, problems: &mut Vec<Problem>) {
     }
     check_release_values(file, p, problems);
     check_unique(file, p.notes.iter().map(|n| &n.id), "note id", problems);
+    for note in &p.notes {
+        check_facts(file, p, &note.when, problems);
+    }
     check_product_ranges(file, p, problems);
     check_variables(file, &p.variables, problems);
     let known = known_variables(p, &[]);
@@ -285,7 +289,7 @@ fn check_procedure(product: &Product, entry: &ProcedureEntry, problems: &mut Vec
             problems.push(Problem::new(file, v.name.pos, msg));
         }
     }
-    check_when(product, entry, problems);
+    check_facts(file, product, &p.applies.when, problems);
     check_range(file, &p.applies.from, "`applies.from`", &product.releases, problems);
     check_range(file, &p.applies.to, "`applies.to`", &product.releases, problems);
     if p.steps.is_empty() {
@@ -317,11 +321,14 @@ fn check_procedure(product: &Product, entry: &ProcedureEntry, problems: &mut Vec
             }
             step_known.insert("item".into());
         }
+        check_step_condition(file, product, step, problems);
         check_templates(file, step.templates(), &step_known, problems);
         for argv in step.argvs() {
             check_no_shell(file, &step.id.value, argv, problems);
+            check_flags(file, &step.id.value, argv, problems);
         }
         check_action(file, step, actions[0], &backups_so_far, problems);
+        check_restore_condition(file, &p.steps, step, actions[0], problems);
         check_reach(file, step, actions[0], problems);
         if let Action::Backup(_) = actions[0] {
             backups_so_far.insert(&step.id.value);
@@ -329,12 +336,13 @@ fn check_procedure(product: &Product, entry: &ProcedureEntry, problems: &mut Vec
     }
 }
 
-fn check_when(product: &Product, entry: &ProcedureEntry, problems: &mut Vec<Problem>) {
-    for (fact, values) in &entry.procedure.applies.when {
+/// Facts named in a `when` are declared, and the values given are theirs.
+fn check_facts(file: &Arc<SourceFile>, product: &Product, wanted: &FactValues, problems: &mut Vec<Problem>) {
+    for (fact, values) in wanted {
         let Some(declared) = product.facts.iter().find(|f| f.name.value == fact.value) else {
             let names: Vec<_> = product.facts.iter().map(|f| f.name.value.as_str()).collect();
             let msg = format!("`when` names fact `{}`, which the product does not declare", fact.value);
-            problems.push(Problem::new(&entry.file, fact.pos, msg).help(guessed(
+            problems.push(Problem::new(file, fact.pos, msg).help(guessed(
                 &fact.value,
                 names.iter().copied(),
                 format!("declared facts: {}", names.join(", ")),
@@ -343,13 +351,25 @@ fn check_when(product: &Product, entry: &ProcedureEntry, problems: &mut Vec<Prob
         };
         for v in values.iter().filter(|v| !declared.values.contains(&v.value)) {
             let msg = format!("`{}` is not a value of fact `{}`", v.value, fact.value);
-            problems.push(Problem::new(&entry.file, v.pos, msg).help(guessed(
+            problems.push(Problem::new(file, v.pos, msg).help(guessed(
                 &v.value,
                 declared.values.iter().map(String::as_str),
                 format!("values: {}", declared.values.join(", ")),
             )));
         }
     }
+}
+
+/// A step's `when`: its ranges match listed releases, its facts are declared.
+fn check_step_condition(file: &Arc<SourceFile>, product: &Product, step: &Step, problems: &mut Vec<Problem>) {
+    let Some(when) = &step.when else { return };
+    for (side, range) in [("from", &when.from), ("to", &when.to)] {
+        if let Some(r) = range {
+            let what = format!("`when.{side}` of step `{}`", step.id.value);
+            check_range(file, r, &what, &product.releases, problems);
+        }
+    }
+    check_facts(file, product, &when.facts, problems);
 }
 
 fn check_action(
@@ -360,12 +380,12 @@ fn check_action(
     problems: &mut Vec<Problem>,
 ) {
     let (step, at) = (step_def.id.value.as_str(), step_def.id.pos);
-    let argv_problem = |argv: &[Template], problems: &mut Vec<Problem>| match argv.first() {
+    let argv_problem = |argv: &[Arg], problems: &mut Vec<Problem>| match argv.first() {
         None => problems.push(Problem::new(file, at, format!("step `{step}` has an empty `argv`"))),
         Some(first) if argv.len() == 1 && first.raw().contains(' ') => {
             let msg =
                 format!("`argv` of step `{step}` is one string with spaces; it would run as a single program name");
-            problems.push(Problem::new(file, first.pos, msg).help("split it into a list: [helm, uninstall, nsm]"));
+            problems.push(Problem::new(file, first.pos(), msg).help("split it into a list: [helm, uninstall, nsm]"));
         }
         Some(_) => {}
     };
@@ -393,6 +413,7 @@ fn check_action(
                 format!("restore step `{step}` has `concurrency: 0`; use 1 or more"),
             ));
         }
+        Action::Delete(d) => check_delete(file, step_def, d, problems),
         Action::Backup(b) if b.resources.is_empty() => {
             problems.push(Problem::new(file, at, format!("backup step `{step}` lists no resources")));
         }
@@ -403,6 +424,50 @@ fn check_action(
             }
         }
         _ => {}
+    }
+}
+
+/// A restore from a backup step that only some hops take must be limited to
+/// those hops too: elsewhere there would be nothing to restore.
+fn check_restore_condition(
+    file: &Arc<SourceFile>,
+    steps: &[Step],
+    step: &Step,
+    action: Action<'_>,
+    problems: &mut Vec<Problem>,
+) {
+    let Action::Restore(r) = action else { return };
+    let Some(backup) = steps.iter().find(|s| s.id.value == r.from.value) else { return };
+    if backup.when.is_none() || backup.when == step.when {
+        return;
+    }
+    let msg = format!(
+        "restore step `{}` restores from `{}`, which has a `when` this step does not share, \
+         so on some hops there would be nothing to restore",
+        step.id.value, r.from.value
+    );
+    problems.push(Problem::new(file, r.from.pos, msg).help(format!("give it the same `when` as `{}`", r.from.value)));
+}
+
+/// A delete is destructive and typed-confirmed, chooses its objects one way,
+/// and names a resource as the API does.
+fn check_delete(file: &Arc<SourceFile>, step: &Step, d: &DeleteAction, problems: &mut Vec<Problem>) {
+    let id = &step.id.value;
+    if !step.destructive {
+        let msg = format!("delete step `{id}` is not marked `destructive: true`");
+        let help = "a delete removes what only a backup brings back: add `destructive: true` and `confirm: {typed: \"{{namespace}}\"}`";
+        problems.push(Problem::new(file, step.id.pos, msg).help(help));
+    }
+    if d.names.is_empty() == d.selector.is_none() {
+        let msg = format!("delete step `{id}` needs exactly one of `names` or `selector`");
+        problems
+            .push(Problem::new(file, d.resource.pos, msg).help("`names: [a, b]`, or `selector: app=acme-migrations`"));
+    }
+    let kind = d.resource.raw();
+    if d.resource.variables().next().is_none() && kind.starts_with(|c: char| c.is_ascii_uppercase()) {
+        let msg = format!("`{kind}` is a kind; `resource` is written as the API names it");
+        let help = "use `plural.group`, such as `jobs.batch`, or a core plural, such as `configmaps`";
+        problems.push(Problem::new(file, d.resource.pos, msg).help(help));
     }
 }
 
@@ -480,26 +545,45 @@ const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "ash"];
 /// An argument vector runs one program without a shell: a shell started to run a
 /// script (a warning), or a `|` element (an error: it is never a pipeline),
 /// defeats that, and the typed arguments with it.
-fn check_no_shell(file: &Arc<SourceFile>, step: &str, argv: &[Template], problems: &mut Vec<Problem>) {
+fn check_no_shell(file: &Arc<SourceFile>, step: &str, argv: &[Arg], problems: &mut Vec<Problem>) {
     const HELP: &str = "write the program and its arguments as argv elements, one per argument; \
         to apply what a command prints use `apply: {command: {argv: [...]}}`, and use the step kinds \
-        (wait, rollout_restart, check, backup) for the rest";
+        (delete, wait, rollout_restart, check, backup) for the rest";
     if let Some((program, flag, script)) = shell_script(argv) {
         let what = if script.is_some_and(has_pipe) { "a shell pipeline" } else { "a shell script" };
         let msg = format!("step `{step}` runs {what} through `{} {flag}`; argv is never a shell string", program.raw());
         // A warning, not an error: a shell is sometimes the honest tool (a
         // drill's stand-in, a vendor's own script), but never by accident.
-        problems.push(Problem::new(file, program.pos, msg).help(HELP).warning());
+        problems.push(Problem::new(file, program.pos(), msg).help(HELP).warning());
     } else if let Some(pipe) = argv.iter().find(|a| a.raw().trim() == "|") {
         let msg = format!(
             "step `{step}` has `|` as an argument: argv runs without a shell, so this is no pipeline but a literal `|`"
         );
-        problems.push(Problem::new(file, pipe.pos, msg).help(HELP));
+        problems.push(Problem::new(file, pipe.pos(), msg).help(HELP));
+    }
+}
+
+/// `{flag, value}` elements: never the program, and the flag is a flag alone
+/// (stepwise adds `=VALUE`).
+fn check_flags(file: &Arc<SourceFile>, step: &str, argv: &[Arg], problems: &mut Vec<Problem>) {
+    let flags = argv.iter().enumerate().filter_map(|(i, a)| match a {
+        Arg::Flag(f) => Some((i, &f.flag)),
+        Arg::Plain(_) => None,
+    });
+    for (i, flag) in flags {
+        if i == 0 {
+            let msg = format!("the program of an `argv` in step `{step}` is a `{{flag, value}}` element");
+            problems.push(Problem::new(file, flag.pos, msg).help("the first element is the program: a plain string"));
+        } else if !flag.starts_with('-') || flag.contains(['=', ' ']) {
+            let msg = format!("`{}` in step `{step}` is not a flag such as `--values`", flag.value);
+            let help = "write the flag alone; stepwise passes `FLAG=VALUE` as one argument, or nothing when the value is empty";
+            problems.push(Problem::new(file, flag.pos, msg).help(help));
+        }
     }
 }
 
 /// The shell and its script, when `argv` starts a shell with `-c` (or `-ec`, ...).
-fn shell_script(argv: &[Template]) -> Option<(&Template, &str, Option<&str>)> {
+fn shell_script(argv: &[Arg]) -> Option<(&Arg, &str, Option<&str>)> {
     let program = argv.first()?;
     let name = program.raw().rsplit('/').next().unwrap_or_default();
     if !SHELLS.contains(&name) {
@@ -509,7 +593,7 @@ fn shell_script(argv: &[Template]) -> Option<(&Template, &str, Option<&str>)> {
         let a = a.raw();
         a.starts_with('-') && !a.starts_with("--") && a.contains('c')
     })?;
-    Some((program, argv[flag + 1].raw(), argv.get(flag + 2).map(Template::raw)))
+    Some((program, argv[flag + 1].raw(), argv.get(flag + 2).map(Arg::raw)))
 }
 
 /// A `|` that is a pipe rather than part of `||`.
@@ -592,7 +676,8 @@ fn action_count_problem(file: &Arc<SourceFile>, step: &Step, actions: &[Action<'
     } else {
         format!("step `{}` has {} actions ({}); a step does one thing", step.id.value, found.len(), found.join(", "))
     };
-    let help = "give it exactly one of: note, check, backup, command, apply, restore, rollout_restart, wait, manual";
+    let help =
+        "give it exactly one of: note, check, backup, command, apply, restore, rollout_restart, wait, delete, manual";
     Problem::new(file, step.id.pos, msg).help(help)
 }
 
