@@ -167,9 +167,14 @@ fn make_backups_unwritable_when_created(
     (stop, watcher)
 }
 
+/// Both drills upgrade the same product on the same cluster, and a second
+/// session beside the first is refused by its lease: one drill at a time.
+static ONE_SESSION: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unwritable_backup_folder_fails_the_backup_and_marks_nothing_done() {
     const DRILL: &str = "disk drill, unwritable backup folder";
+    let _one = ONE_SESSION.lock().await;
     let tb = support::cluster();
     let client = tb.client().await;
     let (ns, seeded) = seeded_cluster(tb, &client).await;
@@ -196,6 +201,7 @@ async fn an_unwritable_backup_folder_fails_the_backup_and_marks_nothing_done() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_fails_the_backup_and_marks_nothing_done() {
     const DRILL: &str = "disk drill, disk full";
+    let _one = ONE_SESSION.lock().await;
     let tb = support::cluster();
     let client = tb.client().await;
     let (ns, seeded) = seeded_cluster(tb, &client).await;
