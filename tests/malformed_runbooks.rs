@@ -102,3 +102,16 @@ fn a_broken_product_file_hides_nothing_and_adds_no_noise() {
     assert_eq!(problems.len(), 1, "{}", listing.join("\n"));
     assert!(problems[0].file.name.ends_with("54-bad-release.product.yaml"), "{}", listing.join("\n"));
 }
+
+#[test]
+fn a_procedure_with_warnings_only_is_kept_in_the_catalog() {
+    let case = Path::new(DIR).join("cases/67-sh-c-pipeline.yaml");
+    let files = merge(in_product_dir(&Path::new(DIR).join("base")), in_product_dir(&case));
+    let catalog = build(files).expect("warnings never refuse the runbooks");
+    assert!(!catalog.warnings.is_empty(), "the shell is a warning");
+    let product = catalog.product("nginx-service-mesh").expect("the base product");
+    assert!(
+        product.procedures.iter().any(|p| p.file.name.ends_with("67-sh-c-pipeline.yaml")),
+        "the procedure with the warning can still be planned and run"
+    );
+}

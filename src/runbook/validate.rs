@@ -16,7 +16,8 @@ use super::template::Template;
 use super::version::{Version, VersionRange};
 
 /// Joins products and procedures into a catalog, recording every problem found.
-/// Procedures with problems are left out of the catalog but still reported.
+/// Procedures with errors are left out of the catalog but still reported; a
+/// procedure with warnings only is kept.
 /// Procedures of a product in `unreadable` (its file could not be read, which
 /// is reported already) are left out without a word.
 pub fn assemble(
@@ -64,7 +65,8 @@ pub fn assemble(
             let msg = format!("procedure id `{}` is already used by {}", entry.id(), other.file.name);
             problems.push(Problem::new(&entry.file, entry.procedure.id.pos, msg));
         }
-        if problems.len() == before {
+        // Warnings leave a procedure in; only errors keep it out.
+        if problems[before..].iter().all(|p| p.warning) {
             product.procedures.push(entry);
         }
     }
