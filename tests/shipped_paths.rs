@@ -94,6 +94,25 @@ fn kuma_helm_hops_install_the_chart_that_ships_their_release() {
 }
 
 #[test]
+fn kuma_kumactl_passes_a_values_file_only_to_the_kumactl_that_takes_one() {
+    // kumactl takes --values from 1.6.0; before, stepwise cannot know the flags.
+    let single = [("install_method", "kumactl"), ("topology", "single-zone")];
+    let ids = |p: &Plan| -> Vec<String> { p.hops[0].steps.iter().map(|s| s.id.clone()).collect() };
+    let old = plan(&catalog(), &request("kuma", "1.4.0", "1.5", &single)).unwrap();
+    assert!(ids(&old).contains(&"apply-control-plane-by-hand".to_string()), "{:?}", ids(&old));
+    assert!(!ids(&old).contains(&"apply-control-plane".to_string()), "{:?}", ids(&old));
+    assert!(!commands(&old)[0].iter().any(|r| r.contains("--values")), "{:?}", commands(&old));
+    let new = plan(&catalog(), &request("kuma", "1.6.0", "1.7", &single)).unwrap();
+    assert!(ids(&new).contains(&"apply-control-plane".to_string()), "{:?}", ids(&new));
+    assert!(commands(&new)[0].iter().any(|r| r.contains("--values")), "{:?}", commands(&new));
+    // Multizone needs each zone's settings from its values file: from 1.6.0 only.
+    let multi = [("install_method", "kumactl"), ("topology", "multizone")];
+    let refused = plan(&catalog(), &request("kuma", "1.4.0", "1.5", &multi));
+    assert!(matches!(refused, Err(PlanError::NoProcedure { .. } | PlanError::NoPath { .. })), "{refused:?}");
+    assert!(plan(&catalog(), &request("kuma", "1.6.0", "1.7", &multi)).is_ok());
+}
+
+#[test]
 fn kong_gateway_two_eight_paths() {
     let c = catalog();
     // Any 2.1.x or later moves straight to 2.8.
