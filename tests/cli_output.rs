@@ -45,11 +45,12 @@ fn checked(command: &str, args: &[&str], exit: i32) -> serde_json::Value {
 }
 
 #[test]
-fn shipped_output_schemas_match_the_binary() {
-    // `run` (and `rehearse`, `resume`) print theirs after a session, so the
-    // cluster suite checks their documents (e2e_rehearsal).
-    for command in DOCUMENTS.iter().chain(&["run"]) {
-        let kind = format!("output-{command}");
+fn shipped_schemas_match_the_binary() {
+    // The runbook formats, and every output document: `run` (and `rehearse`,
+    // `resume`) print theirs after a session, so the cluster suite checks their
+    // documents (e2e_rehearsal).
+    let outputs = DOCUMENTS.iter().chain(&["run"]).map(|command| format!("output-{command}"));
+    for kind in ["product".to_string(), "procedure".to_string()].into_iter().chain(outputs) {
         let out = stepwise(&["schema", &kind]);
         assert!(out.status.success(), "{}", text(&out.stderr));
         let path = format!("assets/schema/{kind}.schema.json");

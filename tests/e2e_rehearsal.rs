@@ -285,20 +285,28 @@ steps:
       argv: [touch, "{{marks}}/command"]
 "#;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rehearsal_runs_only_read_only_and_dry_run_commands_and_its_report_says_which() {
+/// The rehearsal of the made-up product whose commands leave marks: its
+/// runbooks, marks folder and state folder in `work`, and `extra` arguments.
+/// Returns the command, the marks folder and the state folder.
+fn mark_mesh_rehearsal(work: &Path, extra: &[&str]) -> (std::process::Command, PathBuf, PathBuf) {
     let tb = support::cluster();
-    let work = tempfile::tempdir().unwrap();
     let about = "A made-up product whose commands leave marks.";
     let product = support::two_release_product("mark-mesh", "Mark Mesh", about);
-    support::write_runbooks(work.path(), "mark-mesh", &product, &[("marks.yaml", MARKING)]);
-    let marks = work.path().join("marks");
+    support::write_runbooks(work, "mark-mesh", &product, &[("marks.yaml", MARKING)]);
+    let marks = work.join("marks");
     std::fs::create_dir_all(&marks).unwrap();
-    let state = work.path().join("state");
+    let state = work.join("state");
     let mut cmd = support::stepwise_command(tb, &tb.context, &state);
-    cmd.arg("--runbooks").arg(work.path().join("runbooks"));
-    cmd.args(["rehearse", "mark-mesh", "--from", "1.0.0", "--to", "1.1.0", "--yes", "--set"]);
-    cmd.arg(format!("marks={}", marks.display()));
+    cmd.arg("--runbooks").arg(work.join("runbooks"));
+    cmd.args(["rehearse", "mark-mesh", "--from", "1.0.0", "--to", "1.1.0", "--yes"]).args(extra);
+    cmd.arg("--set").arg(format!("marks={}", marks.display()));
+    (cmd, marks, state)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rehearsal_runs_only_read_only_and_dry_run_commands_and_its_report_says_which() {
+    let work = tempfile::tempdir().unwrap();
+    let (cmd, marks, state) = mark_mesh_rehearsal(work.path(), &[]);
     let ran = support::run_bounded(cmd, work.path(), Duration::from_secs(120));
     assert_eq!(ran.code, Some(0), "the rehearsal: {}", ran.show());
 
@@ -316,18 +324,8 @@ async fn a_rehearsal_runs_only_read_only_and_dry_run_commands_and_its_report_say
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rehearsal_with_output_json_ends_with_a_summary_that_matches_its_schema() {
-    let tb = support::cluster();
     let work = tempfile::tempdir().unwrap();
-    let about = "A made-up product whose commands leave marks.";
-    let product = support::two_release_product("mark-mesh", "Mark Mesh", about);
-    support::write_runbooks(work.path(), "mark-mesh", &product, &[("marks.yaml", MARKING)]);
-    let marks = work.path().join("marks");
-    std::fs::create_dir_all(&marks).unwrap();
-    let state = work.path().join("state");
-    let mut cmd = support::stepwise_command(tb, &tb.context, &state);
-    cmd.arg("--runbooks").arg(work.path().join("runbooks"));
-    cmd.args(["rehearse", "mark-mesh", "--from", "1.0.0", "--to", "1.1.0", "--yes", "-o", "json", "--set"]);
-    cmd.arg(format!("marks={}", marks.display()));
+    let (cmd, _marks, _state) = mark_mesh_rehearsal(work.path(), &["-o", "json"]);
     let ran = support::run_bounded(cmd, work.path(), Duration::from_secs(120));
     assert_eq!(ran.code, Some(0), "the rehearsal: {}", ran.show());
 
