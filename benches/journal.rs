@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use stepwise::cluster::{ClusterIdentity, Mode, Target};
+use stepwise::base::{ClusterIdentity, Mode, Target};
 use stepwise::journal::{Journal, SessionMeta, SessionStatus, StepRecord, StepState};
 
 const STEPS: usize = 60;

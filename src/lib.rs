@@ -1,5 +1,6 @@
 //! stepwise: a terminal wizard that upgrades products on Kubernetes one confirmed step at a time.
 
+pub mod base;
 pub mod cli;
 pub mod cluster;
 pub mod commands;

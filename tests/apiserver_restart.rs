@@ -18,11 +18,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use stepwise::base::progress::silent;
+use stepwise::base::{Mode, OpEvent, Reporter, Target};
+use stepwise::cluster::Connection;
 use stepwise::cluster::backup::{BackupRequest, backup};
 use stepwise::cluster::manifest::{self, Manifest};
-use stepwise::cluster::progress::silent;
 use stepwise::cluster::restore::{Outcome, RestoreReport, RestoreRequest, restore};
-use stepwise::cluster::{Connection, Mode, OpEvent, Reporter, Target};
 use support::{ApiserverRestart, TestCluster};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

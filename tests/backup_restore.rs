@@ -10,10 +10,11 @@ use std::sync::OnceLock;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::json;
+use stepwise::base::progress::silent;
+use stepwise::base::{Mode, Target};
 use stepwise::cluster::backup::{BackupRequest, backup};
-use stepwise::cluster::progress::silent;
 use stepwise::cluster::restore::{Outcome, RestoreRequest, restore};
-use stepwise::cluster::{ClusterError, Connection, Mode, Target};
+use stepwise::cluster::{ClusterError, Connection};
 
 async fn connect() -> Connection {
     let tb = support::cluster();

@@ -10,9 +10,9 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex};
 
+use stepwise::base::{Mode, OpEvent, Reporter, Target};
 use stepwise::cluster::backup::{BackupRequest, backup};
 use stepwise::cluster::restore::{Outcome, RestoreRequest, restore};
-use stepwise::cluster::{Mode, OpEvent, Reporter, Target};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousands_of_objects_survive_backup_crd_removal_and_restore() {
@@ -63,7 +63,7 @@ async fn thousands_of_objects_survive_backup_crd_removal_and_restore() {
     assert!(seed::live(&conn.client, &namespaces).await.is_empty(), "removing the CRDs removed every object");
 
     let report =
-        restore(&conn, &RestoreRequest::new(backup_dir.clone(), Mode::Real), stepwise::cluster::progress::silent())
+        restore(&conn, &RestoreRequest::new(backup_dir.clone(), Mode::Real), stepwise::base::progress::silent())
             .await
             .unwrap();
     assert!(report.verified, "{report:#?}");
@@ -78,9 +78,8 @@ async fn thousands_of_objects_survive_backup_crd_removal_and_restore() {
     }
 
     // Restoring again creates nothing and reports every object as already there.
-    let again = restore(&conn, &RestoreRequest::new(backup_dir, Mode::Real), stepwise::cluster::progress::silent())
-        .await
-        .unwrap();
+    let again =
+        restore(&conn, &RestoreRequest::new(backup_dir, Mode::Real), stepwise::base::progress::silent()).await.unwrap();
     assert!(again.kinds.iter().all(|k| k.identical == 500 && k.created == 0), "{:#?}", again.kinds);
     assert!(again.notable.iter().all(|o| o.outcome != Outcome::Created));
 }

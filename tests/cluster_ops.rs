@@ -18,12 +18,13 @@ use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
 
+use stepwise::base::{Mode, OpEvent, Reporter, Target};
 use stepwise::cluster::apply::{self, ApplyOutcome, ApplyRequest};
 use stepwise::cluster::detect::{self, DetectError, Finding};
 use stepwise::cluster::preflight::{self, AccessNeed, Check, Status};
 use stepwise::cluster::rollout::{self, Criteria, Listed, Rollout, RolloutRequest, WorkloadRef};
 use stepwise::cluster::wait::{self, WaitTarget};
-use stepwise::cluster::{ClusterError, Connection, Mode, OpEvent, Reporter, Target};
+use stepwise::cluster::{ClusterError, Connection};
 use stepwise::runbook::Version;
 use stepwise::runbook::model::{Product, WaitFor, WorkloadKind};
 
@@ -487,7 +488,7 @@ async fn rollout_restart_by_annotation_sets_kubectls_annotation_and_waits_for_th
     let conn = connect(&cluster.context).await;
     // Let the first rollout finish so the restart is what the wait sees.
     let first = [WorkloadRef { kind: WorkloadKind::Deployment, namespace: ns.clone(), name: "web".into() }];
-    rollout::wait_for_rollouts(&conn, &first, None, Duration::from_secs(30), stepwise::cluster::progress::silent())
+    rollout::wait_for_rollouts(&conn, &first, None, Duration::from_secs(30), stepwise::base::progress::silent())
         .await
         .expect("the initial rollout finishes");
 
@@ -554,7 +555,7 @@ async fn rollout_restart_by_annotation_sets_kubectls_annotation_and_waits_for_th
 
     // The Deployment now counts as available for a wait and for the preflight.
     let target = WaitTarget::DeploymentAvailable { namespace: ns.clone(), name: "web".into() };
-    wait::wait(&conn, &target, Duration::from_secs(20), stepwise::cluster::progress::silent()).await.unwrap();
+    wait::wait(&conn, &target, Duration::from_secs(20), stepwise::base::progress::silent()).await.unwrap();
     let check = Check::DeploymentAvailable { namespace: ns.clone(), name: "web".into() };
     assert_eq!(check.run(&conn).await.status, Status::Ok);
     let check = Check::MinReplicas { namespace: ns.clone(), name: "web".into(), min: 3, required: false };
@@ -586,7 +587,7 @@ async fn rollout_restart_in_rehearsal_changes_nothing_and_waits_for_nothing() {
     // The controllers write status for a while after creation; only a settled
     // resourceVersion shows that the rehearsal wrote nothing.
     let first = [WorkloadRef { kind: WorkloadKind::Deployment, namespace: ns.clone(), name: "web".into() }];
-    rollout::wait_for_rollouts(&conn, &first, None, Duration::from_secs(30), stepwise::cluster::progress::silent())
+    rollout::wait_for_rollouts(&conn, &first, None, Duration::from_secs(30), stepwise::base::progress::silent())
         .await
         .expect("the initial rollout finishes");
     let before = settled(&deployments, "web").await;
@@ -657,7 +658,7 @@ async fn waiting_for_a_job_to_be_gone_ends_when_it_is_deleted() {
     let namespaces: Api<Namespace> = Api::all(client.clone());
     namespaces.delete(&ns, &DeleteParams::default()).await.unwrap();
     let target = WaitTarget::NamespaceGone { name: ns.clone() };
-    wait::wait(&conn, &target, Duration::from_secs(30), stepwise::cluster::progress::silent())
+    wait::wait(&conn, &target, Duration::from_secs(30), stepwise::base::progress::silent())
         .await
         .expect("the namespace goes away");
     assert!(namespaces.get_opt(&ns).await.unwrap().is_none());
@@ -673,8 +674,7 @@ async fn a_wait_that_times_out_says_what_for_how_long_and_what_it_last_saw() {
     let conn = connect(&cluster.context).await;
     let target = WaitTarget::Gone { resource: "configmaps".into(), namespace: Some(ns.clone()), name: "stays".into() };
     let started = Instant::now();
-    let e =
-        wait::wait(&conn, &target, Duration::from_secs(2), stepwise::cluster::progress::silent()).await.unwrap_err();
+    let e = wait::wait(&conn, &target, Duration::from_secs(2), stepwise::base::progress::silent()).await.unwrap_err();
     let took = started.elapsed();
     assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(5), "{took:?}");
     assert!(matches!(e, ClusterError::Timeout { .. }));
@@ -691,7 +691,7 @@ async fn a_wait_that_times_out_says_what_for_how_long_and_what_it_last_saw() {
     paused.spec.as_mut().unwrap().paused = Some(true);
     Api::<Deployment>::namespaced(client.clone(), &ns).create(&PostParams::default(), &paused).await.unwrap();
     let stuck = [WorkloadRef { kind: WorkloadKind::Deployment, namespace: ns.clone(), name: "paused".into() }];
-    let silent = stepwise::cluster::progress::silent();
+    let silent = stepwise::base::progress::silent();
     let e = rollout::wait_for_rollouts(&conn, &stuck, None, Duration::from_secs(1), silent).await.unwrap_err();
     assert!(matches!(e, ClusterError::Timeout { .. }), "{e}");
     assert_eq!(
@@ -704,8 +704,7 @@ async fn a_wait_that_times_out_says_what_for_how_long_and_what_it_last_saw() {
 
     // A CRD that does not exist is never Established; the message says so.
     let target = WaitTarget::CrdEstablished { name: format!("nothings.{ns}.example.com") };
-    let e =
-        wait::wait(&conn, &target, Duration::from_secs(1), stepwise::cluster::progress::silent()).await.unwrap_err();
+    let e = wait::wait(&conn, &target, Duration::from_secs(1), stepwise::base::progress::silent()).await.unwrap_err();
     assert!(e.to_string().ends_with("last seen: the CRD does not exist"), "{e}");
 }
 
@@ -1034,7 +1033,7 @@ async fn apply_in_rehearsal_stores_nothing_and_says_what_it_cannot_validate() {
     );
     let conn = connect(&cluster.context).await;
     let req = ApplyRequest::new(yaml, "test manifests".into(), ns.clone(), Mode::Rehearsal);
-    let result = apply::apply(&conn, &req, stepwise::cluster::progress::silent()).await.expect("apply runs");
+    let result = apply::apply(&conn, &req, stepwise::base::progress::silent()).await.expect("apply runs");
     let outcomes: Vec<(String, ApplyOutcome)> = result.objects.iter().map(|o| (o.label(), o.outcome.clone())).collect();
     assert_eq!(
         outcomes,

@@ -8,9 +8,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
+use stepwise::base::{CancelSignal, cancel_pair};
 use stepwise::commands::{
-    CancelSignal, CommandError, CommandOutcome, CommandRequest, Exit, KubeEnv, OutputLine, Planned, Stopped, Stream,
-    cancel_pair, plan_for_mode, render_argv, run, version_of, which,
+    CommandError, CommandOutcome, CommandRequest, Exit, KubeEnv, OutputLine, Planned, Stopped, Stream, plan_for_mode,
+    render_argv, run, version_of, which,
 };
 use stepwise::runbook::template::Template;
 use tokio::sync::mpsc;

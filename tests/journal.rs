@@ -6,7 +6,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use stepwise::cluster::Mode;
+use stepwise::base::Mode;
 use stepwise::journal::{Journal, JournalError, RunbookChange, SessionStatus, StepState, sessions_dir};
 
 mod journal_fixture;

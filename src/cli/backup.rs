@@ -8,9 +8,10 @@ use super::args::{BackupArgs, Global, RestoreArgs};
 use super::catalog::load_catalog;
 use super::session::{cluster_failure, runtime, target};
 use super::{Failure, exit};
+use crate::base::Mode;
 use crate::cluster::backup::BackupRequest;
 use crate::cluster::restore::{Outcome, RestoreRequest};
-use crate::cluster::{ClusterError, Mode, backup as backup_op, proof, restore as restore_op};
+use crate::cluster::{ClusterError, backup as backup_op, proof, restore as restore_op};
 use crate::runbook::model::Action;
 use crate::ui;
 
@@ -65,7 +66,7 @@ pub fn backup(global: &Global, args: &BackupArgs) -> Result<String, Failure> {
 }
 
 /// `backup --check DIR`: the proof a destructive step waits for, on its own.
-fn check(target: &crate::cluster::Target, dir: &Path) -> Result<String, Failure> {
+fn check(target: &crate::base::Target, dir: &Path) -> Result<String, Failure> {
     runtime()?.block_on(async {
         let conn = target.connect().await.map_err(cluster_failure)?;
         let (reporter, bar) = ui::plain::progress_reporter();

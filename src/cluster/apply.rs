@@ -18,9 +18,9 @@ use tokio::time::Instant;
 use super::connect::Connection;
 use super::error::{ClusterError, api_status};
 use super::preflight::{self, AccessNeed};
-use super::progress::{self, OpEvent, Reporter};
 use super::wait::{self, WaitTarget};
 use super::{Mode, retry};
+use crate::base::progress::{self, OpEvent, Reporter};
 
 /// How long one apply may keep failing for passing reasons.
 const APPLY_RETRY_BUDGET: Duration = Duration::from_secs(60);

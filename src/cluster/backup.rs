@@ -17,10 +17,10 @@ use sha2::{Digest, Sha256};
 use super::connect::Connection;
 use super::error::ClusterError;
 use super::manifest::{self, KindEntry, Manifest};
-use super::progress::{OpEvent, Reporter};
 use super::resource::{self, Resolved};
 use super::retry;
 use super::strip::{owner_refs, strip_server_fields};
+use crate::base::progress::{OpEvent, Reporter};
 use crate::durable;
 
 /// How long one page may keep failing for passing reasons before the backup gives up.

@@ -7,18 +7,9 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Api, Client, Config};
-use serde::{Deserialize, Serialize};
 
 use super::error::ClusterError;
-
-/// Which cluster to talk to, as the operator named it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Target {
-    /// A kubeconfig file; `KUBECONFIG` or `~/.kube/config` when absent.
-    pub kubeconfig: Option<PathBuf>,
-    /// A context in it; the current context when absent.
-    pub context: Option<String>,
-}
+use crate::base::{ClusterIdentity, Target};
 
 /// A client plus what it is connected to.
 #[derive(Clone)]
@@ -27,16 +18,6 @@ pub struct Connection {
     /// The context actually used.
     pub context: String,
     pub server: String,
-}
-
-/// What identifies a cluster across sessions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClusterIdentity {
-    pub server: String,
-    pub context: String,
-    /// The UID of the `kube-system` namespace: stable for the life of a cluster and
-    /// different for every cluster, even behind the same address.
-    pub kube_system_uid: String,
 }
 
 /// The oldest Kubernetes minor release stepwise is tested on (the test bed

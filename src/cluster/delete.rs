@@ -14,10 +14,10 @@ use tokio::time::Instant;
 use super::Mode;
 use super::connect::Connection;
 use super::error::{ClusterError, api_status};
-use super::progress::{OpEvent, Reporter};
 use super::resource::{self, Resolved};
 use super::retry;
 use super::wait::{self, WaitTarget};
+use crate::base::progress::{OpEvent, Reporter};
 use crate::runbook::model::DeleteAction;
 use crate::runbook::template::TemplateError;
 

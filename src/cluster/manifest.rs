@@ -13,8 +13,8 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::connect::ClusterIdentity;
 use super::error::ClusterError;
+use crate::base::ClusterIdentity;
 use crate::durable;
 
 pub const MANIFEST_FILE: &str = "manifest.json";

@@ -12,7 +12,6 @@ pub mod lease;
 pub mod manifest;
 pub mod pinned;
 pub mod preflight;
-pub mod progress;
 pub mod proof;
 pub mod protobuf;
 pub mod resource;
@@ -24,28 +23,18 @@ pub mod skew;
 pub mod strip;
 pub mod wait;
 
-pub use connect::{ClusterIdentity, Connection, Target};
+pub use connect::Connection;
 pub use error::ClusterError;
-pub use progress::{OpEvent, Reporter};
 
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+
+use crate::base::Mode;
 
 /// The field manager stepwise writes with, so its changes are recognisable.
 pub const FIELD_MANAGER: &str = "stepwise";
 
-/// Whether writes happen for real or only as server-side dry runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    Real,
-    Rehearsal,
-}
-
+/// The kube parameters for a write in each mode.
 impl Mode {
-    pub fn is_rehearsal(self) -> bool {
-        self == Mode::Rehearsal
-    }
-
     pub fn post_params(self) -> PostParams {
         PostParams { dry_run: self.is_rehearsal(), field_manager: Some(FIELD_MANAGER.into()) }
     }

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use kube::config::{Kubeconfig, NamedAuthInfo, NamedCluster};
 
-use super::connect::Target;
 use super::error::ClusterError;
+use crate::base::Target;
 
 /// File name of the pinned kubeconfig for `context` inside a session folder.
 /// The session's own context gets `kubeconfig`; a step's other context (a zone

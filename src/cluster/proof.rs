@@ -23,11 +23,11 @@ use serde_json::Value;
 use super::connect::Connection;
 use super::error::{ClusterError, api_status};
 use super::manifest::{self, Manifest};
-use super::progress::{OpEvent, Reporter};
 use super::resource;
 use super::restore::live_count;
 use super::strip::strip_server_fields;
 use super::{Mode, protobuf, retry};
+use crate::base::progress::{OpEvent, Reporter};
 
 /// Objects per page when listing metadata. A list that goes on past its first
 /// page is answered from etcd, not the API server's watch cache, once the cache

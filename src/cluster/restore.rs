@@ -17,10 +17,10 @@ use serde_json::Value;
 use super::connect::Connection;
 use super::error::{ClusterError, api_status};
 use super::manifest::{self, KindEntry, Manifest};
-use super::progress::{OpEvent, Reporter};
 use super::resource::{self, Resolved};
 use super::strip::{comparable, owner_refs};
 use super::{Mode, retry};
+use crate::base::progress::{OpEvent, Reporter};
 
 const CREATE_RETRY_BUDGET: Duration = Duration::from_secs(120);
 

@@ -24,8 +24,8 @@ use tokio::time::Instant;
 
 use super::connect::Connection;
 use super::error::{ClusterError, api_status};
-use super::progress::{OpEvent, Reporter};
 use super::{Mode, retry};
+use crate::base::progress::{OpEvent, Reporter};
 use crate::runbook::model::{RolloutRestartAction, WorkloadKind};
 use crate::runbook::template::TemplateError;
 

@@ -23,9 +23,9 @@ use tokio::time::Instant;
 
 use super::connect::Connection;
 use super::error::{ClusterError, api_status};
-use super::progress::{OpEvent, Reporter};
 use super::resource;
 use super::rollout::{Rollout, deployment_rollout};
+use crate::base::progress::{OpEvent, Reporter};
 use crate::runbook::model::WaitFor;
 use crate::runbook::template::TemplateError;
 

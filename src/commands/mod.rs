@@ -8,7 +8,6 @@
 //! period), and reports the exit status. [`plan_for_mode`] holds the rehearsal rule;
 //! [`which`] and [`version_of`] serve preflight checks.
 
-mod cancel;
 mod error;
 mod group;
 mod outcome;
@@ -19,7 +18,6 @@ mod rehearsal;
 mod request;
 mod run;
 
-pub use cancel::{CancelSignal, Canceller, cancel_pair};
 pub use error::CommandError;
 pub use group::stop_group;
 pub use outcome::{CommandOutcome, Exit, Stopped};

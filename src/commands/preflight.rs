@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use super::cancel::CancelSignal;
 use super::error::CommandError;
 use super::output::Stream;
 use super::request::CommandRequest;
 use super::run::run;
+use crate::base::cancel::CancelSignal;
 
 /// How long a version query may take.
 pub const VERSION_TIMEOUT: Duration = Duration::from_secs(10);

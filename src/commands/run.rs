@@ -11,13 +11,13 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 use tokio::time::{Instant, sleep, sleep_until};
 
-use super::cancel::CancelSignal;
 use super::error::CommandError;
 use super::group::{Group, KillOnDrop};
 use super::outcome::{CommandOutcome, Exit, Stopped};
 use super::output::{Captured, LineSplitter, MAX_LINE, OutputLine, Stream};
 use super::path::resolve;
 use super::request::CommandRequest;
+use crate::base::cancel::CancelSignal;
 
 /// How often to look whether processes a command left behind have gone.
 const POLL: Duration = Duration::from_millis(20);

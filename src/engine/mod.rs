@@ -25,9 +25,10 @@ pub use error::EngineError;
 pub use events::{Answer, Event, Inbox, Msg, Outbox, Question, StepInfo, channel};
 pub use runner::RunOutcome;
 
+use crate::base::CancelSignal;
+use crate::base::{ClusterIdentity, Mode, Target};
+use crate::cluster::Connection;
 use crate::cluster::manifest;
-use crate::cluster::{ClusterIdentity, Connection, Mode, Target};
-use crate::commands::CancelSignal;
 use crate::journal::{Journal, SessionMeta, SessionStatus, StepRecord, StepState};
 use crate::plan::Plan;
 use crate::runbook::Catalog;

@@ -13,7 +13,7 @@ use super::execute::{self, Context};
 use super::failure::FailureChoice;
 use super::gate::Gate;
 use super::work::{Resolved, WorkItem};
-use crate::commands::CancelSignal;
+use crate::base::CancelSignal;
 use crate::journal::{Journal, SessionStatus, StepState};
 use crate::plan::describe_step;
 use crate::runbook::model::{Action, Confirm, Severity, Step};

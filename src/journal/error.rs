@@ -4,7 +4,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::cluster::ClusterIdentity;
+use crate::base::ClusterIdentity;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {

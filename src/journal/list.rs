@@ -14,7 +14,7 @@ use super::session::{SessionMeta, SessionStatus};
 use super::state_dir::sessions_dir;
 use super::steps::{StepRecord, StepState};
 use super::store::{Journal, is_plain_id};
-use crate::cluster::Mode;
+use crate::base::Mode;
 
 /// How many ids an "unknown session" error suggests.
 const SUGGESTED_IDS: usize = 5;

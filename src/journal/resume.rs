@@ -6,7 +6,7 @@ use std::fmt;
 
 use super::error::JournalError;
 use super::store::Journal;
-use crate::cluster::ClusterIdentity;
+use crate::base::ClusterIdentity;
 
 /// A runbook file that differs from when the session was planned.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{ClusterIdentity, Mode, Target};
+use crate::base::{ClusterIdentity, Mode, Target};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionMeta {

@@ -211,19 +211,19 @@ pub fn pick_procedure(hop: &str, options: &[(String, String)]) -> Option<String>
 }
 
 /// A progress bar for cluster operations run outside a session (`stepwise backup`).
-pub fn progress_reporter() -> (crate::cluster::Reporter, ProgressBar) {
+pub fn progress_reporter() -> (crate::base::Reporter, ProgressBar) {
     let bar = new_bar();
     let handle = bar.clone();
-    let reporter: crate::cluster::Reporter = std::sync::Arc::new(move |e| match e {
-        crate::cluster::OpEvent::Progress { done, total, bytes, what } => {
+    let reporter: crate::base::Reporter = std::sync::Arc::new(move |e| match e {
+        crate::base::OpEvent::Progress { done, total, bytes, what } => {
             if let Some(t) = total {
                 handle.set_length(t);
             }
             handle.set_position(done);
             handle.set_message(progress_text(done, total, bytes, &what));
         }
-        crate::cluster::OpEvent::Line(text) => handle.println(format!("    {text}")),
-        crate::cluster::OpEvent::Warning(text) => handle.println(format!("WARNING: {text}")),
+        crate::base::OpEvent::Line(text) => handle.println(format!("    {text}")),
+        crate::base::OpEvent::Warning(text) => handle.println(format!("WARNING: {text}")),
     });
     (reporter, bar)
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use stepwise::cluster::{ClusterIdentity, Mode, Target};
+use stepwise::base::{ClusterIdentity, Mode, Target};
 use stepwise::journal::{Journal, SessionMeta, SessionStatus, StepRecord};
 
 pub fn meta(product: &str, from: &str, to: &str) -> SessionMeta {

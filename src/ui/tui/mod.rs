@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use crate::commands::Canceller;
+use crate::base::Canceller;
 use crate::engine::Inbox;
 
 pub use app::App;

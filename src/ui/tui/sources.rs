@@ -12,7 +12,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
-use crate::commands::CancelSignal;
+use crate::base::CancelSignal;
 use crate::engine::Inbox;
 
 use super::message::{Message, from_terminal};
