@@ -1,8 +1,8 @@
 //! NGINX Service Mesh upgrades beyond the nginx-meshctl manual one, end to end
 //! through the real binary on the test bed, headless with --yes, each after a
 //! rehearsal that must leave every resourceVersion as it was:
-//! the manual upgrade on the Helm path (the real helm against a chart
-//! repository on loopback), the 1.7.0 procedure for OpenShift (sidecars dropped
+//! the manual upgrade on the Helm path and the Helm upgrade from the release
+//! before (the real helm against a chart repository on loopback), the 1.7.0 procedure for OpenShift (sidecars dropped
 //! until the csi-driver-sentinel Job has gone), and the in-place upgrade from the
 //! previous release, which the planner refuses from two releases back.
 
@@ -249,10 +249,14 @@ async fn manual_upgrade_on_the_helm_path_keeps_every_custom_resource() {
     std::fs::write(&values, helm(&["get", "values", "nsm", "--namespace", "nginx-mesh", "--output", "yaml"])).unwrap();
     let values_arg = format!("values_file={}", values.display());
     let chart_arg = format!("chart={chart}");
+    // From the release just before, the Helm upgrade would fit with less
+    // disruption; this journey is the uninstall and install again.
     let args = [
         "nginx-service-mesh",
         "--to",
         "1.7.0",
+        "--procedure",
+        "manual-helm",
         "--yes",
         "--confirm",
         "nginx-mesh",
@@ -295,6 +299,92 @@ async fn manual_upgrade_on_the_helm_path_keeps_every_custom_resource() {
     for ns in apps {
         assert!(restarted_at(&client, ns).await.is_some(), "{JOURNEY}, step `reroll` [{ns}]: web was not re-rolled");
     }
+}
+
+/// A copy of the fixture chart whose CRDs carry `stepwise-test/chart: VERSION`,
+/// so a journey can tell which chart's definitions are on the cluster.
+fn chart_with_marked_crds(dir: &Path, version: &str) -> PathBuf {
+    let from = support::fixture_chart("nginx-service-mesh");
+    let to = dir.join(format!("nginx-service-mesh-{version}"));
+    for sub in ["", "crds", "templates"] {
+        std::fs::create_dir_all(to.join(sub)).unwrap();
+        for entry in std::fs::read_dir(from.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                let mut text = std::fs::read_to_string(&path).unwrap();
+                if sub == "crds" {
+                    let marked = format!("  labels:\n    stepwise-test/chart: \"{version}\"\n");
+                    assert!(text.contains("  labels:\n"), "{} has labels to add to", path.display());
+                    text = text.replacen("  labels:\n", &marked, 1);
+                }
+                std::fs::write(to.join(sub).join(path.file_name().unwrap()), text).unwrap();
+            }
+        }
+    }
+    to
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_upgrade_from_the_release_before_keeps_values_resources_and_updates_the_crds() {
+    const JOURNEY: &str = "NGINX Helm upgrade";
+    let _mesh = MESH.lock().await;
+    let tb = support::cluster();
+    let (client, finalizers) = without_a_mesh(tb).await;
+    let charts = tempfile::tempdir().unwrap();
+    let target_chart = chart_with_marked_crds(charts.path(), "0.7.0");
+    let repo = ChartRepo::start(
+        &tb.helm,
+        CHART_REPO,
+        &[(support::fixture_chart("nginx-service-mesh"), &[("0.6.0", "1.6.0")]), (target_chart, &[("0.7.0", "1.7.0")])],
+    );
+    let env = repo.env();
+    let chart = repo.chart("nginx-service-mesh");
+    let mut install = tb.command(&tb.helm);
+    install.args(["--kube-context", &tb.context]).envs(env.iter().map(|(k, v)| (*k, v)));
+    install.args(["install", "nsm", &chart, "--version", "0.6.0", "-n", "nginx-mesh", "--create-namespace"]);
+    // replicas=2 is the setting helm upgrade must keep: no values are given to it.
+    install.args(["--set", "replicas=2", "--wait"]);
+    support::run_ok(install);
+    let apps = ["helm-app-a"];
+    seed::meshed_app(&client, apps[0]).await;
+    let namespaces: Vec<String> = (0..2).map(|i| format!("hu-team-{i}")).collect();
+    let before = seeded(JOURNEY, &client, &namespaces, 20).await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd_uids = |list: Vec<CustomResourceDefinition>| -> BTreeMap<String, Option<String>> {
+        list.into_iter().map(|c| (c.metadata.name.unwrap_or_default(), c.metadata.uid)).collect()
+    };
+    let mesh_crds = kube::api::ListParams::default().labels("app.kubernetes.io/part-of=nginx-service-mesh");
+    let uids_before = crd_uids(crds.list(&mesh_crds).await.unwrap().items);
+    let chart_arg = format!("chart={chart}");
+    let args =
+        ["nginx-service-mesh", "--to", "1.7.0", "--yes", "--set", &chart_arg, "--set", "meshed_namespaces=helm-app-a"];
+    let rehearsal = rehearse_changes_nothing(JOURNEY, tb, &client, (&namespaces, &apps), &env, &args).await;
+
+    let state = tempfile::tempdir().unwrap();
+    let ran = stepwise(tb, state.path(), &env, "run", &args).await;
+    finalizers.abort();
+    assert_eq!(ran.code, Some(0), "{JOURNEY}: the upgrade failed\n{}", ran.show());
+    assert!(ran.stdout.contains("[helm-upgrade]"), "{JOURNEY}: the least disruptive fit for Helm\n{}", ran.show());
+    let steps = support::session_steps(state.path());
+    assert_rehearsal_predicted(JOURNEY, &rehearsal, state.path());
+    assert_all_done(JOURNEY, &steps, &ran);
+    let control = controller(&client).await;
+    assert!(image_of(&control).ends_with(":1.7.0"), "{JOURNEY}, step `upgrade`: {}", image_of(&control));
+    assert_eq!(control.spec.as_ref().unwrap().replicas, Some(2), "{JOURNEY}, step `upgrade`: the values were kept");
+    let after = crds.list(&mesh_crds).await.unwrap().items;
+    for crd in &after {
+        let name = crd.metadata.name.as_deref().unwrap_or_default();
+        let mark = crd.metadata.labels.as_ref().and_then(|l| l.get("stepwise-test/chart"));
+        assert_eq!(
+            mark.map(String::as_str),
+            Some("0.7.0"),
+            "{JOURNEY}, step `upgrade-crds`: {name} is not the 0.7.0 chart's"
+        );
+    }
+    assert_eq!(crd_uids(after), uids_before, "{JOURNEY}, step `upgrade-crds`: the CRDs were updated, never replaced");
+    let live = seed::live(&client, &namespaces).await;
+    assert_eq!(seed::versions(&live), seed::versions(&before), "{JOURNEY}: the custom resources were not touched");
+    assert!(restarted_at(&client, apps[0]).await.is_some(), "{JOURNEY}, step `reroll`: web was not re-rolled");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
