@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::journal::{JournalError, TranscriptSink};
+use crate::plan::Plan;
 use crate::runbook::model::Severity;
 
 /// One message from the engine; events and questions share a channel so a front
@@ -36,7 +37,13 @@ pub struct Tee {
 
 impl Tee {
     pub fn new(out: Outbox) -> Self {
-        Tee { out, log: std::sync::Arc::default() }
+        Self::with_log(out, Vec::new())
+    }
+
+    /// A tee that already holds `earlier`: what was said before the session
+    /// existed (detection, the plan), so the transcript starts with it.
+    pub fn with_log(out: Outbox, earlier: Vec<Event>) -> Self {
+        Tee { out, log: std::sync::Arc::new(std::sync::Mutex::new(earlier)) }
     }
 
     pub fn send(&self, msg: Msg) -> Result<(), mpsc::error::SendError<Msg>> {
@@ -111,6 +118,15 @@ pub struct StepInfo {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// Something read on the cluster before planning: the installed version,
+    /// or a fact about the installation.
+    Detected {
+        detection: Detection,
+    },
+    /// The plan the session will follow, once the procedure is settled.
+    PlanReady {
+        plan: Box<Plan>,
+    },
     SessionStarted {
         id: String,
         dir: PathBuf,
@@ -174,6 +190,10 @@ pub enum Event {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "question", rename_all = "snake_case")]
 pub enum Question {
+    /// More than one procedure fits the hop `hop` (`from -> to`): which one?
+    /// Answered with `Text(id)`; `Stop` backs out before anything is done.
+    /// The first choice is the planner's, the least disruptive.
+    PickProcedure { hop: String, choices: Vec<ProcedureChoice> },
     /// A variable's value. `problem` says why the previous answer was refused.
     Variable {
         name: String,
@@ -254,4 +274,36 @@ pub enum Answer {
 pub struct Discovery {
     pub found: bool,
     pub said: String,
+}
+
+/// What was read on the cluster to plan a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "found", rename_all = "snake_case")]
+pub enum Detection {
+    /// The installed version of the product, and where it was read.
+    Version { product: String, version: String, source: String },
+    /// A fact about the installation (`platform=openshift`), and why.
+    Fact { name: String, value: String, why: String },
+}
+
+impl std::fmt::Display for Detection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Detection::Version { product, version, source } => write!(f, "Detected {product} {version} ({source})"),
+            Detection::Fact { name, value, why } => {
+                write!(f, "Detected {name}={value} ({why}; --fact {name}=... says otherwise)")
+            }
+        }
+    }
+}
+
+/// One procedure offered by [`Question::PickProcedure`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcedureChoice {
+    /// The procedure's id, the answer that picks it.
+    pub id: String,
+    /// The id with its title or disruption, as the operator reads it.
+    pub label: String,
+    /// The planner's own choice.
+    pub recommended: bool,
 }

@@ -48,6 +48,8 @@ fn answer(question: &Question, options: &Options, asked: &mut BTreeSet<usize>, o
         let _ = writeln!(out, "unlocked: {proof}");
     }
     match question {
+        // The planner's choice, as --procedure would have named it.
+        Question::PickProcedure { choices, .. } => choices.first().map_or(Answer::Stop, |c| Answer::Text(c.id.clone())),
         Question::Variable { name, default: Some(d), discovered, .. } => {
             let from = match discovered {
                 Some(d) if d.found => d.said.as_str(),

@@ -34,6 +34,8 @@ pub fn question(app: &mut App, question: Question, reply: oneshot::Sender<Answer
 
 pub fn event(app: &mut App, event: Event) {
     match event {
+        Event::Detected { detection } => app.log.push(Kind::Notice, sanitize(&detection.to_string())),
+        Event::PlanReady { plan } => planned(app, &plan),
         Event::SessionStarted { id, dir, rehearsal, product, from, to, hops, context, server, steps } => {
             app.session = Some(Session { id, rehearsal, product, from, to, hops, context, server, started: app.now });
             app.log.push(Kind::Notice, format!("session folder: {}", dir.display()));
@@ -77,6 +79,17 @@ pub fn event(app: &mut App, event: Event) {
             app.progress = None;
             app.overlay = super::app::Overlay::None;
         }
+    }
+}
+
+/// The plan before the session starts: its path and procedures, in the log
+/// (the steps come with the session).
+fn planned(app: &mut App, plan: &crate::plan::Plan) {
+    let steps = crate::plan::counted(plan.step_count(), "step");
+    app.log.push(Kind::Notice, format!("plan: {} {} -> {}, {steps}", plan.product_name, plan.from, plan.to));
+    for (i, hop) in plan.hops.iter().enumerate() {
+        let text = format!("  hop {}: {} -> {} {} [{}]", i + 1, hop.from, hop.to, hop.procedure_title, hop.procedure);
+        app.log.push(Kind::Notice, sanitize(&text));
     }
 }
 
