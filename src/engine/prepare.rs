@@ -283,3 +283,91 @@ pub fn procedure_question(plan: &Plan, req: &PlanRequest) -> Option<Question> {
     }));
     Some(Question::PickProcedure { hop: format!("{} -> {}", hop.from, hop.to), choices })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runbook::error::SourceFile;
+    use crate::runbook::load::{RawFile, build};
+
+    const PRODUCT: &str = "id: meshy\nname: Meshy\nreleases: [1.5.0, 1.6.0]\npath:\n  rules:\n    - reason: one minor per hop\n      to: '*'\n      max_minor: 1\n";
+
+    fn procedure(id: &str, disruption: &str) -> String {
+        format!(
+            "id: {id}\nproduct: meshy\ntitle: {id} title\ndescription: d\ndisruption: {disruption}\napplies: {{from: '*', to: '*'}}\nsteps:\n  - id: go\n    title: Go\n    explain: e\n    command: {{argv: [meshctl, upgrade]}}\n"
+        )
+    }
+
+    fn catalog() -> Catalog {
+        let files = vec![
+            RawFile::new("meshy", SourceFile::new("meshy/product.yaml", PRODUCT), None),
+            RawFile::new("meshy", SourceFile::new("meshy/rolling.yaml", procedure("rolling", "low")), None),
+            RawFile::new("meshy", SourceFile::new("meshy/reinstall.yaml", procedure("reinstall", "high")), None),
+        ];
+        match build(files) {
+            Ok(c) => c,
+            Err(e) => panic!("test catalog invalid: {e:?}"),
+        }
+    }
+
+    fn request() -> PlanRequest {
+        PlanRequest {
+            product: "meshy".into(),
+            from: Some("1.5.0".into()),
+            to: "1.6.0".into(),
+            ..PlanRequest::default()
+        }
+    }
+
+    fn planned(req: &PlanRequest) -> Plan {
+        match plan_offline(&catalog(), req) {
+            Some(Ok(plan)) => plan,
+            other => panic!("no plan: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_planner_choice_is_offered_first_then_the_others_by_id() {
+        let req = request();
+        let question = procedure_question(&planned(&req), &req);
+        let Some(Question::PickProcedure { hop, choices }) = question else { panic!("nothing offered") };
+        assert_eq!(hop, "1.5.0 -> 1.6.0");
+        let ids: Vec<&str> = choices.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["rolling", "reinstall"]);
+        assert!(choices[0].recommended && !choices[1].recommended);
+        assert_eq!(choices[0].label, "rolling (rolling title, recommended)");
+    }
+
+    #[test]
+    fn a_named_procedure_is_not_asked_about() {
+        let req = PlanRequest { procedure: Some("reinstall".into()), ..request() };
+        assert!(procedure_question(&planned(&req), &req).is_none());
+    }
+
+    /// Answers the one question `choose_procedure` asks with `answer`.
+    async fn chosen(answer: Answer) -> Result<Plan, PrepareError> {
+        let req = request();
+        let catalog = catalog();
+        let (out, mut inbox) = events::channel();
+        let answering = tokio::spawn(async move {
+            if let Some(Msg::Ask(Question::PickProcedure { .. }, reply)) = inbox.recv().await {
+                let _ = reply.send(answer);
+            }
+        });
+        let result = choose_procedure(&catalog, planned(&req), &req, &out).await;
+        let _ = answering.await;
+        result
+    }
+
+    #[tokio::test]
+    async fn another_procedure_picked_is_planned_with() {
+        let plan = chosen(Answer::Text("reinstall".into())).await.map_err(|e| e.to_string());
+        assert_eq!(plan.map(|p| p.hops[0].procedure.clone()), Ok("reinstall".to_string()));
+    }
+
+    #[tokio::test]
+    async fn backing_out_of_the_choice_does_nothing() {
+        assert!(matches!(chosen(Answer::Stop).await, Err(PrepareError::NoProcedure)));
+        assert!(matches!(chosen(Answer::Text("made-up".into())).await, Err(PrepareError::NoProcedure)));
+    }
+}
