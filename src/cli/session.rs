@@ -116,17 +116,12 @@ pub fn resume(global: &Global, args: &ResumeArgs) -> Result<String, Failure> {
     })
 }
 
+/// `stepwise sessions`: reads the sessions and changes nothing.
 pub fn sessions(global: &Global, format: Output) -> Result<String, Failure> {
     let dir = state_dir(global);
     let list = Journal::list(&dir).map_err(|e| Failure::one(exit::FAILURE, miette::miette!("{e}")))?;
-    let document = output::session_list(dir.clone(), &list, ended_unrecorded);
+    let document = output::session_list(dir.clone(), &list);
     output::render(format, &document, || sessions_text(&dir, list))
-}
-
-/// A session still marked running that no process holds was killed (or its
-/// machine went down) before it could record the stop.
-fn ended_unrecorded(s: &journal::SessionSummary) -> bool {
-    s.status == journal::SessionStatus::Running && s.damaged.is_none() && Journal::open(&s.dir).is_ok()
 }
 
 fn sessions_text(dir: &std::path::Path, list: Vec<journal::SessionSummary>) -> String {
@@ -135,18 +130,15 @@ fn sessions_text(dir: &std::path::Path, list: Vec<journal::SessionSummary>) -> S
     }
     let mut out = String::new();
     for s in list {
-        let unrecorded = ended_unrecorded(&s);
         let mode = if s.mode.is_rehearsal() { " (rehearsal)" } else { "" };
-        let mut last = s.last_step.map(|l| format!(", last: {l}")).unwrap_or_default();
-        let damaged = s.damaged.map(|d| format!(" DAMAGED: {d}")).unwrap_or_default();
-        let mut status = format!("{:?}", s.status);
+        let last = s.last_step.as_ref().map(|l| format!(", last: {l}")).unwrap_or_default();
+        let damaged = s.damaged.as_ref().map(|d| format!(" DAMAGED: {d}")).unwrap_or_default();
         // Say so, rather than leave the operator waiting for a run that is not there.
-        if unrecorded {
-            status = "Interrupted (stepwise ended without recording it)".into();
-            if let Some(cut) = last.strip_suffix(" (running)") {
-                last = format!("{cut} (cut short)");
-            }
-        }
+        let status = if s.ended_unrecorded() {
+            "Interrupted (stepwise ended without recording it)".to_string()
+        } else {
+            format!("{:?}", s.status)
+        };
         out.push_str(&format!(
             "{}  {} {} -> {}{mode}  {status}  {} ({}){last}{damaged}\n",
             s.id, s.product, s.from, s.to, s.context, s.server

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::journal::{JournalError, TranscriptSink};
+use crate::journal::{JournalError, StepState, TranscriptSink};
 use crate::plan::Plan;
-use crate::runbook::model::Severity;
+use crate::runbook::model::{Action, Severity};
 
 /// One message from the engine; events and questions share a channel so a front
 /// end sees them in the order they happened.
@@ -109,10 +109,10 @@ pub struct StepInfo {
     pub hop: usize,
     pub id: String,
     pub title: String,
-    pub kind: String,
+    pub kind: ActionKind,
     pub destructive: bool,
     pub item: Option<String>,
-    pub state: String,
+    pub state: StepState,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -148,7 +148,7 @@ pub enum Event {
     StepStarted {
         index: usize,
         title: String,
-        kind: String,
+        kind: ActionKind,
         explain: String,
         does: Vec<String>,
     },
@@ -170,7 +170,7 @@ pub enum Event {
     },
     StepFinished {
         index: usize,
-        state: String,
+        state: StepState,
         outcome: String,
     },
     StepFailed {
@@ -306,4 +306,61 @@ pub struct ProcedureChoice {
     pub label: String,
     /// The planner's own choice.
     pub recommended: bool,
+}
+
+/// What a step does, by the runbook key that sets its action. Written as the
+/// runbook writes it (`rollout_restart`), in events and the transcript alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    Note,
+    Check,
+    Backup,
+    Command,
+    Apply,
+    Restore,
+    RolloutRestart,
+    Wait,
+    Delete,
+    Manual,
+}
+
+impl ActionKind {
+    /// The kind of a runbook step's action.
+    pub fn of(action: &Action<'_>) -> Self {
+        match action {
+            Action::Note(_) => ActionKind::Note,
+            Action::Check(_) => ActionKind::Check,
+            Action::Backup(_) => ActionKind::Backup,
+            Action::Command(_) => ActionKind::Command,
+            Action::Apply(_) => ActionKind::Apply,
+            Action::Restore(_) => ActionKind::Restore,
+            Action::RolloutRestart(_) => ActionKind::RolloutRestart,
+            Action::Wait(_) => ActionKind::Wait,
+            Action::Delete(_) => ActionKind::Delete,
+            Action::Manual(_) => ActionKind::Manual,
+        }
+    }
+
+    /// The runbook's own word for it.
+    pub fn word(self) -> &'static str {
+        match self {
+            ActionKind::Note => "note",
+            ActionKind::Check => "check",
+            ActionKind::Backup => "backup",
+            ActionKind::Command => "command",
+            ActionKind::Apply => "apply",
+            ActionKind::Restore => "restore",
+            ActionKind::RolloutRestart => "rollout_restart",
+            ActionKind::Wait => "wait",
+            ActionKind::Delete => "delete",
+            ActionKind::Manual => "manual",
+        }
+    }
+}
+
+impl std::fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
 }

@@ -23,7 +23,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use error::EngineError;
-pub use events::{Answer, Detection, Event, Inbox, Msg, Outbox, ProcedureChoice, Question, StepInfo, channel};
+pub use events::{
+    ActionKind, Answer, Detection, Event, Inbox, Msg, Outbox, ProcedureChoice, Question, StepInfo, channel,
+};
 pub use prepare::{PlanRequest, PrepareError, RunRequest};
 pub use runner::RunOutcome;
 

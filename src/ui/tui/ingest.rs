@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::engine::{Answer, Event, Question, StepInfo};
+use crate::engine::{ActionKind, Answer, Event, Question, StepInfo};
 
 use super::app::{App, Session, Summary};
 use super::dialog::Dialog;
@@ -14,7 +14,7 @@ use super::format::sanitize;
 use super::log::Kind;
 use super::message::{Effect, Reply};
 use super::progress::Progress;
-use super::steps::{self, Failure, Status, StepView};
+use super::steps::{self, Failure, Marks, Status, StepView};
 
 pub fn question(app: &mut App, question: Question, reply: oneshot::Sender<Answer>) -> Option<Effect> {
     if app.stopping {
@@ -53,7 +53,7 @@ pub fn event(app: &mut App, event: Event) {
             app.progress = Some(Progress { index, done, total, bytes, what, since });
         }
         Event::StepFinished { index, state, outcome } => {
-            let status = Status::parse(&state);
+            let status = state;
             app.log.push(Kind::Step, format!("{} {}. {}: {outcome}", status.mark(), index + 1, status.word()));
             if let Some(step) = app.steps.get_mut(index) {
                 step.status = status;
@@ -101,7 +101,7 @@ fn plan(app: &mut App, steps: Vec<StepInfo>) {
     app.selected = app.steps.iter().position(|s| !matches!(s.status, Status::Done | Status::Skipped)).unwrap_or(0);
 }
 
-fn started(app: &mut App, index: usize, title: String, kind: String, explain: String, does: Vec<String>) {
+fn started(app: &mut App, index: usize, title: String, kind: ActionKind, explain: String, does: Vec<String>) {
     app.log.push(Kind::Step, format!("[>] {}. {title} ({kind})", index + 1));
     if let Some(step) = app.steps.get_mut(index) {
         step.status = Status::Running;

@@ -76,14 +76,9 @@ fn body(theme: Theme, question: &Question, width: usize) -> (String, Vec<Line<'s
             b.add("Did it finish?", Style::new());
             format!("Step {} was cut short", index + 1)
         }
-        Question::PickProcedure { hop, choices } => {
-            let text = format!("More than one procedure fits {hop}; which one?");
-            b.add(&text, theme.title());
-            let others = choices.len().saturating_sub(1);
-            b.add(
-                &format!("The first is the planner's choice, the least disruptive; {} also fit.", others),
-                theme.dim(),
-            );
+        Question::PickProcedure { hop, .. } => {
+            b.add(&format!("More than one procedure fits {hop}; which one?"), theme.title());
+            b.add("The first is the planner's choice, the least disruptive. Nothing has been done yet.", theme.dim());
             "Choose a procedure".to_string()
         }
         Question::Variable { name, description, pattern, problem, .. } => {
