@@ -8,7 +8,6 @@ use super::catalog::{check_set_values, known_product, load_catalog, plan_failure
 use super::{Failure, exit, output};
 use crate::base::{CancelSignal, Canceller, cancel_pair};
 use crate::base::{Mode, Target};
-use crate::cluster::ClusterError;
 use crate::engine::{self, EngineError, Inbox, PrepareError, RunOutcome};
 use crate::journal::{self, Journal};
 use crate::ui;
@@ -279,7 +278,8 @@ async fn wait_for_signal() {
     }
 }
 
-pub(super) fn cluster_failure(e: ClusterError) -> Failure {
+/// The cluster could not be reached or used.
+pub(super) fn cluster_failure(e: &dyn std::fmt::Display) -> Failure {
     Failure::one(exit::CLUSTER, miette::miette!("{e}"))
 }
 
@@ -287,7 +287,7 @@ pub(super) fn cluster_failure(e: ClusterError) -> Failure {
 /// that ended in an error.
 pub(super) fn prepare_failure(e: PrepareError) -> Failure {
     match e {
-        PrepareError::Cluster(c) => cluster_failure(c),
+        PrepareError::Cluster(c) => cluster_failure(&c),
         PrepareError::BadFrom { .. } => Failure::one(exit::USAGE, miette::miette!("{e}")),
         PrepareError::Undetectable { .. } => Failure::one(
             exit::REFUSED,

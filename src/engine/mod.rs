@@ -17,6 +17,7 @@ mod preflight;
 pub mod prepare;
 mod report;
 mod runner;
+pub mod standalone;
 mod work;
 
 use std::collections::BTreeMap;

@@ -206,20 +206,32 @@ fn yes_no(prompt: &str) -> Answer {
     }
 }
 
-/// A progress bar for cluster operations run outside a session (`stepwise backup`).
-pub fn progress_reporter() -> (crate::base::Reporter, ProgressBar) {
+/// Shows the progress of an operation run outside a session (`stepwise
+/// backup`, `stepwise restore`) as a bar, with its lines and warnings above it,
+/// until the engine hangs up; then clears the bar.
+pub async fn progress(mut inbox: Inbox) {
     let bar = new_bar();
-    let handle = bar.clone();
-    let reporter: crate::base::Reporter = std::sync::Arc::new(move |e| match e {
-        crate::base::OpEvent::Progress { done, total, bytes, what } => {
-            if let Some(t) = total {
-                handle.set_length(t);
+    while let Some(msg) = inbox.recv().await {
+        match msg {
+            Msg::Event(Event::Progress { done, total, bytes, what, .. }) => {
+                if let Some(t) = total {
+                    bar.set_length(t);
+                }
+                bar.set_position(done);
+                bar.set_message(progress_text(done, total, bytes, &what));
             }
-            handle.set_position(done);
-            handle.set_message(progress_text(done, total, bytes, &what));
+            Msg::Event(Event::Line { text, .. }) => bar.println(format!("    {text}")),
+            Msg::Event(Event::Warning { text, .. }) => bar.println(format!("WARNING: {text}")),
+            Msg::Event(other) => {
+                if let Some(text) = describe_event(&other) {
+                    bar.println(text);
+                }
+            }
+            // Nothing outside a session asks; a question would find nobody to answer it.
+            Msg::Ask(_, reply) => {
+                let _ = reply.send(Answer::Stop);
+            }
         }
-        crate::base::OpEvent::Line(text) => handle.println(format!("    {text}")),
-        crate::base::OpEvent::Warning(text) => handle.println(format!("WARNING: {text}")),
-    });
-    (reporter, bar)
+    }
+    bar.finish_and_clear();
 }
