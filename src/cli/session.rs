@@ -295,6 +295,7 @@ pub(super) fn prepare_failure(e: PrepareError) -> Failure {
         ),
         PrepareError::Plan(p) => plan_failure(*p),
         PrepareError::NoProcedure => Failure::one(exit::STOPPED, miette::miette!("{e}")),
+        PrepareError::Interrupted => Failure::one(exit::INTERRUPTED, miette::miette!("{e}")),
         PrepareError::NoFrontEnd => Failure::one(exit::FAILURE, miette::miette!("{e}")),
         PrepareError::Session(e) => engine_failure(e),
     }

@@ -43,6 +43,10 @@ pub enum PrepareError {
     /// The operator backed out of the procedure choice.
     #[error("no procedure chosen; nothing was done")]
     NoProcedure,
+    /// A signal, or the operator leaving the screen, stopped it before the
+    /// session began.
+    #[error("interrupted before the session began; nothing was done")]
+    Interrupted,
     /// The front end went away while a question was open.
     #[error("the front end stopped before the procedure was chosen")]
     NoFrontEnd,
@@ -205,7 +209,12 @@ pub async fn run(
     mask_given_secrets(catalog, &req.plan);
     // A kubeconfig that cannot be read stops the run before a plan is shown for it.
     req.target.connect().await.map_err(PrepareError::Cluster)?;
-    let prepared = plan(catalog, &req.target, &req.plan).await?;
+    let mut signal = cancel.clone();
+    // Detection may wait on a slow cluster; a cancel ends the wait at once.
+    let prepared = tokio::select! {
+        prepared = plan(catalog, &req.target, &req.plan) => prepared?,
+        () = signal.cancelled() => return Err(PrepareError::Interrupted),
+    };
     let mut said = Vec::new();
     let mut say = |event: Event| {
         let event = events::masked(event);
@@ -216,6 +225,9 @@ pub async fn run(
         say(Event::Detected { detection });
     }
     let plan = choose_procedure(catalog, prepared.plan, &req.plan, &out).await?;
+    if cancel.is_cancelled() {
+        return Err(PrepareError::Interrupted);
+    }
     say(Event::PlanReady { plan: Box::new(plan.clone()) });
     let start = StartRequest {
         plan,
