@@ -11,7 +11,6 @@ use super::{Failure, exit};
 use crate::base::Mode;
 use crate::engine::standalone::{self, BackupJob, Outcome, RestoreJob, StandaloneError};
 use crate::engine::{self, Outbox};
-use crate::runbook::model::Action;
 use crate::ui;
 
 /// Runs `work` with its progress shown on the terminal, and waits until the
@@ -136,22 +135,12 @@ fn refuse_non_empty(dir: &Path, force: bool) -> Result<(), Failure> {
 /// The kinds a product's procedures back up.
 fn product_kinds(global: &Global, product: &str) -> Result<Vec<String>, Failure> {
     let catalog = load_catalog(&global.runbooks)?;
-    let entry = catalog.product(product).ok_or_else(|| {
+    standalone::product_kinds(&catalog, product).ok_or_else(|| {
         Failure::one(
             exit::USAGE,
             miette::miette!("unknown product `{product}`; known: {}", catalog.product_ids().join(", ")),
         )
-    })?;
-    let mut kinds = Vec::new();
-    for p in &entry.procedures {
-        for step in &p.procedure.steps {
-            if let Action::Backup(b) = step.action() {
-                kinds
-                    .extend(b.resources.iter().filter(|t| t.variables().next().is_none()).map(|t| t.raw().to_string()));
-            }
-        }
-    }
-    Ok(kinds)
+    })
 }
 
 pub fn restore(global: &Global, args: &RestoreArgs) -> Result<String, Failure> {

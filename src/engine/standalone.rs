@@ -9,6 +9,8 @@ use crate::base::{Mode, OpEvent, Reporter, Target};
 use crate::cluster::backup::BackupRequest;
 use crate::cluster::restore::RestoreRequest;
 use crate::cluster::{ClusterError, backup, manifest, proof, restore};
+use crate::runbook::Catalog;
+use crate::runbook::model::Action;
 
 pub use crate::cluster::manifest::Manifest;
 pub use crate::cluster::proof::Proof;
@@ -85,6 +87,22 @@ pub async fn restore(job: &RestoreJob, out: &Outbox) -> Result<RestoreReport, St
     let mut request = RestoreRequest::new(job.dir.clone(), job.mode);
     request.concurrency = job.concurrency.max(1);
     Ok(restore::restore(&conn, &request, reporter(out)).await?)
+}
+
+/// The kinds (`plural.group`) a product's procedures back up, those written
+/// without variables; `None` for a product the catalog does not know.
+pub fn product_kinds(catalog: &Catalog, product: &str) -> Option<Vec<String>> {
+    let entry = catalog.product(product)?;
+    let mut kinds = Vec::new();
+    for p in &entry.procedures {
+        for step in &p.procedure.steps {
+            if let Action::Backup(b) = step.action() {
+                kinds
+                    .extend(b.resources.iter().filter(|t| t.variables().next().is_none()).map(|t| t.raw().to_string()));
+            }
+        }
+    }
+    Some(kinds)
 }
 
 /// Whether `dir` holds a backup's manifest.

@@ -116,3 +116,22 @@ fn answer(question: &Question, options: &Options, asked: &mut BTreeSet<usize>, o
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ProcedureChoice;
+
+    #[test]
+    fn the_planner_choice_of_procedure_stands_without_a_word() {
+        let choice = |id: &str| ProcedureChoice { id: id.into(), label: id.into(), recommended: id == "rolling" };
+        let question = Question::PickProcedure {
+            hop: "1.5.0 -> 1.6.0".into(),
+            choices: vec![choice("rolling"), choice("reinstall")],
+        };
+        let mut out = Vec::new();
+        let answer = answer(&question, &Options::default(), &mut BTreeSet::new(), &mut out);
+        assert_eq!(answer, Answer::Text("rolling".into()));
+        assert!(out.is_empty(), "the plan printed next names it");
+    }
+}
