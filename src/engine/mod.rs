@@ -315,7 +315,7 @@ fn refuse_beside_unfinished(state_dir: &Path, product: &str, cluster: &ClusterId
             && !s.mode.is_rehearsal()
             && s.product == product
             && same_cluster(&s.kube_system_uid, &s.server)
-            && (s.last_step.is_some() || Journal::open(&s.dir).is_err())
+            && (s.last_step.is_some() || s.held)
     }) else {
         return Ok(());
     };
