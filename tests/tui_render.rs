@@ -87,7 +87,7 @@ fn started(index: usize) -> Message {
     event(Event::StepStarted {
         index,
         title: info.title.clone(),
-        kind: info.kind.clone(),
+        kind: info.kind,
         explain: explain.into(),
         does: does.iter().map(ToString::to_string).collect(),
     })
