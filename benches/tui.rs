@@ -10,7 +10,8 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use stepwise::engine::{Event, Msg, StepInfo};
+use stepwise::engine::{ActionKind, Event, Msg, StepInfo};
+use stepwise::journal::StepState;
 use stepwise::ui::tui::{App, Message, Theme, update, view};
 
 const STEPS: usize = 200;
@@ -23,10 +24,10 @@ fn session_started() -> Message {
             hop: index / 50,
             id: format!("step-{index}"),
             title: format!("Step number {index} of the upgrade, with a longish title"),
-            kind: "command".into(),
+            kind: ActionKind::Command,
             destructive: index % 17 == 0,
             item: (index % 5 == 0).then(|| format!("namespace-{index}")),
-            state: if index < 120 { "done".into() } else { "pending".into() },
+            state: if index < 120 { StepState::Done } else { StepState::Pending },
         })
         .collect();
     Message::Engine(Msg::Event(Event::SessionStarted {
@@ -52,7 +53,7 @@ fn busy_app() -> App {
         Message::Engine(Msg::Event(Event::StepStarted {
             index: 120,
             title: "Step number 120".into(),
-            kind: "backup".into(),
+            kind: ActionKind::Backup,
             explain: "Saves every custom resource so it can be restored.".into(),
             does: vec!["save all objects of 12 kinds".into(); 6],
         })),

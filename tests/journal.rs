@@ -272,6 +272,28 @@ fn listing_is_newest_first_and_reports_damage() {
     assert!(Journal::list(empty.path()).unwrap().is_empty());
 }
 
+/// Listing says whether a process drives each session, by a probe that
+/// leaves the lock and the session's files alone; a session left running by a
+/// process that is gone reads as ended unrecorded, its step cut short.
+#[test]
+fn listing_probes_liveness_without_touching_the_session() {
+    let state = tempfile::tempdir().unwrap();
+    let mut journal = create(state.path(), "nginx-service-mesh", 2);
+    journal.start_step(0).unwrap();
+    let torn = journal.dir().join(".steps.json.tmp-torn");
+    fs::write(&torn, b"half").unwrap();
+    let listed = &Journal::list(state.path()).unwrap()[0];
+    assert!(listed.held && !listed.ended_unrecorded(), "{listed:?}");
+    assert_eq!(listed.last_step.as_deref(), Some("Step 0 (running)"));
+    let dir = journal.dir().to_path_buf();
+    drop(journal);
+    let listed = &Journal::list(state.path()).unwrap()[0];
+    assert!(!listed.held && listed.ended_unrecorded(), "{listed:?}");
+    assert_eq!(listed.last_step.as_deref(), Some("Step 0 (cut short)"));
+    assert!(torn.exists(), "listing removes nothing");
+    Journal::open(&dir).expect("the lock is free after listing");
+}
+
 #[test]
 fn newest_unfinished_skips_finished_and_filters_by_product() {
     let state = tempfile::tempdir().unwrap();

@@ -12,36 +12,37 @@ use ratatui::buffer::Buffer;
 use ratatui::style::Color;
 use tokio::sync::oneshot;
 
-use stepwise::engine::{Answer, Event, Msg, Question, StepInfo};
+use stepwise::engine::{ActionKind, Answer, Detection, Event, Msg, ProcedureChoice, Question, StepInfo};
+use stepwise::journal::StepState;
 use stepwise::runbook::model::Severity;
 use stepwise::ui::tui::{App, Effect, Message, Theme, update, view};
 
 const W: u16 = 100;
 const H: u16 = 30;
 
-fn step(index: usize, hop: usize, title: &str, kind: &str, destructive: bool, state: &str) -> StepInfo {
+fn step(index: usize, hop: usize, title: &str, kind: ActionKind, destructive: bool, state: StepState) -> StepInfo {
     StepInfo {
         index,
         hop,
         id: title.to_lowercase().replace(' ', "-"),
         title: title.into(),
-        kind: kind.into(),
+        kind,
         destructive,
         item: None,
-        state: state.into(),
+        state,
     }
 }
 
 fn plan() -> Vec<StepInfo> {
     vec![
-        step(0, 0, "Check the CRDs are served", "check", false, "pending"),
-        step(1, 0, "Back up the custom resources", "backup", false, "pending"),
-        step(2, 0, "Remove the old CRDs", "command", true, "pending"),
-        step(3, 0, "Install the 1.7 control plane", "command", false, "pending"),
-        step(4, 0, "Restart the sidecars", "manual", false, "pending"),
-        step(5, 1, "Read the 1.8 breaking changes", "note", false, "pending"),
-        step(6, 1, "Upgrade to 1.8", "command", false, "pending"),
-        step(7, 1, "Wait for the control plane", "wait", false, "pending"),
+        step(0, 0, "Check the CRDs are served", ActionKind::Check, false, StepState::Pending),
+        step(1, 0, "Back up the custom resources", ActionKind::Backup, false, StepState::Pending),
+        step(2, 0, "Remove the old CRDs", ActionKind::Command, true, StepState::Pending),
+        step(3, 0, "Install the 1.7 control plane", ActionKind::Command, false, StepState::Pending),
+        step(4, 0, "Restart the sidecars", ActionKind::Manual, false, StepState::Pending),
+        step(5, 1, "Read the 1.8 breaking changes", ActionKind::Note, false, StepState::Pending),
+        step(6, 1, "Upgrade to 1.8", ActionKind::Command, false, StepState::Pending),
+        step(7, 1, "Wait for the control plane", ActionKind::Wait, false, StepState::Pending),
     ]
 }
 
@@ -86,14 +87,14 @@ fn started(index: usize) -> Message {
     event(Event::StepStarted {
         index,
         title: info.title.clone(),
-        kind: info.kind.clone(),
+        kind: info.kind,
         explain: explain.into(),
         does: does.iter().map(ToString::to_string).collect(),
     })
 }
 
 fn finished(index: usize, outcome: &str) -> Message {
-    event(Event::StepFinished { index, state: "done".into(), outcome: outcome.into() })
+    event(Event::StepFinished { index, state: StepState::Done, outcome: outcome.into() })
 }
 
 /// An app after the session started, and the first step done.
@@ -335,6 +336,35 @@ fn variable_dialogs() {
     insta::assert_snapshot!("variable_choices", screen(&app));
 }
 
+/// The procedure choice comes before any session, inside the screen: what
+/// was detected is in the log behind it, and a digit picks a procedure.
+#[test]
+fn the_procedure_choice_is_asked_inside_the_screen() {
+    let mut app = App::new(Instant::now(), Theme::monochrome());
+    feed(&mut app, Message::Resize(W, H));
+    let detection = Detection::Version {
+        product: "NGINX Service Mesh".into(),
+        version: "1.6.0".into(),
+        source: "deployment nginx-mesh/nsm-controller image tag".into(),
+    };
+    feed(&mut app, event(Event::Detected { detection }));
+    let choices = vec![
+        ProcedureChoice {
+            id: "in-place".into(),
+            label: "in-place (In-place upgrade with nginx-meshctl, recommended)".into(),
+            recommended: true,
+        },
+        ProcedureChoice {
+            id: "manual-meshctl".into(),
+            label: "manual-meshctl (medium disruption)".into(),
+            recommended: false,
+        },
+    ];
+    let _rx = ask(&mut app, Question::PickProcedure { hop: "1.6.0 -> 1.7.0".into(), choices });
+    insta::assert_snapshot!("pick_procedure", screen(&app));
+    assert_eq!(answer_of(feed(&mut app, ch('2'))), Some(Answer::Text("manual-meshctl".into())));
+}
+
 #[test]
 fn a_failed_step_after_stopping() {
     let (mut app, _) = app();
@@ -355,8 +385,8 @@ fn rehearsed_to_the_end(skipped: usize) -> (App, Instant) {
     feed(&mut app, session_started(true));
     for index in 0..plan().len() {
         feed(&mut app, started(index));
-        let state = if index == skipped { "skipped" } else { "done" };
-        feed(&mut app, event(Event::StepFinished { index, state: state.into(), outcome: "rehearsed".into() }));
+        let state = if index == skipped { StepState::Skipped } else { StepState::Done };
+        feed(&mut app, event(Event::StepFinished { index, state, outcome: "rehearsed".into() }));
     }
     (app, t0)
 }
@@ -386,7 +416,7 @@ fn summary_then_any_key_leaves() {
 fn summary_of_an_interrupted_session_says_how_to_resume() {
     let (mut app, _) = app();
     feed(&mut app, started(1));
-    feed(&mut app, event(Event::StepFinished { index: 1, state: "interrupted".into(), outcome: "stopped".into() }));
+    feed(&mut app, event(Event::StepFinished { index: 1, state: StepState::Interrupted, outcome: "stopped".into() }));
     feed(
         &mut app,
         event(Event::SessionFinished {

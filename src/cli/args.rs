@@ -252,7 +252,7 @@ pub struct RestoreArgs {
     /// A folder written by `stepwise backup` or by a session's backup step.
     pub dir: PathBuf,
     /// How many objects are created at once.
-    #[arg(long, default_value_t = crate::cluster::restore::RestoreRequest::DEFAULT_CONCURRENCY)]
+    #[arg(long, default_value_t = crate::engine::standalone::DEFAULT_RESTORE_CONCURRENCY)]
     pub concurrency: usize,
     /// Validate every object with a server-side dry run; store nothing.
     #[arg(long)]

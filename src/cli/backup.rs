@@ -9,11 +9,22 @@ use super::catalog::load_catalog;
 use super::session::{cluster_failure, runtime, target};
 use super::{Failure, exit};
 use crate::base::Mode;
-use crate::cluster::backup::BackupRequest;
-use crate::cluster::restore::{Outcome, RestoreRequest};
-use crate::cluster::{ClusterError, backup as backup_op, proof, restore as restore_op};
-use crate::runbook::model::Action;
+use crate::engine::standalone::{self, BackupJob, Outcome, RestoreJob, StandaloneError};
+use crate::engine::{self, Outbox};
 use crate::ui;
+
+/// Runs `work` with its progress shown on the terminal, and waits until the
+/// last of it is drawn.
+async fn with_progress<T, Fut>(work: impl FnOnce(Outbox) -> Fut) -> T
+where
+    Fut: Future<Output = T>,
+{
+    let (out, inbox) = engine::channel();
+    let shown = tokio::spawn(ui::plain::progress(inbox));
+    let result = work(out).await;
+    let _ = shown.await;
+    result
+}
 
 pub fn backup(global: &Global, args: &BackupArgs) -> Result<String, Failure> {
     if let Some(dir) = &args.check {
@@ -36,16 +47,15 @@ pub fn backup(global: &Global, args: &BackupArgs) -> Result<String, Failure> {
         ));
     }
     refuse_non_empty(to, args.force)?;
-    let mut request = BackupRequest::new(kinds.into_iter().collect(), to.clone());
-    if !args.namespaces.is_empty() {
-        request.namespaces = Some(args.namespaces.clone());
-    }
+    let job = BackupJob {
+        target: target(global, &args.cluster),
+        kinds: kinds.into_iter().collect(),
+        to: to.clone(),
+        namespaces: (!args.namespaces.is_empty()).then(|| args.namespaces.clone()),
+    };
     runtime()?.block_on(async {
-        let conn = target(global, &args.cluster).connect().await.map_err(cluster_failure)?;
-        let (reporter, bar) = ui::plain::progress_reporter();
-        let result = backup_op::backup(&conn, &request, reporter).await;
-        bar.finish_and_clear();
-        let manifest = result.map_err(cluster_failure)?;
+        let result = with_progress(|out| async move { standalone::backup(&job, &out).await }).await;
+        let manifest = result.map_err(|e| cluster_failure(&e))?;
         let mut out = String::new();
         for k in &manifest.kinds {
             out.push_str(&format!("{:>8}  {}  ({} bytes)\n", k.count, k.resource, k.bytes));
@@ -68,13 +78,9 @@ pub fn backup(global: &Global, args: &BackupArgs) -> Result<String, Failure> {
 /// `backup --check DIR`: the proof a destructive step waits for, on its own.
 fn check(target: &crate::base::Target, dir: &Path) -> Result<String, Failure> {
     runtime()?.block_on(async {
-        let conn = target.connect().await.map_err(cluster_failure)?;
-        let (reporter, bar) = ui::plain::progress_reporter();
-        let result = proof::prove(&conn, dir, reporter).await;
-        bar.finish_and_clear();
-        match result {
+        match with_progress(|out| async move { standalone::prove(target, dir, &out).await }).await {
             Ok(proof) => Ok(proof.summary() + "\n"),
-            Err(ClusterError::Drift { changes, .. }) => Err(drifted(dir, &changes)),
+            Err(StandaloneError::Drifted { changes, .. }) => Err(drifted(dir, &changes)),
             Err(other) => Err(backup_failure(other)),
         }
     })
@@ -98,10 +104,12 @@ fn drifted(dir: &Path, changes: &[String]) -> Failure {
 
 /// A damaged backup, or one of another cluster, is refused; anything else is
 /// the cluster's failure.
-fn backup_failure(e: ClusterError) -> Failure {
+fn backup_failure(e: StandaloneError) -> Failure {
     match e {
-        ClusterError::Backup { .. } => Failure::one(exit::REFUSED, miette::miette!("{e}")),
-        other => cluster_failure(other),
+        StandaloneError::Damaged(_) | StandaloneError::Drifted { .. } => {
+            Failure::one(exit::REFUSED, miette::miette!("{e}"))
+        }
+        StandaloneError::Cluster(c) => cluster_failure(&c),
     }
 }
 
@@ -113,7 +121,7 @@ fn refuse_non_empty(dir: &Path, force: bool) -> Result<(), Failure> {
     if force || entries.next().is_none() {
         return Ok(());
     }
-    let what = if dir.join(crate::cluster::manifest::MANIFEST_FILE).exists() { "an earlier backup" } else { "files" };
+    let what = if standalone::holds_backup(dir) { "an earlier backup" } else { "files" };
     Err(Failure::one(
         exit::REFUSED,
         miette::miette!(
@@ -127,33 +135,24 @@ fn refuse_non_empty(dir: &Path, force: bool) -> Result<(), Failure> {
 /// The kinds a product's procedures back up.
 fn product_kinds(global: &Global, product: &str) -> Result<Vec<String>, Failure> {
     let catalog = load_catalog(&global.runbooks)?;
-    let entry = catalog.product(product).ok_or_else(|| {
+    standalone::product_kinds(&catalog, product).ok_or_else(|| {
         Failure::one(
             exit::USAGE,
             miette::miette!("unknown product `{product}`; known: {}", catalog.product_ids().join(", ")),
         )
-    })?;
-    let mut kinds = Vec::new();
-    for p in &entry.procedures {
-        for step in &p.procedure.steps {
-            if let Action::Backup(b) = step.action() {
-                kinds
-                    .extend(b.resources.iter().filter(|t| t.variables().next().is_none()).map(|t| t.raw().to_string()));
-            }
-        }
-    }
-    Ok(kinds)
+    })
 }
 
 pub fn restore(global: &Global, args: &RestoreArgs) -> Result<String, Failure> {
     let mode = if args.dry_run { Mode::Rehearsal } else { Mode::Real };
-    let mut request = RestoreRequest::new(args.dir.clone(), mode);
-    request.concurrency = args.concurrency.max(1);
+    let job = RestoreJob {
+        target: target(global, &args.cluster),
+        dir: args.dir.clone(),
+        mode,
+        concurrency: args.concurrency,
+    };
     runtime()?.block_on(async {
-        let conn = target(global, &args.cluster).connect().await.map_err(cluster_failure)?;
-        let (reporter, bar) = ui::plain::progress_reporter();
-        let result = restore_op::restore(&conn, &request, reporter).await;
-        bar.finish_and_clear();
+        let result = with_progress(|out| async move { standalone::restore(&job, &out).await }).await;
         let report = result.map_err(backup_failure)?;
         let mut out = String::new();
         for k in &report.kinds {

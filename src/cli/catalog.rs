@@ -6,12 +6,15 @@ use std::path::PathBuf;
 
 use super::args::{Global, Output, PlanArgs};
 use super::{Failure, exit, output, session};
-use crate::plan::{self, Plan, PlanError, Request};
+use crate::base::Target;
+use crate::engine::prepare::{self, PlanRequest, Prepared};
+use crate::plan::{self, PlanError};
 use crate::runbook::catalog::BUILTIN_VARIABLES;
 use crate::runbook::load::{self, RawFile};
-use crate::runbook::model::{Severity, Variable};
+use crate::runbook::model::Variable;
 use crate::runbook::suggest;
-use crate::runbook::{Catalog, ProcedureEntry, ProductEntry, RunbookError, Version};
+use crate::runbook::{Catalog, ProcedureEntry, ProductEntry, RunbookError};
+use crate::ui::plan_text::{indent, render_plan};
 
 pub fn load_catalog(extra: &[PathBuf]) -> Result<Catalog, Failure> {
     load::load(extra).map_err(runbook_failure)
@@ -88,29 +91,21 @@ fn list_text(catalog: &Catalog) -> String {
 /// Plans from --from without touching a cluster; without it, detects the
 /// installed version (and facts) on the cluster as `run` does, and says so.
 pub fn plan_command(catalog: &Catalog, args: &PlanArgs, global: &Global) -> Result<String, Failure> {
-    let request = Request {
-        product: args.product.clone(),
-        from: None,
-        to: args.to.clone(),
-        facts: args.facts.iter().cloned().collect(),
-        procedure: args.procedure.clone(),
-        values: args.values.iter().cloned().collect(),
-    };
+    let request = session::plan_request(args);
     check_facts(catalog, &request)?;
     check_set_values(catalog, &args.product, &args.values)?;
-    let (plan, detected) = match &args.from {
-        Some(f) => {
-            let from = Version::parse(f).map_err(|e| Failure::one(exit::USAGE, miette::miette!("--from: {e}")))?;
-            (plan::plan(catalog, &Request { from: Some(from), ..request }).map_err(plan_failure)?, Vec::new())
-        }
-        None => detected_plan(catalog, args, global)?,
+    let prepared = match prepare::plan_offline(catalog, &request) {
+        Some(plan) => Prepared { plan: plan.map_err(session::prepare_failure)?, detected: Vec::new() },
+        None => detected_plan(catalog, &request, &session::target(global, &args.cluster))?,
     };
+    let detected: Vec<String> = prepared.detected.iter().map(ToString::to_string).collect();
     let format = args.output.format;
     if format != Output::Text {
         for line in &detected {
             eprintln!("{line}");
         }
     }
+    let plan = prepared.plan;
     output::render(format, &output::plan_shown(&plan, &detected), || {
         detected.iter().map(|l| format!("{l}\n")).collect::<String>() + &render_plan(&plan)
     })
@@ -118,9 +113,9 @@ pub fn plan_command(catalog: &Catalog, args: &PlanArgs, global: &Global) -> Resu
 
 /// The plan from the version found on the cluster; a cluster that cannot be
 /// used is an error that also says --from plans without one.
-fn detected_plan(catalog: &Catalog, args: &PlanArgs, global: &Global) -> Result<(Plan, Vec<String>), Failure> {
-    let target = session::target(global, &args.cluster);
-    session::runtime()?.block_on(session::make_plan(catalog, &target, args, None)).map_err(|mut failure| {
+fn detected_plan(catalog: &Catalog, request: &PlanRequest, target: &Target) -> Result<Prepared, Failure> {
+    let prepared = session::runtime()?.block_on(prepare::plan(catalog, target, request));
+    prepared.map_err(session::prepare_failure).map_err(|mut failure| {
         if failure.code == exit::CLUSTER {
             failure.reports.push(miette::miette!(
                 help = "pass --from VERSION to plan without a cluster",
@@ -132,7 +127,7 @@ fn detected_plan(catalog: &Catalog, args: &PlanArgs, global: &Global) -> Result<
 }
 
 /// Facts given on the command line must be declared by the product, with a declared value.
-fn check_facts(catalog: &Catalog, request: &Request) -> Result<(), Failure> {
+fn check_facts(catalog: &Catalog, request: &PlanRequest) -> Result<(), Failure> {
     let Some(product) = catalog.product(&request.product) else { return Ok(()) };
     for (name, value) in &request.facts {
         let Some(fact) = product.product.facts.iter().find(|f| &f.name.value == name) else {
@@ -225,82 +220,6 @@ pub fn plan_failure(e: PlanError) -> Failure {
         _ => exit::REFUSED,
     };
     Failure::one(code, miette::miette!("{e}"))
-}
-
-pub fn render_plan(plan: &Plan) -> String {
-    let mut out = String::new();
-    let hops = plan.hops.len();
-    let _ = writeln!(
-        out,
-        "{} {} -> {} ({}, {})",
-        plan.product_name,
-        plan.from,
-        plan.to,
-        crate::plan::counted(hops, "hop"),
-        crate::plan::counted(plan.step_count(), "step")
-    );
-    let facts: Vec<String> = plan.facts.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    if !facts.is_empty() {
-        let _ = writeln!(out, "installation: {}", facts.join(", "));
-    }
-    for (i, hop) in plan.hops.iter().enumerate() {
-        let _ =
-            writeln!(out, "\nHop {}: {} -> {}  {} [{}]", i + 1, hop.from, hop.to, hop.procedure_title, hop.procedure);
-        let _ = writeln!(out, "  path: {}", hop.rule);
-        let _ = writeln!(out, "  why:  {}", hop.reason);
-        if !hop.alternatives.is_empty() {
-            let _ = writeln!(out, "  also fits: {} (pick with --procedure)", hop.alternatives.join(", "));
-        }
-        if let Some(ack) = &hop.acknowledge {
-            let _ = writeln!(out, "  ACKNOWLEDGE: {ack}");
-        }
-        for note in &hop.notes {
-            let mark = match note.severity {
-                Severity::Info => "note",
-                Severity::Warning => "WARNING",
-                Severity::Breaking => "BREAKING",
-            };
-            let _ = writeln!(out, "  {mark} ({}): {}", note.product, note.title);
-            let _ = writeln!(out, "{}", indent(&note.text, "      "));
-        }
-        for (n, step) in hop.steps.iter().enumerate() {
-            let flag = if step.destructive { "  [DESTRUCTIVE]" } else { "" };
-            let _ = writeln!(out, "  {:>2}. {} ({}){flag}", n + 1, step.title, step.id);
-            for line in &step.does {
-                let _ = writeln!(out, "      - {line}");
-            }
-            if step.confirm != "none" {
-                let _ = writeln!(out, "      confirm: {}", step.confirm);
-            }
-        }
-    }
-    out
-}
-
-fn indent(text: &str, prefix: &str) -> String {
-    wrap(text, 88 - prefix.len()).lines().map(|l| format!("{prefix}{l}")).collect::<Vec<_>>().join("\n")
-}
-
-/// Greedy word wrap; runbook text is prose written without line breaks.
-fn wrap(text: &str, width: usize) -> String {
-    let mut out = String::new();
-    for para in text.split("\n\n") {
-        let mut line = String::new();
-        for word in para.split_whitespace() {
-            if !line.is_empty() && line.len() + 1 + word.len() > width {
-                out.push_str(&line);
-                out.push('\n');
-                line.clear();
-            }
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(word);
-        }
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out.trim_end().to_string()
 }
 
 pub fn show(

@@ -4,15 +4,12 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use super::args::{AnswerArgs, ClusterArgs, Global, Output, PlanArgs, ResumeArgs, RunArgs};
-use super::catalog::{check_set_values, known_product, load_catalog, plan_failure, render_plan};
+use super::catalog::{check_set_values, known_product, load_catalog, plan_failure};
 use super::{Failure, exit, output};
 use crate::base::{CancelSignal, Canceller, cancel_pair};
 use crate::base::{Mode, Target};
-use crate::cluster::ClusterError;
-use crate::engine::{self, EngineError, Inbox, RunOutcome};
+use crate::engine::{self, EngineError, Inbox, PrepareError, RunOutcome};
 use crate::journal::{self, Journal};
-use crate::plan::{self, Request};
-use crate::runbook::{Catalog, Version};
 use crate::ui;
 
 pub(super) fn state_dir(global: &Global) -> PathBuf {
@@ -65,16 +62,6 @@ fn check_summary(answers: &AnswerArgs, format: Output) -> Result<(), Failure> {
     ))
 }
 
-/// A line for the operator: standard output, or standard error when standard
-/// output carries a summary.
-fn say(format: Output, line: &str) {
-    if format == Output::Text {
-        println!("{line}");
-    } else {
-        eprintln!("{line}");
-    }
-}
-
 pub fn run(global: &Global, args: &RunArgs, rehearse: bool) -> Result<String, Failure> {
     let format = args.plan.output.format;
     check_summary(&args.answers, format)?;
@@ -83,39 +70,32 @@ pub fn run(global: &Global, args: &RunArgs, rehearse: bool) -> Result<String, Fa
     // What is wrong with the request itself is said before any cluster is used.
     known_product(&catalog, &args.plan.product)?;
     check_set_values(&catalog, &args.plan.product, &args.plan.values)?;
-    let mode = if rehearse || args.dry_run { Mode::Rehearsal } else { Mode::Real };
-    // Secrets given with --set are masked before anything shows them, the plan included.
-    if let Some(product) = catalog.product(&args.plan.product) {
-        for (name, value) in &args.plan.values {
-            if product.is_secret(name) {
-                crate::redact::add(value);
-            }
-        }
+    let request = engine::RunRequest {
+        plan: plan_request(&args.plan),
+        mode: if rehearse || args.dry_run { Mode::Rehearsal } else { Mode::Real },
+        target: target(global, &args.plan.cluster),
+        state_dir: state_dir(global),
+        new_session: args.new_session,
+        break_lease: args.break_lease,
+    };
+    runtime()?.block_on(drive(
+        &args.answers,
+        format,
+        |out, cancel| engine::prepare::run(&catalog, request, out, cancel),
+        prepare_failure,
+    ))
+}
+
+/// The command line's plan arguments as the engine takes them.
+pub(super) fn plan_request(p: &PlanArgs) -> engine::PlanRequest {
+    engine::PlanRequest {
+        product: p.product.clone(),
+        from: p.from.clone(),
+        to: p.to.clone(),
+        facts: p.facts.iter().cloned().collect(),
+        procedure: p.procedure.clone(),
+        values: p.values.iter().cloned().collect(),
     }
-    runtime()?.block_on(async {
-        let target = target(global, &args.plan.cluster);
-        // A kubeconfig that cannot be read stops the run before a plan is shown for it.
-        target.connect().await.map_err(cluster_failure)?;
-        let (mut plan, detected) = make_plan(&catalog, &target, &args.plan, None).await?;
-        for line in detected {
-            say(format, &line);
-        }
-        if let Some(id) = offer_procedures(&plan, args).await? {
-            plan = make_plan(&catalog, &target, &args.plan, Some(id)).await?.0;
-        }
-        say(format, &crate::redact::text(&render_plan(&plan)));
-        let state_dir = state_dir(global);
-        let request = engine::StartRequest {
-            plan,
-            mode,
-            target,
-            state_dir,
-            values: args.plan.values.iter().cloned().collect(),
-            new_session: args.new_session,
-            break_lease: args.break_lease,
-        };
-        drive(&args.answers, format, |out, cancel| engine::start(&catalog, request, out, cancel)).await
-    })
 }
 
 pub fn resume(global: &Global, args: &ResumeArgs) -> Result<String, Failure> {
@@ -131,21 +111,16 @@ pub fn resume(global: &Global, args: &ResumeArgs) -> Result<String, Failure> {
             target: target(global, &args.cluster),
             break_lease: args.break_lease,
         };
-        drive(&args.answers, format, |out, cancel| engine::resume(&catalog, request, out, cancel)).await
+        drive(&args.answers, format, |out, cancel| engine::resume(&catalog, request, out, cancel), engine_failure).await
     })
 }
 
+/// `stepwise sessions`: reads the sessions and changes nothing.
 pub fn sessions(global: &Global, format: Output) -> Result<String, Failure> {
     let dir = state_dir(global);
     let list = Journal::list(&dir).map_err(|e| Failure::one(exit::FAILURE, miette::miette!("{e}")))?;
-    let document = output::session_list(dir.clone(), &list, ended_unrecorded);
+    let document = output::session_list(dir.clone(), &list);
     output::render(format, &document, || sessions_text(&dir, list))
-}
-
-/// A session still marked running that no process holds was killed (or its
-/// machine went down) before it could record the stop.
-fn ended_unrecorded(s: &journal::SessionSummary) -> bool {
-    s.status == journal::SessionStatus::Running && s.damaged.is_none() && Journal::open(&s.dir).is_ok()
 }
 
 fn sessions_text(dir: &std::path::Path, list: Vec<journal::SessionSummary>) -> String {
@@ -154,18 +129,15 @@ fn sessions_text(dir: &std::path::Path, list: Vec<journal::SessionSummary>) -> S
     }
     let mut out = String::new();
     for s in list {
-        let unrecorded = ended_unrecorded(&s);
         let mode = if s.mode.is_rehearsal() { " (rehearsal)" } else { "" };
-        let mut last = s.last_step.map(|l| format!(", last: {l}")).unwrap_or_default();
-        let damaged = s.damaged.map(|d| format!(" DAMAGED: {d}")).unwrap_or_default();
-        let mut status = format!("{:?}", s.status);
+        let last = s.last_step.as_ref().map(|l| format!(", last: {l}")).unwrap_or_default();
+        let damaged = s.damaged.as_ref().map(|d| format!(" DAMAGED: {d}")).unwrap_or_default();
         // Say so, rather than leave the operator waiting for a run that is not there.
-        if unrecorded {
-            status = "Interrupted (stepwise ended without recording it)".into();
-            if let Some(cut) = last.strip_suffix(" (running)") {
-                last = format!("{cut} (cut short)");
-            }
-        }
+        let status = if s.ended_unrecorded() {
+            "Interrupted (stepwise ended without recording it)".to_string()
+        } else {
+            format!("{:?}", s.status)
+        };
         out.push_str(&format!(
             "{}  {} {} -> {}{mode}  {status}  {} ({}){last}{damaged}\n",
             s.id, s.product, s.from, s.to, s.context, s.server
@@ -174,89 +146,19 @@ fn sessions_text(dir: &std::path::Path, list: Vec<journal::SessionSummary>) -> S
     out
 }
 
-/// Plans from --from, or from the version detected on the cluster. Also
-/// returns what was detected, one line each, for the operator to read.
-pub(super) async fn make_plan(
-    catalog: &Catalog,
-    target: &Target,
-    p: &PlanArgs,
-    picked: Option<String>,
-) -> Result<(plan::Plan, Vec<String>), Failure> {
-    let mut detected = Vec::new();
-    let mut facts: std::collections::BTreeMap<String, String> = p.facts.iter().cloned().collect();
-    if let Some(entry) = catalog.product(&p.product).filter(|e| e.product.facts.iter().any(|f| f.detect.is_some())) {
-        let conn = target.connect().await.map_err(cluster_failure)?;
-        let told =
-            crate::cluster::detect::detect_facts(&conn, &entry.product, &facts).await.map_err(cluster_failure)?;
-        for (name, value, why) in told {
-            detected.push(format!("Detected {name}={value} ({why}; --fact {name}=... says otherwise)"));
-            facts.insert(name, value);
-        }
-    }
-    let from = match &p.from {
-        Some(f) => Version::parse(f).map_err(|e| Failure::one(exit::USAGE, miette::miette!("--from: {e}")))?,
-        None => {
-            let product = known_product(catalog, &p.product)?;
-            let conn = target.connect().await.map_err(cluster_failure)?;
-            let values = p.values.iter().cloned().collect();
-            let found =
-                crate::cluster::detect::detect(&conn, &product.product, &values).await.map_err(|e| match e {
-                    // An unreachable cluster is not an undetectable version: --from would not help.
-                    crate::cluster::detect::DetectError::Cluster(c @ ClusterError::Unreachable { .. }) => {
-                        cluster_failure(c)
-                    }
-                    e => Failure::one(
-                        exit::REFUSED,
-                        miette::miette!(help = "pass --from VERSION to say which version is installed", "{e}"),
-                    ),
-                })?;
-            detected.push(format!("Detected {} {} ({})", product.product.name, found.version, found.source));
-            for (k, v) in found.facts {
-                facts.entry(k).or_insert(v);
-            }
-            found.version
-        }
-    };
-    let request = Request {
-        product: p.product.clone(),
-        from: Some(from),
-        to: p.to.clone(),
-        facts,
-        procedure: picked.or_else(|| p.procedure.clone()),
-        values: p.values.iter().cloned().collect(),
-    };
-    Ok((plan::plan(catalog, &request).map_err(plan_failure)?, detected))
-}
-
-/// When several procedures fit a one-hop plan and the operator is at a terminal
-/// without having chosen, offers them (the least disruptive first).
-async fn offer_procedures(plan: &plan::Plan, args: &RunArgs) -> Result<Option<String>, Failure> {
-    let [hop] = plan.hops.as_slice() else { return Ok(None) };
-    if args.answers.yes || args.plan.procedure.is_some() || hop.alternatives.is_empty() {
-        return Ok(None);
-    }
-    let mut options =
-        vec![(hop.procedure.clone(), format!("{} ({}, recommended)", hop.procedure, hop.procedure_title))];
-    options.extend(hop.alternatives.iter().map(|a| (a.split(' ').next().unwrap_or(a).to_string(), a.clone())));
-    let label = format!("{} -> {}", hop.from, hop.to);
-    let picked = tokio::task::spawn_blocking(move || ui::plain::pick_procedure(&label, &options))
-        .await
-        .map_err(|e| Failure::one(exit::FAILURE, miette::miette!("{e}")))?;
-    match picked {
-        None => Err(Failure::one(exit::STOPPED, miette::miette!("no procedure chosen; nothing was done"))),
-        Some(id) if id == hop.procedure => Ok(None),
-        Some(id) => Ok(Some(id)),
-    }
-}
-
 /// Runs the engine with the chosen front end, stopping it cleanly on Ctrl-C,
 /// SIGTERM or SIGHUP, and turns the outcome into an exit code. With `-o json`
 /// or `yaml` the events are also recorded on their way to the front end, and
 /// the session's summary is printed whatever the outcome.
-async fn drive<F, Fut>(answers: &AnswerArgs, format: Output, start: F) -> Result<String, Failure>
+async fn drive<F, Fut, E>(
+    answers: &AnswerArgs,
+    format: Output,
+    start: F,
+    failed: fn(E) -> Failure,
+) -> Result<String, Failure>
 where
     F: FnOnce(engine::Outbox, CancelSignal) -> Fut,
-    Fut: Future<Output = Result<RunOutcome, EngineError>>,
+    Fut: Future<Output = Result<RunOutcome, E>>,
 {
     let (out, inbox) = engine::channel();
     let (canceller, cancel) = cancel_pair();
@@ -279,6 +181,7 @@ where
         None => None,
     };
     let _ = front.await;
+    let shown = outcome_shown(&result);
     let failure = match result {
         Ok(RunOutcome::Finished) => None,
         Ok(RunOutcome::Stopped) => {
@@ -290,9 +193,9 @@ where
         Ok(RunOutcome::Interrupted) => {
             Some(Failure::one(exit::INTERRUPTED, miette::miette!("interrupted; the session can be resumed")))
         }
-        Err(ref e) => Some(engine_failure(e)),
+        Err(e) => Some(failed(e)),
     };
-    let summary = recorded.and_then(|r| r.finish(outcome_shown(&result)));
+    let summary = recorded.and_then(|r| r.finish(shown));
     let document = match &summary {
         Some(summary) => output::render(format, summary, String::new)?,
         None => String::new(),
@@ -316,7 +219,7 @@ async fn record(mut inbox: Inbox, relay: engine::Outbox) -> output::RunRecorder 
     recorder
 }
 
-fn outcome_shown(result: &Result<RunOutcome, EngineError>) -> output::RunOutcomeShown {
+fn outcome_shown<E>(result: &Result<RunOutcome, E>) -> output::RunOutcomeShown {
     use output::RunOutcomeShown as Shown;
     match result {
         Ok(RunOutcome::Finished) => Shown::Finished,
@@ -375,11 +278,30 @@ async fn wait_for_signal() {
     }
 }
 
-pub(super) fn cluster_failure(e: ClusterError) -> Failure {
+/// The cluster could not be reached or used.
+pub(super) fn cluster_failure(e: &dyn std::fmt::Display) -> Failure {
     Failure::one(exit::CLUSTER, miette::miette!("{e}"))
 }
 
-fn engine_failure(e: &EngineError) -> Failure {
+/// The exit code and report for a session that could not be prepared, or
+/// that ended in an error.
+pub(super) fn prepare_failure(e: PrepareError) -> Failure {
+    match e {
+        PrepareError::Cluster(c) => cluster_failure(&c),
+        PrepareError::BadFrom { .. } => Failure::one(exit::USAGE, miette::miette!("{e}")),
+        PrepareError::Undetectable { .. } => Failure::one(
+            exit::REFUSED,
+            miette::miette!(help = "pass --from VERSION to say which version is installed", "{e}"),
+        ),
+        PrepareError::Plan(p) => plan_failure(*p),
+        PrepareError::NoProcedure => Failure::one(exit::STOPPED, miette::miette!("{e}")),
+        PrepareError::Interrupted => Failure::one(exit::INTERRUPTED, miette::miette!("{e}")),
+        PrepareError::NoFrontEnd => Failure::one(exit::FAILURE, miette::miette!("{e}")),
+        PrepareError::Session(e) => engine_failure(e),
+    }
+}
+
+fn engine_failure(e: EngineError) -> Failure {
     match e {
         EngineError::Cluster(c) => Failure::one(exit::CLUSTER, miette::miette!("{c}")),
         EngineError::Preflight(_) => Failure::one(exit::PREFLIGHT, miette::miette!("{e}")),

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::journal::{JournalError, TranscriptSink};
-use crate::runbook::model::Severity;
+use crate::journal::{JournalError, StepState, TranscriptSink};
+use crate::plan::Plan;
+use crate::runbook::model::{Action, Severity};
 
 /// One message from the engine; events and questions share a channel so a front
 /// end sees them in the order they happened.
@@ -36,7 +37,13 @@ pub struct Tee {
 
 impl Tee {
     pub fn new(out: Outbox) -> Self {
-        Tee { out, log: std::sync::Arc::default() }
+        Self::with_log(out, Vec::new())
+    }
+
+    /// A tee that already holds `earlier`: what was said before the session
+    /// existed (detection, the plan), so the transcript starts with it.
+    pub fn with_log(out: Outbox, earlier: Vec<Event>) -> Self {
+        Tee { out, log: std::sync::Arc::new(std::sync::Mutex::new(earlier)) }
     }
 
     pub fn send(&self, msg: Msg) -> Result<(), mpsc::error::SendError<Msg>> {
@@ -102,15 +109,24 @@ pub struct StepInfo {
     pub hop: usize,
     pub id: String,
     pub title: String,
-    pub kind: String,
+    pub kind: ActionKind,
     pub destructive: bool,
     pub item: Option<String>,
-    pub state: String,
+    pub state: StepState,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// Something read on the cluster before planning: the installed version,
+    /// or a fact about the installation.
+    Detected {
+        detection: Detection,
+    },
+    /// The plan the session will follow, once the procedure is settled.
+    PlanReady {
+        plan: Box<Plan>,
+    },
     SessionStarted {
         id: String,
         dir: PathBuf,
@@ -132,7 +148,7 @@ pub enum Event {
     StepStarted {
         index: usize,
         title: String,
-        kind: String,
+        kind: ActionKind,
         explain: String,
         does: Vec<String>,
     },
@@ -154,7 +170,7 @@ pub enum Event {
     },
     StepFinished {
         index: usize,
-        state: String,
+        state: StepState,
         outcome: String,
     },
     StepFailed {
@@ -174,6 +190,10 @@ pub enum Event {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "question", rename_all = "snake_case")]
 pub enum Question {
+    /// More than one procedure fits the hop `hop` (`from -> to`): which one?
+    /// Answered with `Text(id)`; `Stop` backs out before anything is done.
+    /// The first choice is the planner's, the least disruptive.
+    PickProcedure { hop: String, choices: Vec<ProcedureChoice> },
     /// A variable's value. `problem` says why the previous answer was refused.
     Variable {
         name: String,
@@ -254,4 +274,93 @@ pub enum Answer {
 pub struct Discovery {
     pub found: bool,
     pub said: String,
+}
+
+/// What was read on the cluster to plan a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "found", rename_all = "snake_case")]
+pub enum Detection {
+    /// The installed version of the product, and where it was read.
+    Version { product: String, version: String, source: String },
+    /// A fact about the installation (`platform=openshift`), and why.
+    Fact { name: String, value: String, why: String },
+}
+
+impl std::fmt::Display for Detection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Detection::Version { product, version, source } => write!(f, "Detected {product} {version} ({source})"),
+            Detection::Fact { name, value, why } => {
+                write!(f, "Detected {name}={value} ({why}; --fact {name}=... says otherwise)")
+            }
+        }
+    }
+}
+
+/// One procedure offered by [`Question::PickProcedure`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcedureChoice {
+    /// The procedure's id, the answer that picks it.
+    pub id: String,
+    /// The id with its title or disruption, as the operator reads it.
+    pub label: String,
+    /// The planner's own choice.
+    pub recommended: bool,
+}
+
+/// What a step does, by the runbook key that sets its action. Written as the
+/// runbook writes it (`rollout_restart`), in events and the transcript alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    Note,
+    Check,
+    Backup,
+    Command,
+    Apply,
+    Restore,
+    RolloutRestart,
+    Wait,
+    Delete,
+    Manual,
+}
+
+impl ActionKind {
+    /// The kind of a runbook step's action.
+    pub fn of(action: &Action<'_>) -> Self {
+        match action {
+            Action::Note(_) => ActionKind::Note,
+            Action::Check(_) => ActionKind::Check,
+            Action::Backup(_) => ActionKind::Backup,
+            Action::Command(_) => ActionKind::Command,
+            Action::Apply(_) => ActionKind::Apply,
+            Action::Restore(_) => ActionKind::Restore,
+            Action::RolloutRestart(_) => ActionKind::RolloutRestart,
+            Action::Wait(_) => ActionKind::Wait,
+            Action::Delete(_) => ActionKind::Delete,
+            Action::Manual(_) => ActionKind::Manual,
+        }
+    }
+
+    /// The runbook's own word for it.
+    pub fn word(self) -> &'static str {
+        match self {
+            ActionKind::Note => "note",
+            ActionKind::Check => "check",
+            ActionKind::Backup => "backup",
+            ActionKind::Command => "command",
+            ActionKind::Apply => "apply",
+            ActionKind::Restore => "restore",
+            ActionKind::RolloutRestart => "rollout_restart",
+            ActionKind::Wait => "wait",
+            ActionKind::Delete => "delete",
+            ActionKind::Manual => "manual",
+        }
+    }
+}
+
+impl std::fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
 }

@@ -212,6 +212,6 @@ fn operator() -> String {
 
 fn done(runner: &mut Runner<'_>, index: usize, note: String) -> Result<FailureChoice, EngineError> {
     runner.journal.finish_step(index, StepState::Done, Some(note.clone()), None)?;
-    runner.send(Event::StepFinished { index, state: "done".into(), outcome: note });
+    runner.send(Event::StepFinished { index, state: StepState::Done, outcome: note });
     Ok(FailureChoice::Done)
 }

@@ -97,7 +97,7 @@ async fn refresh(runner: &mut Runner<'_>, index: usize, drifted: bool) -> Result
         match taken.await {
             Ok(outcome) => {
                 runner.journal.finish_step(i, StepState::Done, Some(outcome.clone()), None)?;
-                runner.send(Event::StepFinished { index: i, state: "done".into(), outcome });
+                runner.send(Event::StepFinished { index: i, state: StepState::Done, outcome });
             }
             Err(e) => {
                 let state = if e.interrupted { StepState::Interrupted } else { StepState::Failed };

@@ -14,15 +14,20 @@ mod lease;
 mod notes;
 mod orphan;
 mod preflight;
+pub mod prepare;
 mod report;
 mod runner;
+pub mod standalone;
 mod work;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use error::EngineError;
-pub use events::{Answer, Event, Inbox, Msg, Outbox, Question, StepInfo, channel};
+pub use events::{
+    ActionKind, Answer, Detection, Event, Inbox, Msg, Outbox, ProcedureChoice, Question, StepInfo, channel,
+};
+pub use prepare::{PlanRequest, PrepareError, RunRequest};
 pub use runner::RunOutcome;
 
 use crate::base::CancelSignal;
@@ -52,6 +57,9 @@ pub struct StartRequest {
     /// Take the product's lease on the cluster even from a live holder, after
     /// a typed confirmation (`--break-lease`).
     pub break_lease: bool,
+    /// What was said before the session existed (detection, the plan); the
+    /// transcript starts with it.
+    pub earlier: Vec<events::Event>,
 }
 
 /// Starts a new session and runs it to the end, a stop, or a failure.
@@ -113,7 +121,8 @@ pub async fn start(
     }
     journal.update_meta(|m| m.variables = values.clone())?;
     let ctx = Context::new(req.plan.clone(), req.mode, target, conn, procedure_dirs(&resolved), journal.dir());
-    let mut runner = Runner { resolved, work, journal, ctx, out: events::Tee::new(out), cancel, values };
+    let out = events::Tee::with_log(out, req.earlier);
+    let mut runner = Runner { resolved, work, journal, ctx, out, cancel, values };
     begin(&mut runner, req.break_lease).await
 }
 
@@ -306,7 +315,7 @@ fn refuse_beside_unfinished(state_dir: &Path, product: &str, cluster: &ClusterId
             && !s.mode.is_rehearsal()
             && s.product == product
             && same_cluster(&s.kube_system_uid, &s.server)
-            && (s.last_step.is_some() || Journal::open(&s.dir).is_err())
+            && (s.last_step.is_some() || s.held)
     }) else {
         return Ok(());
     };

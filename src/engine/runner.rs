@@ -8,7 +8,7 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 
 use super::error::EngineError;
-use super::events::{Answer, Event, Msg, Question, StepInfo, Tee};
+use super::events::{ActionKind, Answer, Event, Msg, Question, StepInfo, Tee};
 use super::execute::{self, Context};
 use super::failure::FailureChoice;
 use super::gate::Gate;
@@ -90,10 +90,10 @@ impl Runner<'_> {
                     hop: w.hop,
                     id: step.id.value.clone(),
                     title: self.resolved.title(&self.values, w),
-                    kind: step.action().kind().to_string(),
+                    kind: ActionKind::of(&step.action()),
                     destructive: step.destructive,
                     item: w.item.clone(),
-                    state: self.journal.steps().get(index).map(|s| s.state.to_string()).unwrap_or_default(),
+                    state: self.journal.steps().get(index).map_or(StepState::Pending, |s| s.state),
                 }
             })
             .collect()
@@ -223,7 +223,7 @@ impl Runner<'_> {
         self.send(Event::StepStarted {
             index,
             title: summary.title.clone(),
-            kind: summary.kind.to_string(),
+            kind: ActionKind::of(&step.action()),
             explain: summary.explain.clone(),
             does: summary.does.clone(),
         });
@@ -268,13 +268,13 @@ impl Runner<'_> {
             match result {
                 Ok(outcome) => {
                     self.journal.finish_step(index, StepState::Done, Some(outcome.clone()), None)?;
-                    self.send(Event::StepFinished { index, state: "done".into(), outcome });
+                    self.send(Event::StepFinished { index, state: StepState::Done, outcome });
                     return Ok(StepEnd::Next);
                 }
                 Err(e) if !e.differences.is_empty() => return self.acknowledge_differences(index, e).await,
                 Err(e) if e.interrupted => {
                     self.journal.finish_step(index, StepState::Interrupted, None, Some(e.message.clone()))?;
-                    self.send(Event::StepFinished { index, state: "interrupted".into(), outcome: e.message });
+                    self.send(Event::StepFinished { index, state: StepState::Interrupted, outcome: e.message });
                     return Ok(StepEnd::End(SessionStatus::Interrupted, RunOutcome::Interrupted));
                 }
                 Err(e) => {
@@ -332,11 +332,11 @@ impl Runner<'_> {
         };
         if self.ask(question).await? != Answer::Yes {
             self.journal.finish_step(index, StepState::Interrupted, None, Some(e.message.clone()))?;
-            self.send(Event::StepFinished { index, state: "interrupted".into(), outcome: e.message });
+            self.send(Event::StepFinished { index, state: StepState::Interrupted, outcome: e.message });
             return Ok(StepEnd::End(SessionStatus::Interrupted, RunOutcome::Stopped));
         }
         self.journal.finish_step(index, StepState::Done, Some(e.message.clone()), None)?;
-        self.send(Event::StepFinished { index, state: "done".into(), outcome: e.message });
+        self.send(Event::StepFinished { index, state: StepState::Done, outcome: e.message });
         Ok(StepEnd::Next)
     }
 
@@ -352,7 +352,7 @@ impl Runner<'_> {
 
     fn skip(&mut self, index: usize) -> Result<StepEnd, EngineError> {
         self.journal.finish_step(index, StepState::Skipped, Some("skipped by the operator".into()), None)?;
-        self.send(Event::StepFinished { index, state: "skipped".into(), outcome: "skipped by the operator".into() });
+        self.send(Event::StepFinished { index, state: StepState::Skipped, outcome: "skipped by the operator".into() });
         Ok(StepEnd::Next)
     }
 
@@ -463,7 +463,7 @@ impl Runner<'_> {
                         Ok(true) => {
                             let note = "the runbook's verify command shows the step finished".to_string();
                             self.journal.finish_step(index, StepState::Done, Some(note.clone()), None)?;
-                            self.send(Event::StepFinished { index, state: "done".into(), outcome: note });
+                            self.send(Event::StepFinished { index, state: StepState::Done, outcome: note });
                             return Ok(Some(StepEnd::Next));
                         }
                         Ok(false) => self

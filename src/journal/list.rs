@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::error::JournalError;
-use super::files::{SESSION_FILE, STEPS_FILE, read_json};
+use super::files::{LOCK_FILE, SESSION_FILE, STEPS_FILE, read_json};
 use super::session::{SessionMeta, SessionStatus};
 use super::state_dir::sessions_dir;
 use super::steps::{StepRecord, StepState};
@@ -34,13 +34,34 @@ pub struct SessionSummary {
     pub kube_system_uid: String,
     pub status: SessionStatus,
     /// `title (state)` of the last step that is not pending (`title [item] (state)`
-    /// for a step repeated per item).
+    /// for a step repeated per item). A step recorded running in a session that
+    /// [ended unrecorded](SessionSummary::ended_unrecorded) reads `(cut short)`.
     pub last_step: Option<String>,
     pub created_at: String,
     /// Why the session cannot be read, when it cannot. The other fields then hold
     /// what could be read: if session.json itself is unreadable, they are empty,
     /// the mode is `real` and the status `failed`.
     pub damaged: Option<String>,
+    /// Whether a stepwise process holds the session's lock now, that is, drives
+    /// it. Probed without disturbing anything ([`is_held`]).
+    pub held: bool,
+}
+
+impl SessionSummary {
+    /// Marked running, yet no process holds it: stepwise was killed (or its
+    /// machine went down) before it could record the stop.
+    pub fn ended_unrecorded(&self) -> bool {
+        self.status == SessionStatus::Running && self.damaged.is_none() && !self.held
+    }
+}
+
+/// Whether a process holds the session lock in `dir`. A shared lock is tried and
+/// dropped at once: nothing is created, written or removed, so listing sessions
+/// changes nothing, unlike [`Journal::open`]. No lock file means nobody ever
+/// drove the session; a lock file that cannot be read counts as not held.
+pub fn is_held(dir: &Path) -> bool {
+    let Ok(file) = fs::File::open(dir.join(LOCK_FILE)) else { return false };
+    matches!(file.try_lock_shared(), Err(fs::TryLockError::WouldBlock))
 }
 
 impl Journal {
@@ -99,9 +120,9 @@ fn summarise(id: String, dir: PathBuf) -> SessionSummary {
         (Err(e), _) | (_, Err(e)) => Some(e.to_string()),
         _ => None,
     };
-    let last_step =
-        steps.ok().and_then(|steps| steps.iter().rev().find(|s| s.state != StepState::Pending).map(describe));
-    match meta {
+    let last = steps.ok().and_then(|steps| steps.iter().rev().find(|s| s.state != StepState::Pending).cloned());
+    let held = is_held(&dir);
+    let mut summary = match meta {
         Ok(meta) => SessionSummary {
             id,
             dir,
@@ -113,9 +134,10 @@ fn summarise(id: String, dir: PathBuf) -> SessionSummary {
             context: meta.cluster.context,
             kube_system_uid: meta.cluster.kube_system_uid,
             status: meta.status,
-            last_step,
+            last_step: None,
             created_at: meta.created_at,
             damaged,
+            held,
         },
         Err(_) => SessionSummary {
             id,
@@ -128,17 +150,26 @@ fn summarise(id: String, dir: PathBuf) -> SessionSummary {
             context: String::new(),
             kube_system_uid: String::new(),
             status: SessionStatus::Failed,
-            last_step,
+            last_step: None,
             created_at: String::new(),
             damaged,
+            held,
         },
-    }
+    };
+    let cut_short = summary.ended_unrecorded();
+    summary.last_step = last.map(|step| describe(&step, cut_short));
+    summary
 }
 
-fn describe(step: &StepRecord) -> String {
+/// `title (state)`; a step left running by a process that is gone was cut short.
+fn describe(step: &StepRecord, cut_short: bool) -> String {
+    let state = match step.state {
+        StepState::Running if cut_short => "cut short".to_string(),
+        state => state.to_string(),
+    };
     match &step.item {
-        Some(item) => format!("{} [{item}] ({})", step.title, step.state),
-        None => format!("{} ({})", step.title, step.state),
+        Some(item) => format!("{} [{item}] ({state})", step.title),
+        None => format!("{} ({state})", step.title),
     }
 }
 

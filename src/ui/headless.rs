@@ -48,6 +48,8 @@ fn answer(question: &Question, options: &Options, asked: &mut BTreeSet<usize>, o
         let _ = writeln!(out, "unlocked: {proof}");
     }
     match question {
+        // The planner's choice, as --procedure would have named it.
+        Question::PickProcedure { choices, .. } => choices.first().map_or(Answer::Stop, |c| Answer::Text(c.id.clone())),
         Question::Variable { name, default: Some(d), discovered, .. } => {
             let from = match discovered {
                 Some(d) if d.found => d.said.as_str(),
@@ -112,5 +114,24 @@ fn answer(question: &Question, options: &Options, asked: &mut BTreeSet<usize>, o
                 Answer::Stop
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ProcedureChoice;
+
+    #[test]
+    fn the_planner_choice_of_procedure_stands_without_a_word() {
+        let choice = |id: &str| ProcedureChoice { id: id.into(), label: id.into(), recommended: id == "rolling" };
+        let question = Question::PickProcedure {
+            hop: "1.5.0 -> 1.6.0".into(),
+            choices: vec![choice("rolling"), choice("reinstall")],
+        };
+        let mut out = Vec::new();
+        let answer = answer(&question, &Options::default(), &mut BTreeSet::new(), &mut out);
+        assert_eq!(answer, Answer::Text("rolling".into()));
+        assert!(out.is_empty(), "the plan printed next names it");
     }
 }

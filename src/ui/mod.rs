@@ -5,6 +5,7 @@
 pub mod colour;
 pub mod headless;
 pub mod plain;
+pub mod plan_text;
 mod text;
 pub mod tui;
 

@@ -7,7 +7,7 @@ use std::io::Write;
 use dialoguer::{Confirm, Input, Password, Select};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::engine::{Answer, Event, Inbox, Msg, Question};
+use crate::engine::{Answer, Event, Inbox, Msg, ProcedureChoice, Question};
 
 use super::text::{describe_event, progress_text};
 
@@ -60,6 +60,7 @@ fn new_bar() -> ProgressBar {
 fn ask(question: &Question) -> Answer {
     let _ = std::io::stdout().flush();
     match question {
+        Question::PickProcedure { hop, choices } => pick_procedure(hop, choices),
         Question::Variable { name, description, default, choices, problem, secret, .. } => {
             if let Some(p) = problem {
                 println!("  {p}");
@@ -172,6 +173,15 @@ fn ask(question: &Question) -> Answer {
     }
 }
 
+/// Offers the procedures that fit a hop, the planner's choice first. Backing
+/// out answers "stop": nothing has been done yet.
+fn pick_procedure(hop: &str, choices: &[ProcedureChoice]) -> Answer {
+    let labels: Vec<&str> = choices.iter().map(|c| c.label.as_str()).collect();
+    choose(&format!("More than one procedure fits {hop}; which one?"), &labels, |i| {
+        choices.get(i).map_or(Answer::Stop, |c| Answer::Text(c.id.clone()))
+    })
+}
+
 fn choice_label(answer: &Answer) -> &'static str {
     match answer {
         Answer::Retry => "retry the step",
@@ -196,34 +206,32 @@ fn yes_no(prompt: &str) -> Answer {
     }
 }
 
-/// Offers the procedures that fit a hop, the planner's choice first. Returns the
-/// id picked, or `None` when the operator backs out.
-pub fn pick_procedure(hop: &str, options: &[(String, String)]) -> Option<String> {
-    let labels: Vec<&str> = options.iter().map(|(_, label)| label.as_str()).collect();
-    let picked = Select::new()
-        .with_prompt(format!("More than one procedure fits {hop}; which one?"))
-        .items(&labels)
-        .default(0)
-        .interact_opt()
-        .ok()
-        .flatten()?;
-    Some(options[picked].0.clone())
-}
-
-/// A progress bar for cluster operations run outside a session (`stepwise backup`).
-pub fn progress_reporter() -> (crate::base::Reporter, ProgressBar) {
+/// Shows the progress of an operation run outside a session (`stepwise
+/// backup`, `stepwise restore`) as a bar, with its lines and warnings above it,
+/// until the engine hangs up; then clears the bar.
+pub async fn progress(mut inbox: Inbox) {
     let bar = new_bar();
-    let handle = bar.clone();
-    let reporter: crate::base::Reporter = std::sync::Arc::new(move |e| match e {
-        crate::base::OpEvent::Progress { done, total, bytes, what } => {
-            if let Some(t) = total {
-                handle.set_length(t);
+    while let Some(msg) = inbox.recv().await {
+        match msg {
+            Msg::Event(Event::Progress { done, total, bytes, what, .. }) => {
+                if let Some(t) = total {
+                    bar.set_length(t);
+                }
+                bar.set_position(done);
+                bar.set_message(progress_text(done, total, bytes, &what));
             }
-            handle.set_position(done);
-            handle.set_message(progress_text(done, total, bytes, &what));
+            Msg::Event(Event::Line { text, .. }) => bar.println(format!("    {text}")),
+            Msg::Event(Event::Warning { text, .. }) => bar.println(format!("WARNING: {text}")),
+            Msg::Event(other) => {
+                if let Some(text) = describe_event(&other) {
+                    bar.println(text);
+                }
+            }
+            // Nothing outside a session asks; a question would find nobody to answer it.
+            Msg::Ask(_, reply) => {
+                let _ = reply.send(Answer::Stop);
+            }
         }
-        crate::base::OpEvent::Line(text) => handle.println(format!("    {text}")),
-        crate::base::OpEvent::Warning(text) => handle.println(format!("WARNING: {text}")),
-    });
-    (reporter, bar)
+    }
+    bar.finish_and_clear();
 }

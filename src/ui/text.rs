@@ -6,6 +6,8 @@ use crate::engine::Event;
 /// (progress) or not at all.
 pub fn describe_event(event: &Event) -> Option<String> {
     Some(match event {
+        Event::Detected { detection } => detection.to_string(),
+        Event::PlanReady { plan } => crate::redact::text(&super::plan_text::render_plan(plan)).into_owned(),
         Event::SessionStarted { id, rehearsal, product, from, to, hops, context, server, steps, .. } => {
             let mode = if *rehearsal { "REHEARSAL (nothing will change)" } else { "REAL (this changes the cluster)" };
             let path = if hops.len() > 1 { hops.join(" -> ") } else { to.clone() };

@@ -54,7 +54,7 @@ impl Dialog {
             | Question::AfterFailure { index, .. }
             | Question::CommandFinished { index, .. }
             | Question::StillRunning { index, .. } => Some(*index),
-            Question::Variable { .. } | Question::Acknowledge { .. } => None,
+            Question::Variable { .. } | Question::Acknowledge { .. } | Question::PickProcedure { .. } => None,
         }
     }
 
@@ -105,17 +105,15 @@ fn form_for(question: &Question) -> Form {
         Question::Variable { default, choices, secret, .. } if choices.is_empty() => {
             return Form::Text { input: default.clone().unwrap_or_default(), hidden: *secret };
         }
+        Question::PickProcedure { choices, .. } => {
+            let labels = choices.iter().map(|c| (c.label.clone(), Answer::Text(c.id.clone())));
+            let mut list = numbered(labels);
+            list.push(Choice::new('x', "stop (nothing has been done yet)", Answer::Stop));
+            return Form::Choices { choices: list, highlighted: 0 };
+        }
         Question::Variable { default, choices, .. } => {
             let highlighted = default.as_ref().and_then(|d| choices.iter().position(|c| c == d)).unwrap_or(0);
-            let choices = choices
-                .iter()
-                .enumerate()
-                .map(|(i, c)| Choice {
-                    key: char::from_digit(i as u32 + 1, 10).filter(|_| i < 9),
-                    label: c.clone(),
-                    answer: Answer::Text(c.clone()),
-                })
-                .collect();
+            let choices = numbered(choices.iter().map(|c| (c.clone(), Answer::Text(c.clone()))));
             return Form::Choices { choices, highlighted };
         }
         Question::Confirm { skippable, .. } => {
@@ -143,6 +141,14 @@ fn form_for(question: &Question) -> Form {
         }
     };
     Form::Choices { choices, highlighted: 0 }
+}
+
+/// Choices keyed 1 to 9 in order (later ones by arrows only).
+fn numbered(items: impl Iterator<Item = (String, Answer)>) -> Vec<Choice> {
+    items
+        .enumerate()
+        .map(|(i, (label, answer))| Choice { key: char::from_digit(i as u32 + 1, 10).filter(|_| i < 9), label, answer })
+        .collect()
 }
 
 fn with_skip(mut list: Vec<Choice>, skippable: bool, label: &str) -> Vec<Choice> {

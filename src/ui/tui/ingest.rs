@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::engine::{Answer, Event, Question, StepInfo};
+use crate::engine::{ActionKind, Answer, Event, Question, StepInfo};
 
 use super::app::{App, Session, Summary};
 use super::dialog::Dialog;
@@ -14,7 +14,7 @@ use super::format::sanitize;
 use super::log::Kind;
 use super::message::{Effect, Reply};
 use super::progress::Progress;
-use super::steps::{self, Failure, Status, StepView};
+use super::steps::{self, Failure, Marks, Status, StepView};
 
 pub fn question(app: &mut App, question: Question, reply: oneshot::Sender<Answer>) -> Option<Effect> {
     if app.stopping {
@@ -34,6 +34,8 @@ pub fn question(app: &mut App, question: Question, reply: oneshot::Sender<Answer
 
 pub fn event(app: &mut App, event: Event) {
     match event {
+        Event::Detected { detection } => app.log.push(Kind::Notice, sanitize(&detection.to_string())),
+        Event::PlanReady { plan } => planned(app, &plan),
         Event::SessionStarted { id, dir, rehearsal, product, from, to, hops, context, server, steps } => {
             app.session = Some(Session { id, rehearsal, product, from, to, hops, context, server, started: app.now });
             app.log.push(Kind::Notice, format!("session folder: {}", dir.display()));
@@ -51,7 +53,7 @@ pub fn event(app: &mut App, event: Event) {
             app.progress = Some(Progress { index, done, total, bytes, what, since });
         }
         Event::StepFinished { index, state, outcome } => {
-            let status = Status::parse(&state);
+            let status = state;
             app.log.push(Kind::Step, format!("{} {}. {}: {outcome}", status.mark(), index + 1, status.word()));
             if let Some(step) = app.steps.get_mut(index) {
                 step.status = status;
@@ -80,6 +82,17 @@ pub fn event(app: &mut App, event: Event) {
     }
 }
 
+/// The plan before the session starts: its path and procedures, in the log
+/// (the steps come with the session).
+fn planned(app: &mut App, plan: &crate::plan::Plan) {
+    let steps = crate::plan::counted(plan.step_count(), "step");
+    app.log.push(Kind::Notice, format!("plan: {} {} -> {}, {steps}", plan.product_name, plan.from, plan.to));
+    for (i, hop) in plan.hops.iter().enumerate() {
+        let text = format!("  hop {}: {} -> {} {} [{}]", i + 1, hop.from, hop.to, hop.procedure_title, hop.procedure);
+        app.log.push(Kind::Notice, sanitize(&text));
+    }
+}
+
 /// The plan, with the selection on the first step left to do (a resumed session
 /// has some behind it).
 fn plan(app: &mut App, steps: Vec<StepInfo>) {
@@ -88,7 +101,7 @@ fn plan(app: &mut App, steps: Vec<StepInfo>) {
     app.selected = app.steps.iter().position(|s| !matches!(s.status, Status::Done | Status::Skipped)).unwrap_or(0);
 }
 
-fn started(app: &mut App, index: usize, title: String, kind: String, explain: String, does: Vec<String>) {
+fn started(app: &mut App, index: usize, title: String, kind: ActionKind, explain: String, does: Vec<String>) {
     app.log.push(Kind::Step, format!("[>] {}. {title} ({kind})", index + 1));
     if let Some(step) = app.steps.get_mut(index) {
         step.status = Status::Running;

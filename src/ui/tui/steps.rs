@@ -7,20 +7,14 @@ use crate::engine::StepInfo;
 /// mark that reads without colour.
 pub type Status = crate::journal::StepState;
 
-impl crate::journal::StepState {
-    /// The engine's state words (the journal's `StepState` as text).
-    pub fn parse(state: &str) -> Self {
-        match state {
-            "running" => Status::Running,
-            "done" => Status::Done,
-            "skipped" => Status::Skipped,
-            "failed" => Status::Failed,
-            "interrupted" => Status::Interrupted,
-            _ => Status::Pending,
-        }
-    }
+/// How the screen writes a status: a mark that reads without colour, and a word.
+pub trait Marks {
+    fn mark(self) -> &'static str;
+    fn word(self) -> &'static str;
+}
 
-    pub fn mark(self) -> &'static str {
+impl Marks for Status {
+    fn mark(self) -> &'static str {
         match self {
             Status::Pending => "[ ]",
             Status::Running => "[>]",
@@ -31,7 +25,7 @@ impl crate::journal::StepState {
         }
     }
 
-    pub fn word(self) -> &'static str {
+    fn word(self) -> &'static str {
         match self {
             Status::Pending => "pending",
             Status::Running => "running",
@@ -63,7 +57,7 @@ pub struct StepView {
 
 impl StepView {
     pub fn new(info: StepInfo) -> Self {
-        let status = Status::parse(&info.state);
+        let status = info.state;
         StepView { info, status, explain: None, does: Vec::new(), outcome: None, failure: None }
     }
 
@@ -116,6 +110,7 @@ pub fn rows(steps: &[StepView]) -> Vec<Row> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::ActionKind;
 
     fn repeated(item: &str) -> StepView {
         StepView::new(StepInfo {
@@ -123,10 +118,10 @@ mod tests {
             hop: 0,
             id: "wait-crds-gone".into(),
             title: "Wait for the mesh CRDs to be deleted".into(),
-            kind: "wait".into(),
+            kind: ActionKind::Wait,
             destructive: false,
             item: Some(item.into()),
-            state: "pending".into(),
+            state: Status::Pending,
         })
     }
 

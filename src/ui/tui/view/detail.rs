@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use crate::ui::tui::app::App;
-use crate::ui::tui::steps::{Status, StepView};
+use crate::ui::tui::steps::{Marks, Status, StepView};
 
 use super::modal::para;
 use super::plan::mark_style;

@@ -76,6 +76,11 @@ fn body(theme: Theme, question: &Question, width: usize) -> (String, Vec<Line<'s
             b.add("Did it finish?", Style::new());
             format!("Step {} was cut short", index + 1)
         }
+        Question::PickProcedure { hop, .. } => {
+            b.add(&format!("More than one procedure fits {hop}; which one?"), theme.title());
+            b.add("The first is the planner's choice, the least disruptive. Nothing has been done yet.", theme.dim());
+            "Choose a procedure".to_string()
+        }
         Question::Variable { name, description, pattern, problem, .. } => {
             b.add(description, Style::new());
             if let Some(p) = pattern {

@@ -11,7 +11,7 @@ use crate::ui::tui::app::App;
 use crate::ui::tui::format::duration;
 use crate::ui::tui::keys::HELP;
 use crate::ui::tui::layout::{MIN_HEIGHT, MIN_WIDTH};
-use crate::ui::tui::steps::Status;
+use crate::ui::tui::steps::{Marks, Status};
 
 use super::modal::{para, show, text_width};
 

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use crate::ui::tui::app::App;
-use crate::ui::tui::steps::{Row, Status};
+use crate::ui::tui::steps::{Marks, Row, Status};
 use crate::ui::tui::theme::Theme;
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
