@@ -3,6 +3,7 @@
 //! where a session stopped. It knows no terminal: it talks to a front end through
 //! [`events`].
 
+mod actions;
 mod discover;
 pub mod drill;
 pub mod error;
@@ -14,8 +15,10 @@ mod lease;
 mod notes;
 mod orphan;
 mod preflight;
+mod recovery;
 mod report;
 mod runner;
+mod step;
 mod work;
 
 use std::collections::BTreeMap;
@@ -344,7 +347,7 @@ async fn begin(runner: &mut Runner<'_>, break_lease: bool) -> Result<RunOutcome,
     let context = runner.ctx.conn.context.clone();
     if let Err(e) = runner.ctx.pinned_kubeconfig(&context) {
         runner.journal.set_status(SessionStatus::Failed)?;
-        return Err(EngineError::Refused(format!("cannot pin the session to its cluster: {}", e.message)));
+        return Err(EngineError::Refused(format!("cannot pin the session to its cluster: {e}")));
     }
     if let Err(problems) = preflight::run(runner).await {
         runner.journal.set_status(SessionStatus::Failed)?;
@@ -523,7 +526,7 @@ fn check_backups(
         if !matches!(step.action(), Action::Backup(_)) || journal.steps()[i].state != StepState::Done {
             continue;
         }
-        let dir = execute::backup_dir(journal, step, w.item.as_deref());
+        let dir = step::backup_dir(journal, step, w.item.as_deref());
         match manifest::verify_files(&dir) {
             Ok(m) => {
                 let text = format!("backup `{}` verified: {} objects, SHA-256 sums match", step.id.value, m.total());
@@ -556,7 +559,7 @@ async fn compare_with_cluster(runner: &Runner<'_>) {
         if !matches!(step.action(), Action::Backup(_)) || runner.journal.steps()[i].state != StepState::Done {
             continue;
         }
-        let dir = execute::backup_dir(&runner.journal, step, w.item.as_deref());
+        let dir = step::backup_dir(&runner.journal, step, w.item.as_deref());
         let Ok(m) = manifest::Manifest::read(&dir) else { continue };
         for kind in &m.kinds {
             let live = match crate::cluster::resource::resolve(&runner.ctx.conn.client, &kind.resource).await {
