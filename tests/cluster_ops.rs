@@ -26,7 +26,7 @@ use stepwise::cluster::rollout::{self, Criteria, Listed, Rollout, RolloutRequest
 use stepwise::cluster::wait::{self, WaitTarget};
 use stepwise::cluster::{ClusterError, Connection};
 use stepwise::runbook::Version;
-use stepwise::runbook::model::{Product, WaitFor, WorkloadKind};
+use stepwise::runbook::model::{Product, WorkloadKind};
 
 // ---------------------------------------------------------------- helpers
 
@@ -299,24 +299,13 @@ fn statefulset_and_daemonset_rollout_rules_match_kubectl_rollout_status() {
 }
 
 #[test]
-fn the_restart_patch_is_kubectls_and_requests_render_from_the_runbook_step() {
+fn the_restart_patch_is_kubectls() {
     let patch = rollout::restart_patch("2024-05-06T07:08:09Z");
     assert_eq!(
         patch,
         json!({ "spec": { "template": { "metadata": { "annotations": {
             "kubectl.kubernetes.io/restartedAt": "2024-05-06T07:08:09Z" } } } } })
     );
-    let action: stepwise::runbook::model::RolloutRestartAction = serde_saphyr::from_str(
-        "namespaces: ['{{ns}}']\nannotation: 'sidecar/{{what}}'\nkinds: [Deployment]\ntimeout: 90s\n",
-    )
-    .unwrap();
-    let values = BTreeMap::from([("ns".to_string(), "mesh".to_string()), ("what".to_string(), "inject".to_string())]);
-    let req = RolloutRequest::from_action(&action, &values, Mode::Rehearsal).unwrap();
-    assert_eq!(req.criteria.namespaces, Some(vec!["mesh".to_string()]));
-    assert_eq!(req.criteria.annotation.as_deref(), Some("sidecar/inject"));
-    assert_eq!(req.criteria.kinds, vec![WorkloadKind::Deployment]);
-    assert_eq!(req.timeout, Duration::from_secs(90));
-    assert!(RolloutRequest::from_action(&action, &BTreeMap::new(), Mode::Real).is_err());
 }
 
 #[test]
@@ -413,12 +402,12 @@ fn manifests_split_into_documents_skipping_empty_ones_and_unwrapping_lists() {
 }
 
 #[test]
-fn wait_targets_render_and_describe_themselves() {
-    let w: WaitFor =
-        serde_saphyr::from_str("gone: {resource: jobs.batch, namespace: '{{namespace}}', name: csi-driver-sentinel}")
-            .unwrap();
-    let values = BTreeMap::from([("namespace".to_string(), "nginx-mesh".to_string())]);
-    let target = WaitTarget::render(&w, &values).unwrap();
+fn wait_targets_describe_themselves() {
+    let target = WaitTarget::Gone {
+        resource: "jobs.batch".into(),
+        namespace: Some("nginx-mesh".into()),
+        name: "csi-driver-sentinel".into(),
+    };
     assert_eq!(target.describe(), "would wait until jobs.batch nginx-mesh/csi-driver-sentinel is gone");
     let crd = WaitTarget::CrdEstablished { name: "meshes.kuma.io".into() };
     assert_eq!(crd.condition(), "CRD meshes.kuma.io is Established");

@@ -25,9 +25,8 @@ use tokio::time::Instant;
 use super::connect::Connection;
 use super::error::{ClusterError, api_status};
 use super::{Mode, retry};
+use crate::base::WorkloadKind;
 use crate::base::progress::{OpEvent, Reporter};
-use crate::runbook::model::{RolloutRestartAction, WorkloadKind};
-use crate::runbook::template::TemplateError;
 
 /// The annotation `kubectl rollout restart` sets; tools and operators look for it.
 pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
@@ -358,34 +357,6 @@ pub struct RolloutRequest {
     pub selector: Option<String>,
     pub timeout: Duration,
     pub mode: Mode,
-}
-
-impl RolloutRequest {
-    /// Renders a runbook step's templates with the run's values.
-    pub fn from_action(
-        action: &RolloutRestartAction,
-        values: &BTreeMap<String, String>,
-        mode: Mode,
-    ) -> Result<Self, TemplateError> {
-        let namespaces = match &action.namespaces {
-            Some(list) => {
-                Some(split_namespaces(&list.iter().map(|t| t.render(values)).collect::<Result<Vec<_>, _>>()?))
-            }
-            None => None,
-        };
-        let render = |t: &Option<crate::runbook::template::Template>| t.as_ref().map(|t| t.render(values)).transpose();
-        Ok(RolloutRequest {
-            criteria: Criteria {
-                namespaces,
-                annotation: render(&action.annotation)?.filter(|a| !a.trim().is_empty()),
-                kinds: action.kinds.clone().unwrap_or_default(),
-                delete_unowned_pods: action.delete_unowned_pods,
-            },
-            selector: render(&action.selector)?.filter(|s| !s.trim().is_empty()),
-            timeout: action.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0),
-            mode,
-        })
-    }
 }
 
 /// Namespace names never hold a comma, so an entry that does is a list variable

@@ -4,7 +4,6 @@
 //! and a timeout says what was waited for, for how long, and what was last seen.
 //! Rehearsal waits for nothing: the caller shows [`WaitTarget::describe`] instead.
 
-use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::pin::pin;
 use std::time::Duration;
@@ -26,8 +25,6 @@ use super::error::{ClusterError, api_status};
 use super::resource;
 use super::rollout::{Rollout, deployment_rollout};
 use crate::base::progress::{OpEvent, Reporter};
-use crate::runbook::model::WaitFor;
-use crate::runbook::template::TemplateError;
 
 /// How long a wait lasts when the runbook gives no timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -57,22 +54,6 @@ pub enum WaitTarget {
 }
 
 impl WaitTarget {
-    /// Renders a runbook `wait.for` with the run's values.
-    pub fn render(condition: &WaitFor, values: &BTreeMap<String, String>) -> Result<Self, TemplateError> {
-        Ok(match condition {
-            WaitFor::Gone(g) => WaitTarget::Gone {
-                resource: g.resource.render(values)?,
-                namespace: g.namespace.as_ref().map(|n| n.render(values)).transpose()?.filter(|n| !n.is_empty()),
-                name: g.name.render(values)?,
-            },
-            WaitFor::DeploymentAvailable(o) => {
-                WaitTarget::DeploymentAvailable { namespace: o.namespace.render(values)?, name: o.name.render(values)? }
-            }
-            WaitFor::CrdEstablished(t) => WaitTarget::CrdEstablished { name: t.render(values)? },
-            WaitFor::NamespaceGone(t) => WaitTarget::NamespaceGone { name: t.render(values)? },
-        })
-    }
-
     /// The awaited state, e.g. `jobs.batch nginx-mesh/csi-driver-sentinel is gone`.
     pub fn condition(&self) -> String {
         match self {

@@ -502,12 +502,7 @@ pub struct RestoreAction {
     pub concurrency: Option<usize>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-pub enum WorkloadKind {
-    Deployment,
-    StatefulSet,
-    DaemonSet,
-}
+pub use crate::base::WorkloadKind;
 
 /// Restarts workloads the way `kubectl rollout restart` does, then waits for them.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -36,3 +36,34 @@ pub fn target(action: &DeleteAction, values: &BTreeMap<String, String>) -> Resul
         wait: action.wait,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::Mode;
+    use crate::cluster::delete::DeleteSummary;
+    use crate::cluster::preflight::delete_needs;
+
+    fn action(yaml: &str) -> DeleteAction {
+        serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn a_delete_step_renders_says_what_it_deletes_and_needs_those_permissions() {
+        let values = BTreeMap::from([("namespace".to_string(), "acme".to_string())]);
+        let named =
+            target(&action("{resource: jobs.batch, namespace: '{{namespace}}', names: [migrate, seed]}"), &values)
+                .unwrap();
+        assert_eq!(named.describe(), "jobs.batch migrate, seed in namespace acme");
+        assert!(named.wait, "a delete waits unless told not to");
+        let needs = delete_needs(&named);
+        assert!(needs.contains(&AccessNeed::new("delete", "jobs.batch", Some("acme"))));
+        assert!(needs.contains(&AccessNeed::new("watch", "jobs.batch", Some("acme"))));
+        let labelled = target(&action("{resource: configmaps, selector: app=old, wait: false}"), &values).unwrap();
+        assert_eq!(labelled.describe(), "configmaps labelled app=old");
+        let verbs: Vec<String> = delete_needs(&labelled).into_iter().map(|n| n.verb).collect();
+        assert_eq!(verbs, ["delete", "list"]);
+        let summary = DeleteSummary { served: true, ..DeleteSummary::default() };
+        assert_eq!(summary.line(&labelled, Mode::Real), "deleted nothing: no configmaps labelled app=old matched");
+    }
+}

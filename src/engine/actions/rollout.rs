@@ -52,3 +52,27 @@ pub fn request(
         mode,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::base::WorkloadKind;
+
+    #[test]
+    fn requests_render_from_the_runbook_step() {
+        let action: RolloutRestartAction = serde_saphyr::from_str(
+            "namespaces: ['{{ns}}']\nannotation: 'sidecar/{{what}}'\nkinds: [Deployment]\ntimeout: 90s\n",
+        )
+        .unwrap();
+        let values =
+            BTreeMap::from([("ns".to_string(), "mesh".to_string()), ("what".to_string(), "inject".to_string())]);
+        let req = request(&action, &values, Mode::Rehearsal).unwrap();
+        assert_eq!(req.criteria.namespaces, Some(vec!["mesh".to_string()]));
+        assert_eq!(req.criteria.annotation.as_deref(), Some("sidecar/inject"));
+        assert_eq!(req.criteria.kinds, vec![WorkloadKind::Deployment]);
+        assert_eq!(req.timeout, Duration::from_secs(90));
+        assert!(request(&action, &BTreeMap::new(), Mode::Real).is_err());
+    }
+}

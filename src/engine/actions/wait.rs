@@ -42,3 +42,20 @@ pub fn target(condition: &WaitFor, values: &BTreeMap<String, String>) -> Result<
         WaitFor::NamespaceGone(t) => WaitTarget::NamespaceGone { name: t.render(values)? },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_targets_render_from_the_runbook_step() {
+        let w: WaitFor = serde_saphyr::from_str(
+            "gone: {resource: jobs.batch, namespace: '{{namespace}}', name: csi-driver-sentinel}",
+        )
+        .unwrap();
+        let values = BTreeMap::from([("namespace".to_string(), "nginx-mesh".to_string())]);
+        let target = target(&w, &values).unwrap();
+        assert_eq!(target.describe(), "would wait until jobs.batch nginx-mesh/csi-driver-sentinel is gone");
+        assert!(super::target(&w, &BTreeMap::new()).is_err(), "a missing value is an error");
+    }
+}
