@@ -187,7 +187,7 @@ pub(super) async fn make_plan(
     if let Some(entry) = catalog.product(&p.product).filter(|e| e.product.facts.iter().any(|f| f.detect.is_some())) {
         let conn = target.connect().await.map_err(cluster_failure)?;
         let told =
-            crate::cluster::detect::detect_facts(&conn, &entry.product, &facts).await.map_err(cluster_failure)?;
+            crate::engine::detection::detect_facts(&conn, &entry.product, &facts).await.map_err(cluster_failure)?;
         for (name, value, why) in told {
             detected.push(format!("Detected {name}={value} ({why}; --fact {name}=... says otherwise)"));
             facts.insert(name, value);
@@ -200,7 +200,7 @@ pub(super) async fn make_plan(
             let conn = target.connect().await.map_err(cluster_failure)?;
             let values = p.values.iter().cloned().collect();
             let found =
-                crate::cluster::detect::detect(&conn, &product.product, &values).await.map_err(|e| match e {
+                crate::engine::detection::detect(&conn, &product.product, &values).await.map_err(|e| match e {
                     // An unreachable cluster is not an undetectable version: --from would not help.
                     crate::cluster::detect::DetectError::Cluster(c @ ClusterError::Unreachable { .. }) => {
                         cluster_failure(c)

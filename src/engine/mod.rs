@@ -4,6 +4,7 @@
 //! [`events`].
 
 mod actions;
+pub mod detection;
 mod discover;
 pub mod drill;
 pub mod error;
@@ -550,7 +551,7 @@ fn check_backups(
 async fn compare_with_cluster(runner: &Runner<'_>) {
     let product = &runner.resolved.product.product;
     let notice = |text: String| runner.send(Event::Notice { text });
-    match crate::cluster::detect::detect(&runner.ctx.conn, product, &runner.values).await {
+    match detection::detect(&runner.ctx.conn, product, &runner.values).await {
         Ok(found) => notice(format!("the cluster now runs {} {} ({})", product.name, found.version, found.source)),
         Err(e) => notice(format!("installed version: {e}")),
     }
