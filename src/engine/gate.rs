@@ -12,7 +12,7 @@ use super::error::EngineError;
 use super::events::{Answer, Event, Question};
 use super::recovery::{self, ProofFailure};
 use super::runner::Runner;
-use super::step::{StepCtx, StepError};
+use super::step::StepError;
 use crate::journal::StepState;
 use crate::runbook::model::Action;
 
@@ -96,16 +96,7 @@ async fn refresh(runner: &mut Runner<'_>, index: usize, drifted: bool) -> Result
         let values: BTreeMap<String, String> = runner.step_values(&w);
         runner.journal.start_step(i)?;
         let Action::Backup(b) = step.action() else { continue };
-        let mut cx = StepCtx {
-            ctx: &runner.ctx,
-            journal: &mut runner.journal,
-            step: &step,
-            values: &values,
-            index: i,
-            out: &runner.out,
-            cancel: runner.cancel.clone(),
-        };
-        match backup::run(&mut cx, b, drifted).await {
+        match backup::run(&mut runner.step_ctx(&step, &values, i), b, drifted).await {
             Ok(outcome) => {
                 runner.journal.finish_step(i, StepState::Done, Some(outcome.clone()), None)?;
                 runner.send(Event::StepFinished { index: i, state: "done".into(), outcome });

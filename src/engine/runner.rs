@@ -14,7 +14,7 @@ use super::execute::{self, Context};
 use super::failure::FailureChoice;
 use super::gate::Gate;
 use super::recovery;
-use super::step::{StepCtx, StepError};
+use super::step::StepError;
 use super::work::{Resolved, WorkItem};
 use crate::base::CancelSignal;
 use crate::journal::{Journal, SessionStatus, StepState};
@@ -266,16 +266,7 @@ impl Runner<'_> {
             }
             self.journal.start_step(index)?;
             super::drill::hold(super::drill::Point::Inside(index)).await;
-            let mut cx = StepCtx {
-                ctx: &self.ctx,
-                journal: &mut self.journal,
-                step: &step,
-                values: &values,
-                index,
-                out: &self.out,
-                cancel: self.cancel.clone(),
-            };
-            let result = execute::run(&mut cx).await;
+            let result = execute::run(&mut self.step_ctx(&step, &values, index)).await;
             match result {
                 Ok(outcome) => {
                     self.journal.finish_step(index, StepState::Done, Some(outcome.clone()), None)?;

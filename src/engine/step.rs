@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::events::{Event, Msg, Tee};
 use super::execute::Context;
+use super::runner::Runner;
 use crate::base::{CancelSignal, OpEvent, Reporter};
 use crate::cluster::{ClusterError, Connection};
 use crate::commands::CommandError;
@@ -57,6 +58,26 @@ impl StepCtx<'_> {
     /// Runs a future unless the session is interrupted first.
     pub async fn interruptible<T>(&mut self, work: impl Future<Output = T>) -> Result<T, StepError> {
         interruptible(&mut self.cancel, work).await
+    }
+}
+
+impl Runner<'_> {
+    /// The context step `index` of the session runs in.
+    pub(super) fn step_ctx<'a>(
+        &'a mut self,
+        step: &'a Step,
+        values: &'a BTreeMap<String, String>,
+        index: usize,
+    ) -> StepCtx<'a> {
+        StepCtx {
+            ctx: &self.ctx,
+            journal: &mut self.journal,
+            step,
+            values,
+            index,
+            out: &self.out,
+            cancel: self.cancel.clone(),
+        }
     }
 }
 
