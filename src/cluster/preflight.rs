@@ -17,7 +17,8 @@ use super::connect::Connection;
 use super::delete::DeleteTarget;
 use super::error::ClusterError;
 use super::resource::{self, split_name};
-use super::wait::{Verdict, WaitTarget, deployment_verdict};
+use super::wait::WaitTarget;
+use super::workload::{Verdict, deployment_verdict};
 use crate::base::WorkloadKind;
 
 /// How many access reviews are asked at once.
