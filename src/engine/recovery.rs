@@ -95,13 +95,7 @@ pub async fn restore_after_failure(runner: &Runner<'_>, index: usize) -> Result<
         .ok_or_else(|| StepError::failed("there is no backup to restore"))?;
     let request = RestoreRequest::new(dir.clone(), runner.ctx.mode);
     let result = restore(&runner.ctx.conn, &request, reporter(&runner.out, index)).await?;
-    Ok(format!(
-        "restore from {}: {} created, {} already there, {} failed",
-        dir.display(),
-        result.kinds.iter().map(|k| k.created).sum::<u64>(),
-        result.kinds.iter().map(|k| k.identical + k.different).sum::<u64>(),
-        result.failed()
-    ))
+    Ok(result.counts(&dir))
 }
 
 /// What the cluster is likely to look like after a failure at `index`.

@@ -8,7 +8,7 @@ use super::super::step::{StepCtx, StepError, backup_dir_of};
 use super::super::work::Resolved;
 use crate::base::Mode;
 use crate::cluster::preflight::{self as checks, AccessNeed};
-use crate::cluster::restore::{ObjectOutcome, Outcome, RestoreReport, RestoreRequest, restore};
+use crate::cluster::restore::{Outcome, RestoreReport, RestoreRequest, restore};
 use crate::runbook::model::{Action, RestoreAction, Step};
 
 /// Restores the backup the step names.
@@ -47,18 +47,8 @@ pub fn access_needs(
 /// or unlinked from a gone owner), done with differences (the operator reads
 /// the list), or failed, naming the objects that could not be restored.
 fn outcome(result: &RestoreReport, from: &Path, mode: Mode) -> Result<String, StepError> {
-    let place = |o: &ObjectOutcome| {
-        format!("{}/{}{}", o.resource, o.namespace.as_ref().map(|n| format!("{n}/")).unwrap_or_default(), o.name)
-    };
     if result.failed() > 0 || !result.verified {
-        let objects: Vec<String> = result
-            .notable
-            .iter()
-            .filter_map(|o| match &o.outcome {
-                Outcome::Failed(why) => Some(format!("{}: {why}", place(o))),
-                _ => None,
-            })
-            .collect();
+        let objects = result.unrestored();
         let first: Vec<&str> = objects.iter().take(5).map(String::as_str).collect();
         let message = format!(
             "{} objects could not be restored from {}; first: {}",
@@ -68,16 +58,16 @@ fn outcome(result: &RestoreReport, from: &Path, mode: Mode) -> Result<String, St
         );
         return Err(StepError::Unrestored { message, objects });
     }
-    let done: u64 = result.kinds.iter().map(|k| k.created + k.validated + k.identical).sum();
+    let done = result.done();
     let verb = if mode.is_rehearsal() { "validated" } else { "restored" };
     let mut text = format!("{verb} {done} objects from {}", from.display());
     // A restore run again (after an interruption, say) finds objects already there: say
     // how many, and name those left as they are because they differ from the backup.
-    let identical: u64 = result.kinds.iter().map(|k| k.identical).sum();
+    let identical = result.identical();
     if identical > 0 {
         text.push_str(&format!(" ({identical} of them were already there, identical)"));
     }
-    let left_out: Vec<String> = result.notable.iter().filter(|o| o.outcome == Outcome::LeftOut).map(place).collect();
+    let left_out = result.places(&Outcome::LeftOut);
     if !left_out.is_empty() {
         text.push_str(&format!(
             "; left out {} objects that were being deleted when the backup was taken: {}",
@@ -91,8 +81,7 @@ fn outcome(result: &RestoreReport, from: &Path, mode: Mode) -> Result<String, St
             result.dropped_owner_refs.len()
         ));
     }
-    let different: Vec<String> =
-        result.notable.iter().filter(|o| o.outcome == Outcome::AlreadyDifferent).map(place).collect();
+    let different = result.places(&Outcome::AlreadyDifferent);
     if different.is_empty() || mode.is_rehearsal() {
         return Ok(text);
     }
