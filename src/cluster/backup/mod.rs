@@ -4,8 +4,6 @@
 //! kind was listed to the end and the counts agree.
 
 mod writer;
-use writer::KindWriter;
-
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -22,6 +20,8 @@ use super::resource::{self, Resolved};
 use super::retry;
 use crate::base::progress::{OpEvent, Reporter};
 use crate::durable;
+
+use writer::KindWriter;
 
 /// How long one page may keep failing for passing reasons before the backup gives up.
 const PAGE_RETRY_BUDGET: Duration = Duration::from_secs(120);

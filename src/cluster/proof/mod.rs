@@ -11,9 +11,6 @@
 //! proven the older way: equal counts and a dry-run create of every object.
 
 mod listing;
-use listing::live_versions;
-pub use listing::protobuf_page;
-
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,13 +30,16 @@ use super::strip::strip_server_fields;
 use super::{Mode, retry};
 use crate::base::progress::{OpEvent, Reporter};
 
+use listing::live_versions;
+pub use listing::protobuf_page;
+
 /// Objects per page when listing metadata. A list that goes on past its first
 /// page is answered from etcd, not the API server's watch cache, once the cache
 /// no longer holds that first page's snapshot (a kind nobody wrote for a minute
 /// or so: the usual state before a destructive step), and then costs the API
 /// server several times the CPU. A page this large lists most kinds in one
 /// request, while a page of metadata still stays a few tens of megabytes.
-pub(super) const PAGE: u32 = 10_000;
+const PAGE: u32 = 10_000;
 /// How many kinds are proven at once.
 const KINDS_AT_ONCE: usize = 4;
 

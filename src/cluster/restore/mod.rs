@@ -27,7 +27,11 @@ use super::strip::comparable;
 use super::{Mode, retry};
 use crate::base::progress::{OpEvent, Reporter};
 
-pub(super) const CREATE_RETRY_BUDGET: Duration = Duration::from_secs(120);
+pub use count::{expected_counts, live_count};
+use owners::OwnerLinks;
+pub use report::{KindCounts, ObjectOutcome, Outcome, RestoreReport};
+
+const CREATE_RETRY_BUDGET: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone)]
 pub struct RestoreRequest {
@@ -52,10 +56,6 @@ impl RestoreRequest {
         }
     }
 }
-
-pub use count::{expected_counts, live_count};
-use owners::OwnerLinks;
-pub use report::{KindCounts, ObjectOutcome, Outcome, RestoreReport};
 
 /// Restores the backup in `req.dir`. Refuses a backup that does not match its
 /// manifest. Object failures are reported, not raised: the report says which.
@@ -203,7 +203,7 @@ fn record(result: &mut RestoreReport, kind: usize, o: ObjectOutcome) {
     }
 }
 
-pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 

@@ -21,6 +21,7 @@ use super::error::ClusterError;
 pub use super::workload::{Rollout, daemonset_rollout, deployment_rollout, statefulset_rollout};
 use crate::base::WorkloadKind;
 use crate::base::progress::{OpEvent, Reporter};
+
 pub use restart::restart_patch;
 use restart::{delete_pod, list, restart_one, restarted_at_now};
 pub use select::{Criteria, Listed, Selection, select};
@@ -31,9 +32,8 @@ pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 /// How long rollouts may take when the runbook gives no timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long one list, patch or delete may keep failing for passing reasons.
-pub(super) const CALL_RETRY_BUDGET: Duration = Duration::from_secs(60);
-pub(super) const ALL_KINDS: [WorkloadKind; 3] =
-    [WorkloadKind::Deployment, WorkloadKind::StatefulSet, WorkloadKind::DaemonSet];
+const CALL_RETRY_BUDGET: Duration = Duration::from_secs(60);
+const ALL_KINDS: [WorkloadKind; 3] = [WorkloadKind::Deployment, WorkloadKind::StatefulSet, WorkloadKind::DaemonSet];
 
 /// A workload by kind, namespace and name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
