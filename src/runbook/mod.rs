@@ -19,5 +19,5 @@ pub use crate::base::version;
 
 pub use catalog::{Catalog, Facts, ProcedureEntry, ProductEntry};
 pub use error::{Problem, RunbookError, SourceFile};
-pub use load::load;
+
 pub use version::{Version, VersionRange};
