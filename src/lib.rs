@@ -1,6 +1,7 @@
 //! stepwise: a terminal wizard that upgrades products on Kubernetes one confirmed step at a time.
 
 pub mod base;
+pub mod catalog_files;
 pub mod cli;
 pub mod cluster;
 pub mod commands;

@@ -25,8 +25,9 @@ use stepwise::cluster::preflight::{self, AccessNeed, Check, Status};
 use stepwise::cluster::rollout::{self, Criteria, Listed, Rollout, RolloutRequest, WorkloadRef};
 use stepwise::cluster::wait::{self, WaitTarget};
 use stepwise::cluster::{ClusterError, Connection};
+use stepwise::engine::detection;
 use stepwise::runbook::Version;
-use stepwise::runbook::model::{Product, WaitFor, WorkloadKind};
+use stepwise::runbook::model::{Product, WorkloadKind};
 
 // ---------------------------------------------------------------- helpers
 
@@ -299,24 +300,13 @@ fn statefulset_and_daemonset_rollout_rules_match_kubectl_rollout_status() {
 }
 
 #[test]
-fn the_restart_patch_is_kubectls_and_requests_render_from_the_runbook_step() {
+fn the_restart_patch_is_kubectls() {
     let patch = rollout::restart_patch("2024-05-06T07:08:09Z");
     assert_eq!(
         patch,
         json!({ "spec": { "template": { "metadata": { "annotations": {
             "kubectl.kubernetes.io/restartedAt": "2024-05-06T07:08:09Z" } } } } })
     );
-    let action: stepwise::runbook::model::RolloutRestartAction = serde_saphyr::from_str(
-        "namespaces: ['{{ns}}']\nannotation: 'sidecar/{{what}}'\nkinds: [Deployment]\ntimeout: 90s\n",
-    )
-    .unwrap();
-    let values = BTreeMap::from([("ns".to_string(), "mesh".to_string()), ("what".to_string(), "inject".to_string())]);
-    let req = RolloutRequest::from_action(&action, &values, Mode::Rehearsal).unwrap();
-    assert_eq!(req.criteria.namespaces, Some(vec!["mesh".to_string()]));
-    assert_eq!(req.criteria.annotation.as_deref(), Some("sidecar/inject"));
-    assert_eq!(req.criteria.kinds, vec![WorkloadKind::Deployment]);
-    assert_eq!(req.timeout, Duration::from_secs(90));
-    assert!(RolloutRequest::from_action(&action, &BTreeMap::new(), Mode::Real).is_err());
 }
 
 #[test]
@@ -413,12 +403,12 @@ fn manifests_split_into_documents_skipping_empty_ones_and_unwrapping_lists() {
 }
 
 #[test]
-fn wait_targets_render_and_describe_themselves() {
-    let w: WaitFor =
-        serde_saphyr::from_str("gone: {resource: jobs.batch, namespace: '{{namespace}}', name: csi-driver-sentinel}")
-            .unwrap();
-    let values = BTreeMap::from([("namespace".to_string(), "nginx-mesh".to_string())]);
-    let target = WaitTarget::render(&w, &values).unwrap();
+fn wait_targets_describe_themselves() {
+    let target = WaitTarget::Gone {
+        resource: "jobs.batch".into(),
+        namespace: Some("nginx-mesh".into()),
+        name: "csi-driver-sentinel".into(),
+    };
     assert_eq!(target.describe(), "would wait until jobs.batch nginx-mesh/csi-driver-sentinel is gone");
     let crd = WaitTarget::CrdEstablished { name: "meshes.kuma.io".into() };
     assert_eq!(crd.condition(), "CRD meshes.kuma.io is Established");
@@ -746,7 +736,7 @@ async fn detection_reads_a_real_helm_release_and_a_deployment_image_tag() {
     let conn = connect(&cluster.context).await;
     let product = product(&DETECT_PRODUCT.replace("NAMESPACE", &ns));
 
-    let found = detect::detect(&conn, &product, &BTreeMap::new()).await.expect("detected");
+    let found = detection::detect(&conn, &product, &BTreeMap::new()).await.expect("detected");
     assert_eq!(found.version, Version::parse("1.6.0").unwrap());
     assert!(
         found.source.starts_with(&format!("app version of Helm release {ns}/mesh (revision 1")),
@@ -772,7 +762,7 @@ async fn detection_reads_a_real_helm_release_and_a_deployment_image_tag() {
             "image.tag=1.6.0",
         ],
     );
-    let again = detect::detect(&conn, &product, &BTreeMap::new()).await.expect("detected");
+    let again = detection::detect(&conn, &product, &BTreeMap::new()).await.expect("detected");
     assert!(again.source.contains("revision 2"), "{}", again.source);
 
     // The Deployment points at another version than the release: ambiguous.
@@ -783,14 +773,14 @@ async fn detection_reads_a_real_helm_release_and_a_deployment_image_tag() {
         .patch("nginx-mesh-api", &kube::api::PatchParams::default(), &kube::api::Patch::Strategic(patch))
         .await
         .unwrap();
-    let e = detect::detect(&conn, &product, &BTreeMap::new()).await.unwrap_err();
+    let e = detection::detect(&conn, &product, &BTreeMap::new()).await.unwrap_err();
     assert!(matches!(e, DetectError::Ambiguous { .. }), "{e}");
     let text = e.to_string();
     assert!(text.contains("disagree") && text.contains("says 1.6.0") && text.contains("says 1.7.0"), "{text}");
 
     // Overriding the release name to one that does not exist leaves the image.
     let values = BTreeMap::from([("release".to_string(), "other".to_string())]);
-    let by_image = detect::detect(&conn, &product, &values).await.expect("detected from the image");
+    let by_image = detection::detect(&conn, &product, &values).await.expect("detected from the image");
     assert_eq!(by_image.version, Version::parse("1.7.0").unwrap());
     assert_eq!(by_image.facts.get("install_method").map(String::as_str), Some("meshctl"));
     assert!(by_image.source.contains("nginx-mesh-api:1.7.0@sha256:abcd"), "{}", by_image.source);
@@ -809,14 +799,14 @@ async fn a_fact_is_detected_from_the_api_groups_the_cluster_serves() {
          path:\n  rules:\n    - reason: any hop\n",
     );
     let none = BTreeMap::new();
-    assert!(detect::detect_facts(&conn, &product, &none).await.unwrap().is_empty(), "a plain cluster");
+    assert!(detection::detect_facts(&conn, &product, &none).await.unwrap().is_empty(), "a plain cluster");
 
     let crd = support::loose_crd("detect.openshift.stepwise.test", "clusterversions", "ClusterVersion");
     let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
         Api::all(conn.client.clone());
     crds.create(&PostParams::default(), &serde_json::from_value(crd).unwrap()).await.unwrap();
     let told = support::wait_until("the group to be served", Duration::from_secs(60), || async {
-        let told = detect::detect_facts(&conn, &product, &none).await.unwrap();
+        let told = detection::detect_facts(&conn, &product, &none).await.unwrap();
         (!told.is_empty()).then_some(told)
     })
     .await;
@@ -824,7 +814,7 @@ async fn a_fact_is_detected_from_the_api_groups_the_cluster_serves() {
     assert_eq!(told[0].1, "openshift");
     assert!(told[0].2.contains("detect.openshift.stepwise.test"), "{told:?}");
     let given = BTreeMap::from([("platform".to_string(), "kubernetes".to_string())]);
-    assert!(detect::detect_facts(&conn, &product, &given).await.unwrap().is_empty(), "the operator's word stands");
+    assert!(detection::detect_facts(&conn, &product, &given).await.unwrap().is_empty(), "the operator's word stands");
     crds.delete("clusterversions.detect.openshift.stepwise.test", &Default::default()).await.unwrap();
 }
 
@@ -836,7 +826,7 @@ async fn detection_says_not_installed_and_ambiguous_apart() {
     let conn = connect(&cluster.context).await;
     let product = product(&DETECT_PRODUCT.replace("NAMESPACE", &ns));
 
-    let e = detect::detect(&conn, &product, &BTreeMap::new()).await.unwrap_err();
+    let e = detection::detect(&conn, &product, &BTreeMap::new()).await.unwrap_err();
     assert!(matches!(e, DetectError::NotInstalled { .. }), "{e}");
     assert_eq!(
         e.to_string(),
@@ -853,7 +843,7 @@ async fn detection_says_not_installed_and_ambiguous_apart() {
         &[("controller", "nginx/nginx-mesh-api:1.6.0"), ("sidecar", "nginx/sidecar:1.5.0")],
     );
     Api::<Deployment>::namespaced(client.clone(), &ns).create(&PostParams::default(), &two_tags).await.unwrap();
-    let e = detect::detect(&conn, &product, &BTreeMap::new()).await.unwrap_err();
+    let e = detection::detect(&conn, &product, &BTreeMap::new()).await.unwrap_err();
     assert!(matches!(e, DetectError::Ambiguous { .. }), "{e}");
     assert!(e.to_string().contains("controller=nginx/nginx-mesh-api:1.6.0, sidecar=nginx/sidecar:1.5.0"), "{e}");
 }

@@ -11,9 +11,9 @@ use nix::sys::signal::Signal;
 use stepwise::base::{CancelSignal, cancel_pair};
 use stepwise::commands::{
     CommandError, CommandOutcome, CommandRequest, Exit, KubeEnv, OutputLine, Planned, Stopped, Stream, plan_for_mode,
-    render_argv, run, version_of, which,
+    run, version_of, which,
 };
-use stepwise::runbook::template::Template;
+use stepwise::runbook::template::{Template, render_argv};
 use tokio::sync::mpsc;
 
 const SHORT: Duration = Duration::from_millis(300);
@@ -254,7 +254,7 @@ async fn a_missing_program_is_named_with_advice() {
 async fn empty_and_non_executable_programs_are_errors() {
     assert!(matches!(run_collect_err(CommandRequest::new(vec![])).await, CommandError::EmptyArgv));
     assert!(matches!(run_collect_err(CommandRequest::new(vec![String::new()])).await, CommandError::EmptyArgv));
-    assert!(matches!(render_argv(&[], &BTreeMap::new()), Err(CommandError::EmptyArgv)));
+    assert!(matches!(CommandRequest::checked(vec![]), Err(CommandError::EmptyArgv)));
 
     let dir = tempfile::tempdir().unwrap();
     let tool = dir.path().join("vendorctl");
@@ -298,7 +298,9 @@ async fn kubeconfig_and_environment_reach_the_child() {
             .map(|s| Template::parse(s).unwrap())
             .collect();
     let env = BTreeMap::from([("STEPWISE_NS".to_string(), Template::parse("ns {{kube_context}}").unwrap())]);
-    let request = kube.apply(CommandRequest::from_templates(&argv, &env, &values).unwrap()).unwrap();
+    let mut request = CommandRequest::checked(render_argv(&argv, &values).unwrap()).unwrap();
+    request.env = env.iter().map(|(name, value)| (name.clone(), value.render(&values).unwrap())).collect();
+    let request = kube.apply(request).unwrap();
     let (outcome, _) = run_collect(&request).await;
     assert_eq!(outcome.stdout.text(), "/tmp/a dir/kube config|ns prod-east|prod-east");
 

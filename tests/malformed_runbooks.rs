@@ -6,7 +6,8 @@
 
 use std::path::Path;
 
-use stepwise::runbook::load::{RawFile, build, files_at, merge};
+use stepwise::catalog_files::files_at;
+use stepwise::runbook::load::{RawFile, build, merge};
 use stepwise::runbook::{Problem, RunbookError};
 
 const DIR: &str = "tests/fixtures/malformed";

@@ -47,7 +47,7 @@ fn check_section(name: &str, expected: &str) {
 }
 
 fn catalog() -> Catalog {
-    stepwise::runbook::load(&[]).expect("the shipped runbooks load")
+    stepwise::catalog_files::load(&[]).expect("the shipped runbooks load")
 }
 
 /// The programs a procedure runs: literal names, a variable's default, or

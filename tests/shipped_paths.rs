@@ -1,7 +1,8 @@
 //! Every upgrade path the vendor documents state, planned through the shipped runbooks.
 
+use stepwise::catalog_files::load;
 use stepwise::plan::{Plan, PlanError, Request, plan};
-use stepwise::runbook::{Catalog, Version, load};
+use stepwise::runbook::{Catalog, Version};
 
 fn catalog() -> Catalog {
     load(&[]).expect("shipped runbooks load")

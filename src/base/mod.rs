@@ -3,14 +3,18 @@
 //! cluster, a terminal or the disk.
 
 pub mod cancel;
+pub mod duration;
 pub mod progress;
+pub mod version;
 
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use cancel::{CancelSignal, Canceller, cancel_pair};
 pub use progress::{OpEvent, Reporter};
+pub use version::Version;
 
 /// Which cluster to talk to, as the operator named it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,4 +47,14 @@ impl Mode {
     pub fn is_rehearsal(self) -> bool {
         self == Mode::Rehearsal
     }
+}
+
+// The workload kinds a rollout restart acts on; runbooks name them, and the
+// cluster layer lists and restarts them. (No doc comment: it would change the
+// runbook schema's description of the field.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum WorkloadKind {
+    Deployment,
+    StatefulSet,
+    DaemonSet,
 }

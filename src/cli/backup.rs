@@ -9,7 +9,7 @@ use super::catalog::load_catalog;
 use super::session::{cluster_failure, runtime, target};
 use super::{Failure, exit};
 use crate::base::Mode;
-use crate::engine::standalone::{self, BackupJob, Outcome, RestoreJob, StandaloneError};
+use crate::engine::standalone::{self, BackupJob, RestoreJob, StandaloneError};
 use crate::engine::{self, Outbox};
 use crate::ui;
 
@@ -154,41 +154,7 @@ pub fn restore(global: &Global, args: &RestoreArgs) -> Result<String, Failure> {
     runtime()?.block_on(async {
         let result = with_progress(|out| async move { standalone::restore(&job, &out).await }).await;
         let report = result.map_err(backup_failure)?;
-        let mut out = String::new();
-        for k in &report.kinds {
-            let done = if mode.is_rehearsal() {
-                format!("{} validated", k.validated)
-            } else {
-                format!("{} created", k.created)
-            };
-            out.push_str(&format!(
-                "{}: {} of {}; {} already there and identical, {} already there and different, {} failed{}\n",
-                k.resource,
-                done,
-                k.expected,
-                k.identical,
-                k.different,
-                k.failed,
-                if k.left_out > 0 {
-                    format!(", {} left out (being deleted when saved)", k.left_out)
-                } else {
-                    String::new()
-                }
-            ));
-        }
-        for o in &report.notable {
-            let place = o.namespace.as_ref().map(|n| format!("{n}/")).unwrap_or_default();
-            let what = match &o.outcome {
-                Outcome::AlreadyDifferent => "exists and differs from the backup; left as it is".to_string(),
-                Outcome::Failed(why) => format!("failed: {why}"),
-                Outcome::LeftOut => "left out: it was being deleted when the backup was taken".to_string(),
-                other => format!("{other:?}"),
-            };
-            out.push_str(&format!("  {} {place}{}: {what}\n", o.resource, o.name));
-        }
-        for d in &report.dropped_owner_refs {
-            out.push_str(&format!("  dropped owner reference: {d}\n"));
-        }
+        let out = report.summary(mode);
         if report.verified {
             Ok(out + "every object of the backup is in the cluster\n")
         } else {

@@ -17,7 +17,7 @@ use crate::runbook::{Catalog, ProcedureEntry, ProductEntry, RunbookError};
 use crate::ui::plan_text::{indent, render_plan};
 
 pub fn load_catalog(extra: &[PathBuf]) -> Result<Catalog, Failure> {
-    load::load(extra).map_err(runbook_failure)
+    crate::catalog_files::load(extra).map_err(runbook_failure)
 }
 
 pub fn runbook_failure(e: RunbookError) -> Failure {
@@ -305,7 +305,7 @@ pub fn lint(paths: &[PathBuf], extra: &[PathBuf], format: Output) -> Result<Stri
         _ => runbook_failure(e),
     };
     let all: Vec<PathBuf> = paths.iter().chain(extra).cloned().collect();
-    let added: Vec<RawFile> = load::files_at_all(&all).map_err(|e| failed(0, e))?;
+    let added: Vec<RawFile> = crate::catalog_files::files_at_all(&all).map_err(|e| failed(0, e))?;
     let files = load::merge(load::embedded_files(), added);
     let count = files.len();
     let catalog = load::build(files).map_err(|e| failed(count, e))?;

@@ -3,7 +3,6 @@
 //! dry run: the API server checks it, deletes nothing, and the summary lists
 //! what would have been deleted.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kube::api::{Api, DynamicObject, ListParams};
@@ -18,8 +17,6 @@ use super::resource::{self, Resolved};
 use super::retry;
 use super::wait::{self, WaitTarget};
 use crate::base::progress::{OpEvent, Reporter};
-use crate::runbook::model::DeleteAction;
-use crate::runbook::template::TemplateError;
 
 /// How long one API call is retried on transient errors.
 const CALL_RETRY_BUDGET: Duration = Duration::from_secs(60);
@@ -36,18 +33,6 @@ pub struct DeleteTarget {
 }
 
 impl DeleteTarget {
-    /// Renders a runbook `delete` with the run's values; an empty namespace is none.
-    pub fn render(action: &DeleteAction, values: &BTreeMap<String, String>) -> Result<Self, TemplateError> {
-        let names = action.names.iter().map(|n| n.render(values)).collect::<Result<Vec<_>, _>>()?;
-        Ok(DeleteTarget {
-            resource: action.resource.render(values)?,
-            namespace: action.namespace.as_ref().map(|n| n.render(values)).transpose()?.filter(|n| !n.is_empty()),
-            names: names.into_iter().filter(|n| !n.is_empty()).collect(),
-            selector: action.selector.as_ref().map(|s| s.render(values)).transpose()?,
-            wait: action.wait,
-        })
-    }
-
     /// What is deleted, in words: `jobs.batch acme/migrate, acme/seed`.
     pub fn describe(&self) -> String {
         let at = self.namespace.as_ref().map(|n| format!(" in namespace {n}")).unwrap_or_default();
@@ -209,36 +194,4 @@ async fn wait_all_gone(
         wait::wait(conn, &gone, left, quiet).await?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cluster::preflight::{AccessNeed, delete_needs};
-
-    fn action(yaml: &str) -> DeleteAction {
-        serde_saphyr::from_str(yaml).unwrap()
-    }
-
-    #[test]
-    fn a_delete_step_renders_says_what_it_deletes_and_needs_those_permissions() {
-        let values = BTreeMap::from([("namespace".to_string(), "acme".to_string())]);
-        let named = DeleteTarget::render(
-            &action("{resource: jobs.batch, namespace: '{{namespace}}', names: [migrate, seed]}"),
-            &values,
-        )
-        .unwrap();
-        assert_eq!(named.describe(), "jobs.batch migrate, seed in namespace acme");
-        assert!(named.wait, "a delete waits unless told not to");
-        let needs = delete_needs(&named);
-        assert!(needs.contains(&AccessNeed::new("delete", "jobs.batch", Some("acme"))));
-        assert!(needs.contains(&AccessNeed::new("watch", "jobs.batch", Some("acme"))));
-        let labelled =
-            DeleteTarget::render(&action("{resource: configmaps, selector: app=old, wait: false}"), &values).unwrap();
-        assert_eq!(labelled.describe(), "configmaps labelled app=old");
-        let verbs: Vec<String> = delete_needs(&labelled).into_iter().map(|n| n.verb).collect();
-        assert_eq!(verbs, ["delete", "list"]);
-        let summary = DeleteSummary { served: true, ..DeleteSummary::default() };
-        assert_eq!(summary.line(&labelled, Mode::Real), "deleted nothing: no configmaps labelled app=old matched");
-    }
 }

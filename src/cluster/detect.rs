@@ -18,9 +18,7 @@ use serde_json::Value;
 
 use super::connect::Connection;
 use super::error::ClusterError;
-use crate::runbook::Version;
-use crate::runbook::model::{DeploymentImage, Detect, HelmRelease, HelmVersionField, Product};
-use crate::runbook::template::TemplateError;
+use crate::base::Version;
 
 /// The Secret type Helm 3 and later store releases in.
 pub const HELM_RELEASE_TYPE: &str = "helm.sh/release.v1";
@@ -49,11 +47,13 @@ pub enum DetectError {
     Ambiguous { product: String, reason: String, findings: Vec<String> },
     #[error("{product} is installed, but its version cannot be read: {}", problems.join("; "))]
     Unreadable { product: String, problems: Vec<String> },
+    /// The product file's detection settings could not be rendered (the engine
+    /// renders them, and words the cause).
     #[error("cannot render the detection settings of {product}: {source}")]
-    Template {
+    Settings {
         product: String,
         #[source]
-        source: TemplateError,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error(transparent)]
     Cluster(#[from] ClusterError),
@@ -74,32 +74,54 @@ pub enum Finding {
     Conflicting(String),
 }
 
-/// The product's variables with their defaults rendered, each default able to
-/// use the variables before it.
-pub fn default_values(product: &Product) -> BTreeMap<String, String> {
-    let mut values = BTreeMap::new();
-    for v in &product.variables {
-        if let Some(rendered) = v.default.as_ref().and_then(|d| d.render(&values).ok()) {
-            values.insert(v.name.value.clone(), rendered);
-        }
-    }
-    values
+/// What to detect: the product's name and each place to look, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetectRequest {
+    pub product: String,
+    pub sources: Vec<Source>,
 }
 
-/// The facts of `product` that the cluster itself tells (a fact whose API
-/// group is served takes the value it declares), with why, for the facts the
-/// operator has not given. A fact whose group is not served keeps its default.
+/// One place to look, with the facts it establishes when it finds the product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub look: Look,
+    pub sets: BTreeMap<String, String>,
+}
+
+/// Where a version is read, with every name rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Look {
+    /// The tag of a Deployment container's image (the only tag all containers
+    /// share when no container is named).
+    DeploymentImage { namespace: String, name: String, container: Option<String> },
+    /// A version of the deployed revision of a Helm release.
+    HelmRelease { namespace: String, release: String, field: ReleaseField },
+    /// An entry that names nothing to look at.
+    Nothing,
+}
+
+/// Which version of a Helm release to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseField {
+    AppVersion,
+    ChartVersion,
+}
+
+/// A fact the cluster tells by serving an API group: `name` takes `value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactProbe {
+    pub name: String,
+    pub api_group: String,
+    pub value: String,
+}
+
+/// The facts the cluster itself tells (a fact whose API group is served takes
+/// the value it declares), with why. A fact whose group is not served keeps its
+/// default.
 pub async fn detect_facts(
     conn: &Connection,
-    product: &Product,
-    given: &BTreeMap<String, String>,
+    wanted: Vec<FactProbe>,
 ) -> Result<Vec<(String, String, String)>, ClusterError> {
-    let wanted: Vec<_> = product
-        .facts
-        .iter()
-        .filter(|f| !given.contains_key(&f.name.value))
-        .filter_map(|f| f.detect.as_ref().map(|d| (f.name.value.clone(), d)))
-        .collect();
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
@@ -107,30 +129,25 @@ pub async fn detect_facts(
     let served: std::collections::BTreeSet<&str> = groups.groups.iter().map(|g| g.name.as_str()).collect();
     Ok(wanted
         .into_iter()
-        .filter(|(_, d)| served.contains(d.api_group.as_str()))
-        .map(|(name, d)| (name, d.value.clone(), format!("the cluster serves {}", d.api_group)))
+        .filter(|p| served.contains(p.api_group.as_str()))
+        .map(|p| (p.name, p.value, format!("the cluster serves {}", p.api_group)))
         .collect())
 }
 
-/// Detects the installed version of `product`. `values` override the product's
-/// variable defaults.
-pub async fn detect(
-    conn: &Connection,
-    product: &Product,
-    values: &BTreeMap<String, String>,
-) -> Result<Detected, DetectError> {
-    let mut all = default_values(product);
-    all.extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
+/// Detects the installed version: every source is looked at, and the findings
+/// must agree.
+pub async fn detect(conn: &Connection, req: &DetectRequest) -> Result<Detected, DetectError> {
+    let product = &req.product;
     let mut findings = Vec::new();
-    for entry in &product.detect {
-        let finding = detect_one(conn, entry, &all).await.map_err(|e| e.with_product(&product.name))?;
-        tracing::debug!(product = %product.name, ?finding, "detection entry looked at");
-        findings.push((finding, entry.sets.clone()));
+    for source in &req.sources {
+        let finding = detect_one(conn, &source.look).await?;
+        tracing::debug!(%product, ?finding, "detection entry looked at");
+        findings.push((finding, source.sets.clone()));
     }
-    let detected = conclude(&product.name, findings);
+    let detected = conclude(product, findings);
     match &detected {
-        Ok(d) => tracing::info!(product = %product.name, version = %d.version, source = %d.source, "detected"),
-        Err(e) => tracing::warn!(product = %product.name, error = %e, "detection found no single version"),
+        Ok(d) => tracing::info!(%product, version = %d.version, source = %d.source, "detected"),
+        Err(e) => tracing::warn!(%product, error = %e, "detection found no single version"),
     }
     detected
 }
@@ -192,32 +209,14 @@ fn texts(findings: &[(Finding, BTreeMap<String, String>)], pick: impl Fn(&Findin
         .collect()
 }
 
-/// Runs one detection entry.
-pub async fn detect_one(
-    conn: &Connection,
-    entry: &Detect,
-    values: &BTreeMap<String, String>,
-) -> Result<Finding, DetectError> {
-    let template_error = |source| DetectError::Template { product: String::new(), source };
-    if let Some(d) = &entry.deployment_image {
-        let ns = d.namespace.render(values).map_err(template_error)?;
-        let name = d.name.render(values).map_err(template_error)?;
-        return Ok(deployment_image(conn, d, &ns, &name).await?);
-    }
-    if let Some(h) = &entry.helm_release {
-        let ns = h.namespace.render(values).map_err(template_error)?;
-        let release = h.release.render(values).map_err(template_error)?;
-        return Ok(helm_release(conn, h, &ns, &release).await?);
-    }
-    Ok(Finding::Absent("a detection entry with nothing to look at".into()))
-}
-
-impl DetectError {
-    fn with_product(self, name: &str) -> Self {
-        match self {
-            DetectError::Template { source, .. } => DetectError::Template { product: name.into(), source },
-            other => other,
+/// Looks at one source.
+pub async fn detect_one(conn: &Connection, look: &Look) -> Result<Finding, ClusterError> {
+    match look {
+        Look::DeploymentImage { namespace, name, container } => {
+            deployment_image(conn, container.as_deref(), namespace, name).await
         }
+        Look::HelmRelease { namespace, release, field } => helm_release(conn, *field, namespace, release).await,
+        Look::Nothing => Ok(Finding::Absent("a detection entry with nothing to look at".into())),
     }
 }
 
@@ -232,7 +231,7 @@ pub fn image_tag(image: &str) -> Option<&str> {
 
 async fn deployment_image(
     conn: &Connection,
-    spec: &DeploymentImage,
+    container: Option<&str>,
     ns: &str,
     name: &str,
 ) -> Result<Finding, ClusterError> {
@@ -240,7 +239,7 @@ async fn deployment_image(
     let found = api.get_opt(name).await.map_err(|e| conn.unreachable_or(e, &format!("read deployment {ns}/{name}")))?;
     Ok(match found {
         None => Finding::Absent(format!("no Deployment {ns}/{name}")),
-        Some(d) => deployment_finding(&d, spec.container.as_deref()),
+        Some(d) => deployment_finding(&d, container),
     })
 }
 
@@ -343,7 +342,12 @@ fn revision_of(secret: &Secret) -> u64 {
         .unwrap_or(0)
 }
 
-async fn helm_release(conn: &Connection, spec: &HelmRelease, ns: &str, release: &str) -> Result<Finding, ClusterError> {
+async fn helm_release(
+    conn: &Connection,
+    field: ReleaseField,
+    ns: &str,
+    release: &str,
+) -> Result<Finding, ClusterError> {
     let api: Api<Secret> = Api::namespaced(conn.client.clone(), ns);
     let params = ListParams::default().labels(&format!("owner=helm,name={release}"));
     let list = api
@@ -365,7 +369,7 @@ async fn helm_release(conn: &Connection, spec: &HelmRelease, ns: &str, release: 
             Err(e) => return Ok(Finding::Unreadable(format!("Helm release Secret {ns}/{secret_name}: {e}"))),
         };
         if info.status == "deployed" {
-            return Ok(release_finding(spec, ns, release, &info));
+            return Ok(release_finding(field, ns, release, &info));
         }
         newest.get_or_insert((info.revision, info.status));
     }
@@ -374,10 +378,10 @@ async fn helm_release(conn: &Connection, spec: &HelmRelease, ns: &str, release: 
 }
 
 /// Reads the version the product file asks for from a deployed release.
-pub fn release_finding(spec: &HelmRelease, ns: &str, release: &str, info: &ReleaseInfo) -> Finding {
-    let (field, value) = match spec.version_from {
-        HelmVersionField::AppVersion => ("app version", &info.app_version),
-        HelmVersionField::ChartVersion => ("chart version", &info.chart_version),
+pub fn release_finding(field: ReleaseField, ns: &str, release: &str, info: &ReleaseInfo) -> Finding {
+    let (field, value) = match field {
+        ReleaseField::AppVersion => ("app version", &info.app_version),
+        ReleaseField::ChartVersion => ("chart version", &info.chart_version),
     };
     let chart = format!("{}-{}", info.chart_name, info.chart_version.as_deref().unwrap_or("?"));
     let source = format!("{field} of Helm release {ns}/{release} (revision {}, chart {chart})", info.revision);

@@ -46,7 +46,7 @@ pub enum ClusterError {
     Drift { dir: PathBuf, changes: Vec<String> },
     #[error("{0}")]
     Other(String),
-    #[error("timed out after {} waiting until {what}; last seen: {last}", crate::runbook::duration::Timeout(*after))]
+    #[error("timed out after {} waiting until {what}; last seen: {last}", crate::base::duration::Timeout(*after))]
     Timeout { what: String, after: std::time::Duration, last: String },
 }
 

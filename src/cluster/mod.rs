@@ -22,6 +22,8 @@ pub mod settings;
 pub mod skew;
 pub mod strip;
 pub mod wait;
+pub mod watch;
+pub mod workload;
 
 pub use connect::Connection;
 pub use error::ClusterError;

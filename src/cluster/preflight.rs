@@ -17,8 +17,9 @@ use super::connect::Connection;
 use super::delete::DeleteTarget;
 use super::error::ClusterError;
 use super::resource::{self, split_name};
-use super::wait::{Verdict, WaitTarget, deployment_verdict};
-use crate::runbook::model::WorkloadKind;
+use super::wait::WaitTarget;
+use super::workload::{Verdict, deployment_verdict};
+use crate::base::WorkloadKind;
 
 /// How many access reviews are asked at once.
 const REVIEW_CONCURRENCY: usize = 8;

@@ -10,7 +10,7 @@ use kube::api::{Api, ListParams};
 use super::connect::Connection;
 use super::detect::image_tag;
 use super::error::ClusterError;
-use crate::runbook::version::Version;
+use crate::base::Version;
 
 /// Pods per page when listing.
 const PAGE: u32 = 500;

@@ -4,30 +4,22 @@
 //! and a timeout says what was waited for, for how long, and what was last seen.
 //! Rehearsal waits for nothing: the caller shows [`WaitTarget::describe`] instead.
 
-use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::pin::pin;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject};
-use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, watch_object};
-use kube::{Resource, ResourceExt};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use super::connect::Connection;
-use super::error::{ClusterError, api_status};
+use super::error::ClusterError;
 use super::resource;
-use super::rollout::{Rollout, deployment_rollout};
+use super::watch::{Ended, watch_until};
+use super::workload::{crd_verdict, deployment_verdict, gone_verdict, namespace_verdict};
 use crate::base::progress::{OpEvent, Reporter};
-use crate::runbook::model::WaitFor;
-use crate::runbook::template::TemplateError;
 
 /// How long a wait lasts when the runbook gives no timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -57,22 +49,6 @@ pub enum WaitTarget {
 }
 
 impl WaitTarget {
-    /// Renders a runbook `wait.for` with the run's values.
-    pub fn render(condition: &WaitFor, values: &BTreeMap<String, String>) -> Result<Self, TemplateError> {
-        Ok(match condition {
-            WaitFor::Gone(g) => WaitTarget::Gone {
-                resource: g.resource.render(values)?,
-                namespace: g.namespace.as_ref().map(|n| n.render(values)).transpose()?.filter(|n| !n.is_empty()),
-                name: g.name.render(values)?,
-            },
-            WaitFor::DeploymentAvailable(o) => {
-                WaitTarget::DeploymentAvailable { namespace: o.namespace.render(values)?, name: o.name.render(values)? }
-            }
-            WaitFor::CrdEstablished(t) => WaitTarget::CrdEstablished { name: t.render(values)? },
-            WaitFor::NamespaceGone(t) => WaitTarget::NamespaceGone { name: t.render(values)? },
-        })
-    }
-
     /// The awaited state, e.g. `jobs.batch nginx-mesh/csi-driver-sentinel is gone`.
     pub fn condition(&self) -> String {
         match self {
@@ -151,141 +127,4 @@ pub async fn wait(
 fn finished(report: &Reporter, what: &str, started: Instant, state: String) -> Waited {
     report(OpEvent::Progress { done: 1, total: Some(1), bytes: 0, what: what.to_string() });
     Waited { elapsed: started.elapsed(), state }
-}
-
-/// Where a watched object stands against the awaited state, in words.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    Met(String),
-    Pending(String),
-}
-
-pub(crate) enum Ended {
-    TimedOut(String),
-    Fatal(ClusterError),
-}
-
-/// Watches the object `name` until `judge` says the state is met or the
-/// deadline passes. Reports each new state once.
-pub(crate) async fn watch_until<K>(
-    api: Api<K>,
-    name: &str,
-    deadline: Instant,
-    judge: impl Fn(Option<&K>) -> Verdict,
-    on_change: &mut impl FnMut(&str),
-) -> Result<String, Ended>
-where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
-{
-    let mut stream = pin!(watch_object(api, name).default_backoff());
-    let mut last = "nothing seen yet (the first list has not answered)".to_string();
-    loop {
-        let event = match tokio::time::timeout_at(deadline, stream.next()).await {
-            Ok(Some(event)) => event,
-            Ok(None) | Err(_) => return Err(Ended::TimedOut(last)),
-        };
-        let state = match event {
-            Ok(obj) => match judge(obj.as_ref()) {
-                Verdict::Met(state) => return Ok(state),
-                Verdict::Pending(state) => state,
-            },
-            Err(e) if is_fatal(&e) => return Err(Ended::Fatal(watch_error(e, name))),
-            Err(e) => format!("the watch failed ({e}); watching again"),
-        };
-        if state != last {
-            on_change(&state);
-            last = state;
-        }
-    }
-}
-
-/// Errors that waiting longer will not cure: no permission, or a kind the server
-/// does not serve. Everything else the watcher retries.
-pub(crate) fn is_fatal(e: &watcher::Error) -> bool {
-    match e {
-        watcher::Error::InitialListFailed(inner) | watcher::Error::WatchStartFailed(inner) => {
-            matches!(api_status(inner), Some(401 | 403 | 404))
-        }
-        _ => false,
-    }
-}
-
-pub(crate) fn watch_error(e: watcher::Error, what: &str) -> ClusterError {
-    let action = format!("watch {what}");
-    match e {
-        watcher::Error::InitialListFailed(inner)
-        | watcher::Error::WatchStartFailed(inner)
-        | watcher::Error::WatchFailed(inner) => ClusterError::api(action, inner),
-        other => ClusterError::Other(format!("{action} failed: {other}")),
-    }
-}
-
-fn gone_verdict<K: ResourceExt>(obj: Option<&K>) -> Verdict {
-    match obj {
-        None => Verdict::Met("gone".into()),
-        Some(o) => Verdict::Pending(existence(o)),
-    }
-}
-
-fn existence<K: ResourceExt>(o: &K) -> String {
-    match &o.meta().deletion_timestamp {
-        None => "it exists and is not being deleted".into(),
-        Some(t) => {
-            let finalizers = o.finalizers();
-            let waiting_on = if finalizers.is_empty() {
-                String::new()
-            } else {
-                format!("; finalizers left: {}", finalizers.join(", "))
-            };
-            format!("being deleted since {}{waiting_on}", t.0)
-        }
-    }
-}
-
-fn namespace_verdict(ns: Option<&Namespace>) -> Verdict {
-    let Some(ns) = ns else { return Verdict::Met("gone".into()) };
-    let status = ns.status.as_ref();
-    let phase = status.and_then(|s| s.phase.clone()).unwrap_or_else(|| "Active".into());
-    let blocking: Vec<String> = status
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .filter(|c| c.status == "True")
-        .map(|c| format!("{}: {}", c.type_, c.message.clone().unwrap_or_default()))
-        .collect();
-    let mut state = format!("phase {phase}; {}", existence(ns));
-    if !blocking.is_empty() {
-        state.push_str(&format!("; {}", blocking.join("; ")));
-    }
-    Verdict::Pending(state)
-}
-
-fn crd_verdict(crd: Option<&CustomResourceDefinition>) -> Verdict {
-    let Some(crd) = crd else { return Verdict::Pending("the CRD does not exist".into()) };
-    let conditions = crd.status.as_ref().and_then(|s| s.conditions.as_ref());
-    let find = |t: &str| conditions.into_iter().flatten().find(|c| c.type_ == t);
-    match find("Established") {
-        Some(c) if c.status == "True" => Verdict::Met("Established".into()),
-        Some(c) => Verdict::Pending(format!("Established is {} ({})", c.status, c.message.clone().unwrap_or_default())),
-        None => match find("NamesAccepted") {
-            Some(c) if c.status != "True" => {
-                Verdict::Pending(format!("names not accepted: {}", c.message.clone().unwrap_or_default()))
-            }
-            _ => Verdict::Pending("it exists but is not Established yet".into()),
-        },
-    }
-}
-
-pub(crate) fn deployment_verdict(d: Option<&Deployment>) -> Verdict {
-    let Some(d) = d else { return Verdict::Pending("the deployment does not exist".into()) };
-    let available =
-        d.status.as_ref().and_then(|s| s.conditions.as_ref()).into_iter().flatten().find(|c| c.type_ == "Available");
-    match (deployment_rollout(d), available) {
-        (Rollout::Complete(_), Some(c)) if c.status == "True" => Verdict::Met("available and fully rolled out".into()),
-        (Rollout::Complete(_), Some(c)) => {
-            Verdict::Pending(format!("not available: {}", c.message.clone().unwrap_or_else(|| c.status.clone())))
-        }
-        (Rollout::Complete(_), None) => Verdict::Pending("no Available condition reported yet".into()),
-        (other, _) => Verdict::Pending(other.message().to_string()),
-    }
 }

@@ -4,14 +4,10 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::runbook::template::TemplateError;
-
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     #[error("the command is empty: an argument vector needs at least the program name")]
     EmptyArgv,
-    #[error("cannot build the command: {0}")]
-    Template(#[from] TemplateError),
     #[error("`{program}` was not found on PATH ({path_var}); install it or add the directory that holds it to PATH")]
     NotFound { program: String, path_var: String },
     #[error("`{program}` does not exist (looked for {}); check the path", path.display())]

@@ -27,6 +27,6 @@ pub use preflight::{VERSION_TIMEOUT, version_of};
 pub use rehearsal::{Planned, plan_for_mode};
 pub use request::{
     CommandRequest, DEFAULT_CAPTURE_LIMIT, DEFAULT_DRAIN, DEFAULT_GRACE, DEFAULT_TIMEOUT, KUBE_CONTEXT_VARIABLE,
-    KubeEnv, render_argv, render_env,
+    KubeEnv,
 };
 pub use run::{run, run_recorded};

@@ -1,12 +1,11 @@
-//! What to run: an argument vector with its environment and limits, built from
-//! already-rendered templates; and the kube settings every command inherits.
+//! What to run: an argument vector with its environment and limits, rendered
+//! already by the engine; and the kube settings every command inherits.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::CommandError;
-use crate::runbook::template::{self, Template};
 
 /// How long a command may run when the runbook gives no timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
@@ -51,28 +50,12 @@ impl CommandRequest {
         }
     }
 
-    /// Renders a runbook command's argv and env with `values`.
-    pub fn from_templates(
-        argv: &[Template],
-        env: &BTreeMap<String, Template>,
-        values: &BTreeMap<String, String>,
-    ) -> Result<Self, CommandError> {
-        Self::from_rendered(render_argv(argv, values)?, env, values)
-    }
-
-    /// A request for an argument vector rendered already (runbook argv elements
-    /// may be left out, which only the runbook knows), with `env` rendered here.
-    pub fn from_rendered(
-        argv: Vec<String>,
-        env: &BTreeMap<String, Template>,
-        values: &BTreeMap<String, String>,
-    ) -> Result<Self, CommandError> {
+    /// A request for an argument vector rendered already; an empty program is an error.
+    pub fn checked(argv: Vec<String>) -> Result<Self, CommandError> {
         if argv.first().is_none_or(String::is_empty) {
             return Err(CommandError::EmptyArgv);
         }
-        let mut request = CommandRequest::new(argv);
-        request.env = render_env(env, values)?;
-        Ok(request)
+        Ok(CommandRequest::new(argv))
     }
 
     pub fn with_env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -109,23 +92,6 @@ impl CommandRequest {
     pub fn program(&self) -> Option<&str> {
         self.argv.first().map(String::as_str)
     }
-}
-
-/// Renders an argument vector, one argument per template; an empty result is an error.
-pub fn render_argv(argv: &[Template], values: &BTreeMap<String, String>) -> Result<Vec<String>, CommandError> {
-    let rendered = template::render_argv(argv, values)?;
-    if rendered.first().is_none_or(String::is_empty) {
-        return Err(CommandError::EmptyArgv);
-    }
-    Ok(rendered)
-}
-
-/// Renders environment values; names are taken as written.
-pub fn render_env(
-    env: &BTreeMap<String, Template>,
-    values: &BTreeMap<String, String>,
-) -> Result<Vec<(String, String)>, CommandError> {
-    env.iter().map(|(name, value)| Ok((name.clone(), value.render(values)?))).collect()
 }
 
 /// The variable a runbook uses to pass the kube context to a CLI, as in

@@ -9,10 +9,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::actions::command;
 use super::error::EngineError;
 use super::events::{Answer, Event, Question};
-use super::execute::{self, StepError};
+use super::recovery;
 use super::runner::{RunOutcome, Runner};
+use super::step::StepError;
 use crate::journal::{SessionStatus, StepState};
 use crate::runbook::model::{Action, Confirm, Step};
 
@@ -43,15 +45,15 @@ pub async fn ask(
     values: &BTreeMap<String, String>,
     e: &StepError,
 ) -> Result<FailureChoice, EngineError> {
-    let cluster_state = execute::likely_state(&runner.journal, &runner.work, &runner.resolved, index);
-    runner.send(Event::StepFailed { index, error: e.message.clone(), cluster_state: cluster_state.clone() });
-    let can_restore = execute::restorable_backup(&runner.journal, &runner.work, &runner.resolved, index).is_some();
+    let cluster_state = recovery::likely_state(&runner.journal, &runner.work, &runner.resolved, index);
+    runner.send(Event::StepFailed { index, error: e.to_string(), cluster_state: cluster_state.clone() });
+    let can_restore = recovery::restorable_backup(&runner.journal, &runner.work, &runner.resolved, index).is_some();
     let verify = match step.action() {
         Action::Command(c) if c.verify.is_some() && !runner.ctx.mode.is_rehearsal() => Some(c),
         _ => None,
     };
     let mut choices = vec![Answer::Retry];
-    let backup_again = e.backup_again && !runner.ctx.mode.is_rehearsal();
+    let backup_again = e.backup_again() && !runner.ctx.mode.is_rehearsal();
     if backup_again {
         choices.push(Answer::BackupAgain);
     }
@@ -64,7 +66,7 @@ pub async fn ask(
     if verify.is_some() {
         choices.push(Answer::Verify);
     }
-    let go_on_without = !e.unrestored.is_empty() && !runner.ctx.mode.is_rehearsal();
+    let go_on_without = !e.unrestored().is_empty() && !runner.ctx.mode.is_rehearsal();
     if go_on_without {
         choices.push(Answer::GoOnWithout);
     }
@@ -75,7 +77,7 @@ pub async fn ask(
     let question = Question::AfterFailure {
         index,
         title: step.title.render_partial(values),
-        error: e.message.clone(),
+        error: e.to_string(),
         cluster_state,
         choices: choices.clone(),
     };
@@ -86,7 +88,7 @@ pub async fn ask(
             Answer::Restore if can_restore => restore(runner, index).await,
             Answer::Verify if let Some(command) = verify => {
                 let cancel = runner.cancel.clone();
-                match execute::verify_command(&runner.ctx, command, values, index, &runner.out, cancel).await {
+                match command::verify(&runner.ctx, command, values, index, &runner.out, cancel).await {
                     Ok(true) => {
                         let note = "the runbook's verify command shows it worked after all".to_string();
                         return done(runner, index, note);
@@ -94,7 +96,7 @@ pub async fn ask(
                     Ok(false) => {
                         runner.send(Event::Notice { text: "the verify command says it has not worked".into() })
                     }
-                    Err(err) => runner.send(Event::Warning { index: Some(index), text: err.message }),
+                    Err(err) => runner.send(Event::Warning { index: Some(index), text: err.to_string() }),
                 }
             }
             Answer::BackupAgain if backup_again => {
@@ -104,7 +106,7 @@ pub async fn ask(
             }
             Answer::GoOnWithout if go_on_without => return go_on_without_them(runner, index, step, e),
             Answer::MarkDone if !runner.ctx.mode.is_rehearsal() => {
-                if mark_done_by_hand(runner, index, step, values, &e.message, true).await? {
+                if mark_done_by_hand(runner, index, step, values, &e.to_string(), true).await? {
                     return Ok(FailureChoice::Done);
                 }
             }
@@ -114,11 +116,9 @@ pub async fn ask(
 }
 
 async fn restore(runner: &mut Runner<'_>, index: usize) {
-    let (ctx, journal, work, resolved, out) =
-        (&runner.ctx, &runner.journal, &runner.work, &runner.resolved, &runner.out);
-    match execute::restore_after_failure(ctx, journal, work, resolved, index, out).await {
+    match recovery::restore_after_failure(runner, index).await {
         Ok(text) => runner.send(Event::Notice { text }),
-        Err(err) => runner.send(Event::Warning { index: Some(index), text: err.message }),
+        Err(err) => runner.send(Event::Warning { index: Some(index), text: err.to_string() }),
     }
 }
 
@@ -191,16 +191,16 @@ fn go_on_without_them(
         "step": step.id.value,
         "by": operator(),
         "host": crate::process::host(),
-        "not_restored": e.unrestored,
+        "not_restored": e.unrestored(),
     });
     runner.journal.append_transcript("went_on_without", &record)?;
     let mut note = format!(
         "went on without {} objects that could not be restored: {}",
-        e.unrestored.len(),
-        e.unrestored.iter().take(LISTED).cloned().collect::<Vec<_>>().join("; ")
+        e.unrestored().len(),
+        e.unrestored().iter().take(LISTED).cloned().collect::<Vec<_>>().join("; ")
     );
-    if e.unrestored.len() > LISTED {
-        note.push_str(&format!("; … and {} more (all in the transcript)", e.unrestored.len() - LISTED));
+    if e.unrestored().len() > LISTED {
+        note.push_str(&format!("; … and {} more (all in the transcript)", e.unrestored().len() - LISTED));
     }
     done(runner, index, note)
 }

@@ -7,11 +7,14 @@
 
 use std::collections::BTreeMap;
 
+use super::actions::backup;
 use super::error::EngineError;
 use super::events::{Answer, Event, Question};
-use super::execute::{self, ProofFailure, StepError};
+use super::recovery::{self, ProofFailure};
 use super::runner::Runner;
+use super::step::StepError;
 use crate::journal::StepState;
+use crate::runbook::model::Action;
 
 /// How many changes the question lists before it counts the rest.
 const SHOWN: usize = 20;
@@ -29,14 +32,14 @@ pub enum Gate {
 }
 
 pub async fn check(runner: &mut Runner<'_>, index: usize) -> Result<Gate, EngineError> {
-    let proof =
-        execute::prove_backups(&runner.ctx, &runner.journal, &runner.work, &runner.resolved, index, &runner.out).await;
+    let proof = recovery::prove_backups(runner, index).await;
     match proof {
         Ok(proof) => Ok(Gate::Open(proof)),
         Err(ProofFailure::Other(e)) => {
             let message = format!("the destructive step is locked: {e}");
             let backup_again = runner.journal.steps()[index].attempts == 0;
-            Ok(Gate::Locked(StepError { backup_again, ..StepError::new(message) }))
+            let error = if backup_again { StepError::BackupsUnusable(message) } else { StepError::Failed(message) };
+            Ok(Gate::Locked(error))
         }
         Err(ProofFailure::Drift(changes)) => {
             if !ask_to_refresh(runner, index, &changes).await? {
@@ -84,7 +87,7 @@ pub async fn take_again(runner: &mut Runner<'_>, index: usize) -> Result<bool, E
 /// False when one of them fails; it is then recorded failed, and a resume
 /// starts there.
 async fn refresh(runner: &mut Runner<'_>, index: usize, drifted: bool) -> Result<bool, EngineError> {
-    let backups: Vec<(usize, super::work::WorkItem)> = execute::earlier_backups(&runner.work, &runner.resolved, index)
+    let backups: Vec<(usize, super::work::WorkItem)> = recovery::earlier_backups(&runner.work, &runner.resolved, index)
         .into_iter()
         .map(|(i, w)| (i, w.clone()))
         .collect();
@@ -92,20 +95,17 @@ async fn refresh(runner: &mut Runner<'_>, index: usize, drifted: bool) -> Result
         let step = runner.resolved.step(&w).clone();
         let values: BTreeMap<String, String> = runner.step_values(&w);
         runner.journal.start_step(i)?;
-        let cancel = runner.cancel.clone();
-        let taken = execute::take_backup(&runner.ctx, &runner.journal, &step, &values, i, &runner.out, cancel, drifted);
-        match taken.await {
+        let Action::Backup(b) = step.action() else { continue };
+        match backup::run(&mut runner.step_ctx(&step, &values, i), b, drifted).await {
             Ok(outcome) => {
                 runner.journal.finish_step(i, StepState::Done, Some(outcome.clone()), None)?;
                 runner.send(Event::StepFinished { index: i, state: StepState::Done, outcome });
             }
             Err(e) => {
-                let state = if e.interrupted { StepState::Interrupted } else { StepState::Failed };
-                runner.journal.finish_step(i, state, None, Some(e.message.clone()))?;
-                runner.send(Event::Warning {
-                    index: Some(i),
-                    text: format!("the backup could not be taken again: {}", e.message),
-                });
+                let state = if e.is_interrupted() { StepState::Interrupted } else { StepState::Failed };
+                runner.journal.finish_step(i, state, None, Some(e.to_string()))?;
+                runner
+                    .send(Event::Warning { index: Some(i), text: format!("the backup could not be taken again: {e}") });
                 return Ok(false);
             }
         }

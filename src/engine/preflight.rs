@@ -6,14 +6,11 @@
 
 use std::collections::BTreeMap;
 
+use super::actions;
 use super::events::Event;
 use super::runner::Runner;
-use crate::cluster::delete::DeleteTarget;
-use crate::cluster::preflight::{self as checks, AccessNeed, Check, Status};
-use crate::cluster::wait::WaitTarget;
+use crate::cluster::preflight::{self as checks, Check, Status};
 use crate::commands;
-use crate::runbook::model::{Action, ApplyAction, CheckAction, Step};
-use crate::runbook::template::Template;
 
 pub async fn run(runner: &Runner<'_>) -> Result<(), Vec<String>> {
     let start = runner.journal.first_unfinished().unwrap_or(runner.work.len());
@@ -22,8 +19,12 @@ pub async fn run(runner: &Runner<'_>) -> Result<(), Vec<String>> {
     for w in &runner.work[start..] {
         let step = runner.resolved.step(w);
         let values = runner.step_values(w);
-        needs.extend(access_needs(runner, step, &values));
-        if let Some(program) = program_of(step, &values, runner.ctx.mode.is_rehearsal()) {
+        // Steps on another kube context are checked when they run, on that cluster.
+        let elsewhere = step.context.as_ref().is_some_and(|c| c.render_partial(&values) != runner.ctx.conn.context);
+        if !elsewhere {
+            needs.extend(actions::access_needs(step, &values, &runner.resolved, runner.ctx.mode));
+        }
+        if let Some(program) = actions::program(step, &values, runner.ctx.mode.is_rehearsal()) {
             programs.entry(program).or_insert_with(|| step.title.clone());
         }
     }
@@ -120,52 +121,4 @@ async fn skew_problems(runner: &Runner<'_>, start: usize) -> Vec<String> {
         }
     }
     problems
-}
-
-fn render(ts: &[Template], values: &BTreeMap<String, String>) -> Vec<String> {
-    ts.iter().map(|t| t.render_partial(values)).collect()
-}
-
-fn access_needs(runner: &Runner<'_>, step: &Step, values: &BTreeMap<String, String>) -> Vec<AccessNeed> {
-    // Steps on another kube context are checked when they run, on that cluster.
-    if step.context.as_ref().is_some_and(|c| c.render_partial(values) != runner.ctx.conn.context) {
-        return Vec::new();
-    }
-    let mode = runner.ctx.mode;
-    match step.action() {
-        Action::Backup(b) => {
-            let ns = b.namespaces.as_ref().map(|n| render(n, values));
-            checks::backup_needs(&render(&b.resources, values), ns.as_deref())
-        }
-        Action::Restore(r) => {
-            let backup =
-                runner.resolved.procedures.iter().flat_map(|p| &p.procedure.steps).find(|s| s.id.value == r.from.value);
-            match backup.map(Step::action) {
-                Some(Action::Backup(b)) => {
-                    let ns = b.namespaces.as_ref().map(|n| render(n, values));
-                    checks::restore_needs(&render(&b.resources, values), ns.as_deref(), mode)
-                }
-                _ => Vec::new(),
-            }
-        }
-        Action::RolloutRestart(rr) => {
-            let ns = rr.namespaces.as_ref().map(|n| crate::cluster::rollout::split_namespaces(&render(n, values)));
-            checks::rollout_restart_needs(ns.as_deref(), rr.kinds.as_deref().unwrap_or(&[]), rr.delete_unowned_pods)
-        }
-        Action::Wait(w) => WaitTarget::render(&w.condition, values).map(|t| checks::wait_needs(&t)).unwrap_or_default(),
-        Action::Delete(d) => DeleteTarget::render(d, values).map(|t| checks::delete_needs(&t)).unwrap_or_default(),
-        _ => Vec::new(),
-    }
-}
-
-/// The program a step will run in this mode, if any.
-fn program_of(step: &Step, values: &BTreeMap<String, String>, rehearsal: bool) -> Option<String> {
-    let argv = match step.action() {
-        Action::Command(c) if rehearsal => c.dry_run_argv.as_ref()?,
-        Action::Command(c) => &c.argv,
-        Action::Check(CheckAction::CommandSucceeds(c)) => &c.argv,
-        Action::Apply(ApplyAction::Command(c)) => &c.argv,
-        _ => return None,
-    };
-    argv.first().and_then(|a| a.render_partial(values)).filter(|p| !p.contains("{{"))
 }

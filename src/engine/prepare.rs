@@ -10,7 +10,8 @@ use std::path::PathBuf;
 
 use crate::base::{CancelSignal, Mode, Target};
 use crate::cluster::ClusterError;
-use crate::cluster::detect::{self, DetectError};
+use crate::cluster::detect::DetectError;
+use crate::engine::detection as detect;
 use crate::plan::{self, Plan, PlanError, Request};
 use crate::runbook::version::VersionError;
 use crate::runbook::{Catalog, ProductEntry, Version};
@@ -138,7 +139,7 @@ async fn detect_facts(
         return Ok(Vec::new());
     };
     let conn = target.connect().await.map_err(PrepareError::Cluster)?;
-    let told = detect::detect_facts(&conn, &entry.product, facts).await.map_err(PrepareError::Cluster)?;
+    let told = detect::detect_facts(&conn, &entry.product, &*facts).await.map_err(PrepareError::Cluster)?;
     Ok(told
         .into_iter()
         .map(|(name, value, why)| {

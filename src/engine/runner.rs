@@ -7,11 +7,14 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
+use super::actions::command;
 use super::error::EngineError;
 use super::events::{ActionKind, Answer, Event, Msg, Question, StepInfo, Tee};
 use super::execute::{self, Context};
 use super::failure::FailureChoice;
 use super::gate::Gate;
+use super::recovery;
+use super::step::StepError;
 use super::work::{Resolved, WorkItem};
 use crate::base::CancelSignal;
 use crate::journal::{Journal, SessionStatus, StepState};
@@ -208,7 +211,7 @@ impl Runner<'_> {
         {
             // A command stopped by Ctrl-C, SIGTERM or SIGHUP: show what it had
             // printed before the operator says whether it runs again.
-            let output = execute::transcript_tail(&self.journal, index);
+            let output = recovery::transcript_tail(&self.journal, index);
             let argv = crate::plan::display_argv(&command.argv, &values);
             let printed =
                 if output.is_empty() { " nothing".to_string() } else { format!("\n  {}", output.join("\n  ")) };
@@ -263,22 +266,21 @@ impl Runner<'_> {
             }
             self.journal.start_step(index)?;
             super::drill::hold(super::drill::Point::Inside(index)).await;
-            let result =
-                execute::run(&self.ctx, &mut self.journal, &step, &values, index, &self.out, self.cancel.clone()).await;
+            let result = execute::run(&mut self.step_ctx(&step, &values, index)).await;
             match result {
                 Ok(outcome) => {
                     self.journal.finish_step(index, StepState::Done, Some(outcome.clone()), None)?;
                     self.send(Event::StepFinished { index, state: StepState::Done, outcome });
                     return Ok(StepEnd::Next);
                 }
-                Err(e) if !e.differences.is_empty() => return self.acknowledge_differences(index, e).await,
-                Err(e) if e.interrupted => {
-                    self.journal.finish_step(index, StepState::Interrupted, None, Some(e.message.clone()))?;
-                    self.send(Event::StepFinished { index, state: StepState::Interrupted, outcome: e.message });
+                Err(e) if !e.differences().is_empty() => return self.acknowledge_differences(index, e).await,
+                Err(e) if e.is_interrupted() => {
+                    self.journal.finish_step(index, StepState::Interrupted, None, Some(e.to_string()))?;
+                    self.send(Event::StepFinished { index, state: StepState::Interrupted, outcome: e.to_string() });
                     return Ok(StepEnd::End(SessionStatus::Interrupted, RunOutcome::Interrupted));
                 }
                 Err(e) => {
-                    self.journal.finish_step(index, StepState::Failed, None, Some(e.message.clone()))?;
+                    self.journal.finish_step(index, StepState::Failed, None, Some(e.to_string()))?;
                     let choice = super::failure::ask(self, index, &step, &values, &e).await?;
                     match self.after_failure(index, choice) {
                         None => continue,
@@ -315,14 +317,14 @@ impl Runner<'_> {
     /// with other content is done only once the operator has read which; the
     /// list stays in the transcript. Stopping instead leaves the step to run
     /// again on resume (a restore can).
-    async fn acknowledge_differences(&mut self, index: usize, e: execute::StepError) -> Result<StepEnd, EngineError> {
+    async fn acknowledge_differences(&mut self, index: usize, e: StepError) -> Result<StepEnd, EngineError> {
         const SHOWN: usize = 50;
-        let mut text = format!("{}:", e.message);
-        for d in e.differences.iter().take(SHOWN) {
+        let mut text = format!("{e}:");
+        for d in e.differences().iter().take(SHOWN) {
             text.push_str(&format!("\n  {d}"));
         }
-        if e.differences.len() > SHOWN {
-            text.push_str(&format!("\n  … and {} more", e.differences.len() - SHOWN));
+        if e.differences().len() > SHOWN {
+            text.push_str(&format!("\n  … and {} more", e.differences().len() - SHOWN));
         }
         text.push_str("\nCompare each with the backup and fix what should not stay as it is.");
         let question = Question::Acknowledge {
@@ -331,12 +333,12 @@ impl Runner<'_> {
             severity: Severity::Warning,
         };
         if self.ask(question).await? != Answer::Yes {
-            self.journal.finish_step(index, StepState::Interrupted, None, Some(e.message.clone()))?;
-            self.send(Event::StepFinished { index, state: StepState::Interrupted, outcome: e.message });
+            self.journal.finish_step(index, StepState::Interrupted, None, Some(e.to_string()))?;
+            self.send(Event::StepFinished { index, state: StepState::Interrupted, outcome: e.to_string() });
             return Ok(StepEnd::End(SessionStatus::Interrupted, RunOutcome::Stopped));
         }
-        self.journal.finish_step(index, StepState::Done, Some(e.message.clone()), None)?;
-        self.send(Event::StepFinished { index, state: StepState::Done, outcome: e.message });
+        self.journal.finish_step(index, StepState::Done, Some(e.to_string()), None)?;
+        self.send(Event::StepFinished { index, state: StepState::Done, outcome: e.to_string() });
         Ok(StepEnd::Next)
     }
 
@@ -437,7 +439,7 @@ impl Runner<'_> {
             }
             return Ok(None);
         };
-        let output = execute::transcript_tail(&self.journal, index);
+        let output = recovery::transcript_tail(&self.journal, index);
         let argv = crate::plan::display_argv(&command.argv, values);
         loop {
             let question = Question::CommandFinished {
@@ -457,9 +459,7 @@ impl Runner<'_> {
                 }
                 Answer::No | Answer::Retry => return Ok(None),
                 Answer::Verify if command.verify.is_some() => {
-                    match execute::verify_command(&self.ctx, command, values, index, &self.out, self.cancel.clone())
-                        .await
-                    {
+                    match command::verify(&self.ctx, command, values, index, &self.out, self.cancel.clone()).await {
                         Ok(true) => {
                             let note = "the runbook's verify command shows the step finished".to_string();
                             self.journal.finish_step(index, StepState::Done, Some(note.clone()), None)?;
@@ -468,7 +468,7 @@ impl Runner<'_> {
                         }
                         Ok(false) => self
                             .send(Event::Notice { text: "the verify command says the step has not finished".into() }),
-                        Err(e) => self.send(Event::Warning { index: Some(index), text: e.message }),
+                        Err(e) => self.send(Event::Warning { index: Some(index), text: e.to_string() }),
                     }
                 }
                 _ => return Ok(Some(StepEnd::End(SessionStatus::Interrupted, RunOutcome::Stopped))),

@@ -206,7 +206,7 @@ mod tests {
     use super::*;
 
     fn asked_for(procedure: &str, install_method: &str) -> Vec<String> {
-        let catalog = crate::runbook::load::load(&[]).unwrap();
+        let catalog = crate::catalog_files::load(&[]).unwrap();
         let facts = [("install_method", install_method), ("platform", "kubernetes")];
         let request = crate::plan::Request {
             product: "nginx-service-mesh".into(),
@@ -236,7 +236,7 @@ mod tests {
 
     #[test]
     fn a_hop_installs_the_chart_of_its_release_unless_one_was_given() {
-        let catalog = crate::runbook::load::load(&[]).unwrap();
+        let catalog = crate::catalog_files::load(&[]).unwrap();
         let v = |s: &str| Version::parse(s).unwrap();
         let request = crate::plan::Request {
             product: "kong-mesh".into(),

@@ -5,7 +5,7 @@
 
 pub mod arg;
 pub mod catalog;
-pub mod duration;
+pub use crate::base::duration;
 pub mod error;
 pub mod hints;
 pub mod load;
@@ -15,9 +15,9 @@ pub mod schema;
 pub mod suggest;
 pub mod template;
 pub mod validate;
-pub mod version;
+pub use crate::base::version;
 
 pub use catalog::{Catalog, Facts, ProcedureEntry, ProductEntry};
 pub use error::{Problem, RunbookError, SourceFile};
-pub use load::load;
+
 pub use version::{Version, VersionRange};

@@ -180,7 +180,7 @@ impl Session {
 
 /// The hops the shipped runbooks' planner chooses: (from, to, procedure).
 pub fn planned_hops(product: &str, from: &str, to: &str, facts: &[(&str, &str)]) -> Vec<(String, String, String)> {
-    let catalog = stepwise::runbook::load(&[]).expect("the shipped runbooks load");
+    let catalog = stepwise::catalog_files::load(&[]).expect("the shipped runbooks load");
     let request = stepwise::plan::Request {
         product: product.into(),
         from: Some(stepwise::runbook::Version::parse(from).unwrap()),

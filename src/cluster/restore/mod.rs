@@ -1,26 +1,35 @@
 //! Re-creating objects from a verified backup: kinds served and CRDs Established
 //! first, namespaces present, then objects created a bounded number at a time,
 //! each with its own outcome. Nothing that already exists is overwritten.
+//! The report and its summary are in [`report`], owner references in
+//! [`owners`], counting live objects in [`count`].
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+mod count;
+mod owners;
+mod report;
+
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DynamicObject, ListParams, Patch};
-use serde::Serialize;
+use kube::api::{Api, DynamicObject, Patch};
 use serde_json::Value;
 
 use super::connect::Connection;
 use super::error::{ClusterError, api_status};
 use super::manifest::{self, KindEntry, Manifest};
 use super::resource::{self, Resolved};
-use super::strip::{comparable, owner_refs};
+use super::strip::comparable;
 use super::{Mode, retry};
 use crate::base::progress::{OpEvent, Reporter};
+
+pub use count::{expected_counts, live_count};
+use owners::OwnerLinks;
+pub use report::{KindCounts, ObjectOutcome, Outcome, RestoreReport};
 
 const CREATE_RETRY_BUDGET: Duration = Duration::from_secs(120);
 
@@ -45,60 +54,6 @@ impl RestoreRequest {
             mode,
             readiness_timeout: Duration::from_secs(120),
         }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Created,
-    /// Rehearsal: the server accepted a dry run of the object.
-    Validated,
-    AlreadyIdentical,
-    /// It exists and differs from the backup; left as it is.
-    AlreadyDifferent,
-    Failed(String),
-    /// Not brought back: it was being deleted when the backup was taken.
-    LeftOut,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ObjectOutcome {
-    pub resource: String,
-    pub namespace: Option<String>,
-    pub name: String,
-    pub outcome: Outcome,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct KindCounts {
-    pub resource: String,
-    pub expected: u64,
-    pub created: u64,
-    pub validated: u64,
-    pub identical: u64,
-    pub different: u64,
-    pub failed: u64,
-    /// Left out: they were being deleted when the backup was taken.
-    pub left_out: u64,
-    /// Objects of this kind in the cluster afterwards (at least `expected` when all went well).
-    pub live: Option<u64>,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct RestoreReport {
-    pub kinds: Vec<KindCounts>,
-    /// Every object that was not created or identical, with why.
-    pub notable: Vec<ObjectOutcome>,
-    /// Owner references dropped because their owner no longer exists.
-    pub dropped_owner_refs: Vec<String>,
-    /// Every kind's objects are all present (or, in rehearsal, all validated).
-    pub verified: bool,
-}
-
-impl RestoreReport {
-    pub fn failed(&self) -> u64 {
-        self.kinds.iter().map(|k| k.failed).sum()
     }
 }
 
@@ -537,160 +492,4 @@ async fn wait_for_namespaces(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-}
-
-/// Decides what happens to owner references: owners restored from the same backup
-/// get their new uid, whether this run created them or an earlier run of the
-/// restore did (found by kind, namespace and name); owners that still exist
-/// stay; owners that are gone are dropped, because the garbage collector would
-/// delete an object whose owner is gone, undoing the restore. An owner that
-/// cannot be looked up is not taken for gone: the object is not restored and
-/// the report says why.
-struct OwnerLinks {
-    conn: Connection,
-    in_backup: HashSet<String>,
-    /// Owner uid -> the uid of the live owner by that reference (None: gone).
-    live: Mutex<HashMap<String, Option<String>>>,
-    dropped: Arc<Mutex<Vec<String>>>,
-}
-
-impl OwnerLinks {
-    fn new(conn: &Connection, in_backup: HashSet<String>) -> Self {
-        OwnerLinks { conn: conn.clone(), in_backup, live: Mutex::new(HashMap::new()), dropped: Arc::default() }
-    }
-
-    fn has_owner_in_backup(&self, object: &Value) -> bool {
-        owner_refs(object).iter().any(|r| self.in_backup.contains(&r.uid))
-    }
-
-    fn dropped(&self) -> Vec<String> {
-        let mut d = lock(&self.dropped).clone();
-        d.sort();
-        d
-    }
-
-    async fn relink(&self, object: &mut Value, created: &Mutex<HashMap<String, String>>) -> Result<(), String> {
-        let refs = owner_refs(object);
-        if refs.is_empty() {
-            return Ok(());
-        }
-        let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_string);
-        let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
-        let mut keep = Vec::new();
-        let raw = object.pointer("/metadata/ownerReferences").and_then(Value::as_array).cloned().unwrap_or_default();
-        for (r, mut raw_ref) in refs.into_iter().zip(raw) {
-            let new_uid = lock(created).get(&r.uid).cloned();
-            let live = match new_uid {
-                Some(uid) => Some(uid),
-                None => self.live_owner(&r, namespace.as_deref()).await?,
-            };
-            match live {
-                Some(uid) => {
-                    raw_ref["uid"] = Value::String(uid);
-                    keep.push(raw_ref);
-                }
-                None => lock(&self.dropped).push(format!(
-                    "{}{name}: owner {} {} is gone",
-                    namespace.as_ref().map(|n| format!("{n}/")).unwrap_or_default(),
-                    r.kind,
-                    r.name
-                )),
-            }
-        }
-        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-            if keep.is_empty() {
-                meta.remove("ownerReferences");
-            } else {
-                meta.insert("ownerReferences".into(), Value::Array(keep));
-            }
-        }
-        Ok(())
-    }
-
-    /// The uid of the owner a reference names, as it lives now: the same uid, or
-    /// (for an owner in this backup, restored by an earlier run) the re-created
-    /// one's. None when it is gone.
-    async fn live_owner(&self, r: &super::strip::OwnerRef, namespace: Option<&str>) -> Result<Option<String>, String> {
-        if let Some(known) = lock(&self.live).get(&r.uid) {
-            return Ok(known.clone());
-        }
-        let uid = self.lookup(r, namespace).await.map_err(|e| {
-            format!(
-                "cannot tell whether its owner {} {} exists ({e}); not restored, run the restore again",
-                r.kind, r.name
-            )
-        })?;
-        let live = uid.filter(|uid| *uid == r.uid || self.in_backup.contains(&r.uid));
-        lock(&self.live).insert(r.uid.clone(), live.clone());
-        Ok(live)
-    }
-
-    /// The uid of the object the reference names by kind, namespace and name, if
-    /// there is one; an error when the API server cannot say.
-    async fn lookup(&self, r: &super::strip::OwnerRef, namespace: Option<&str>) -> Result<Option<String>, String> {
-        let (group, version) = r.api_version.rsplit_once('/').unwrap_or(("", &r.api_version));
-        let gvk = kube::api::GroupVersionKind::gvk(group, version, &r.kind);
-        let (api_resource, caps) = match kube::discovery::pinned_kind(&self.conn.client, &gvk).await {
-            Ok(found) => found,
-            // The kind is not served at all: no owner of it can exist.
-            Err(kube::Error::Api(e)) if e.code == 404 => return Ok(None),
-            Err(kube::Error::Discovery(_)) => return Ok(None),
-            Err(e) => return Err(e.to_string()),
-        };
-        let api: Api<DynamicObject> = match namespace {
-            Some(ns) if caps.scope == kube::discovery::Scope::Namespaced => {
-                Api::namespaced_with(self.conn.client.clone(), ns, &api_resource)
-            }
-            _ => Api::all_with(self.conn.client.clone(), &api_resource),
-        };
-        let owner = retry::with_retry(CREATE_RETRY_BUDGET, |_, _| {}, async || api.get_opt(&r.name).await)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(owner.and_then(|o| o.metadata.uid))
-    }
-}
-
-/// Counts the objects of a kind in the cluster, in the given namespaces or all.
-pub async fn live_count(
-    conn: &Connection,
-    resolved: &Resolved,
-    namespaces: Option<&[String]>,
-) -> Result<u64, ClusterError> {
-    let Some(namespaces) = namespaces.filter(|_| resolved.namespaced) else {
-        return count_in(Api::all_with(conn.client.clone(), &resolved.api), &resolved.name).await;
-    };
-    let mut total = 0;
-    for ns in namespaces {
-        total += count_in(Api::namespaced_with(conn.client.clone(), ns, &resolved.api), &resolved.name).await?;
-    }
-    Ok(total)
-}
-
-/// Counts with metadata-only pages. The first asks for one object: the server's
-/// count of the rest usually answers without the API server reading them all,
-/// which a restore's verification and a backup's proof would otherwise pay for
-/// every object; without that count, pages of 500 follow.
-async fn count_in(api: Api<DynamicObject>, name: &str) -> Result<u64, ClusterError> {
-    let mut total = 0u64;
-    let mut token: Option<String> = None;
-    loop {
-        let mut params = ListParams::default().limit(if token.is_none() { 1 } else { 500 });
-        params.continue_token = token.clone();
-        let list = api.list_metadata(&params).await.map_err(|e| ClusterError::api(format!("count {name}"), e))?;
-        total += list.items.len() as u64;
-        if token.is_none()
-            && let Some(remaining) = list.metadata.remaining_item_count
-        {
-            return Ok(total + u64::try_from(remaining).unwrap_or(0));
-        }
-        token = list.metadata.continue_.filter(|t| !t.is_empty());
-        if token.is_none() {
-            return Ok(total);
-        }
-    }
-}
-
-/// Counts per kind of a manifest, for reports.
-pub fn expected_counts(manifest: &Manifest) -> BTreeMap<String, u64> {
-    manifest.kinds.iter().map(|k| (k.resource.clone(), k.count)).collect()
 }

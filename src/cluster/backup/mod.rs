@@ -3,8 +3,8 @@
 //! however many objects there are. The manifest is marked complete only when every
 //! kind was listed to the end and the counts agree.
 
+mod writer;
 use std::collections::HashSet;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,16 +12,16 @@ use std::time::Duration;
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::connect::Connection;
 use super::error::ClusterError;
 use super::manifest::{self, KindEntry, Manifest};
 use super::resource::{self, Resolved};
 use super::retry;
-use super::strip::{owner_refs, strip_server_fields};
 use crate::base::progress::{OpEvent, Reporter};
 use crate::durable;
+
+use writer::KindWriter;
 
 /// How long one page may keep failing for passing reasons before the backup gives up.
 const PAGE_RETRY_BUDGET: Duration = Duration::from_secs(120);
@@ -407,247 +407,5 @@ pub async fn list_into<S: PageSource>(
     }
 }
 
-/// Writes one kind's backup file, hashing as it goes.
-pub struct KindWriter {
-    out: BufWriter<std::fs::File>,
-    path: PathBuf,
-    header: Vec<u8>,
-    lines: Vec<u64>,
-    hasher: Sha256,
-    bytes: u64,
-    uids: Vec<String>,
-    owner_uids: Vec<String>,
-    /// `(uid, namespace/name, resourceVersion)` of each object written.
-    versions: Vec<manifest::ObjectVersion>,
-    /// `namespace/name` of each object written that had a deletionTimestamp.
-    being_deleted: Vec<String>,
-}
-
-/// A point a writer can go back to.
-#[derive(Debug, Clone, Copy)]
-pub struct Mark {
-    objects: usize,
-    uids: usize,
-    owner_uids: usize,
-    being_deleted: usize,
-}
-
-impl KindWriter {
-    pub fn create(path: &Path, resource: &str) -> Result<Self, ClusterError> {
-        let file = durable::create_private(path).map_err(|e| ClusterError::io("create backup file", path, e))?;
-        let header =
-            format!("# stepwise backup of {resource}; restore with `stepwise restore` or `kubectl create -f`\n");
-        let mut w = KindWriter {
-            out: BufWriter::with_capacity(1 << 16, file),
-            path: path.to_path_buf(),
-            header: header.into_bytes(),
-            lines: Vec::new(),
-            hasher: Sha256::new(),
-            bytes: 0,
-            uids: Vec::new(),
-            owner_uids: Vec::new(),
-            versions: Vec::new(),
-            being_deleted: Vec::new(),
-        };
-        w.start()?;
-        Ok(w)
-    }
-
-    fn start(&mut self) -> Result<(), ClusterError> {
-        let header = self.header.clone();
-        self.emit(&header)
-    }
-
-    fn emit(&mut self, bytes: &[u8]) -> Result<(), ClusterError> {
-        self.out.write_all(bytes).map_err(|e| ClusterError::io("write backup file", &self.path, e))?;
-        self.hasher.update(bytes);
-        self.bytes += bytes.len() as u64;
-        Ok(())
-    }
-
-    pub fn write(&mut self, mut object: Value) -> Result<(), ClusterError> {
-        if let Some(uid) = object.pointer("/metadata/uid").and_then(Value::as_str) {
-            self.uids.push(uid.to_string());
-            let rv = object.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or_default();
-            self.versions.push(manifest::ObjectVersion {
-                uid: uid.to_string(),
-                key: manifest::object_key(&object),
-                resource_version: rv.to_string(),
-            });
-        }
-        self.owner_uids.extend(owner_refs(&object).into_iter().map(|r| r.uid));
-        if object.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null()) {
-            self.being_deleted.push(manifest::object_key(&object));
-        }
-        strip_server_fields(&mut object);
-        let mut line = b"---\n".to_vec();
-        serde_json::to_writer(&mut line, &object).map_err(|e| ClusterError::Other(e.to_string()))?;
-        line.push(b'\n');
-        self.emit(&line)?;
-        self.lines.push(self.bytes);
-        Ok(())
-    }
-
-    pub fn bytes(&self) -> u64 {
-        self.bytes
-    }
-
-    pub fn mark(&self) -> Mark {
-        Mark {
-            objects: self.lines.len(),
-            uids: self.uids.len(),
-            owner_uids: self.owner_uids.len(),
-            being_deleted: self.being_deleted.len(),
-        }
-    }
-
-    /// Drops everything written after `mark` (used when a listing starts over).
-    /// The file is rewritten from the start only in this rare case.
-    pub fn rewind(&mut self, mark: Mark) -> Result<(), ClusterError> {
-        self.out.flush().map_err(|e| ClusterError::io("write backup file", &self.path, e))?;
-        let keep = if mark.objects == 0 { self.header.len() as u64 } else { self.lines[mark.objects - 1] };
-        let content = std::fs::read(&self.path).map_err(|e| ClusterError::io("read backup file", &self.path, e))?;
-        let kept = &content[..usize::try_from(keep).unwrap_or(content.len()).min(content.len())];
-        let file =
-            durable::create_private(&self.path).map_err(|e| ClusterError::io("rewrite backup file", &self.path, e))?;
-        self.out = BufWriter::with_capacity(1 << 16, file);
-        self.out.write_all(kept).map_err(|e| ClusterError::io("rewrite backup file", &self.path, e))?;
-        self.hasher = Sha256::new();
-        self.hasher.update(kept);
-        self.bytes = keep;
-        self.lines.truncate(mark.objects);
-        self.uids.truncate(mark.uids);
-        self.versions.truncate(mark.uids);
-        self.owner_uids.truncate(mark.owner_uids);
-        self.being_deleted.truncate(mark.being_deleted);
-        Ok(())
-    }
-
-    /// Flushes to disk and returns what the kind's backup holds.
-    pub fn finish(mut self) -> Result<KindResult, ClusterError> {
-        self.out.flush().map_err(|e| ClusterError::io("write backup file", &self.path, e))?;
-        self.out.get_ref().sync_all().map_err(|e| ClusterError::io("sync backup file", &self.path, e))?;
-        Ok(KindResult {
-            count: self.lines.len() as u64,
-            bytes: self.bytes,
-            sha256: hex::encode(self.hasher.finalize()),
-            uids: self.uids,
-            owner_uids: self.owner_uids,
-            versions: self.versions,
-            mismatch: None,
-            being_deleted: self.being_deleted,
-        })
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use kube::core::Status;
-    use serde_json::json;
-
-    /// Pages from a list in memory. The real API server cannot be made to expire
-    /// a continue token on demand (it takes an etcd compaction), so this stand-in
-    /// can answer 410 Gone once at a chosen page.
-    struct Fake {
-        objects: Vec<Value>,
-        expire_at: Option<usize>,
-        calls: usize,
-        announce: bool,
-    }
-
-    impl PageSource for Fake {
-        async fn page(&mut self, token: Option<String>, limit: u32) -> Result<Page, kube::Error> {
-            self.calls += 1;
-            let start: usize = token.as_deref().map_or(0, |t| t.parse().unwrap_or(0));
-            if self.expire_at == Some(start) && start > 0 {
-                self.expire_at = None;
-                return Err(kube::Error::Api(Status::failure("expired", "Expired").with_code(410).boxed()));
-            }
-            let end = (start + limit as usize).min(self.objects.len());
-            let remaining = (self.objects.len() - end) as i64;
-            Ok(Page {
-                items: self.objects[start..end].to_vec(),
-                continue_token: (end < self.objects.len()).then(|| end.to_string()),
-                remaining: (self.announce && remaining > 0).then_some(remaining),
-            })
-        }
-    }
-
-    fn objects(n: usize) -> Vec<Value> {
-        (0..n).map(|i| json!({"apiVersion": "x/v1", "kind": "X", "metadata": {"name": format!("o{i}"), "uid": format!("u{i}"), "resourceVersion": "1"}})).collect()
-    }
-
-    async fn run(fake: &mut Fake, page_size: u32) -> (KindResult, u64, String) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.yaml");
-        let mut w = KindWriter::create(&path, "xs.example.com").unwrap();
-        let report: Reporter = Arc::new(|_| {});
-        let done = Mutex::new((0, 0));
-        let r = list_into(fake, &mut w, page_size, "xs", &report, &done).await.unwrap();
-        let KindResult { count, sha256: sha, .. } = w.finish().unwrap();
-        let (scanned, scanned_sha) = manifest::scan_file(&path, |o| {
-            assert!(o.pointer("/metadata/resourceVersion").is_none());
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(scanned_sha, sha, "the recorded SHA-256 is the file's");
-        assert_eq!(scanned, count);
-        (r, count, sha)
-    }
-
-    #[tokio::test]
-    async fn an_empty_kind_makes_an_empty_but_valid_file() {
-        let mut fake = Fake { objects: vec![], expire_at: None, calls: 0, announce: true };
-        let (r, count, _) = run(&mut fake, 500).await;
-        assert_eq!((r.count, count, fake.calls), (0, 0, 1));
-    }
-
-    #[tokio::test]
-    async fn exactly_one_page_needs_one_call() {
-        let mut fake = Fake { objects: objects(500), expire_at: None, calls: 0, announce: true };
-        let (r, count, _) = run(&mut fake, 500).await;
-        assert_eq!((r.count, count, fake.calls), (500, 500, 1));
-        assert!(r.mismatch.is_none());
-    }
-
-    #[tokio::test]
-    async fn many_pages_are_all_written_in_order() {
-        let mut fake = Fake { objects: objects(1234), expire_at: None, calls: 0, announce: true };
-        let (r, count, _) = run(&mut fake, 100).await;
-        assert_eq!((r.count, count, fake.calls), (1234, 1234, 13));
-    }
-
-    #[tokio::test]
-    async fn an_expired_continue_token_lists_again_without_duplicates() {
-        let mut fake = Fake { objects: objects(250), expire_at: Some(200), calls: 0, announce: true };
-        let (r, count, sha) = run(&mut fake, 100).await;
-        assert_eq!((r.count, count), (250, 250));
-        // Two pages, the expired third, then all three pages again.
-        assert_eq!(fake.calls, 6);
-        let mut clean = Fake { objects: objects(250), expire_at: None, calls: 0, announce: true };
-        let (_, _, clean_sha) = run(&mut clean, 100).await;
-        assert_eq!(sha, clean_sha, "the relisted file is identical to an uninterrupted one");
-    }
-
-    #[tokio::test]
-    async fn a_count_that_disagrees_with_the_announcement_is_reported() {
-        struct Shrinking(Fake);
-        impl PageSource for Shrinking {
-            async fn page(&mut self, token: Option<String>, limit: u32) -> Result<Page, kube::Error> {
-                let mut page = self.0.page(token, limit).await?;
-                if page.continue_token.is_none() {
-                    page.items.pop();
-                }
-                Ok(page)
-            }
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let mut w = KindWriter::create(&dir.path().join("x.yaml"), "xs").unwrap();
-        let report: Reporter = Arc::new(|_| {});
-        let mut source = Shrinking(Fake { objects: objects(150), expire_at: None, calls: 0, announce: true });
-        let r = list_into(&mut source, &mut w, 100, "xs", &report, &Mutex::new((0, 0))).await.unwrap();
-        assert_eq!(r.count, 149);
-        assert!(r.mismatch.as_deref().is_some_and(|m| m.contains("announced 150")), "{:?}", r.mismatch);
-    }
-}
+mod tests;
