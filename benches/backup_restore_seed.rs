@@ -20,6 +20,7 @@
 //! deleting the CRDs can finish.
 //!
 //! Built by run.sh with `cargo bench --bench backup_restore_seed --no-run`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -31,8 +32,11 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde_json::{Value, json};
 
-/// The six kinds, as `(plural, group, version, kind)`: the versions the fixture CRDs serve.
-const KINDS: &[(&str, &str, &str, &str)] = &[
+/// One kind, as `(plural, group, version, kind)`.
+type KindRow = (&'static str, &'static str, &'static str, &'static str);
+
+/// The six kinds, at the versions the fixture CRDs serve.
+const KINDS: &[KindRow] = &[
     ("trafficsplits", "split.smi-spec.io", "v1alpha3", "TrafficSplit"),
     ("traffictargets", "access.smi-spec.io", "v1alpha2", "TrafficTarget"),
     ("httproutegroups", "specs.smi-spec.io", "v1alpha3", "HTTPRouteGroup"),
@@ -139,14 +143,14 @@ fn object(kind: &(&str, &str, &str, &str), namespace: &str, i: usize) -> Value {
             "json-looking": format!("{{\"replicas\": {i}, \"ok\": true}}"),
         },
     });
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         metadata["labels"]["long-label-value"] = json!("v".repeat(63));
         metadata["labels"]["example.com/a-rather-long-label-key-for-testing-purposes-only"] = json!("x");
     }
-    if i % 11 == 0 {
+    if i.is_multiple_of(11) {
         metadata["finalizers"] = json!(["stepwise.test/keep"]);
     }
-    if i % 13 == 0 {
+    if i.is_multiple_of(13) {
         metadata["annotations"]["empty"] = json!("");
     }
     json!({
@@ -179,7 +183,7 @@ async fn seed(client: &Client, objects: usize, namespaces: usize) {
         }
     }
     let per_kind = objects / KINDS.len();
-    let wanted: Vec<(&(&str, &str, &str, &str), Value)> = KINDS
+    let wanted: Vec<(&KindRow, Value)> = KINDS
         .iter()
         .flat_map(|kind| (0..per_kind).map(move |i| (kind, i)))
         .map(|(kind, i)| (kind, object(kind, &names[i % names.len()], i)))

@@ -1,5 +1,6 @@
 //! Journal writes sit between two steps of every upgrade and reach the disk before
 //! the engine moves on, so each must stay cheap (target: under 5 ms, fsync included).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 use std::collections::BTreeMap;
 use std::time::Duration;

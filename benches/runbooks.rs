@@ -1,5 +1,6 @@
 //! Loading and checking every shipped runbook happens on each start, so it must
 //! stay fast (target: under 20 ms). Planning is measured beside it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use stepwise::plan::{Request, plan};

@@ -2,6 +2,7 @@
 //! frame at 60 Hz (under 16 ms) and the first frame within 150 ms, on a large
 //! session: a 200-step plan over 4 hops with 5,000 lines of log. Measured as
 //! `update` plus `view` into a test backend of a common terminal size.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -22,6 +22,7 @@ const SHORTEST: usize = 4;
 
 static VALUES: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
+#[expect(clippy::expect_used, reason = "a constant pattern, compiled by the unit tests")]
 /// `Authorization: Bearer x`, `--token=x`, `token: x` and the like.
 static TOKEN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(\bbearer\s+|--token[= ]|\btoken\s*[:=]\s*)[A-Za-z0-9._~+/=-]{8,}").expect("a valid pattern")
@@ -29,6 +30,7 @@ static TOKEN: LazyLock<Regex> = LazyLock::new(|| {
 
 /// `key: <40 or more base64 characters>`: how a Secret's data, a TLS key or a
 /// license looks in YAML or JSON output.
+#[expect(clippy::expect_used, reason = "a constant pattern, compiled by the unit tests")]
 static SECRET_DATA: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"(:\s*\\?"?)[A-Za-z0-9+/]{40,}={0,2}"#).expect("a valid pattern"));
 

@@ -9,6 +9,7 @@
 //! disturb any other test sharing the cluster. The tests here take turns
 //! (`SERIAL`) for the same reason. Each prints one `OUTCOME` line saying which
 //! of the allowed outcomes happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod seed;
 mod support;

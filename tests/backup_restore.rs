@@ -1,6 +1,7 @@
 //! Backup and restore behaviour short of deleting CRDs, on the real test bed:
 //! rehearsal changes nothing, a damaged backup is refused, existing objects are
 //! never overwritten, and owner references are handled deliberately.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod seed;
 mod support;

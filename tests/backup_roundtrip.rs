@@ -3,6 +3,7 @@
 //! as `nginx-meshctl remove` does), install the CRDs again, restore, and get every
 //! object back with identical spec, labels, annotations and finalizers.
 //! Its own test binary, because it deletes cluster-wide CRDs.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod seed;
 mod support;

@@ -1,6 +1,7 @@
 //! stepwise as a kubectl plugin: the real kubectl of the test bed finds a
 //! `kubectl-stepwise` link on PATH, and `kubectl stepwise ...` runs it with
 //! the usage spelled the way the operator typed it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod seed;
 mod support;

@@ -2,6 +2,7 @@
 //! `<state dir>/logs/stepwise.log` with timestamps, also on standard error in
 //! the line-by-line and headless modes, and without `-v` only warnings and
 //! errors are written.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod seed;
 mod support;

@@ -1,6 +1,7 @@
 //! `stepwise new-runbook` through the real binary: what it writes passes
 //! `stepwise lint` and can be planned, for every shipped product and for a new
 //! one, and it never overwrites an author's file.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 use std::path::Path;
 use std::process::{Command, Output};

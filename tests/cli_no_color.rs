@@ -2,6 +2,7 @@
 //! present and not empty (`0` too) turns colour off everywhere; empty or
 //! absent leaves it on. Help (clap), error reports (miette) and the `-v` log
 //! lines on standard error (tracing) are each checked.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 use std::process::Command;
 

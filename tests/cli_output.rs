@@ -1,6 +1,7 @@
 //! `-o json` and `-o yaml` through the real binary: each command's document is
 //! valid against its shipped schema, and the shipped schemas are what the binary
 //! generates.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod journal_fixture;
 

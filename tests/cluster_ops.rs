@@ -2,6 +2,7 @@
 //! apply: pure rules first, then against the real test bed (see
 //! tests/cluster/README.md), in real mode and in rehearsal. Every cluster test
 //! uses its own namespaces and names, because the tests share one cluster.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod support;
 

@@ -2,6 +2,7 @@
 //!
 //! `sh` appears here only as the program under test, to print, sleep or ignore
 //! signals on demand; stepwise itself never builds a shell string.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;

@@ -3,6 +3,7 @@
 //! (the run is killed and the case fails otherwise) with a message saying what
 //! happened, where, and what to do, the exit code the README documents, and no
 //! panic. Cases that need no cluster run all at once.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod support;
 

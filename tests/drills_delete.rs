@@ -5,6 +5,7 @@
 //! it would delete and deletes nothing; the run deletes exactly what the
 //! selector matches, after the typed confirmation given with --confirm; each
 //! hop's journal holds the steps its condition allows.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod support;
 

@@ -8,6 +8,7 @@
 //! read-only bind mount and the disk is a small tmpfs; otherwise the folder is
 //! chmod 0500 and the disk is "full" through a file-size limit on the process
 //! (SIGXFSZ ignored, so writes fail with EFBIG as on a full disk).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod seed;
 mod support;

@@ -9,6 +9,7 @@
 //! - before the restore, an object of the backup is created with other
 //!   content: the restore leaves it as it is and ends "done with differences",
 //!   naming it, instead of reporting success.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod support;
 

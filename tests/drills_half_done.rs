@@ -24,6 +24,7 @@
 //!   the release is installed and becomes available a little later: "check
 //!   whether it worked after all" runs the runbook's verify and marks the step
 //!   done, where a retry would fail on the release that exists.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod support;
 

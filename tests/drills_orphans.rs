@@ -5,6 +5,7 @@
 //! terminal the operator stops it (its whole group), is asked whether it had
 //! finished (with what it had printed: the transcript has it, written as it
 //! arrived), runs it again, and the session ends.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod support;
 

@@ -5,6 +5,7 @@
 //! whole. Another step runs a command with a variable the runbook marks
 //! secret, and prints a bearer token and a key the way a Secret's data looks:
 //! none of them reaches the screen, the transcript, steps.json or the log.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod support;
 

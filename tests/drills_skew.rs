@@ -6,6 +6,7 @@
 //! preflight and no step starts; once they are within the window it runs.
 //! The meshed namespaces are found the same way, and offered as the default
 //! (the note's file name is a value of the target release).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod support;
 

@@ -6,6 +6,7 @@
 //! Cluster A (`stepwise-test`) and cluster B (`stepwise-test-2`) both run NGINX
 //! Service Mesh 1.6.0 with custom resources of all six kinds; every drill
 //! upgrades B and then checks A is exactly as it was.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod journey;
 mod seed;

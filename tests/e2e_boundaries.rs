@@ -11,6 +11,7 @@
 //! STEPWISE_DRILL_HOLD_IN_STEP asks it to (src/engine/drill.rs): a kill racing
 //! steps that take microseconds could not promise to land there. The kill
 //! itself is a real SIGKILL from outside.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod journey;
 mod seed;

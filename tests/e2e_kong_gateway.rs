@@ -5,6 +5,7 @@
 //! (up before the new nodes, finish only after traffic moved and the operator
 //! typed the confirmation). Each is rehearsed first: nothing changes, and the
 //! report predicts what the real run does.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod kong;
 mod support;

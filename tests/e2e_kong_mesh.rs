@@ -3,6 +3,7 @@
 //! the two clusters of the test bed (global control plane first, then the zone,
 //! then the data planes). Each journey is rehearsed first: the rehearsal must leave
 //! the cluster as it was and its report must predict what the real run then does.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod kong;
 mod support;

@@ -3,6 +3,7 @@
 //! custom resources come back identical, meshed workloads are re-rolled, and the
 //! journal shows every step done, and the mesh comes back with the settings it
 //! was deployed with. Also the refusals an operator relies on.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod seed;
 mod support;

@@ -5,6 +5,7 @@
 //! before (the real helm against a chart repository on loopback), the 1.7.0 procedure for OpenShift (sidecars dropped
 //! until the csi-driver-sentinel Job has gone), and the in-place upgrade from the
 //! previous release, which the planner refuses from two releases back.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod kong;
 mod seed;

@@ -3,6 +3,7 @@
 //! upgrade (the one that removes the mesh) leaves the cluster exactly as it was,
 //! runs no vendor command that changes anything, and writes a report whose
 //! predictions match what is in the cluster.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod seed;
 mod support;

@@ -4,6 +4,7 @@
 //! killed with SIGKILL at the moments that matter and resumed each time; a
 //! backup damaged while the mesh is gone; and the refusals that keep a resume
 //! from doing harm (no way to answer, another cluster).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod journey;
 mod seed;
@@ -34,7 +35,7 @@ async fn the_upgrade_killed_at_every_moment_that_matters_resumes_to_the_end() {
     eprintln!("{JOURNEY}: set up in {:?}", started.elapsed());
 
     let mut up = Upgrade::new(JOURNEY, tb);
-    let run_args = Upgrade::run_args(&old, &new, &meshed);
+    let run_args = Upgrade::run_args(old, new, &meshed);
 
     // (a) During the backup: the step is running and its files are being written.
     let running = up.spawn(&run_args);
@@ -105,10 +106,10 @@ async fn the_upgrade_killed_at_every_moment_that_matters_resumes_to_the_end() {
     let ended = up
         .kill_when(running, "during the restore", Duration::from_secs(180), || async {
             up.try_steps().is_some_and(|s| state_of(&s, "restore-resources") == StepState::Running)
-                && live_count(&client, first_kind).await >= per_kind / 4
+                && live_count(client, first_kind).await >= per_kind / 4
         })
         .await;
-    let restored = live_total(&client).await;
+    let restored = live_total(client).await;
     assert!(
         restored > 0 && restored < total,
         "{JOURNEY}, kill during the restore: {restored} of {total} objects were back, so it was not mid-restore; {}",
@@ -159,8 +160,8 @@ async fn the_upgrade_killed_at_every_moment_that_matters_resumes_to_the_end() {
     assert!(ended.stdout.contains("Session finished"), "{JOURNEY}, the last resume: {}", ended.show());
 
     let after = scene.live().await;
-    assert_all_back(JOURNEY, &before, &after);
-    let image = control_plane_image(&client).await;
+    assert_all_back(JOURNEY, before, &after);
+    let image = control_plane_image(client).await;
     assert!(
         image.as_deref().is_some_and(|i| i.ends_with(":1.7.0")),
         "{JOURNEY}, step `deploy`: control plane runs {image:?}"
@@ -243,7 +244,7 @@ async fn a_damaged_backup_stops_the_resume_before_the_restore() {
     let (client, old, new, before) = (&scene.client, &scene.old, &scene.new, &scene.before);
 
     let mut up = Upgrade::new(JOURNEY, tb);
-    let running = up.spawn(&Upgrade::run_args(&old, &new, &["db-app"]));
+    let running = up.spawn(&Upgrade::run_args(old, new, &["db-app"]));
     up.kill_when(running, "right after the removal", Duration::from_secs(180), || async {
         up.try_steps().is_some_and(|s| state_of(&s, "remove-mesh") == StepState::Done)
     })
@@ -301,7 +302,7 @@ async fn a_damaged_backup_stops_the_resume_before_the_restore() {
         !up.standin_actions().iter().any(|a| a.contains(" deploy")),
         "{JOURNEY}, resume with the damaged backup: deployed"
     );
-    assert_eq!(live_total(&client).await, 0, "{JOURNEY}, resume with the damaged backup: objects were restored");
+    assert_eq!(live_total(client).await, 0, "{JOURNEY}, resume with the damaged backup: objects were restored");
 
     // The original byte back, the resume goes to the end.
     std::fs::write(&file, &original).unwrap();
@@ -312,7 +313,7 @@ async fn a_damaged_backup_stops_the_resume_before_the_restore() {
         "{JOURNEY}, resume with the backup repaired: the check is not shown; {}",
         ended.show()
     );
-    assert_all_back(JOURNEY, &before, &scene.live().await);
+    assert_all_back(JOURNEY, before, &scene.live().await);
     for s in &up.steps() {
         assert_eq!(s.state, StepState::Done, "{JOURNEY}, step `{}` {:?}: {:?}", s.step, s.item, s.error);
     }
@@ -363,7 +364,7 @@ async fn killed_while_the_removal_command_runs_only_a_person_can_say_how_to_go_o
     let (client, old, new, before) = (&scene.client, &scene.old, &scene.new, &scene.before);
 
     let mut up = Upgrade::new(JOURNEY, tb);
-    let running = up.spawn(&Upgrade::run_args(&old, &new, &["cs-app"]));
+    let running = up.spawn(&Upgrade::run_args(old, new, &["cs-app"]));
     up.kill_when(running, "while `nginx-meshctl remove` runs", Duration::from_secs(180), || async {
         up.standin_actions().iter().any(|a| a.contains(" remove"))
     })
@@ -379,7 +380,7 @@ async fn killed_while_the_removal_command_runs_only_a_person_can_say_how_to_go_o
     .await;
     let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
         Api::all(client.clone());
-    let untouched = control_plane_image(&client).await.is_some()
+    let untouched = control_plane_image(client).await.is_some()
         && crds
             .get_opt(&seed::resource_names()[0])
             .await
@@ -430,8 +431,8 @@ async fn killed_while_the_removal_command_runs_only_a_person_can_say_how_to_go_o
     );
     let removals = up.standin_actions().iter().filter(|a| a.contains(" remove")).count();
     assert_eq!(removals, if untouched { 2 } else { 1 }, "{JOURNEY}, step `remove-mesh`: runs of the command");
-    assert_all_back(JOURNEY, &before, &scene.live().await);
-    let image = control_plane_image(&client).await;
+    assert_all_back(JOURNEY, before, &scene.live().await);
+    let image = control_plane_image(client).await;
     assert!(image.as_deref().is_some_and(|i| i.ends_with(":1.7.0")), "{JOURNEY}, step `deploy`: {image:?}");
     for s in &up.steps() {
         assert_eq!(s.state, StepState::Done, "{JOURNEY}, step `{}` {:?}: {:?}", s.step, s.item, s.error);

@@ -1,5 +1,6 @@
 //! The session journal against real files: round trips, crash leftovers, damage,
 //! listing, locking and permissions (kill -9 at random moments: journal_kill.rs).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 use std::fs;
 use std::io::Write;

@@ -6,6 +6,7 @@
 //! No test harness: the child is this same binary run with `--kill-child DIR`,
 //! and a plain run (any other arguments, as `cargo test` passes them) is the
 //! test itself, so every run checks the same thing.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod journal_fixture;
 

@@ -3,6 +3,7 @@
 //! `# expect: LINE:COLUMN: text the message (or its help) contains`. Each case is checked with
 //! the small valid product in `base/`; the problems reported for the case file must
 //! be exactly the expected ones, at exactly those positions.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 use std::path::Path;
 

@@ -1,5 +1,6 @@
 //! The line-by-line front end in a real pseudo-terminal: a rehearsal of the NGINX
 //! Service Mesh manual upgrade answered with keystrokes, as an operator would.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod seed;
 mod support;

@@ -1,6 +1,7 @@
 //! Planner rules on small catalogs written for each case, so every boundary is
 //! visible in the test itself. Paths through the shipped runbooks are tested in
 //! `shipped_paths.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 use stepwise::plan::{PlanError, Request, plan};
 use stepwise::runbook::error::SourceFile;

@@ -2,6 +2,7 @@
 //! is what the shipped runbooks say, and the screenshot is docs/screenshot.txt
 //! (which tests/sandbox.rs keeps equal to the real screen). Each lives between
 //! marker comments; `STEPWISE_WRITE_README=1` rewrites them from the source.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -3,6 +3,7 @@
 //! bed holding NGINX Service Mesh 1.6.0, and must succeed. Lines this test does
 //! not run are listed in SKIPPED with the reason; any other line fails it, so a
 //! new command in the README is either run here or skipped on purpose.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod seed;
 mod support;

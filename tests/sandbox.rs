@@ -11,6 +11,7 @@
 //! The screen it sees is the README's screenshot (docs/screenshot.txt): the
 //! test fails when the two differ beyond numbers and spacing, and
 //! `STEPWISE_WRITE_README=1` writes the new screen there instead.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod support;
 

@@ -1,4 +1,5 @@
 //! Every upgrade path the vendor documents state, planned through the shipped runbooks.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 use stepwise::catalog_files::load;
 use stepwise::plan::{Plan, PlanError, Request, plan};

@@ -2,6 +2,7 @@
 //! files' names and their test functions' names, so it cannot drift from the
 //! suite: this test fails when the table between the markers differs, and
 //! prints the table it expects. `STEPWISE_WRITE_README=1` writes it instead.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 use std::path::Path;
 

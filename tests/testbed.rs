@@ -2,6 +2,7 @@
 //! and the vendor-CLI stand-ins behave the way the other tests rely on.
 //! Needs the binaries built by `tests/run`; without them every test here
 //! fails, saying so.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod support;
 

@@ -5,6 +5,7 @@
 //! off the screen and answered with keystrokes. At the end the cluster holds
 //! every custom resource as it was, the new control plane and re-rolled
 //! workloads, and the session journal shows every step done.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 mod seed;
 mod support;

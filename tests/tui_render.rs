@@ -1,6 +1,7 @@
 //! The full-screen front end, drawn into a test backend: each screen state built
 //! by feeding `update` what the engine would send, then snapshotted as text.
 //! The same messages check the answers each key gives.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -9,6 +9,7 @@
 //! kumactl of each release it may run with (its flags and modes), the kumactl
 //! stand-in is held to the same facts, and Kuma's version notes must lint clean
 //! and show in the plan of a hop they apply to.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 use std::path::{Path, PathBuf};
 

@@ -9,6 +9,7 @@
 //!
 //! The YAML is read as plain data (not through the runbook loader), so the
 //! check depends only on the file layout the runbooks document.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -145,7 +146,7 @@ impl Runbooks {
         let Some(v) = self.files.get(file) else {
             return Some(format!("runbooks/{file} does not exist"));
         };
-        let Some(fragment) = fragment else { return None };
+        let fragment = fragment?;
         let (kind, name) = fragment.split_once(':').unwrap_or(("step", fragment));
         let found = match kind {
             "step" if !Self::is_product(file) => names(v, "steps", "id").iter().any(|s| s == name),

@@ -50,10 +50,11 @@ impl Mode {
     }
 
     pub fn patch_params(self) -> PatchParams {
-        let mut pp = PatchParams::default();
-        pp.field_manager = Some(FIELD_MANAGER.into());
-        pp.dry_run = self.is_rehearsal();
-        pp
+        PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            dry_run: self.is_rehearsal(),
+            ..PatchParams::default()
+        }
     }
 
     pub fn delete_params(self) -> DeleteParams {

@@ -66,11 +66,12 @@ pub(super) async fn ask_variables(
         if var.secret {
             crate::redact::add(&answer);
         }
-        if uses_session && Some(&answer) == default.as_ref() {
-            if let Some(template) = &var.default {
-                deferred.push((var.name.value.clone(), template.clone()));
-                continue;
-            }
+        if uses_session
+            && Some(&answer) == default.as_ref()
+            && let Some(template) = &var.default
+        {
+            deferred.push((var.name.value.clone(), template.clone()));
+            continue;
         }
         values.insert(var.name.value.clone(), answer);
     }

@@ -26,7 +26,7 @@ pub struct StepSummary {
 
 pub fn describe_step(step: &Step, values: &BTreeMap<String, String>) -> StepSummary {
     let r = |t: &Template| t.render_partial(values);
-    let list = |ts: &[Template]| ts.iter().map(|t| r(t)).collect::<Vec<_>>().join(", ");
+    let list = |ts: &[Template]| ts.iter().map(&r).collect::<Vec<_>>().join(", ");
     let namespaces = |ns: &Option<Vec<Template>>| match ns {
         None => "in all namespaces".to_string(),
         Some(ns) => format!("in namespaces {}", list(ns)),

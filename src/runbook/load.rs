@@ -251,6 +251,11 @@ fn yaml_help(message: &str) -> Option<&'static str> {
     }
 }
 
+/// Whether a file name is a runbook file's.
+pub fn is_yaml(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,9 +288,4 @@ mod tests {
         assert!(files.iter().any(|f| f.is_product()), "no product.yaml embedded");
         assert!(files.iter().all(|f| f.file.name.starts_with(&format!("runbooks/{}/", f.dir))));
     }
-}
-
-/// Whether a file name is a runbook file's.
-pub fn is_yaml(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
 }

@@ -24,10 +24,10 @@ pub async fn drive(mut inbox: Inbox) {
                 b.set_message(progress_text(done, total, bytes, &what));
             }
             Msg::Event(event) => {
-                if matches!(event, Event::StepFinished { .. } | Event::StepFailed { .. } | Event::StepStarted { .. }) {
-                    if let Some(b) = bar.take() {
-                        b.finish_and_clear();
-                    }
+                if matches!(event, Event::StepFinished { .. } | Event::StepFailed { .. } | Event::StepStarted { .. })
+                    && let Some(b) = bar.take()
+                {
+                    b.finish_and_clear();
                 }
                 if let Some(text) = describe_event(&event) {
                     match &bar {

@@ -9,6 +9,7 @@
 //! then keeps the node stand-in and the finalizer controller running until it
 //! is told to stop (SIGTERM, SIGINT, SIGHUP) or the process named by
 //! `--exit-with` has gone. When it exits, the test bed's reaper stops the cluster.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 #[path = "../seed/mod.rs"]
 mod seed;

@@ -96,11 +96,11 @@ pub fn object(kind: &(&str, &str, &str, &str), namespace: &str, i: usize) -> Val
         "labels": {"app": format!("app-{}", i % 7), "tier": "backend", "stepwise-test/seed": "yes"},
         "annotations": {"note": format!("objet n°{i} — \"quoted\" 'single' ✓ 日本語"), "multi": "line one\nline two"},
     });
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         metadata["labels"]["long-label-value"] = json!("v".repeat(63));
         metadata["labels"]["example.com/a-rather-long-label-key-for-testing-purposes-only"] = json!("x");
     }
-    if i % 11 == 0 {
+    if i.is_multiple_of(11) {
         metadata["finalizers"] = json!(["stepwise.test/keep"]);
     }
     json!({

@@ -83,8 +83,7 @@ pub async fn restore(conn: &Connection, req: &RestoreRequest, report: Reporter) 
         created_uids: Mutex::new(HashMap::new()),
         unreachable: std::sync::atomic::AtomicBool::new(false),
     };
-    let mut result = RestoreReport::default();
-    result.kinds = kinds
+    let counts = kinds
         .iter()
         .map(|(entry, _)| KindCounts {
             resource: entry.resource.clone(),
@@ -92,6 +91,7 @@ pub async fn restore(conn: &Connection, req: &RestoreRequest, report: Reporter) 
             ..KindCounts::default()
         })
         .collect();
+    let mut result = RestoreReport { kinds: counts, ..RestoreReport::default() };
     let deferred = restore_kinds(&state, req, &kinds, &mut result).await?;
     // Objects whose owners are in the backup go last, so their owners exist.
     for (kind, object) in deferred {

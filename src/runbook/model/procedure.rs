@@ -146,6 +146,7 @@ impl Step {
     }
 
     /// The step's action. Steps in a loaded catalog always have exactly one.
+    #[expect(clippy::expect_used, reason = "validation refuses a step without exactly one action before any is built")]
     pub fn action(&self) -> Action<'_> {
         self.actions().into_iter().next().expect("the loader guarantees every step has one action")
     }
