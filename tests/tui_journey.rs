@@ -190,10 +190,9 @@ fn leave_at_the_summary(term: &Terminal, total: usize) -> String {
     }
     term.press(&["Enter"]);
     let status = term.exit_status();
-    let last = term.screen();
-    assert_eq!(status, 0, "stepwise exited with {status}:\n{last}");
-    assert!(last.contains("Session finished after"), "the summary stays in the scrollback:\n{last}");
-    last
+    assert_eq!(status, 0, "stepwise exited with {status}:\n{}", term.screen());
+    // tmux redraws the main screen a moment after the full screen is left.
+    term.wait_for("the summary in the scrollback", |s| s.contains("Session finished after"))
 }
 
 /// Answers each variable form in turn: the namespaces of the meshed workloads by
