@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cancel::{CancelSignal, Canceller, cancel_pair};
 pub use progress::{OpEvent, Reporter};
-pub use version::Version;
+pub use version::{Version, VersionFormat};
 
 /// Which cluster to talk to, as the operator named it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

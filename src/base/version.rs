@@ -1,7 +1,10 @@
 //! Versions and version ranges, parsed the lenient way operators write them.
 //!
 //! Accepted version forms (all mean a semantic version underneath):
-//! - `1.6.0`, `v1.6.0`, `V1.6.0` — a leading `v` is dropped;
+//! - `1.6.0`, `v1.6.0`, `V1.6.0` — a leading `v` is a label, not part of the number;
+//! - `stable-2.14.10` — a vendor's label ending in `-` before the number; which
+//!   label a product writes is its [`VersionFormat`], and versions whose numbers
+//!   are equal are equal whatever their labels;
 //! - `1.6`, `1` — missing parts are zero (`1.6.0`, `1.0.0`);
 //! - `2.7.0.0` — Kong's four-part tags; the fourth part is kept for display and
 //!   ordering but ranges only look at the first three;
@@ -18,11 +21,13 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A product version.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 pub struct Version {
     sem: semver::Version,
     /// The fourth part of a Kong-style `a.b.c.d` tag.
     fourth: Option<u64>,
+    /// Written before the number (`v`, `stable-`); shown, never compared.
+    label: String,
 }
 
 /// Why a version or range could not be read.
@@ -35,13 +40,12 @@ pub struct VersionError {
 
 impl Version {
     pub fn new(major: u64, minor: u64, patch: u64) -> Self {
-        Version { sem: semver::Version::new(major, minor, patch), fourth: None }
+        Version { sem: semver::Version::new(major, minor, patch), fourth: None, label: String::new() }
     }
 
     pub fn parse(input: &str) -> Result<Self, VersionError> {
         let err = |reason: &str| VersionError { input: input.to_string(), reason: reason.into() };
-        let text = input.trim();
-        let text = text.strip_prefix(['v', 'V']).unwrap_or(text);
+        let (label, text) = split_label(input.trim());
         if text.is_empty() {
             return Err(err("it is empty"));
         }
@@ -62,7 +66,12 @@ impl Version {
         let padded = format!("{}.{}.{}{}", nums[0], nums[1], nums[2], rest);
         let sem = semver::Version::parse(&padded).map_err(|e| err(&e.to_string()))?;
         let fourth = (parts.len() == 4).then_some(nums[3]);
-        Ok(Version { sem, fourth })
+        Ok(Version { sem, fourth, label: label.to_string() })
+    }
+
+    /// What was written before the number: `v`, `stable-` or nothing.
+    pub fn label(&self) -> &str {
+        &self.label
     }
 
     pub fn major(&self) -> u64 {
@@ -84,6 +93,33 @@ impl Version {
     }
 }
 
+/// Splits a label off the front of a version as typed: `v1.6.0` → (`v`,
+/// `1.6.0`), `stable-2.14.10` → (`stable-`, `2.14.10`); anything else has none.
+pub fn split_label(text: &str) -> (&str, &str) {
+    let digit_at = |i: usize| text.as_bytes().get(i).is_some_and(u8::is_ascii_digit);
+    if text.starts_with(['v', 'V']) && (text.len() == 1 || digit_at(1)) {
+        return text.split_at(1);
+    }
+    let word = text.bytes().take_while(u8::is_ascii_alphanumeric).count();
+    let starts_with_letter = text.bytes().next().is_some_and(|b| b.is_ascii_alphabetic());
+    if starts_with_letter && text.as_bytes().get(word) == Some(&b'-') && digit_at(word + 1) {
+        return text.split_at(word + 1);
+    }
+    ("", text)
+}
+
+impl PartialEq for Version {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Version {}
+impl std::hash::Hash for Version {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.sem.major, self.sem.minor, self.sem.patch, &self.sem.pre, self.fourth.unwrap_or(0)).hash(state);
+    }
+}
+
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
         self.sem.cmp_precedence(&other.sem).then(self.fourth.unwrap_or(0).cmp(&other.fourth.unwrap_or(0)))
@@ -95,17 +131,24 @@ impl PartialOrd for Version {
     }
 }
 
-impl fmt::Display for Version {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Version {
+    /// The version without its label: `2.14.10` for `stable-2.14.10`.
+    pub fn number(&self) -> String {
         let s = &self.sem;
-        write!(f, "{}.{}.{}", s.major, s.minor, s.patch)?;
+        let mut text = format!("{}.{}.{}", s.major, s.minor, s.patch);
         if let Some(d) = self.fourth {
-            write!(f, ".{d}")?;
+            text.push_str(&format!(".{d}"));
         }
         if !s.pre.is_empty() {
-            write!(f, "-{}", s.pre)?;
+            text.push_str(&format!("-{}", s.pre));
         }
-        Ok(())
+        text
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.label, self.number())
     }
 }
 
@@ -113,6 +156,46 @@ impl FromStr for Version {
     type Err = VersionError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Version::parse(s)
+    }
+}
+
+/// How a product writes its versions: the label before the number, if any
+/// (`stable-` for `stable-2.14.10`, `v` for `v1.6.0`). Versions are read with
+/// or without it (and with a `v`), and shown with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VersionFormat {
+    prefix: String,
+}
+
+impl VersionFormat {
+    pub fn new(prefix: &str) -> Self {
+        VersionFormat { prefix: prefix.to_string() }
+    }
+
+    /// Reads `text` as a version of this product.
+    pub fn parse(&self, text: &str) -> Result<Version, VersionError> {
+        self.adopt(Version::parse(text)?)
+    }
+
+    /// `version` written this product's way; an error when it carries a label
+    /// the product does not write (`edge-24.1.1` where releases are `stable-…`).
+    pub fn adopt(&self, mut version: Version) -> Result<Version, VersionError> {
+        if !self.accepts(version.label()) {
+            return Err(VersionError {
+                input: version.to_string(),
+                reason: format!("this product's versions are written like `{}`", self.example()),
+            });
+        }
+        version.label.clone_from(&self.prefix);
+        Ok(version)
+    }
+
+    fn accepts(&self, label: &str) -> bool {
+        label.is_empty() || label.eq_ignore_ascii_case("v") || label == self.prefix
+    }
+
+    fn example(&self) -> String {
+        format!("{}1.2.3", self.prefix)
     }
 }
 
@@ -159,7 +242,7 @@ fn normalise_comparator(part: &str) -> Result<String, String> {
     }
     let op_len = part.find(|c: char| c.is_ascii_alphanumeric() || c == '*').unwrap_or(part.len());
     let (op, version) = part.split_at(op_len);
-    let version = version.trim().strip_prefix(['v', 'V']).unwrap_or(version.trim());
+    let (_, version) = split_label(version.trim());
     let mut pieces: Vec<&str> = version.split('.').map(|p| if p.eq_ignore_ascii_case("x") { "*" } else { p }).collect();
     // Kong's fourth part does not take part in range matching.
     if pieces.len() == 4 && pieces[3].bytes().all(|b| b.is_ascii_digit()) {
@@ -203,7 +286,7 @@ macro_rules! string_serde {
         }
     };
 }
-string_serde!(Version, "A version such as 1.6.0, v1.6.0, 2.8 or 2.7.0.0");
+string_serde!(Version, "A version such as 1.6.0, v1.6.0, stable-2.14.10, 2.8 or 2.7.0.0");
 string_serde!(VersionRange, "A version range such as `>=1.4.0, <2.0.0`, `2.8.x` or `1.7.0` (exact)");
 
 #[cfg(test)]
@@ -226,6 +309,34 @@ mod tests {
         assert!(v("2.7.0.1") > v("2.7.0.0"));
         assert!(v("2.7.0.0") < v("2.8.0"));
         assert!(v("1.7.0-rc.1") < v("1.7.0"));
+    }
+
+    #[test]
+    fn labels_are_shown_but_not_compared() {
+        assert_eq!(v("stable-2.14.10"), v("2.14.10"));
+        assert_eq!(v("stable-2.14.10").to_string(), "stable-2.14.10");
+        assert_eq!(v("stable-2.14.10").label(), "stable-");
+        assert_eq!(v("V1.6").to_string(), "V1.6.0");
+        assert!(v("stable-2.14.10") > v("2.14.9"));
+        assert_eq!(split_label("1.7.0-rc.1"), ("", "1.7.0-rc.1"));
+        assert_eq!(split_label("latest"), ("", "latest"));
+    }
+
+    #[test]
+    fn a_format_writes_its_prefix_and_refuses_other_labels() {
+        let linkerd = VersionFormat::new("stable-");
+        assert_eq!(linkerd.parse("2.14.10").unwrap().to_string(), "stable-2.14.10");
+        assert_eq!(linkerd.parse("v2.14.10").unwrap().to_string(), "stable-2.14.10");
+        assert_eq!(linkerd.parse("stable-2.14").unwrap(), Version::new(2, 14, 0));
+        let e = linkerd.parse("edge-24.1.1").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`edge-24.1.1` is not a version: this product's versions are written like `stable-1.2.3`"
+        );
+        let plain = VersionFormat::default();
+        assert_eq!(plain.parse("v1.6.0").unwrap().to_string(), "1.6.0");
+        assert!(plain.parse("stable-1.6.0").is_err());
+        assert!(r("stable-2.14.x").matches(&linkerd.parse("2.14.3").unwrap()));
     }
 
     #[test]

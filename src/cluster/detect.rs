@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::connect::Connection;
 use super::error::ClusterError;
-use crate::base::Version;
+use crate::base::{Version, VersionFormat};
 
 /// The Secret type Helm 3 and later store releases in.
 pub const HELM_RELEASE_TYPE: &str = "helm.sh/release.v1";
@@ -79,6 +79,9 @@ pub enum Finding {
 pub struct DetectRequest {
     pub product: String,
     pub sources: Vec<Source>,
+    /// How the product writes versions: a found version with another label
+    /// (`edge-24.1.1` where releases are `stable-…`) is not one of its releases.
+    pub format: VersionFormat,
 }
 
 /// One place to look, with the facts it establishes when it finds the product.
@@ -140,7 +143,7 @@ pub async fn detect(conn: &Connection, req: &DetectRequest) -> Result<Detected, 
     let product = &req.product;
     let mut findings = Vec::new();
     for source in &req.sources {
-        let finding = detect_one(conn, &source.look).await?;
+        let finding = in_format(&req.format, detect_one(conn, &source.look).await?);
         tracing::debug!(%product, ?finding, "detection entry looked at");
         findings.push((finding, source.sets.clone()));
     }
@@ -150,6 +153,18 @@ pub async fn detect(conn: &Connection, req: &DetectRequest) -> Result<Detected, 
         Err(e) => tracing::warn!(%product, error = %e, "detection found no single version"),
     }
     detected
+}
+
+/// A found version written the product's way, or unreadable when it carries a
+/// label the product does not write.
+pub fn in_format(format: &VersionFormat, finding: Finding) -> Finding {
+    match finding {
+        Finding::Found { version, source } => match format.adopt(version) {
+            Ok(version) => Finding::Found { version, source },
+            Err(e) => Finding::Unreadable(format!("{source}: {e}")),
+        },
+        other => other,
+    }
 }
 
 /// Turns every entry's finding into one answer.
@@ -391,5 +406,36 @@ pub fn release_finding(field: ReleaseField, ns: &str, release: &str, info: &Rele
             Ok(version) => Finding::Found { version, source },
             Err(e) => Finding::Unreadable(format!("{source}: {e}")),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(tag: &str) -> Finding {
+        let version = Version::parse(tag).unwrap();
+        Finding::Found { version, source: format!("image tag of container `cp` ({tag})") }
+    }
+
+    #[test]
+    fn a_found_version_is_written_the_products_way_or_refused() {
+        let linkerd = VersionFormat::new("stable-");
+        match in_format(&linkerd, found("stable-2.14.10")) {
+            Finding::Found { version, .. } => assert_eq!(version.to_string(), "stable-2.14.10"),
+            other => panic!("{other:?}"),
+        }
+        match in_format(&linkerd, found("2.14.10")) {
+            Finding::Found { version, .. } => assert_eq!(version.to_string(), "stable-2.14.10"),
+            other => panic!("{other:?}"),
+        }
+        match in_format(&linkerd, found("edge-24.1.1")) {
+            Finding::Unreadable(why) => assert!(why.contains("(edge-24.1.1): `edge-24.1.1` is not a version"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        match in_format(&VersionFormat::default(), found("v1.6.0")) {
+            Finding::Found { version, .. } => assert_eq!(version.to_string(), "1.6.0"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -50,7 +50,7 @@ pub fn request(product: &Product, values: &BTreeMap<String, String>) -> Result<D
         .map(|entry| Ok(Source { look: look(entry, &all)?, sets: entry.sets.clone() }))
         .collect::<Result<Vec<_>, TemplateError>>()
         .map_err(|source| DetectError::Settings { product: product.name.clone(), source: Box::new(source) })?;
-    Ok(DetectRequest { product: product.name.clone(), sources })
+    Ok(DetectRequest { product: product.name.clone(), sources, format: product.version_format() })
 }
 
 /// Where one detection entry looks, rendered.

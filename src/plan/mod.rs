@@ -84,6 +84,7 @@ pub fn plan(catalog: &Catalog, request: &Request) -> Result<Plan, PlanError> {
         known: catalog.product_ids().iter().map(ToString::to_string).collect(),
     })?;
     let from = request.from.clone().ok_or(PlanError::FromRequired)?;
+    let from = product.product.version_format().adopt(from).map_err(PlanError::BadVersion)?;
     let to = resolve_target(product, &request.to)?;
     if to < from {
         return Err(PlanError::Downgrade { from, to });
@@ -103,9 +104,9 @@ pub fn plan(catalog: &Catalog, request: &Request) -> Result<Plan, PlanError> {
 /// Reads the target as typed: a full version must be a known release; `2.8` or `2`
 /// means the newest known release of that line.
 fn resolve_target(product: &ProductEntry, typed: &str) -> Result<Version, PlanError> {
-    let version = Version::parse(typed).map_err(PlanError::BadVersion)?;
+    let version = product.product.version_format().parse(typed).map_err(PlanError::BadVersion)?;
     let releases = &product.product.releases;
-    let core = typed.trim().trim_start_matches(['v', 'V']);
+    let (_, core) = crate::base::version::split_label(typed.trim());
     let parts = core.split(['-', '+']).next().unwrap_or(core).split('.').count();
     let found = match parts {
         1 => releases.iter().filter(|r| r.major() == version.major()).max(),

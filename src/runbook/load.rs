@@ -84,7 +84,8 @@ pub fn build(files: Vec<RawFile>) -> Result<Catalog, RunbookError> {
         validate::check_markers(&raw.file, &mut problems);
         if raw.is_product() {
             match parse::<Product>(&raw.file, SchemaKind::Product, &mut problems) {
-                Some(p) => {
+                Some(mut p) => {
+                    p.adopt_version_format();
                     products.push(ProductEntry { product: p, file: raw.file, dir: raw.dir, procedures: Vec::new() })
                 }
                 None => {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::runbook::located::Located;
 use crate::runbook::template::Template;
-use crate::runbook::version::{Version, VersionRange};
+use crate::runbook::version::{Version, VersionFormat, VersionRange};
 
 /// `runbooks/<product>/product.yaml`: what the product is, how to find it on a
 /// cluster, and the rules for moving between its versions.
@@ -24,6 +24,12 @@ pub struct Product {
     /// Known releases. The planner stops only at these between the installed and
     /// the target version, choosing the newest patch of each minor line.
     pub releases: Vec<Version>,
+    /// What the vendor writes before the version number, when it writes
+    /// something: `stable-` for `stable-2.14.10`, `v` for `v1.6.0`. Releases,
+    /// `--from`/`--to` and detected image tags and Helm app versions may carry
+    /// it; stepwise shows versions with it and `{{from_version}}`/`{{to_version}}`
+    /// include it. Version ranges are written without it.
+    pub version_prefix: Option<String>,
     /// Facts about an installation that decide which procedure fits.
     #[serde(default)]
     pub facts: Vec<Fact>,
@@ -50,6 +56,24 @@ pub struct Product {
     /// release it goes to as `{{name}}`; the operator is never asked for them.
     #[serde(default)]
     pub release_values: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Product {
+    /// How the product writes its versions.
+    pub fn version_format(&self) -> VersionFormat {
+        VersionFormat::new(self.version_prefix.as_deref().unwrap_or_default())
+    }
+
+    /// Writes every release the product's way; a release with a label the
+    /// product does not write keeps it (validation reports it).
+    pub fn adopt_version_format(&mut self) {
+        let format = self.version_format();
+        for release in &mut self.releases {
+            if let Ok(adopted) = format.adopt(release.clone()) {
+                *release = adopted;
+            }
+        }
+    }
 }
 
 /// Containers of an image (a data-plane sidecar, say) may run at most

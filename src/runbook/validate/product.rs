@@ -26,6 +26,15 @@ pub(super) fn check_product(entry: &ProductEntry, problems: &mut Vec<Problem>) {
         let msg = format!("`releases` must be in ascending order without repeats, but {} comes before {}", w[0], w[1]);
         problems.push(Problem::new(file, p.id.pos, msg));
     }
+    let prefix = p.version_prefix.as_deref().unwrap_or_default();
+    for release in p.releases.iter().filter(|r| r.label() != prefix) {
+        let msg = format!("release `{release}` is not written the way this product writes versions");
+        let help = match prefix {
+            "" => "write releases as plain numbers, or declare the label with `version_prefix`".to_string(),
+            _ => format!("`version_prefix` is `{prefix}`: write it as `{prefix}{}`", release.number()),
+        };
+        problems.push(Problem::new(file, p.id.pos, msg).help(help));
+    }
     if p.path.rules.is_empty() {
         problems.push(Problem::new(file, p.id.pos, "`path.rules` is empty, so no upgrade is possible"));
     }
