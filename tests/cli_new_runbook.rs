@@ -76,6 +76,15 @@ fn a_new_product_gets_a_product_file_and_an_explanation() {
     // Passing is not being finished: each guess left is named, where it is.
     let marker = "acme-mesh/second.yaml:10:8: warning: `EDIT` marks a guess";
     assert!(text(&lint.stdout).contains(marker), "{}", text(&lint.stdout));
+    // The JSON document lists the same warnings, marked as such, and still says ok.
+    let json = stepwise(dir.path(), &["lint", "--runbooks", "acme-mesh", "-o", "json"]);
+    assert!(json.status.success(), "{}", text(&json.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["ok"], true, "{doc}");
+    let listed = doc["problems"].as_array().unwrap();
+    let warning = listed.iter().find(|p| p["file"] == "acme-mesh/second.yaml" && p["line"] == 10).expect("listed");
+    assert_eq!(warning["severity"], "warning", "{warning}");
+    assert_eq!(warning["column"], 8, "{warning}");
 }
 
 #[test]

@@ -227,8 +227,10 @@ steps:
     title: Upgrade the control plane
     explain: EDIT Runs the vendor's upgrade command.
     confirm: yes                      # none | yes | {{typed: WORD}}; destructive steps need typed
+    # when: {{to: ">=1.1.0", facts: {{install_method: [helm]}}}}   # only in hops (and installations) it names
     command:
       argv: ["{{{{upgrade_cli}}}}", upgrade, --version, "{{{{to_version}}}}"]   # an argument vector, never a shell string
+      # an element {{flag: --values, value: "{{{{values_file}}}}"}} is left out when the value is empty
       # dry_run_argv: ["{{{{upgrade_cli}}}}", upgrade, --dry-run]        # runs in rehearsal; without it the command is only shown
       timeout: 10m
   - id: confirm-healthy
@@ -251,6 +253,12 @@ steps:
 #    title: Restore the custom resources
 #    explain: Re-creates what the backup step saved; never overwrites.
 #    restore: {{from: backup}}
+#  - id: old-jobs
+#    title: Delete the finished migration jobs
+#    explain: A finished job of the old release would block the new one.
+#    destructive: true
+#    confirm: {{typed: my-namespace}}
+#    delete: {{resource: jobs.batch, namespace: my-namespace, selector: app=migrations}}   # plural.group, not a Kind
 "#,
         from = slot.from,
         to = slot.to,
@@ -268,6 +276,9 @@ id: {product}
 name: EDIT {product}
 description: EDIT What the product is and where its control plane runs.
 releases: [1.0.0, 1.1.0]              # EDIT: ascending; upgrades stop only at these
+# version_prefix: stable-             # what the vendor writes before the number (stable-1.1.0, v1.1.0)
+# release_values:                     # values per release, seen by the templates of hops to it
+#   1.1.0: {{chart_version: 0.4.2}}
 facts: []                             # properties that decide which procedure fits, e.g. install_method
 variables: []                         # values every procedure of the product may use
 detect:                               # how stepwise finds the installed version (tried in order)

@@ -181,7 +181,7 @@ pub struct LintReport {
     #[serde(rename = "apiVersion")]
     pub api_version: ApiVersion,
     pub kind: LintReportKind,
-    /// Whether the runbooks have no problems.
+    /// Whether the runbooks have no errors (warnings may be listed).
     pub ok: bool,
     /// How many runbook files were checked, built-in ones included.
     pub files: usize,
@@ -202,6 +202,15 @@ pub struct LintProblem {
     pub message: String,
     /// What the author can do about it.
     pub help: Option<String>,
+    /// `error` stops the runbooks from loading; `warning` does not.
+    pub severity: LintSeverity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LintSeverity {
+    Error,
+    Warning,
 }
 
 /// The documents `-o json` prints, one per command; each has a schema file.
@@ -377,10 +386,13 @@ pub fn plan_shown(plan: &Plan, detected: &[String]) -> PlanShown {
     PlanShown { api_version: ApiVersion::V1, kind: PlanKind::Plan, detected: detected.to_vec(), plan: plan.clone() }
 }
 
-/// `stepwise lint` as a document: `catalog` is what loaded, when it did.
+/// `stepwise lint` as a document: `catalog` is what loaded, when it did (its
+/// warnings are listed too), else the problems that stopped it.
 pub fn lint_report(files: usize, catalog: Option<&Catalog>, problems: &[Problem]) -> LintReport {
+    let warnings = catalog.map(|c| c.warnings.as_slice()).unwrap_or_default();
     let problems: Vec<LintProblem> = problems
         .iter()
+        .chain(warnings)
         .map(|p| {
             let known = p.pos.is_known();
             LintProblem {
@@ -389,13 +401,14 @@ pub fn lint_report(files: usize, catalog: Option<&Catalog>, problems: &[Problem]
                 column: known.then_some(p.pos.column),
                 message: p.message.clone(),
                 help: p.help.clone(),
+                severity: if p.warning { LintSeverity::Warning } else { LintSeverity::Error },
             }
         })
         .collect();
     LintReport {
         api_version: ApiVersion::V1,
         kind: LintReportKind::LintReport,
-        ok: problems.is_empty(),
+        ok: problems.iter().all(|p| p.severity == LintSeverity::Warning),
         files,
         products: catalog.map(|c| c.products.len()),
         procedures: catalog.map(|c| c.products.iter().map(|p| p.procedures.len()).sum()),

@@ -10,7 +10,7 @@ use super::{action_count_problem, check_id, check_range, check_reach, check_uniq
 use crate::runbook::arg::Arg;
 use crate::runbook::catalog::ProcedureEntry;
 use crate::runbook::error::{Problem, SourceFile};
-use crate::runbook::model::{Action, Confirm, DeleteAction, FactValues, Product, Step};
+use crate::runbook::model::{Action, Applies, Confirm, DeleteAction, FactValues, Product, Step};
 use crate::runbook::suggest;
 use crate::runbook::template::Template;
 
@@ -75,6 +75,7 @@ pub(super) fn check_procedure(product: &Product, entry: &ProcedureEntry, problem
             step_known.insert("item".into());
         }
         check_step_condition(file, product, step, problems);
+        check_step_reachable(file, product, &p.applies, step, problems);
         check_templates(file, step.templates(), &step_known, problems);
         for argv in step.argvs() {
             check_no_shell(file, &step.id.value, argv, problems);
@@ -128,6 +129,47 @@ pub(super) fn check_step_condition(
         }
     }
     check_facts(file, product, &when.facts, problems);
+}
+
+/// A step whose `when` no hop of its procedure can meet would never run: a
+/// range that matches only releases outside the procedure's `applies`, or
+/// facts the procedure's own `applies.when` rules out.
+fn check_step_reachable(
+    file: &Arc<SourceFile>,
+    product: &Product,
+    applies: &Applies,
+    step: &Step,
+    problems: &mut Vec<Problem>,
+) {
+    let Some(when) = &step.when else { return };
+    let id = &step.id.value;
+    for (side, range, bound) in [("from", &when.from, &applies.from), ("to", &when.to, &applies.to)] {
+        let Some(range) = range else { continue };
+        let releases = || product.releases.iter().filter(|v| range.matches(v));
+        if releases().next().is_none() || releases().any(|v| bound.matches(v)) {
+            continue; // matching no release at all is reported on its own
+        }
+        let msg = format!(
+            "step `{id}` never runs: its `when.{side}` `{}` matches none of the releases `applies.{side}` `{}` allows",
+            range.value, bound.value
+        );
+        problems.push(Problem::new(file, range.pos, msg).help("widen the step's range, or remove the step"));
+    }
+    for (fact, values) in &when.facts {
+        let Some((_, allowed)) = applies.when.iter().find(|(name, _)| name.value == fact.value) else { continue };
+        let declared = product.facts.iter().find(|f| f.name.value == fact.value).map(|f| &f.values);
+        let misspelt = values.iter().any(|v| declared.is_none_or(|d| !d.contains(&v.value)));
+        if misspelt || values.iter().any(|v| allowed.iter().any(|a| a.value == v.value)) {
+            continue; // a value the product does not declare is reported on its own
+        }
+        let allowed: Vec<&str> = allowed.iter().map(|a| a.value.as_str()).collect();
+        let msg = format!(
+            "step `{id}` never runs: its `when` wants fact `{}` to be one of values the procedure does not apply to",
+            fact.value
+        );
+        let help = format!("`applies.when` allows only: {}", allowed.join(", "));
+        problems.push(Problem::new(file, fact.pos, msg).help(help));
+    }
 }
 
 pub(super) fn check_action(
