@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use stepwise::cli::{self, exit, plugin};
 
 fn main() -> ExitCode {
+    cli::complete::answer_if_asked();
     install_report_style();
     stepwise::ui::colour::configure_prompts();
     let cli = plugin::parse();

@@ -151,7 +151,8 @@ fn show_prints_a_procedure_in_full() {
 fn completions_man_page_and_version_are_generated() {
     let out = stepwise(&["completions", "bash"]);
     assert!(out.status.success());
-    assert!(text(&out.stdout).contains("rehearse"), "subcommands are completed");
+    // The script asks stepwise what to offer (see the test below for what it offers).
+    assert!(text(&out.stdout).contains("_clap_complete_stepwise stepwise"), "{}", text(&out.stdout));
     let out = stepwise(&["man"]);
     assert!(out.status.success());
     assert!(text(&out.stdout).starts_with(".ie"), "roff output");
@@ -159,6 +160,51 @@ fn completions_man_page_and_version_are_generated() {
     let version = text(&out.stdout);
     assert!(version.starts_with(&format!("stepwise {}", env!("CARGO_PKG_VERSION"))), "{version}");
     assert!(version.contains('('), "the git revision is shown: {version}");
+}
+
+/// What bash offers after `line` when Tab is pressed, with the script
+/// `stepwise completions bash` prints loaded as a completions file would be.
+fn bash_completes(line: &[&str], state_dir: &std::path::Path) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("stepwise.bash");
+    std::fs::write(&script, stepwise(&["completions", "bash"]).stdout).unwrap();
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_stepwise")).parent().unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let words = line.iter().map(|w| format!("'{w}'")).collect::<Vec<_>>().join(" ");
+    let body = format!(
+        "source \"$1\"; COMP_WORDS=({words}); COMP_CWORD={}; COMP_TYPE=9; \
+         _clap_complete_stepwise stepwise '{}' '{}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        line.len() - 1,
+        line[line.len() - 1],
+        line[line.len() - 2]
+    );
+    let out = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &body, "completion-test"])
+        .arg(&script)
+        .env("PATH", path)
+        .env("STEPWISE_STATE_DIR", state_dir)
+        .output()
+        .expect("bash runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).lines().map(str::to_string).filter(|l| !l.is_empty()).collect()
+}
+
+#[test]
+fn completions_offer_product_names_procedure_ids_and_session_ids() {
+    let state = tempfile::tempdir().unwrap();
+    let id = "20261202-010203-kuma-2.6.0-to-2.7.0";
+    std::fs::create_dir_all(state.path().join("sessions").join(id)).unwrap();
+    let offered = bash_completes(&["stepwise", "show", ""], state.path());
+    assert!(offered.contains(&"nginx-service-mesh".to_string()), "{offered:?}");
+    assert!(offered.contains(&"kong-mesh".to_string()), "{offered:?}");
+    let offered = bash_completes(&["stepwise", "plan", "ku"], state.path());
+    assert_eq!(offered, ["kuma"]);
+    let offered = bash_completes(&["stepwise", "show", "nginx-service-mesh", "in-"], state.path());
+    assert!(offered.contains(&"in-place".to_string()), "{offered:?}");
+    let offered = bash_completes(&["stepwise", "resume", ""], state.path());
+    assert!(offered.contains(&id.to_string()), "{offered:?}");
+    let offered = bash_completes(&["stepwise", "reh"], state.path());
+    assert_eq!(offered, ["rehearse"]);
 }
 
 /// The binary with a kubeconfig that cannot be read, named as `how` says.
@@ -272,7 +318,8 @@ fn the_second_example_in_the_authoring_guide_lints_and_plans_per_hop() {
     let out = stepwise(&["lint", root]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let plan = |facts: &[&str]| -> serde_json::Value {
-        let mut args = vec!["--runbooks", root, "plan", "acme-gateway", "--from", "3.1", "--to", "3.4", "-o", "json"];
+        let mut args =
+            vec!["--runbooks", root, "plan", "acme-gateway", "--from", "3.1", "--to", "stable-3.4", "-o", "json"];
         for f in facts {
             args.extend(["--fact", f]);
         }
@@ -296,7 +343,8 @@ fn the_second_example_in_the_authoring_guide_lints_and_plans_per_hop() {
     };
     let with_db = hops(&plan(&[]));
     let to: Vec<&str> = with_db.iter().map(|h| h.0.as_str()).collect();
-    assert_eq!(to, ["3.2.0", "3.3.0", "3.4.0"]);
+    // The product writes its versions `stable-3.4.0`, and the plan does too.
+    assert_eq!(to, ["stable-3.2.0", "stable-3.3.0", "stable-3.4.0"]);
     let steps: Vec<Vec<String>> = with_db.iter().map(|h| h.1.clone()).collect();
     let ids = |s: &[&str]| s.iter().map(ToString::to_string).collect::<Vec<_>>();
     assert_eq!(steps[0], ids(&["healthy", "upgrade", "old-migrations", "ready"]));
@@ -312,4 +360,12 @@ fn the_second_example_in_the_authoring_guide_lints_and_plans_per_hop() {
     let without_db = hops(&plan(&["database=off"]));
     assert_eq!(without_db[1].1, ids(&["healthy", "crds", "upgrade", "ready"]));
     assert!(without_db.iter().all(|h| h.3.is_empty()), "the note is for gateways with a database");
+
+    let manifests = plan(&["install_method=manifests"]);
+    let last = &manifests["hops"][2]["steps"][0]["does"][0];
+    assert!(last.to_string().contains("--version stable-3.4.0 "), "{last}");
+    // A version the vendor writes with another label is not one of its releases.
+    let out = stepwise(&["--runbooks", root, "plan", "acme-gateway", "--from", "3.1", "--to", "edge-3.4.0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("written like `stable-1.2.3`"), "{}", text(&out.stderr));
 }

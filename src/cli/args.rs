@@ -55,7 +55,9 @@ pub enum Command {
     /// Show a product, or one of its procedures in full.
     #[command(after_help = "Examples:\n  stepwise show kuma\n  stepwise show nginx-service-mesh in-place -o yaml")]
     Show {
+        #[arg(add = super::complete::products())]
         product: String,
+        #[arg(add = super::complete::procedures())]
         procedure: Option<String>,
         #[command(flatten)]
         output: OutputArg,
@@ -157,6 +159,7 @@ pub struct ClusterArgs {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
+    #[arg(add = super::complete::products())]
     pub product: String,
     /// The version to upgrade to (`2.8` means the newest known 2.8 release).
     #[arg(long)]
@@ -165,7 +168,7 @@ pub struct PlanArgs {
     #[arg(long)]
     pub from: Option<String>,
     /// Use this procedure instead of the least disruptive one.
-    #[arg(long)]
+    #[arg(long, add = super::complete::procedures())]
     pub procedure: Option<String>,
     /// A fact about the installation, such as `platform=openshift` (repeatable).
     #[arg(long = "fact", value_name = "NAME=VALUE", value_parser = parse_pair)]
@@ -183,6 +186,7 @@ pub struct PlanArgs {
 pub struct NewRunbookArgs {
     /// The product the procedure upgrades: a known one, or a new one (then a
     /// product.yaml is written beside the procedure).
+    #[arg(add = super::complete::products())]
     pub product: String,
     /// The procedure's id, also its file name.
     #[arg(long, default_value = "custom-upgrade")]
@@ -220,7 +224,7 @@ pub struct BackupArgs {
     #[arg(conflicts_with = "check")]
     pub kinds: Vec<String>,
     /// Take the kinds from this product's runbooks.
-    #[arg(long)]
+    #[arg(long, add = super::complete::products())]
     pub product: Option<String>,
     /// Only these namespaces (repeatable).
     #[arg(long = "namespace", short = 'n', value_name = "NS", conflicts_with = "all_namespaces")]
@@ -264,6 +268,7 @@ pub struct RestoreArgs {
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
     /// The session to continue; the newest unfinished one when omitted.
+    #[arg(add = super::complete::sessions())]
     pub id: Option<String>,
     /// Continue even though runbook files changed since the session began.
     #[arg(long)]

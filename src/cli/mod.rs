@@ -4,6 +4,7 @@
 pub mod args;
 mod backup;
 mod catalog;
+pub mod complete;
 pub mod exit;
 pub mod logging;
 mod manual;
@@ -87,7 +88,7 @@ fn dispatch(cli: &Cli) -> Result<String, Failure> {
         Command::Backup(args) => backup::backup(&cli.global, args),
         Command::Restore(args) => backup::restore(&cli.global, args),
         Command::NewRunbook(args) => scaffold::new_runbook(extra, args),
-        Command::Completions { shell } => Ok(completions(*shell)),
+        Command::Completions { shell } => Ok(complete::script(*shell)),
         Command::Man { out } => manual::man(out.as_deref()),
         Command::Schema { kind } => Ok(schema(*kind)),
     }
@@ -106,13 +107,6 @@ fn schema(kind: args::SchemaArg) -> String {
         SchemaArg::OutputSessions => output::schema(DocumentKind::Sessions),
         SchemaArg::OutputRun => output::schema(DocumentKind::Run),
     }
-}
-
-fn completions(shell: clap_complete::Shell) -> String {
-    use clap::CommandFactory;
-    let mut out = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "stepwise", &mut out);
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The parsed command as the log records it: `--set NAME=VALUE` pairs keep
