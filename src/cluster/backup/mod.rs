@@ -3,7 +3,7 @@
 //! however many objects there are. The manifest is marked complete only when every
 //! kind was listed to the end and the counts agree.
 
-mod writer;
+pub(super) mod writer;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -2,11 +2,13 @@
 //! first, namespaces present, then objects created a bounded number at a time,
 //! each with its own outcome. Nothing that already exists is overwritten.
 //! The report and its summary are in [`report`], owner references in
-//! [`owners`], counting live objects in [`count`].
+//! [`owners`], counting live objects in [`count`], reading the backup a
+//! window of objects at a time in [`stream`].
 
 mod count;
 mod owners;
 mod report;
+mod stream;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -37,6 +39,14 @@ const CREATE_RETRY_BUDGET: Duration = Duration::from_secs(120);
 pub struct RestoreRequest {
     pub dir: PathBuf,
     pub concurrency: usize,
+    /// The most objects read from the backup and not yet finished (created,
+    /// failed or left out) at any time: the restore's memory for objects is
+    /// bounded by this, not by the size of the backup (objects whose owner is
+    /// in the backup are kept aside for the second pass, outside this bound).
+    /// `None`: [`RestoreRequest::DEFAULT_WINDOW_PER_CREATE`] times
+    /// `concurrency`, so reading stays ahead of the creates. A window below
+    /// `concurrency` also limits the creates in flight to it.
+    pub window: Option<usize>,
     pub mode: Mode,
     /// How long to wait for kinds to be served and namespaces to exist.
     pub readiness_timeout: Duration,
@@ -47,13 +57,24 @@ impl RestoreRequest {
     /// at 32-64 (docs/benchmarks.md); more only queues in the API server.
     pub const DEFAULT_CONCURRENCY: usize = 32;
 
+    /// Objects read ahead per create in flight when no window is set: enough
+    /// that a create finishing finds the next object parsed, few enough that
+    /// the window stays a few MB of objects.
+    pub const DEFAULT_WINDOW_PER_CREATE: usize = 4;
+
     pub fn new(dir: PathBuf, mode: Mode) -> Self {
         RestoreRequest {
             dir,
             concurrency: Self::DEFAULT_CONCURRENCY,
+            window: None,
             mode,
             readiness_timeout: Duration::from_secs(120),
         }
+    }
+
+    /// The window in effect: `window`, or the default for `concurrency`; at least 1.
+    pub fn window(&self) -> usize {
+        self.window.unwrap_or(self.concurrency.saturating_mul(Self::DEFAULT_WINDOW_PER_CREATE)).max(1)
     }
 }
 
@@ -152,45 +173,34 @@ struct Shared<'a> {
 }
 
 /// Creates every object whose owner is not in the backup, `req.concurrency` at a
-/// time across kinds: the next kind's file is read once the last object of the
-/// one before has been started, so the creates never drain between kinds and at
-/// most two kinds are in memory. Returns the objects left for later, with their kind's index.
-async fn restore_kinds<'k>(
+/// time across kinds, reading each kind's file as the creates go: at most
+/// [`RestoreRequest::window`] objects are read and not yet finished at any time
+/// (see [`stream`]), and the next kind's objects are read while the last of the
+/// one before are created, so the creates never drain between kinds. A file
+/// that cannot be read stops the reading; its error is returned once the
+/// creates in flight have finished. Returns the objects left for later, with
+/// their kind's index.
+async fn restore_kinds(
     state: &Shared<'_>,
     req: &RestoreRequest,
-    kinds: &'k [(KindEntry, Resolved)],
+    kinds: &[(KindEntry, Resolved)],
     result: &mut RestoreReport,
 ) -> Result<Vec<(usize, Value)>, ClusterError> {
-    let deferred = Mutex::new(Vec::new());
-    let read_error = Mutex::new(None);
-    let load = |(kind, (entry, resolved)): (usize, &'k (KindEntry, Resolved))| {
-        let mut objects = Vec::with_capacity(usize::try_from(entry.count).unwrap_or(0));
-        let scanned = manifest::scan_file(&req.dir.join(&entry.file), |object| {
-            if state.owners.has_owner_in_backup(&object) {
-                lock(&deferred).push((kind, object));
-            } else {
-                objects.push((kind, resolved, object));
-            }
-            Ok(())
-        });
-        if let Err(e) = scanned {
-            lock(&read_error).get_or_insert(e);
-            objects.clear();
-        }
-        futures::stream::iter(objects)
-    };
-    let mut outcomes = futures::stream::iter(kinds.iter().enumerate())
-        .flat_map(load)
-        .map(|(kind, resolved, object)| async move { (kind, state.restore_one(resolved, object).await) })
+    let files = kinds.iter().map(|(entry, _)| req.dir.join(&entry.file)).collect();
+    let (objects, reader) = stream::open(files, req.window(), state.owners.deferral());
+    let mut outcomes = objects
+        .map(|read| async move {
+            let outcome = state.restore_one(&kinds[read.kind].1, read.object).await;
+            // Done with the object: its place in the window goes to the next one.
+            drop(read.slot);
+            (read.kind, outcome)
+        })
         .buffer_unordered(req.concurrency.max(1));
     while let Some((kind, o)) = outcomes.next().await {
         record(result, kind, o);
     }
     drop(outcomes);
-    if let Some(e) = lock(&read_error).take() {
-        return Err(e);
-    }
-    Ok(deferred.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner))
+    reader.finish().await
 }
 
 /// Counts an outcome for its kind and keeps it when the operator should see it.

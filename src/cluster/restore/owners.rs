@@ -12,6 +12,11 @@ use super::super::retry;
 use super::super::strip::{OwnerRef, owner_refs};
 use super::{CREATE_RETRY_BUDGET, lock};
 
+/// Whether one of the object's owners is among `uids`.
+pub(super) fn has_owner_in(uids: &HashSet<String>, object: &Value) -> bool {
+    owner_refs(object).iter().any(|r| uids.contains(&r.uid))
+}
+
 /// Decides what happens to owner references: owners restored from the same backup
 /// get their new uid, whether this run created them or an earlier run of the
 /// restore did (found by kind, namespace and name); owners that still exist
@@ -21,7 +26,9 @@ use super::{CREATE_RETRY_BUDGET, lock};
 /// the report says why.
 pub(super) struct OwnerLinks {
     conn: Connection,
-    in_backup: HashSet<String>,
+    /// Uids of every saved object, shared with the reader that sets aside the
+    /// objects whose owner is among them.
+    in_backup: Arc<HashSet<String>>,
     /// Owner uid -> the uid of the live owner by that reference (None: gone).
     live: Mutex<HashMap<String, Option<String>>>,
     dropped: Arc<Mutex<Vec<String>>>,
@@ -29,11 +36,19 @@ pub(super) struct OwnerLinks {
 
 impl OwnerLinks {
     pub(super) fn new(conn: &Connection, in_backup: HashSet<String>) -> Self {
-        OwnerLinks { conn: conn.clone(), in_backup, live: Mutex::new(HashMap::new()), dropped: Arc::default() }
+        OwnerLinks {
+            conn: conn.clone(),
+            in_backup: Arc::new(in_backup),
+            live: Mutex::new(HashMap::new()),
+            dropped: Arc::default(),
+        }
     }
 
-    pub(super) fn has_owner_in_backup(&self, object: &Value) -> bool {
-        owner_refs(object).iter().any(|r| self.in_backup.contains(&r.uid))
+    /// Tells the objects to create last, once their owner exists: those whose
+    /// owner is in the backup. Owned, so the backup's reader thread can ask it.
+    pub(super) fn deferral(&self) -> impl Fn(&Value) -> bool + Send + 'static {
+        let in_backup = Arc::clone(&self.in_backup);
+        move |object| has_owner_in(&in_backup, object)
     }
 
     pub(super) fn dropped(&self) -> Vec<String> {
