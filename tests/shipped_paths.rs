@@ -206,3 +206,25 @@ fn nginx_manual_upgrade_backs_up_all_six_kinds_before_removal() {
     }
     assert!(p.hops[0].notes.iter().any(|n| n.title.contains("racing")), "the tracing note applies");
 }
+
+#[test]
+fn kong_mesh_one_x_hops_show_the_notes_of_the_kuma_release_they_run() {
+    // Kong Mesh 1.5 runs Kuma 1.4, so the hop to it brings Kuma's 1.4 note, and
+    // Kuma's 1.5 note comes with the hop to Kong Mesh 1.6.
+    let kuma_notes = |from: &str, to: &str| -> Vec<String> {
+        let p = plan(&catalog(), &request("kong-mesh", from, to, &[("install_method", "kumactl")])).unwrap();
+        assert_eq!(p.hops.len(), 1, "{}", stops(&p).join(" -> "));
+        p.hops[0].notes.iter().filter(|n| n.product == "kuma").map(|n| n.id.clone()).collect()
+    };
+    let to_1_5 = kuma_notes("1.4.0", "1.5");
+    assert!(to_1_5.contains(&"api-user-token-auth".to_string()), "{to_1_5:?}");
+    assert!(!to_1_5.contains(&"sidecar-injection-label".to_string()), "{to_1_5:?}");
+    let to_1_6 = kuma_notes("1.5.0", "1.6");
+    assert!(to_1_6.contains(&"sidecar-injection-label".to_string()), "{to_1_6:?}");
+    // From 2.0 the numbers are the same: 2.1 brings Kuma's 2.1 notes.
+    let to_2_1 = kuma_notes("2.0.0", "2.1");
+    assert!(to_2_1.contains(&"serviceless-pod-service-name".to_string()), "{to_2_1:?}");
+    // 1.9 runs Kuma 1.8 and 2.0 runs Kuma 2.0: the hop brings Kuma's 2.0 note.
+    let to_2_0 = kuma_notes("1.9.0", "2.0");
+    assert!(to_2_0.contains(&"control-plane-tls-1-2".to_string()), "{to_2_0:?}");
+}

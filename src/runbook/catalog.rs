@@ -159,14 +159,26 @@ impl ProductEntry {
         to: &Version,
         facts: &Facts,
     ) -> Vec<(&'a str, &'a VersionNote)> {
-        let own = std::iter::once(self);
-        let included = self.product.includes_notes_of.iter().filter_map(|id| catalog.product(id));
+        // Each product's notes, with the hop in that product's own versions.
+        let own = std::iter::once((self, Some(from.clone()), Some(to.clone())));
+        let included = self
+            .product
+            .includes_notes_of
+            .iter()
+            .filter_map(|id| catalog.product(id))
+            .map(|p| (p, self.product.base_version(p.id(), from), self.product.base_version(p.id(), to)));
         own.chain(included)
-            .flat_map(|p| p.product.notes.iter().map(move |n| (p.id(), n)))
-            .filter(|(_, n)| {
-                n.from.as_ref().is_none_or(|r| r.matches(from))
-                    && n.to.as_ref().is_none_or(|r| r.matches(to))
-                    && facts_fit(&n.when, facts, true)
+            .filter_map(|(p, from, to)| Some((p, from?, to?)))
+            .flat_map(|(p, from, to)| {
+                p.product
+                    .notes
+                    .iter()
+                    .filter(move |n| {
+                        n.from.as_ref().is_none_or(|r| r.matches(&from))
+                            && n.to.as_ref().is_none_or(|r| r.matches(&to))
+                            && facts_fit(&n.when, facts, true)
+                    })
+                    .map(move |n| (p.id(), n))
             })
             .collect()
     }

@@ -44,9 +44,15 @@ pub struct Product {
     /// Notes shown for hops they apply to.
     #[serde(default)]
     pub notes: Vec<VersionNote>,
-    /// Other products whose version notes also apply, version for version.
+    /// Other products whose version notes also apply: version for version,
+    /// unless `built_on` says which of their releases a version is built on.
     #[serde(default)]
     pub includes_notes_of: Vec<String>,
+    /// Which release of an included product a range of this product's versions
+    /// is built on, when the numbers differ: Kong Mesh 1.4 runs Kuma 1.3, so a
+    /// Kong Mesh hop shows the Kuma notes of the Kuma releases it brings.
+    #[serde(default)]
+    pub built_on: Vec<BuiltOn>,
     /// How far behind the control plane what runs beside it may be, as the
     /// vendor states it; checked on the cluster before the first step.
     #[serde(default)]
@@ -73,6 +79,32 @@ impl Product {
                 *release = adopted;
             }
         }
+    }
+}
+
+/// Versions of this product in `versions` are built on the release of
+/// `product` whose minor is `minor_offset` away: `-1` reads Kong Mesh 1.4.2 as
+/// Kuma 1.3.2. Versions no entry covers are built on the same number.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuiltOn {
+    /// An included product (one of `includes_notes_of`).
+    pub product: Located<String>,
+    /// This product's versions the entry covers.
+    pub versions: Located<VersionRange>,
+    /// Minor releases between this product's number and the base's.
+    pub minor_offset: i64,
+}
+
+impl Product {
+    /// The release of the included product `other` that `version` is built on;
+    /// `None` when the offset would go below minor 0.
+    pub fn base_version(&self, other: &str, version: &Version) -> Option<Version> {
+        let Some(rule) = self.built_on.iter().find(|b| b.product.value == other && b.versions.matches(version)) else {
+            return Some(version.clone());
+        };
+        let minor = i64::try_from(version.minor()).ok()?.checked_add(rule.minor_offset)?;
+        Some(Version::new(version.major(), u64::try_from(minor).ok()?, version.patch()))
     }
 }
 

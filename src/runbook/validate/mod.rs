@@ -50,6 +50,12 @@ pub fn assemble(
                 problems.push(Problem::new(&product.file, product.product.id.pos, msg));
             }
         }
+        for base in &product.product.built_on {
+            if !product.product.includes_notes_of.contains(&base.product.value) {
+                let msg = format!("`built_on` names `{}`, which `includes_notes_of` does not list", base.product.value);
+                problems.push(Problem::new(&product.file, base.product.pos, msg).help("add it to `includes_notes_of`"));
+            }
+        }
     }
     for entry in procedures {
         let Some(product) = catalog.products.iter_mut().find(|p| p.id() == entry.procedure.product.value) else {
@@ -127,6 +133,9 @@ fn check_product_ranges(file: &Arc<SourceFile>, p: &Product, problems: &mut Vec<
                 check_range(file, r, &format!("`{side}` of {what}"), &p.releases, problems);
             }
         }
+    }
+    for (i, base) in p.built_on.iter().enumerate() {
+        check_range(file, &base.versions, &format!("`versions` of `built_on` entry {}", i + 1), &p.releases, problems);
     }
 }
 
