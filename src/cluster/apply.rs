@@ -49,6 +49,11 @@ impl ApplyRequest {
     }
 }
 
+/// How long the kind of a CRD applied in the same batch may stay missing from
+/// discovery after the CRD is Established, and how often it is asked for.
+const DISCOVERY_LAG: Duration = Duration::from_secs(30);
+const DISCOVERY_POLL: Duration = Duration::from_millis(250);
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ApplyOutcome {
@@ -320,15 +325,27 @@ impl Batch<'_> {
         if let Some(known) = self.kinds.get(&key) {
             return Ok(known.clone());
         }
-        let served = match discovery::pinned_kind(&self.conn.client, gvk).await {
-            Ok((ar, caps)) => Ok((ar, caps.scope == Scope::Namespaced)),
-            Err(kube::Error::Discovery(_)) => {
-                Err(format!("the cluster does not serve kind {} in {}", gvk.kind, gvk.api_version()))
+        // A CRD of this batch is Established before the API server's discovery
+        // lists its kind; on a busy server that lag lasts seconds, so its kind is
+        // asked for again until DISCOVERY_LAG has passed.
+        let defined_here =
+            !self.req.mode.is_rehearsal() && self.crds_here.contains_key(&(gvk.group.clone(), gvk.kind.clone()));
+        let deadline = Instant::now() + DISCOVERY_LAG.min(self.req.crd_timeout);
+        let served = loop {
+            let why = match discovery::pinned_kind(&self.conn.client, gvk).await {
+                Ok((ar, caps)) => break Ok((ar, caps.scope == Scope::Namespaced)),
+                Err(kube::Error::Discovery(_)) => {
+                    format!("the cluster does not serve kind {} in {}", gvk.kind, gvk.api_version())
+                }
+                Err(e) if api_status(&e) == Some(404) => {
+                    format!("the cluster does not serve {} (is its CRD installed?)", gvk.api_version())
+                }
+                Err(e) => return Err(self.conn.unreachable_or(e, &format!("discover kind {}", gvk.kind))),
+            };
+            if !defined_here || Instant::now() >= deadline {
+                break Err(why);
             }
-            Err(e) if api_status(&e) == Some(404) => {
-                Err(format!("the cluster does not serve {} (is its CRD installed?)", gvk.api_version()))
-            }
-            Err(e) => return Err(self.conn.unreachable_or(e, &format!("discover kind {}", gvk.kind))),
+            tokio::time::sleep(DISCOVERY_POLL).await;
         };
         self.kinds.insert(key, served.clone());
         Ok(served)
