@@ -22,8 +22,14 @@ def main():
         if not isinstance(value, dict) or part not in value:
             sys.exit(f"{path}: no fact {key}")
         value = value[part]
-    for item in value if isinstance(value, list) else [value]:
-        print(item)
+    try:
+        for item in value if isinstance(value, list) else [value]:
+            print(item)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped once it found what it looked for (a flag among
+        # the accepted ones): that is its answer, not an error of this script.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 main()

@@ -84,8 +84,13 @@ def main():
         out = [".".join(map(str, base))]
     else:
         sys.exit(f"unknown question: {what}")
-    for item in out:
-        print(item)
+    try:
+        for item in out:
+            print(item)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped once it found what it looked for: not an error here.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 main()
