@@ -660,3 +660,22 @@ fn every_kuma_version_note_shows_in_the_plan_of_a_hop_it_applies_to() {
     assert!(shown.iter().any(|s| s == "inbound-request-timeout"), "{shown:?}");
     assert!(shown.iter().any(|s| s == "legacy-tokens-rejected"), "{shown:?}");
 }
+
+/// Kong Mesh's `built_on` agrees with the vendor facts' Kuma base of each Kong
+/// Mesh release, so a hop shows the notes of the Kuma releases it brings.
+#[test]
+fn kong_mesh_is_built_on_the_kuma_release_the_vendor_facts_name() {
+    let catalog = stepwise::catalog_files::load(&[]).unwrap();
+    let product = &catalog.product("kong-mesh").unwrap().product;
+    let kumactl = &facts("kong-mesh")["kumactl"];
+    let bases = kumactl["kuma_base"].as_object().unwrap();
+    assert!(!bases.is_empty());
+    for (kong_mesh, kuma) in bases {
+        let base = product.base_version("kuma", &Version::parse(kong_mesh).unwrap());
+        assert_eq!(base, Some(Version::parse(kuma.as_str().unwrap()).unwrap()), "Kong Mesh {kong_mesh}");
+    }
+    let same_since = Version::parse(kumactl["same_as_kuma_since"].as_str().unwrap()).unwrap();
+    for release in product.releases.iter().filter(|r| **r >= same_since) {
+        assert_eq!(product.base_version("kuma", release).as_ref(), Some(release), "Kong Mesh {release}");
+    }
+}
