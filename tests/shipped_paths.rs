@@ -228,3 +228,25 @@ fn kong_mesh_one_x_hops_show_the_notes_of_the_kuma_release_they_run() {
     let to_2_0 = kuma_notes("1.9.0", "2.0");
     assert!(to_2_0.contains(&"control-plane-tls-1-2".to_string()), "{to_2_0:?}");
 }
+
+#[test]
+fn a_db_less_helm_gateway_is_upgraded_without_a_database_step_and_with_a_warning() {
+    let facts = [("deployment", "helm-single"), ("datastore", "off")];
+    let p = plan(&catalog(), &request("kong-gateway", "2.7.0", "2.8", &facts)).unwrap();
+    assert_eq!(stops(&p), ["2.7.0", "2.8.4"]);
+    let hop = &p.hops[0];
+    assert_eq!(hop.procedure, "helm-single");
+    let steps: Vec<&str> = hop.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(steps, ["check-gateway", "upgrade", "wait-gateway"], "no database to back up");
+    assert!(hop.notes.iter().any(|n| n.id == "dbless-no-migrations"), "the DB-less warning shows");
+    // With a database the backup step and no DB-less warning.
+    let p = plan(&catalog(), &request("kong-gateway", "2.7.0", "2.8", &[("deployment", "helm-single")])).unwrap();
+    assert!(p.hops[0].steps.iter().any(|s| s.id == "backup-database"));
+    assert!(p.hops[0].notes.iter().all(|n| n.id != "dbless-no-migrations"));
+    // Nodes run by hand without a database: no procedure, and the error says so.
+    let refused = plan(
+        &catalog(),
+        &request("kong-gateway", "2.7.0", "2.8", &[("deployment", "traditional"), ("datastore", "off")]),
+    );
+    assert!(refused.is_err(), "{refused:?}");
+}
