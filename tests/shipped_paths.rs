@@ -250,3 +250,32 @@ fn a_db_less_helm_gateway_is_upgraded_without_a_database_step_and_with_a_warning
     );
     assert!(refused.is_err(), "{refused:?}");
 }
+
+#[test]
+fn kong_on_cassandra_uses_migrations_up_and_finish_and_a_new_keyspace_only_where_needed() {
+    let cassandra = [("deployment", "traditional"), ("datastore", "cassandra")];
+    let ids = |p: &Plan| p.hops[0].steps.iter().map(|s| s.id.clone()).collect::<Vec<_>>();
+    // From 2.2 on, old and new nodes share the keyspace: the usual commands, side by side.
+    let p = plan(&catalog(), &request("kong-gateway", "2.5.0", "2.8", &cassandra)).unwrap();
+    assert_eq!(p.hops[0].procedure, "cassandra-migrations");
+    assert!(p.hops[0].alternatives.is_empty(), "no new keyspace is needed: {:?}", p.hops[0].alternatives);
+    let steps = ids(&p);
+    assert!(!steps.contains(&"stop-old-nodes".to_string()), "{steps:?}");
+    let up = steps.iter().position(|s| s == "migrations-up").unwrap();
+    let shift = steps.iter().position(|s| s == "shift-traffic").unwrap();
+    let finish = steps.iter().position(|s| s == "migrations-finish").unwrap();
+    assert!(up < shift && shift < finish, "{steps:?}");
+    // From 2.1.x the schemas are incompatible: the new keyspace keeps the old
+    // cluster serving; the usual commands, with downtime, are the alternative.
+    let p = plan(&catalog(), &request("kong-gateway", "2.1.0", "2.8", &cassandra)).unwrap();
+    assert_eq!(p.hops[0].procedure, "cassandra-new-keyspace");
+    assert!(p.hops[0].alternatives.iter().any(|a| a.contains("cassandra-migrations")), "{:?}", p.hops[0].alternatives);
+    let mut pick = request("kong-gateway", "2.1.0", "2.8", &cassandra);
+    pick.procedure = Some("cassandra-migrations".into());
+    let p = plan(&catalog(), &pick).unwrap();
+    let steps = ids(&p);
+    let stop = steps.iter().position(|s| s == "stop-old-nodes").unwrap();
+    assert!(stop < steps.iter().position(|s| s == "migrations-up").unwrap(), "{steps:?}");
+    assert!(!steps.contains(&"shift-traffic".to_string()), "nothing runs side by side: {steps:?}");
+    assert!(p.hops[0].steps[stop].destructive, "the downtime is confirmed with a typed word");
+}
