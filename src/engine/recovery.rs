@@ -6,6 +6,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use serde::Deserialize;
+
+use super::events::Event;
 use super::runner::Runner;
 use super::step::{StepError, backup_dir, reporter};
 use super::work::{Resolved, WorkItem};
@@ -131,14 +134,16 @@ pub fn likely_state(journal: &Journal, work: &[WorkItem], resolved: &Resolved, i
 pub fn transcript_tail(journal: &Journal, index: usize) -> Vec<String> {
     let Ok(entries) = journal.read_transcript() else { return Vec::new() };
     let mut lines = std::collections::VecDeque::new();
-    for entry in entries.iter().filter(|e| e.kind == "event" && e.payload["index"] == index) {
-        match entry.payload["event"].as_str() {
-            Some("step_started") => lines.clear(),
-            Some("line") => {
+    // Events as the engine wrote them; an entry it cannot read is passed over.
+    let events = entries.iter().filter(|e| e.kind == "event").filter_map(|e| Event::deserialize(&e.payload).ok());
+    for event in events {
+        match event {
+            Event::StepStarted { index: i, .. } if i == index => lines.clear(),
+            Event::Line { index: i, text } if i == index => {
                 if lines.len() == 20 {
                     lines.pop_front();
                 }
-                lines.push_back(entry.payload["text"].as_str().unwrap_or_default().to_string());
+                lines.push_back(text);
             }
             _ => {}
         }
