@@ -92,6 +92,12 @@ impl Tee {
     }
 }
 
+/// The events among a session's transcript entries, oldest first; entries
+/// that are not events, or that this version cannot read, are passed over.
+pub fn recorded_events(entries: &[crate::journal::TranscriptEntry]) -> impl Iterator<Item = Event> + '_ {
+    entries.iter().filter(|e| e.kind == "event").filter_map(|e| Event::deserialize(&e.payload).ok())
+}
+
 /// `value` with every secret in its text masked ([`crate::redact`]): what
 /// front ends draw never holds one.
 pub fn masked<T: Serialize + serde::de::DeserializeOwned>(value: T) -> T {

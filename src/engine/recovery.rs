@@ -6,8 +6,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::Deserialize;
-
 use super::events::Event;
 use super::runner::Runner;
 use super::step::{StepError, backup_dir, reporter};
@@ -134,9 +132,7 @@ pub fn likely_state(journal: &Journal, work: &[WorkItem], resolved: &Resolved, i
 pub fn transcript_tail(journal: &Journal, index: usize) -> Vec<String> {
     let Ok(entries) = journal.read_transcript() else { return Vec::new() };
     let mut lines = std::collections::VecDeque::new();
-    // Events as the engine wrote them; an entry it cannot read is passed over.
-    let events = entries.iter().filter(|e| e.kind == "event").filter_map(|e| Event::deserialize(&e.payload).ok());
-    for event in events {
+    for event in super::events::recorded_events(&entries) {
         match event {
             Event::StepStarted { index: i, .. } if i == index => lines.clear(),
             Event::Line { index: i, text } if i == index => {

@@ -56,9 +56,9 @@ pub fn write(journal: &Journal, plan: &Plan) -> Result<PathBuf, EngineError> {
         md.push('\n');
     }
     let entries = journal.read_transcript().unwrap_or_default();
-    for e in entries.iter().filter(|e| e.kind == "event") {
-        if let Some(text) = e.payload.get("text").and_then(|t| t.as_str()).filter(|_| e.payload["event"] == "warning") {
-            problems.push(text.to_string());
+    for event in super::events::recorded_events(&entries) {
+        if let super::events::Event::Warning { text, .. } = event {
+            problems.push(text);
         }
     }
     let _ = writeln!(md, "## Problems found\n");
