@@ -70,6 +70,16 @@ impl Product {
         VersionFormat::new(self.version_prefix.as_deref().unwrap_or_default())
     }
 
+    /// The release of the included product `other` that `version` is built on;
+    /// `None` when the offset would go below minor 0.
+    pub fn base_version(&self, other: &str, version: &Version) -> Option<Version> {
+        let Some(rule) = self.built_on.iter().find(|b| b.product.value == other && b.versions.matches(version)) else {
+            return Some(version.clone());
+        };
+        let minor = i64::try_from(version.minor()).ok()?.checked_add(rule.minor_offset)?;
+        Some(Version::new(version.major(), u64::try_from(minor).ok()?, version.patch()))
+    }
+
     /// Writes every release the product's way; a release with a label the
     /// product does not write keeps it (validation reports it).
     pub fn adopt_version_format(&mut self) {
@@ -94,18 +104,6 @@ pub struct BuiltOn {
     pub versions: Located<VersionRange>,
     /// Minor releases between this product's number and the base's.
     pub minor_offset: i64,
-}
-
-impl Product {
-    /// The release of the included product `other` that `version` is built on;
-    /// `None` when the offset would go below minor 0.
-    pub fn base_version(&self, other: &str, version: &Version) -> Option<Version> {
-        let Some(rule) = self.built_on.iter().find(|b| b.product.value == other && b.versions.matches(version)) else {
-            return Some(version.clone());
-        };
-        let minor = i64::try_from(version.minor()).ok()?.checked_add(rule.minor_offset)?;
-        Some(Version::new(version.major(), u64::try_from(minor).ok()?, version.patch()))
-    }
 }
 
 /// Containers of an image (a data-plane sidecar, say) may run at most
