@@ -191,8 +191,9 @@ fn leave_at_the_summary(term: &Terminal, total: usize) -> String {
     term.press(&["Enter"]);
     let status = term.exit_status();
     assert_eq!(status, 0, "stepwise exited with {status}:\n{}", term.screen());
-    // tmux redraws the main screen a moment after the full screen is left.
-    term.wait_for("the summary in the scrollback", |s| s.contains("Session finished after"))
+    // tmux redraws the main screen a moment after the full screen is left; the
+    // summary is read with the pane's history, where an operator scrolls to it.
+    term.wait_for_scrollback("the summary in the scrollback", |s| s.contains("Session finished after"))
 }
 
 /// Answers each variable form in turn: the namespaces of the meshed workloads by
@@ -295,8 +296,17 @@ impl Terminal {
     }
 
     fn screen(&self) -> String {
+        self.capture(&[])
+    }
+
+    /// The screen with the lines scrolled off above it.
+    fn scrollback(&self) -> String {
+        self.capture(&["-S", "-"])
+    }
+
+    fn capture(&self, range: &[&str]) -> String {
         let mut cmd = self.tmux();
-        cmd.args(["capture-pane", "-p", "-t", "journey"]);
+        cmd.args(["capture-pane", "-p", "-t", "journey"]).args(range);
         let screen = support::run_ok(cmd);
         self.last.replace(screen.clone());
         screen
@@ -317,11 +327,20 @@ impl Terminal {
 
     /// Reads the screen until `done` holds for it, and returns that screen; fails
     /// after PATIENCE naming `what` and showing the screen as it was.
-    fn wait_for(&self, what: &str, mut done: impl FnMut(&str) -> bool) -> String {
+    fn wait_for(&self, what: &str, done: impl FnMut(&str) -> bool) -> String {
+        self.wait_until(what, Self::screen, done)
+    }
+
+    /// As [`Terminal::wait_for`], reading the history above the screen too.
+    fn wait_for_scrollback(&self, what: &str, done: impl FnMut(&str) -> bool) -> String {
+        self.wait_until(what, Self::scrollback, done)
+    }
+
+    fn wait_until(&self, what: &str, read: fn(&Self) -> String, mut done: impl FnMut(&str) -> bool) -> String {
         let start = Instant::now();
         let deadline = start + PATIENCE;
         loop {
-            let screen = self.screen();
+            let screen = read(self);
             if done(&screen) {
                 eprintln!("{:>7.2}s {what}", start.elapsed().as_secs_f64());
                 return screen;
