@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use super::connect::Connection;
 use super::error::{ClusterError, api_status};
 use super::preflight::{self, AccessNeed};
+use super::retry::{Look, poll_until};
 use super::wait::{self, WaitTarget};
 use super::{Mode, retry};
 use crate::base::progress::{self, OpEvent, Reporter};
@@ -330,23 +331,20 @@ impl Batch<'_> {
         // asked for again until DISCOVERY_LAG has passed.
         let defined_here =
             !self.req.mode.is_rehearsal() && self.crds_here.contains_key(&(gvk.group.clone(), gvk.kind.clone()));
-        let deadline = Instant::now() + DISCOVERY_LAG.min(self.req.crd_timeout);
-        let served = loop {
-            let why = match discovery::pinned_kind(&self.conn.client, gvk).await {
-                Ok((ar, caps)) => break Ok((ar, caps.scope == Scope::Namespaced)),
-                Err(kube::Error::Discovery(_)) => {
-                    format!("the cluster does not serve kind {} in {}", gvk.kind, gvk.api_version())
-                }
-                Err(e) if api_status(&e) == Some(404) => {
-                    format!("the cluster does not serve {} (is its CRD installed?)", gvk.api_version())
-                }
-                Err(e) => return Err(self.conn.unreachable_or(e, &format!("discover kind {}", gvk.kind))),
-            };
-            if !defined_here || Instant::now() >= deadline {
-                break Err(why);
+        let wait = if defined_here { DISCOVERY_LAG.min(self.req.crd_timeout) } else { Duration::ZERO };
+        let deadline = Instant::now() + wait;
+        let conn = self.conn;
+        let look = async || match discovery::pinned_kind(&conn.client, gvk).await {
+            Ok((ar, caps)) => Look::Ready((ar, caps.scope == Scope::Namespaced)),
+            Err(kube::Error::Discovery(_)) => {
+                Look::NotYet(format!("the cluster does not serve kind {} in {}", gvk.kind, gvk.api_version()))
             }
-            tokio::time::sleep(DISCOVERY_POLL).await;
+            Err(e) if api_status(&e) == Some(404) => {
+                Look::NotYet(format!("the cluster does not serve {} (is its CRD installed?)", gvk.api_version()))
+            }
+            Err(e) => Look::Failed(conn.unreachable_or(e, &format!("discover kind {}", gvk.kind))),
         };
+        let served = poll_until(deadline, DISCOVERY_POLL, |_| {}, look).await?;
         self.kinds.insert(key, served.clone());
         Ok(served)
     }

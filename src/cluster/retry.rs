@@ -79,6 +79,43 @@ pub async fn with_retry<T>(
     }
 }
 
+/// One look at something that becomes true in time (a kind the API server
+/// serves, a CRD that is Established).
+pub enum Look<T, E> {
+    Ready(T),
+    /// Not yet, and why.
+    NotYet(String),
+    /// Looking again will not help.
+    Failed(E),
+}
+
+/// Looks every `every` until the thing is ready, looking fails, or `deadline`
+/// passes: `Ok(Err(why))` is the last reason it was not ready. The first
+/// reason is told to `on_wait` once, so the operator sees what is awaited.
+/// A deadline already passed means one look and no waiting.
+pub async fn poll_until<T, E>(
+    deadline: tokio::time::Instant,
+    every: Duration,
+    mut on_wait: impl FnMut(&str),
+    mut look: impl AsyncFnMut() -> Look<T, E>,
+) -> Result<Result<T, String>, E> {
+    let mut told = false;
+    loop {
+        match look().await {
+            Look::Ready(v) => return Ok(Ok(v)),
+            Look::Failed(e) => return Err(e),
+            Look::NotYet(why) if tokio::time::Instant::now() >= deadline => return Ok(Err(why)),
+            Look::NotYet(why) => {
+                if !told {
+                    on_wait(&why);
+                    told = true;
+                }
+                tokio::time::sleep(every).await;
+            }
+        }
+    }
+}
+
 /// A short description of a retried error for the log.
 pub fn describe(e: &kube::Error) -> String {
     match api_status(e) {
@@ -142,6 +179,60 @@ mod tests {
         assert_eq!(result.unwrap(), "done");
         assert_eq!(retries.len(), 5);
         assert!(retries.iter().all(|w| *w >= Duration::from_secs(1)), "Retry-After is honoured: {retries:?}");
+    }
+
+    // The lag between a CRD being Established and discovery listing its kind
+    // cannot be produced on demand by a real API server, so these tests stand
+    // in a discovery that answers "not served" a set number of times.
+    #[tokio::test(start_paused = true)]
+    async fn a_kind_missing_from_discovery_for_a_while_is_found_by_looking_again() {
+        let looks = AtomicU32::new(0);
+        let mut told = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let found: Result<Result<&str, String>, ()> = poll_until(
+            deadline,
+            Duration::from_millis(250),
+            |why| told.push(why.to_string()),
+            async || {
+                if looks.fetch_add(1, Ordering::SeqCst) < 8 {
+                    Look::NotYet("the cluster does not serve example.com/v1".into())
+                } else {
+                    Look::Ready("widgets")
+                }
+            },
+        )
+        .await;
+        assert_eq!(found, Ok(Ok("widgets")));
+        assert_eq!(looks.load(Ordering::SeqCst), 9);
+        assert_eq!(told, ["the cluster does not serve example.com/v1"], "the wait is told once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_kind_never_served_ends_with_the_reason_at_the_deadline_and_a_passed_deadline_looks_once() {
+        let looks = AtomicU32::new(0);
+        let start = tokio::time::Instant::now();
+        let never = async || -> Look<(), ()> {
+            looks.fetch_add(1, Ordering::SeqCst);
+            Look::NotYet("not served".into())
+        };
+        let r = poll_until(start + Duration::from_secs(5), Duration::from_millis(500), |_| {}, never).await;
+        assert_eq!(r, Ok(Err("not served".to_string())));
+        assert!(tokio::time::Instant::now() >= start + Duration::from_secs(5));
+        assert_eq!(looks.load(Ordering::SeqCst), 11);
+
+        looks.store(0, Ordering::SeqCst);
+        let r = poll_until(tokio::time::Instant::now(), Duration::from_millis(500), |_| {}, never).await;
+        assert_eq!(r, Ok(Err("not served".to_string())));
+        assert_eq!(looks.load(Ordering::SeqCst), 1);
+
+        let failed: Result<Result<(), String>, &str> = poll_until(
+            start + Duration::from_secs(60),
+            Duration::from_millis(500),
+            |_| {},
+            async || Look::Failed("unreachable"),
+        )
+        .await;
+        assert_eq!(failed, Err("unreachable"));
     }
 
     #[tokio::test(start_paused = true)]

@@ -25,6 +25,7 @@ use super::connect::Connection;
 use super::error::{ClusterError, api_status};
 use super::manifest::{self, KindEntry, Manifest};
 use super::resource::{self, Resolved};
+use super::retry::{Look, poll_until};
 use super::strip::comparable;
 use super::{Mode, retry};
 use crate::base::progress::{OpEvent, Reporter};
@@ -401,37 +402,24 @@ async fn wait_until_served(
     report: &Reporter,
 ) -> Result<Resolved, ClusterError> {
     let crds: Api<CustomResourceDefinition> = Api::all(conn.client.clone());
-    let mut said = false;
-    loop {
-        let attempt = match resource::resolve(&conn.client, name).await {
-            Ok(r) => match crds.get_opt(name).await {
-                Ok(Some(crd)) if !is_established(&crd) => Err(format!("CRD {name} is not Established yet")),
-                Ok(_) => Ok(r),
-                Err(e) => Err(format!("cannot read CRD {name}: {e}")),
-            },
-            Err(e @ ClusterError::NotServed { .. }) => Err(e.to_string()),
-            Err(ClusterError::Api { action, source }) if !matches!(*source, kube::Error::Api(_)) => {
-                return Err(conn.unreachable_or(*source, &action));
-            }
-            Err(e) => return Err(e),
-        };
-        match attempt {
-            Ok(r) => return Ok(r),
-            Err(why) if Instant::now() >= deadline => {
-                return Err(ClusterError::NotServed {
-                    resource: name.to_string(),
-                    hint: Some(format!("{why}; redeploy the product so its CRDs exist, then run the restore again")),
-                });
-            }
-            Err(why) => {
-                if !said {
-                    report(OpEvent::Line(format!("waiting: {why}")));
-                    said = true;
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
+    let on_wait = |why: &str| report(OpEvent::Line(format!("waiting: {why}")));
+    let look = async || match resource::resolve(&conn.client, name).await {
+        Ok(r) => match crds.get_opt(name).await {
+            Ok(Some(crd)) if !is_established(&crd) => Look::NotYet(format!("CRD {name} is not Established yet")),
+            Ok(_) => Look::Ready(r),
+            Err(e) => Look::NotYet(format!("cannot read CRD {name}: {e}")),
+        },
+        Err(e @ ClusterError::NotServed { .. }) => Look::NotYet(e.to_string()),
+        Err(ClusterError::Api { action, source }) if !matches!(*source, kube::Error::Api(_)) => {
+            Look::Failed(conn.unreachable_or(*source, &action))
         }
-    }
+        Err(e) => Look::Failed(e),
+    };
+    let deadline = tokio::time::Instant::from_std(deadline);
+    poll_until(deadline, Duration::from_millis(500), on_wait, look).await?.map_err(|why| ClusterError::NotServed {
+        resource: name.to_string(),
+        hint: Some(format!("{why}; redeploy the product so its CRDs exist, then run the restore again")),
+    })
 }
 
 pub fn is_established(crd: &CustomResourceDefinition) -> bool {
