@@ -279,3 +279,24 @@ fn kong_on_cassandra_uses_migrations_up_and_finish_and_a_new_keyspace_only_where
     assert!(!steps.contains(&"shift-traffic".to_string()), "nothing runs side by side: {steps:?}");
     assert!(p.hops[0].steps[stop].destructive, "the downtime is confirmed with a typed word");
 }
+
+#[test]
+fn the_plan_counts_steps_and_says_which_run_once_per_list_item() {
+    let mut req = request("nginx-service-mesh", "1.6.0", "1.7.0", &[]);
+    req.procedure = Some("manual-meshctl".into());
+    let p = plan(&catalog(), &req).unwrap();
+    let repeated: Vec<(&str, Option<&str>)> = p.hops[0]
+        .steps
+        .iter()
+        .filter(|s| s.for_each.is_some())
+        .map(|s| (s.id.as_str(), s.for_each.as_deref()))
+        .collect();
+    assert_eq!(repeated.len(), 2, "{repeated:?}");
+    assert!(repeated.iter().any(|(_, list)| *list == Some("meshed_namespaces")), "{repeated:?}");
+    let n = p.step_count();
+    assert_eq!(p.steps_text(), format!("{n} steps, 2 of them once per item of a list"));
+    // A plan without such steps says the count alone.
+    let p = plan(&catalog(), &request("kong-gateway", "2.0.0", "2.8", &[])).unwrap();
+    assert!(p.hops.iter().all(|h| h.steps.iter().all(|s| s.for_each.is_none())));
+    assert_eq!(p.steps_text(), format!("{} steps", p.step_count()));
+}

@@ -22,6 +22,10 @@ pub struct StepSummary {
     pub confirm: String,
     /// What the step will do, one action per line.
     pub does: Vec<String>,
+    /// The list variable a step runs once per item of; the session has one
+    /// step per item, so it counts more steps than the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_each: Option<String>,
 }
 
 pub fn describe_step(step: &Step, values: &BTreeMap<String, String>) -> StepSummary {
@@ -137,6 +141,7 @@ pub fn describe_step(step: &Step, values: &BTreeMap<String, String>) -> StepSumm
             Confirm::Typed(word) => format!("type \"{}\"", r(&word)),
         },
         does,
+        for_each: step.for_each.as_ref().map(|l| l.value.clone()),
     }
 }
 

@@ -75,6 +75,18 @@ impl Plan {
     pub fn step_count(&self) -> usize {
         self.hops.iter().map(|h| h.steps.len()).sum()
     }
+
+    /// "9 steps", or "9 steps, 2 of them once per item of a list" when some
+    /// steps repeat: the session then shows one step per item, more than 9.
+    pub fn steps_text(&self) -> String {
+        let steps = counted(self.step_count(), "step");
+        let repeated = self.hops.iter().flat_map(|h| &h.steps).filter(|s| s.for_each.is_some()).count();
+        match repeated {
+            0 => steps,
+            1 => format!("{steps}, 1 of them once per item of a list"),
+            n => format!("{steps}, {n} of them once per item of a list"),
+        }
+    }
 }
 
 /// Plans an upgrade, or says why it is impossible and what is possible instead.

@@ -17,7 +17,7 @@ pub fn render_plan(plan: &Plan) -> String {
         plan.from,
         plan.to,
         crate::plan::counted(hops, "hop"),
-        crate::plan::counted(plan.step_count(), "step")
+        plan.steps_text()
     );
     let facts: Vec<String> = plan.facts.iter().map(|(k, v)| format!("{k}={v}")).collect();
     if !facts.is_empty() {

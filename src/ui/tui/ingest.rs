@@ -85,7 +85,7 @@ pub fn event(app: &mut App, event: Event) {
 /// The plan before the session starts: its path and procedures, in the log
 /// (the steps come with the session).
 fn planned(app: &mut App, plan: &crate::plan::Plan) {
-    let steps = crate::plan::counted(plan.step_count(), "step");
+    let steps = plan.steps_text();
     app.log.push(Kind::Notice, format!("plan: {} {} -> {}, {steps}", plan.product_name, plan.from, plan.to));
     for (i, hop) in plan.hops.iter().enumerate() {
         let text = format!("  hop {}: {} -> {} {} [{}]", i + 1, hop.from, hop.to, hop.procedure_title, hop.procedure);
