@@ -300,3 +300,14 @@ fn the_plan_counts_steps_and_says_which_run_once_per_list_item() {
     assert!(p.hops.iter().all(|h| h.steps.iter().all(|s| s.for_each.is_none())));
     assert_eq!(p.steps_text(), format!("{} steps", p.step_count()));
 }
+
+#[test]
+fn a_move_from_the_open_source_package_to_enterprise_says_the_same_migrations_carry_it() {
+    let note = |facts: &[(&str, &str)]| -> bool {
+        let p = plan(&catalog(), &request("kong-gateway", "2.7.0", "2.8", facts)).unwrap();
+        p.hops.iter().any(|h| h.notes.iter().any(|n| n.id == "oss-to-enterprise"))
+    };
+    assert!(note(&[("package", "oss-to-enterprise")]));
+    assert!(!note(&[]), "Enterprise on both sides is the default and needs no such note");
+    assert!(!note(&[("package", "oss")]));
+}
