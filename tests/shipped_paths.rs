@@ -311,3 +311,16 @@ fn a_move_from_the_open_source_package_to_enterprise_says_the_same_migrations_ca
     assert!(!note(&[]), "Enterprise on both sides is the default and needs no such note");
     assert!(!note(&[("package", "oss")]));
 }
+
+#[test]
+fn a_custom_image_tag_reaches_the_manual_deploy_only_when_given() {
+    let deploy = |sets: &[(&str, &str)]| -> String {
+        let mut req = request("nginx-service-mesh", "1.6.0", "1.7.0", &[]);
+        req.procedure = Some("manual-meshctl".into());
+        req.values = sets.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let p = plan(&catalog(), &req).unwrap();
+        commands(&p)[0].iter().find(|c| c.contains(" deploy ")).cloned().expect("a deploy step")
+    };
+    assert!(deploy(&[("image_tag", "1.7.0-fips")]).ends_with("--image-tag=1.7.0-fips`"), "{}", deploy(&[]));
+    assert!(!deploy(&[]).contains("--image-tag"), "the release's own images by default: {}", deploy(&[]));
+}

@@ -29,6 +29,17 @@ fn strings(v: &Value) -> Vec<String> {
     v.as_array().unwrap_or_else(|| panic!("not a list: {v}")).iter().map(|s| s.as_str().unwrap().to_string()).collect()
 }
 
+/// An argument vector as written in a runbook: a flag element
+/// (`{flag: --image-tag, value: "{{image_tag}}"}`) counts as `FLAG=VALUE`.
+fn argv_strings(v: &Value) -> Vec<String> {
+    let element = |e: &Value| match (e.as_str(), e.get("flag").and_then(Value::as_str)) {
+        (Some(s), _) => s.to_string(),
+        (None, Some(flag)) => format!("{flag}={}", e["value"].as_str().unwrap_or_default()),
+        _ => panic!("not an argv element: {e}"),
+    };
+    v.as_array().unwrap_or_else(|| panic!("not a list: {v}")).iter().map(element).collect()
+}
+
 /// Every runbook file of a product, parsed.
 fn runbooks(product: &str) -> Vec<(PathBuf, Value)> {
     let dir = repo().join("runbooks").join(product);
@@ -84,7 +95,7 @@ fn meshctl_argvs(file: &Value) -> Vec<Vec<String>> {
     all.iter()
         .filter_map(|m| m.get("argv").or_else(|| m.get("dry_run_argv")).map(|_| m))
         .flat_map(|m| ["argv", "dry_run_argv"].into_iter().filter_map(|k| m.get(k)))
-        .map(strings)
+        .map(argv_strings)
         .filter(|argv| {
             argv.first()
                 .is_some_and(|a| a == "nginx-meshctl" || a == "{{current_meshctl}}" || a == "{{target_meshctl}}")
@@ -164,12 +175,14 @@ fn the_check_finds_a_wrong_name_and_an_unknown_flag() {
     let facts = facts("nginx-service-mesh");
     let file: Value = serde_saphyr::from_str(
         "steps:\n  - wait: {for: {deployment_available: {namespace: x, name: nginx-mesh-controller}}}\n  \
-         - command: {argv: [nginx-meshctl, --namespace, x, upgrade, --registry-server, r]}\n",
+         - command: {argv: [nginx-meshctl, --namespace, x, upgrade, --registry-server, r]}\n  \
+         - command: {argv: [nginx-meshctl, upgrade, {flag: --image-tag, value: \"{{image_tag}}\"}]}\n",
     )
     .unwrap();
     assert_eq!(deployment_names(&file), ["nginx-mesh-controller"]);
     let argvs = meshctl_argvs(&file);
     assert_eq!(meshctl_problems(&argvs[0], &facts), ["nginx-meshctl upgrade has no flag `--registry-server`"]);
+    assert_eq!(meshctl_problems(&argvs[1], &facts), ["nginx-meshctl upgrade has no flag `--image-tag`"]);
     let deploy: Vec<String> = ["nginx-meshctl", "--context", "a", "deploy"].map(String::from).to_vec();
     assert_eq!(meshctl_problems(&deploy, &facts), ["`--context` is not a global flag of nginx-meshctl"]);
 }
@@ -211,7 +224,7 @@ fn chart_problems(product: &Value, procedures: &[(String, Value)], facts: &Value
         let installs_chart = all
             .iter()
             .filter_map(|m| m.get("argv"))
-            .any(|argv| strings(argv).iter().any(|a| a.contains("{{chart_version}}")));
+            .any(|argv| argv_strings(argv).iter().any(|a| a.contains("{{chart_version}}")));
         if !installs_chart {
             continue;
         }
@@ -378,7 +391,7 @@ fn kumactl_argvs(step: &Value) -> Vec<Vec<String>> {
     maps(step, &mut all);
     all.iter()
         .flat_map(|m| ["argv", "dry_run_argv"].into_iter().filter_map(|k| m.get(k)))
-        .map(strings)
+        .map(argv_strings)
         .filter(|argv| argv.first().is_some_and(|a| a == "kumactl" || a == "{{kumactl}}"))
         .collect()
 }
