@@ -563,7 +563,10 @@ def markdown(meta, results):
     sizes = ", ".join(f"{s['n']:,}" for s in sums)
     w(f"* Objects: N = {sizes} custom resources of the six kinds (N/6 each) over "
       f"{args.namespaces} namespaces, seeded by `benches/backup_restore_seed.rs`; every 11th carries a finalizer")
-    w(f"* Repetitions: {args.reps} of each side, alternating which goes first; the tables show medians. "
+    done = min(min(sum(1 for x in r["samples"] if x["side"] == side) for side in ("stepwise", "vendor"))
+               for r in results)
+    partial = f" (this report holds {done} of each side: the run was cut short)" if done < args.reps else ""
+    w(f"* Repetitions: {args.reps} of each side{partial}, alternating which goes first; the tables show medians. "
       "Each side starts from a freshly reset world (not measured)")
     w(f"* Other work on the machine: before each side the driver waited up to {args.quiet_wait:.0f} s for "
       f"processes outside the test bed to use less than {args.quiet_cores} cores")
@@ -793,6 +796,10 @@ def main():
                                 json.dump({"meta": meta, "sizes": results}, f, indent=1)
         finally:
             world.stop()
+    # A run cut short (see --render) reports the sizes both sides reached.
+    results = [r for r in results if all(any(x["side"] == side for x in r["samples"]) for side in ("stepwise", "vendor"))]
+    if not results:
+        raise Failed("no size has a sample of both sides yet")
     doc, sums = markdown(meta, results)
     print_table(sums)
     if args.out:
