@@ -10,7 +10,7 @@ its nginx-meshctl with non-default settings, N custom resources of the six kinds
 and app-b. Then, measured end to end under GNU time:
   * stepwise: `stepwise run nginx-service-mesh --to 1.7.0 --procedure
     manual-meshctl --yes --confirm nginx-mesh --set ...`; its phases come from
-    the session's transcript (step_started / step_finished times);
+    the session's steps.json (each step's started_at / ended_at);
   * vendor:   the NGINX Service Mesh manual upgrade procedure as written, one bash
     script that notes the time before each command: six `kubectl get -A -o
     yaml`, `nginx-meshctl remove` (1.6.0), `nginx-meshctl deploy` (1.7.0, same
