@@ -108,6 +108,16 @@ pub(super) fn check_variables(file: &Arc<SourceFile>, vars: &[Variable], problem
         if default.variables().next().is_some() {
             continue;
         }
+        // A value may be empty only where a pattern says so; an empty default
+        // without one would be refused at every run.
+        if default.raw().is_empty() && pattern.is_none() && v.choices.is_empty() {
+            let msg = format!(
+                "default of `{}` is empty, but a variable without a `pattern` cannot be empty; add a pattern \
+                 that accepts an empty value, such as \"([a-z0-9.-]+)?\"",
+                v.name.value
+            );
+            problems.push(Problem::new(file, default.pos, msg));
+        }
         if pattern.as_ref().is_some_and(|re| !re.is_match(default.raw())) {
             let msg = format!("default `{}` of `{}` does not match its own pattern", default.raw(), v.name.value);
             problems.push(Problem::new(file, default.pos, msg));
