@@ -947,23 +947,44 @@ README_BEGIN = "<!-- benchmarks:begin -->"
 README_END = "<!-- benchmarks:end -->"
 
 
-def update_readme(path, doc):
-    """Puts the report's results table into the README between its markers, so
-    the README shows the latest measurement without anyone copying it."""
+def update_readme(path, doc, begin=None, end=None):
+    """Puts the report's results table into the README between its markers
+    (this report's unless others are given), so the README shows the latest
+    measurement without anyone copying it."""
+    begin, end = begin or README_BEGIN, end or README_END
     start = doc.index("## Results\n") + len("## Results\n")
-    end = doc.find("\n## ", start)
-    table = doc[start:end if end >= 0 else len(doc)].strip()
+    stop = doc.find("\n## ", start)
+    table = doc[start:stop if stop >= 0 else len(doc)].strip()
     header = [line for line in doc.splitlines() if line.startswith(("* Date:", "* Machine:"))]
-    block = "\n".join([README_BEGIN, *header, "", table, "", README_END])
+    block = "\n".join([begin, *header, "", table, "", end])
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    if README_BEGIN not in text or README_END not in text:
-        raise Failed(f"{path} has no {README_BEGIN} ... {README_END} block to fill")
-    before, rest = text.split(README_BEGIN, 1)
-    after = rest.split(README_END, 1)[1]
+    if begin not in text or end not in text:
+        raise Failed(f"{path} has no {begin} ... {end} block to fill")
+    before, rest = text.split(begin, 1)
+    after = rest.split(end, 1)[1]
     with open(path, "w", encoding="utf-8") as f:
         f.write(before + block + after)
-    log(f"updated the results table in {path}")
+    log(f"updated the table between {begin} and {end} in {path}")
+
+
+def write_outputs(args, doc, begin=None, end=None):
+    """The report to --out and its table into --readme, each when given."""
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(doc)
+        log(f"wrote {args.out}")
+    if args.readme:
+        update_readme(args.readme, doc, begin, end)
+
+
+def run_main(main):
+    """Runs a driver's main; a Failed ends it with its message and exit 1."""
+    try:
+        main()
+    except Failed as e:
+        log(f"FAILED: {e}")
+        sys.exit(1)
 
 
 def main():
@@ -1032,17 +1053,8 @@ def main():
                     json.dump({"meta": meta, "sizes": results}, f, indent=1)
     doc, sums = markdown(meta, results)
     print_table(sums)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(doc)
-        log(f"wrote {args.out}")
-    if args.readme:
-        update_readme(args.readme, doc)
+    write_outputs(args, doc)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Failed as e:
-        log(f"FAILED: {e}")
-        sys.exit(1)
+    run_main(main)

@@ -39,9 +39,8 @@ REPO="$(cd "$HERE/../.." && pwd)"
 BED_SCRIPT="$REPO/tests/cluster/testbed.sh"
 
 usage() { sed -n '2,31s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
-say() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
-as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+source "$HERE/../lib.sh"
 
 quick=0 only="" sizes="3000,30000" namespaces=20 reps=3 ceiling_reps="" restore_c="" wipe=etcd
 out="" work="" keep=0
@@ -80,70 +79,20 @@ esac
 
 # ------------------------------------------------------------ prerequisites
 
-# GNU time gives the client's wall time, CPU time and peak RSS.
-if ! /usr/bin/time -f %M true >/dev/null 2>&1; then
-    say "installing GNU time"
-    as_root apt-get install -y time >/dev/null 2>&1 || {
-        as_root apt-get update >/dev/null && as_root apt-get install -y time >/dev/null
-    }
-fi
-command -v python3 >/dev/null || die "python3 is needed"
-# What `testbed.sh up` starts: its newest release's kube-apiserver and
-# kube-controller-manager, etcd, and kubectl (for the CRDs and the baseline).
-bed_built() (
-    # shellcheck source-path=SCRIPTDIR source=../../tests/cluster/lib.sh
-    source "$REPO/tests/cluster/lib.sh"
-    bin=$(testbed_bin_dir "${TESTBED_K8S_VERSIONS[0]}")
-    [[ -f $bin/.complete && -x $bin/kube-apiserver && -x $bin/kube-controller-manager &&
-        -x $TESTBED_ETCD_DIR/etcd && -x $TESTBED_TOOLS_DIR/kubectl ]]
-)
-if ! bed_built; then
-    say "the test bed is not built; running tests/cluster/build.sh --version newest (minutes cold; needs Go)"
-    "$REPO/tests/cluster/install-deps.sh"
-    "$REPO/tests/cluster/build.sh" --version newest
-    bed_built || die "tests/cluster/build.sh did not leave the test bed's binaries in the cache"
-fi
-
+bench_prerequisites
+ensure_bed_built
 # Scratch folder, removed at exit (with the test bed) unless --keep.
-if [[ -z $work ]]; then
-    work=$(mktemp -d /tmp/stepwise-bench.XXXXXX)
-else
-    mkdir -p "$work"
-    work=$(cd "$work" && pwd)
-fi
-bed="$work/bed"
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM HUP
-    if [[ -d $bed ]]; then
-        say "tearing the test bed down"
-        "$BED_SCRIPT" down --dir "$bed" --purge || true
-    fi
-    if ((keep)); then say "kept $work"; else rm -rf "$work"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+scratch_folder stepwise-bench
 
 # --------------------------------------------------------------- binaries
 
 say "building stepwise (release) and the benchmark helper; waits for the cargo lock if another build holds it"
 (cd "$REPO" && cargo build --release --quiet)
-helper=$(cd "$REPO" && cargo bench --bench backup_restore_seed --no-run --message-format=json 2>"$work/bench-build.log" |
-    python3 -c '
-import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "backup_restore_seed" and m.get("executable"):
-        print(m["executable"])
-') || { cat "$work/bench-build.log" >&2; die "building the helper failed"; }
+helper=$(bench_exe backup_restore_seed) || { cat "$work/bench-build.log" >&2; die "building the helper failed"; }
 [[ -n $helper ]] || { cat "$work/bench-build.log" >&2; die "the helper was not built"; }
 # Private copies: another build in the same tree must not swap a binary mid-run.
 mkdir -p "$work/bin"
-cp "$REPO/target/release/stepwise" "$work/bin/stepwise"
+cp "${CARGO_TARGET_DIR:-$REPO/target}/release/stepwise" "$work/bin/stepwise"
 cp "$helper" "$work/bin/backup_restore_seed"
 
 # --------------------------------------------------------------- the bed

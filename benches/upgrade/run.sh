@@ -38,9 +38,8 @@ BED_SCRIPT="$REPO/tests/cluster/testbed.sh"
 TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
 
 usage() { sed -n '2,31s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
-say() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
-as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+source "$HERE/../lib.sh"
 
 quick=0 sizes=30000 namespaces=20 reps=3 out="" work="" keep=0 binaries=""
 doc_args=() # the arguments that change what is measured, for the report
@@ -69,62 +68,12 @@ out=${out:-$REPO/docs/benchmarks-upgrade.md}
 
 # ------------------------------------------------------------ prerequisites
 
-if ! /usr/bin/time -f %M true >/dev/null 2>&1; then
-    say "installing GNU time"
-    as_root apt-get install -y time >/dev/null 2>&1 || {
-        as_root apt-get update >/dev/null && as_root apt-get install -y time >/dev/null
-    }
-fi
-command -v python3 >/dev/null || die "python3 is needed"
-bed_built() (
-    # shellcheck source-path=SCRIPTDIR source=../../tests/cluster/lib.sh
-    source "$REPO/tests/cluster/lib.sh"
-    bin=$(testbed_bin_dir "${TESTBED_K8S_VERSIONS[0]}")
-    [[ -f $bin/.complete && -x $bin/kube-apiserver && -x $bin/kube-controller-manager &&
-        -x $TESTBED_ETCD_DIR/etcd && -x $TESTBED_TOOLS_DIR/kubectl && -x $TESTBED_TOOLS_DIR/helm ]]
-)
-if ! bed_built; then
-    say "the test bed is not built; running tests/cluster/build.sh --version newest (minutes cold; needs Go)"
-    "$REPO/tests/cluster/install-deps.sh"
-    "$REPO/tests/cluster/build.sh" --version newest
-    bed_built || die "tests/cluster/build.sh did not leave the test bed's binaries in the cache"
-fi
-
-if [[ -z $work ]]; then
-    work=$(mktemp -d /tmp/stepwise-upgrade-bench.XXXXXX)
-else
-    mkdir -p "$work"
-    work=$(cd "$work" && pwd)
-fi
-bed="$work/bed"
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM HUP
-    if [[ -d $bed ]]; then
-        say "tearing the test bed down"
-        "$BED_SCRIPT" down --dir "$bed" --purge || true
-    fi
-    if ((keep)); then say "kept $work"; else rm -rf "$work"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+bench_prerequisites
+ensure_bed_built
+scratch_folder stepwise-upgrade-bench
 
 # --------------------------------------------------------------- binaries
 
-bench_exe() { # the executable of one bench target, built if needed
-    (cd "$REPO" && cargo bench --bench "$1" --no-run --message-format=json 2>>"$work/bench-build.log") |
-        python3 -c '
-import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == sys.argv[1] and m.get("executable"):
-        print(m["executable"])
-' "$1"
-}
 mkdir -p "$work/bin"
 if [[ -n $binaries ]]; then
     for b in stepwise backup_restore_seed upgrade_world; do

@@ -702,24 +702,6 @@ README_BEGIN = "<!-- upgrade-benchmark:begin -->"
 README_END = "<!-- upgrade-benchmark:end -->"
 
 
-def update_readme(path, doc):
-    """The report's results table into the README between its upgrade markers."""
-    start = doc.index("## Results\n") + len("## Results\n")
-    end = doc.find("\n## ", start)
-    table = doc[start:end if end >= 0 else len(doc)].strip()
-    header = [line for line in doc.splitlines() if line.startswith(("* Date:", "* Machine:"))]
-    block = "\n".join([README_BEGIN, *header, "", table, "", README_END])
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    if README_BEGIN not in text or README_END not in text:
-        raise Failed(f"{path} has no {README_BEGIN} ... {README_END} block to fill")
-    before, rest = text.split(README_BEGIN, 1)
-    after = rest.split(README_END, 1)[1]
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(before + block + after)
-    log(f"updated the upgrade table in {path}")
-
-
 def print_table(sums):
     print()
     print(f"{'N':>7}  {'stepwise':>9} {'vendor':>9} {'x':>6}   {'window sw':>9} {'vendor':>9} {'x':>6}")
@@ -802,17 +784,8 @@ def main():
         raise Failed("no size has a sample of both sides yet")
     doc, sums = markdown(meta, results)
     print_table(sums)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(doc)
-        log(f"wrote {args.out}")
-    if args.readme:
-        update_readme(args.readme, doc)
+    br.write_outputs(args, doc, README_BEGIN, README_END)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Failed as e:
-        log(f"FAILED: {e}")
-        sys.exit(1)
+    br.run_main(main)
