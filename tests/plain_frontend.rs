@@ -36,7 +36,7 @@ fn drive(cmd: std::process::Command) -> String {
     for name in ["access_control_mode", "disable_auto_inject", "enabled_namespaces", "registry_server"] {
         p.answer(name, "\r");
     }
-    for name in ["mesh_crds", "current_meshctl"] {
+    for name in ["image_tag", "mesh_crds", "current_meshctl"] {
         p.answer(name, "\r");
     }
     p.answer("Manual step", "");

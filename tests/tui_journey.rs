@@ -97,7 +97,7 @@ fn operate(term: &Terminal) -> String {
     let asked = answer_variables(term);
     let settings = ["mtls_mode", "access_control_mode", "disable_auto_inject", "enabled_namespaces", "registry_server"];
     let expected: Vec<&str> =
-        ["namespace", "meshed_namespaces"].into_iter().chain(settings).chain(["mesh_crds"]).collect();
+        ["namespace", "meshed_namespaces"].into_iter().chain(settings).chain(["image_tag", "mesh_crds"]).collect();
     assert_eq!(asked, expected);
     let plan = read_the_plan(term);
     let number = |title: &str| step_number(&plan, title);
