@@ -33,6 +33,7 @@ fn meta() -> SessionMeta {
         variables: (0..10).map(|i| (format!("var{i}"), format!("value-{i}"))).collect(),
         plan: serde_json::json!({ "hops": hops }),
         status: SessionStatus::Running,
+        shadow_of: None,
     }
 }
 

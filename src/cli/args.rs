@@ -77,8 +77,12 @@ pub enum Command {
     )]
     Run(RunArgs),
     /// Rehearse an upgrade: every write is a server-side dry run; ends with a report.
-    #[command(after_help = "Example:\n  stepwise rehearse nginx-service-mesh --to 1.7.0 --yes")]
-    Rehearse(RunArgs),
+    /// With --shadow-context, runs the procedure for real on a scratch cluster instead,
+    /// from a copy of this cluster's installation; this cluster is only read.
+    #[command(
+        after_help = "Examples:\n  stepwise rehearse nginx-service-mesh --to 1.7.0 --yes\n  stepwise rehearse nginx-service-mesh --to 1.7.0 --shadow-context kind-scratch"
+    )]
+    Rehearse(RehearseArgs),
     /// Continue an unfinished session where it stopped.
     #[command(
         after_help = "Examples:\n  stepwise resume\n  stepwise resume 20261122-031500-nginx-service-mesh-1.6.0-to-1.7.0"
@@ -216,6 +220,31 @@ pub struct RunArgs {
     /// holds it, after typing the product's name (with --yes: --confirm PRODUCT).
     #[arg(long)]
     pub break_lease: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RehearseArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub shadow: ShadowArgs,
+}
+
+/// A shadow rehearsal's scratch cluster.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ShadowArgs {
+    /// Rehearse for real on this kube context, a scratch cluster of your own (kind,
+    /// k3d, staging) that does not run the product: stepwise installs the release
+    /// installed now, copies the custom resources, runs the procedure there and
+    /// reports. The cluster of --context is only read.
+    #[arg(long, value_name = "NAME")]
+    pub shadow_context: Option<String>,
+    /// The kubeconfig holding the shadow's context (default: the one of --kubeconfig).
+    #[arg(long, value_name = "FILE", requires = "shadow_context")]
+    pub shadow_kubeconfig: Option<PathBuf>,
+    /// Leave the product and the copied resources on the shadow afterwards.
+    #[arg(long, requires = "shadow_context")]
+    pub keep_shadow: bool,
 }
 
 #[derive(Debug, Args)]

@@ -66,7 +66,8 @@ pub fn run(cli: Cli) -> Result<String, Failure> {
 
 fn uses_full_screen(command: &Command) -> bool {
     match command {
-        Command::Run(args) | Command::Rehearse(args) => session::full_screen(&args.answers),
+        Command::Run(args) => session::full_screen(&args.answers),
+        Command::Rehearse(args) => session::full_screen(&args.run.answers),
         Command::Resume(args) => session::full_screen(&args.answers),
         _ => false,
     }
@@ -82,7 +83,8 @@ fn dispatch(cli: &Cli) -> Result<String, Failure> {
         }
         Command::Lint { paths, output } => catalog::lint(paths, extra, output.format),
         Command::Run(args) => session::run(&cli.global, args, false),
-        Command::Rehearse(args) => session::run(&cli.global, args, true),
+        Command::Rehearse(args) if args.shadow.shadow_context.is_some() => session::shadow(&cli.global, args),
+        Command::Rehearse(args) => session::run(&cli.global, &args.run, true),
         Command::Resume(args) => session::resume(&cli.global, args),
         Command::Sessions(output) => session::sessions(&cli.global, output.format),
         Command::Backup(args) => backup::backup(&cli.global, args),

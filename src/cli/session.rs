@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use super::args::{AnswerArgs, ClusterArgs, Global, Output, PlanArgs, ResumeArgs, RunArgs};
+use super::args::{AnswerArgs, ClusterArgs, Global, Output, PlanArgs, RehearseArgs, ResumeArgs, RunArgs};
 use super::catalog::{check_set_values, known_product, load_catalog, plan_failure};
 use super::{Failure, exit, output};
 use crate::base::{CancelSignal, Canceller, cancel_pair};
@@ -62,14 +62,20 @@ fn check_summary(answers: &AnswerArgs, format: Output) -> Result<(), Failure> {
     ))
 }
 
-pub fn run(global: &Global, args: &RunArgs, rehearse: bool) -> Result<String, Failure> {
-    let format = args.plan.output.format;
-    check_summary(&args.answers, format)?;
+/// The checks every session command makes before it uses a cluster, and the catalog.
+fn checked_catalog(global: &Global, args: &RunArgs) -> Result<crate::runbook::Catalog, Failure> {
+    check_summary(&args.answers, args.plan.output.format)?;
     check_answerable(&args.answers)?;
     let catalog = load_catalog(&global.runbooks)?;
     // What is wrong with the request itself is said before any cluster is used.
     known_product(&catalog, &args.plan.product)?;
     check_set_values(&catalog, &args.plan.product, &args.plan.values)?;
+    Ok(catalog)
+}
+
+pub fn run(global: &Global, args: &RunArgs, rehearse: bool) -> Result<String, Failure> {
+    let format = args.plan.output.format;
+    let catalog = checked_catalog(global, args)?;
     let request = engine::RunRequest {
         plan: plan_request(&args.plan),
         mode: if rehearse || args.dry_run { Mode::Rehearsal } else { Mode::Real },
@@ -82,6 +88,36 @@ pub fn run(global: &Global, args: &RunArgs, rehearse: bool) -> Result<String, Fa
         &args.answers,
         format,
         |out, cancel| engine::prepare::run(&catalog, request, out, cancel),
+        prepare_failure,
+    ))
+}
+
+/// `stepwise rehearse --shadow-context`: the procedure for real on a scratch
+/// cluster, the cluster of `--context` only read.
+pub fn shadow(global: &Global, args: &RehearseArgs) -> Result<String, Failure> {
+    let run = &args.run;
+    let catalog = checked_catalog(global, run)?;
+    let primary = target(global, &run.plan.cluster);
+    let shadow = Target {
+        kubeconfig: args.shadow.shadow_kubeconfig.clone().or_else(|| primary.kubeconfig.clone()),
+        context: args.shadow.shadow_context.clone(),
+    };
+    let request = engine::shadow::ShadowRequest {
+        run: engine::RunRequest {
+            plan: plan_request(&run.plan),
+            mode: Mode::Real,
+            target: primary,
+            state_dir: state_dir(global),
+            new_session: true,
+            break_lease: run.break_lease,
+        },
+        shadow,
+        keep: args.shadow.keep_shadow,
+    };
+    runtime()?.block_on(drive(
+        &run.answers,
+        run.plan.output.format,
+        |out, cancel| engine::shadow::rehearse(&catalog, request, out, cancel),
         prepare_failure,
     ))
 }

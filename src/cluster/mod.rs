@@ -3,6 +3,7 @@
 //! validates the write as a server-side dry run and stores nothing.
 
 pub mod apply;
+pub mod compare;
 pub mod backup;
 pub mod connect;
 pub mod delete;
@@ -17,6 +18,7 @@ pub mod protobuf;
 pub mod resource;
 pub mod restore;
 pub mod retry;
+pub mod scratch;
 pub mod rollout;
 pub mod settings;
 pub mod skew;

@@ -78,6 +78,20 @@ pub fn comparable(object: &Value) -> Value {
     copy
 }
 
+/// Compares what matters: spec and every other field, labels, annotations,
+/// finalizers; not server-set metadata or owner references (their uids change).
+pub fn same_object(live: &Value, saved: &Value) -> bool {
+    let (mut a, mut b) = (comparable(live), comparable(saved));
+    for v in [&mut a, &mut b] {
+        if let Some(map) = v.as_object_mut() {
+            // The list gave no apiVersion/kind to some saved objects, and GET always does.
+            map.remove("apiVersion");
+            map.remove("kind");
+        }
+    }
+    a == b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,7 @@ mod recovery;
 mod report;
 mod runner;
 mod session;
+pub mod shadow;
 pub mod standalone;
 mod step;
 mod variables;

@@ -239,6 +239,7 @@ pub async fn run(
         new_session: req.new_session,
         break_lease: req.break_lease,
         earlier: said,
+        shadow_of: None,
     };
     Ok(super::start(catalog, start, out, cancel).await?)
 }

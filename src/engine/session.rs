@@ -14,7 +14,7 @@ use super::runner::{RunOutcome, Runner};
 use super::variables::{ask_variables, mask_secrets};
 use super::work::{self, Resolved};
 use super::{lease, preflight};
-use crate::base::{CancelSignal, Mode, Target};
+use crate::base::{CancelSignal, ClusterIdentity, Mode, Target};
 use crate::cluster::Connection;
 use crate::journal::{Journal, SessionMeta, SessionStatus, StepRecord};
 use crate::plan::Plan;
@@ -37,6 +37,8 @@ pub struct StartRequest {
     /// What was said before the session existed (detection, the plan); the
     /// transcript starts with it.
     pub earlier: Vec<events::Event>,
+    /// A shadow rehearsal's primary cluster, recorded beside the shadow's.
+    pub shadow_of: Option<ClusterIdentity>,
 }
 
 /// Starts a new session and runs it to the end, a stop, or a failure.
@@ -90,6 +92,7 @@ pub async fn start(
         plan: serde_json::to_value(events::masked(req.plan.clone()))
             .map_err(|e| EngineError::Runbooks(e.to_string()))?,
         status: SessionStatus::Running,
+        shadow_of: req.shadow_of.clone(),
     };
     let mut journal = Journal::create(&req.state_dir, meta, steps)?;
     add_session_values(&mut values, &journal);
@@ -241,7 +244,7 @@ async fn begin(runner: &mut Runner<'_>, break_lease: bool) -> Result<RunOutcome,
     outcome
 }
 
-fn builtin_values(plan: &Plan, target: &Target, conn: &Connection) -> BTreeMap<String, String> {
+pub(super) fn builtin_values(plan: &Plan, target: &Target, conn: &Connection) -> BTreeMap<String, String> {
     let mut values = plan.facts.clone();
     values.insert("kubeconfig".into(), target.kubeconfig.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
     values.insert("kube_context".into(), conn.context.clone());

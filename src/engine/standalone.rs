@@ -112,7 +112,7 @@ pub fn holds_backup(dir: &Path) -> bool {
 
 /// The cluster operation's reports as events: progress, lines and warnings
 /// belong to no step, so they carry index 0 and no step.
-fn reporter(out: &Outbox) -> Reporter {
+pub(super) fn reporter(out: &Outbox) -> Reporter {
     let out = out.clone();
     std::sync::Arc::new(move |e| {
         let event = match e {

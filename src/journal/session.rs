@@ -29,6 +29,10 @@ pub struct SessionMeta {
     /// The plan as JSON.
     pub plan: serde_json::Value,
     pub status: SessionStatus,
+    /// For a shadow rehearsal: the primary cluster, which the session only
+    /// read; `cluster` is then the shadow it ran on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow_of: Option<ClusterIdentity>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

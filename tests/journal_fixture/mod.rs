@@ -25,6 +25,7 @@ pub fn meta(product: &str, from: &str, to: &str) -> SessionMeta {
         variables: BTreeMap::from([("namespace".into(), "nginx-mesh".into())]),
         plan: serde_json::json!({"product": product, "hops": [{"from": from, "to": to}]}),
         status: SessionStatus::Running,
+        shadow_of: None,
     }
 }
 

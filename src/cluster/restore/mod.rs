@@ -26,7 +26,7 @@ use super::error::{ClusterError, api_status};
 use super::manifest::{self, KindEntry, Manifest};
 use super::resource::{self, Resolved};
 use super::retry::{Look, poll_until};
-use super::strip::comparable;
+use super::strip::same_object;
 use super::{Mode, retry};
 use crate::base::progress::{OpEvent, Reporter};
 
@@ -323,20 +323,6 @@ impl Shared<'_> {
             }
         }
     }
-}
-
-/// Compares what matters: spec and every other field, labels, annotations,
-/// finalizers; not server-set metadata or owner references (their uids change).
-fn same_object(live: &Value, saved: &Value) -> bool {
-    let (mut a, mut b) = (comparable(live), comparable(saved));
-    for v in [&mut a, &mut b] {
-        if let Some(map) = v.as_object_mut() {
-            // The list gave no apiVersion/kind to some saved objects, and GET always does.
-            map.remove("apiVersion");
-            map.remove("kind");
-        }
-    }
-    a == b
 }
 
 fn server_message(e: &kube::Error) -> String {

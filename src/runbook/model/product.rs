@@ -62,6 +62,29 @@ pub struct Product {
     /// release it goes to as `{{name}}`; the operator is never asked for them.
     #[serde(default)]
     pub release_values: BTreeMap<String, BTreeMap<String, String>>,
+    /// How a scratch cluster gets the product for a shadow rehearsal
+    /// (`stepwise rehearse --shadow-context`), by install method: a value of
+    /// the `install_method` fact, or `default` for a product without one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub shadow: BTreeMap<String, ShadowRecipe>,
+}
+
+/// The commands that put the installed release on a shadow cluster and take
+/// it away again. Their templates see the session's values: the variables
+/// (the settings read from the primary cluster among them), the facts,
+/// `{{from_version}}` and `{{to_version}}`. KUBECONFIG points at the shadow.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowRecipe {
+    /// Installs the release the primary runs, with its settings.
+    pub install: super::action::CommandSpec,
+    /// Removes the product from the shadow once the rehearsal has ended
+    /// (by then it runs the target release, or whatever the procedure left).
+    pub remove: super::action::CommandSpec,
+    /// Namespaces, comma-separated once rendered, that get a stand-in
+    /// Deployment each on the shadow, so the procedure's re-roll has workloads
+    /// to restart (for a mesh: `{{meshed_namespaces}}`).
+    pub workloads: Option<Template>,
 }
 
 impl Product {

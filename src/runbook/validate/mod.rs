@@ -85,6 +85,7 @@ pub fn assemble(
     for product in &mut catalog.products {
         product.procedures.sort_by(|a, b| a.id().cmp(b.id()));
         check_coverage(product, problems);
+        product::check_shadow(product, problems);
     }
     catalog.products.sort_by(|a, b| a.id().cmp(b.id()));
     catalog

@@ -77,6 +77,28 @@ pub(super) fn check_product(entry: &ProductEntry, problems: &mut Vec<Problem>) {
     }
 }
 
+/// A shadow recipe is keyed by a value of the `install_method` fact (or
+/// `default` without that fact), and its templates name variables the product
+/// or one of its procedures declares (so it runs once its procedures are in).
+pub(super) fn check_shadow(entry: &ProductEntry, problems: &mut Vec<Problem>) {
+    let (p, file) = (&entry.product, &entry.file);
+    let methods: Vec<String> = p
+        .facts
+        .iter()
+        .find(|f| f.name.value == "install_method")
+        .map_or_else(|| vec!["default".to_string()], |f| f.values.clone());
+    let own: Vec<Variable> = entry.procedures.iter().flat_map(|e| e.procedure.variables.iter().cloned()).collect();
+    let known = known_variables(p, &own);
+    for (method, recipe) in &p.shadow {
+        if !methods.contains(method) {
+            let msg = format!("`shadow` has a recipe for `{method}`, which is not an install method of this product");
+            problems.push(Problem::new(file, p.id.pos, msg).help(format!("install methods: {}", methods.join(", "))));
+        }
+        let templates = recipe.install.templates().chain(recipe.remove.templates()).chain(recipe.workloads.iter());
+        check_templates(file, templates, &known, problems);
+    }
+}
+
 pub(super) fn check_variables(file: &Arc<SourceFile>, vars: &[Variable], problems: &mut Vec<Problem>) {
     check_unique(file, vars.iter().map(|v| &v.name), "variable", problems);
     for v in vars {

@@ -1,0 +1,415 @@
+//! Shadow rehearsal (`stepwise rehearse --shadow-context NAME`): the real
+//! procedure, run for real on a scratch cluster the operator owns, from a copy
+//! of the primary's installation. The primary is only read — detection, the
+//! settings, a backup's lists; no write reaches it, not even a dry run. On the
+//! shadow stepwise installs the release the primary runs (the product file's
+//! shadow recipe for its install method), copies the custom resources and their
+//! namespaces, puts a stand-in Deployment in each meshed namespace, and then
+//! runs the plan as an ordinary session there (its lease, journal and
+//! confirmations). Afterwards it compares every object with the primary's,
+//! writes the report and removes what it installed unless told to keep it.
+
+mod report;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::base::{CancelSignal, ClusterIdentity, Mode, Target};
+use crate::cluster::backup::BackupRequest;
+use crate::cluster::restore::RestoreRequest;
+use crate::cluster::{Connection, backup, compare, pinned, preflight, restore, scratch};
+use crate::commands::{self, CommandRequest, KubeEnv};
+use crate::journal::Journal;
+use crate::plan::Plan;
+use crate::runbook::model::{Action, CommandSpec, ShadowRecipe};
+use crate::runbook::Catalog;
+
+use super::events::{Event, Msg, Outbox};
+use super::prepare::{self, PrepareError, RunRequest};
+use super::runner::RunOutcome;
+use super::session::{StartRequest, builtin_values, start};
+use super::variables::ask_variables;
+use super::work::{self, Resolved};
+use super::{EngineError, detection};
+
+pub use report::ShadowReport;
+
+/// How long the shadow's freshly installed release may take to be detected.
+const INSTALL_SETTLE: Duration = Duration::from_secs(600);
+/// The values the session computes itself for its own cluster; the primary's
+/// are not handed on.
+const OWN_VALUES: [&str; 2] = ["kubeconfig", "kube_context"];
+
+/// What `stepwise rehearse --shadow-context` asks for.
+#[derive(Debug, Clone)]
+pub struct ShadowRequest {
+    /// The plan and the primary cluster (`target`), as for a real run.
+    pub run: RunRequest,
+    /// The scratch cluster.
+    pub shadow: Target,
+    /// Leave the product and the copies on the shadow afterwards.
+    pub keep: bool,
+}
+
+/// The two clusters of a shadow rehearsal.
+struct Clusters {
+    primary: Connection,
+    primary_id: ClusterIdentity,
+    shadow: Connection,
+    shadow_target: Target,
+}
+
+/// Runs a shadow rehearsal to its report. The outcome is that of the session
+/// on the shadow; the report is written whatever it was.
+pub async fn rehearse(
+    catalog: &Catalog,
+    req: ShadowRequest,
+    out: Outbox,
+    cancel: CancelSignal,
+) -> Result<RunOutcome, PrepareError> {
+    let clusters = connect(&req).await?;
+    let prepared = prepare::plan(catalog, &req.run.target, &req.run.plan).await?;
+    let mut said = Vec::new();
+    for detection in prepared.detected {
+        said.push(Event::Detected { detection });
+    }
+    let plan = prepared.plan;
+    said.push(Event::PlanReady { plan: Box::new(plan.clone()) });
+    for event in &said {
+        let _ = out.send(Msg::Event(event.clone()));
+    }
+    let resolved = work::resolve(catalog, &plan)?;
+    refuse_installed_shadow(&resolved, &clusters, &req.run.plan.values).await?;
+    let mut values = builtin_values(&plan, &req.run.target, &clusters.primary);
+    values.extend(req.run.plan.values.clone());
+    // Discovery reads the primary: the shadow is set up with its settings.
+    ask_variables(&resolved, &mut values, &clusters.primary, &out).await?;
+    let recipe = recipe(&resolved, &plan)?;
+    let kinds = backed_up_kinds(&resolved, &values);
+    check_shadow_access(&clusters.shadow, &kinds).await?;
+    let dir = shadow_dir(&req.run.state_dir, &plan)?;
+    let say = |text: String| {
+        let _ = out.send(Msg::Event(Event::Notice { text }));
+    };
+    say(format!(
+        "Shadow rehearsal on {} ({}); the primary cluster {} ({}) is only read. Working folder: {}",
+        clusters.shadow.context,
+        clusters.shadow.server,
+        clusters.primary.context,
+        clusters.primary.server,
+        dir.display()
+    ));
+    let kubeconfig = pinned::write(&clusters.shadow_target, &clusters.shadow.context, &dir.join("shadow.kubeconfig"))
+        .map_err(PrepareError::Cluster)?;
+    let setup = Setup { clusters: &clusters, dir: &dir, kubeconfig: &kubeconfig, out: &out, cancel: &cancel };
+    let install_values = resolved.hop_values(&values, &plan.from, &plan.from);
+    let copied = setup.install_and_copy(&resolved, recipe, &install_values, &kinds).await?;
+    let sessions_before = session_ids(&req.run.state_dir);
+    let start_request = StartRequest {
+        plan: plan.clone(),
+        mode: Mode::Real,
+        target: clusters.shadow_target.clone(),
+        state_dir: req.run.state_dir.clone(),
+        values: values.iter().filter(|(k, _)| !OWN_VALUES.contains(&k.as_str())).map(clone_pair).collect(),
+        new_session: true,
+        break_lease: req.run.break_lease,
+        earlier: said,
+        shadow_of: Some(clusters.primary_id.clone()),
+    };
+    let outcome = start(catalog, start_request, out.clone(), cancel.clone()).await;
+    let session = new_session(&req.run.state_dir, &sessions_before);
+    let report = setup.report(&plan, &copied, session.as_ref()).await?;
+    std::fs::write(dir.join("report.md"), report.markdown())
+        .map_err(|e| EngineError::Refused(format!("cannot write {}: {e}", dir.join("report.md").display())))?;
+    for line in report.summary() {
+        say(line);
+    }
+    say(format!("The shadow rehearsal's report: {}", dir.join("report.md").display()));
+    if req.keep {
+        say(format!("--keep-shadow: the product and the copies stay on {}", clusters.shadow.context));
+    } else {
+        let remove_values = resolved.hop_values(&values, &plan.from, &plan.to);
+        setup.remove(recipe, &remove_values, &copied).await;
+    }
+    Ok(outcome?)
+}
+
+fn clone_pair((k, v): (&String, &String)) -> (String, String) {
+    (k.clone(), v.clone())
+}
+
+/// Connects to both clusters and refuses a shadow that is the primary itself.
+async fn connect(req: &ShadowRequest) -> Result<Clusters, PrepareError> {
+    let primary = req.run.target.connect().await.map_err(PrepareError::Cluster)?;
+    let shadow = req.shadow.connect().await.map_err(PrepareError::Cluster)?;
+    let primary_id = primary.identity().await.map_err(PrepareError::Cluster)?;
+    let shadow_id = shadow.identity().await.map_err(PrepareError::Cluster)?;
+    if primary_id.kube_system_uid == shadow_id.kube_system_uid {
+        return Err(refused(format!(
+            "the shadow context {} is the primary cluster itself (kube-system {}): a shadow rehearsal needs a \
+             scratch cluster of its own, such as a kind or k3d cluster",
+            shadow.context, shadow_id.kube_system_uid
+        )));
+    }
+    let mut shadow_target = req.shadow.clone();
+    shadow_target.context.get_or_insert_with(|| shadow.context.clone());
+    Ok(Clusters { primary, primary_id, shadow, shadow_target })
+}
+
+fn refused(text: String) -> PrepareError {
+    PrepareError::Session(EngineError::Refused(text))
+}
+
+/// A shadow that runs the product already would be changed by the install and
+/// by the cleanup: refused.
+async fn refuse_installed_shadow(
+    resolved: &Resolved<'_>,
+    clusters: &Clusters,
+    values: &BTreeMap<String, String>,
+) -> Result<(), PrepareError> {
+    let product = &resolved.product.product;
+    if let Ok(found) = detection::detect(&clusters.shadow, product, values).await {
+        return Err(refused(format!(
+            "the shadow context {} already runs {} {} ({}); a shadow rehearsal installs its own copy, so use a \
+             cluster without it",
+            clusters.shadow.context, product.name, found.version, found.source
+        )));
+    }
+    Ok(())
+}
+
+/// The product's shadow recipe for the installation's install method.
+fn recipe<'r>(resolved: &'r Resolved<'_>, plan: &Plan) -> Result<&'r ShadowRecipe, PrepareError> {
+    let product = &resolved.product.product;
+    let method = plan.facts.get("install_method").map_or("default", String::as_str);
+    product.shadow.get(method).ok_or_else(|| {
+        let known: Vec<&str> = product.shadow.keys().map(String::as_str).collect();
+        refused(format!(
+            "{} has no shadow recipe for install method `{method}` (it has: {}); a shadow rehearsal cannot install \
+             the current release on the shadow",
+            product.name,
+            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+        ))
+    })
+}
+
+/// The kinds the plan's backup steps save, rendered.
+fn backed_up_kinds(resolved: &Resolved<'_>, values: &BTreeMap<String, String>) -> Vec<String> {
+    let mut kinds = BTreeSet::new();
+    for w in resolved.work(values) {
+        if let Action::Backup(b) = resolved.step(&w).action() {
+            let step_values = resolved.step_values(values, &w);
+            kinds.extend(b.resources.iter().filter_map(|t| t.render(&step_values).ok()));
+        }
+    }
+    kinds.into_iter().collect()
+}
+
+/// Refuses a shadow the operator may not set up, naming every permission missing.
+async fn check_shadow_access(shadow: &Connection, kinds: &[String]) -> Result<(), PrepareError> {
+    let mut needs = scratch::needs();
+    needs.extend(preflight::restore_needs(kinds, None, Mode::Real));
+    let missing = preflight::missing_access(shadow, &needs).await.map_err(PrepareError::Cluster)?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = missing.iter().map(|m| format!("the shadow's user may not {m}")).collect();
+    Err(PrepareError::Session(EngineError::Preflight(lines)))
+}
+
+/// `<state dir>/shadows/<time>-<product>-<from>-to-<to>`, created 0700.
+fn shadow_dir(state_dir: &Path, plan: &Plan) -> Result<PathBuf, PrepareError> {
+    let stamp = crate::cluster::manifest::now_rfc3339().replace([':', '-'], "").replace('T', "-");
+    let stamp = stamp.split('.').next().unwrap_or(&stamp).trim_end_matches('Z').to_string();
+    let dir = state_dir.join("shadows").join(format!("{stamp}-{}-{}-to-{}", plan.product, plan.from, plan.to));
+    crate::durable::create_private_dir(&dir)
+        .map_err(|e| EngineError::Refused(format!("cannot create {}: {e}", dir.display())))?;
+    Ok(dir)
+}
+
+fn session_ids(state_dir: &Path) -> BTreeSet<String> {
+    Journal::list(state_dir).map(|l| l.into_iter().map(|s| s.id).collect()).unwrap_or_default()
+}
+
+/// The session the rehearsal started on the shadow: the one that was not there before.
+fn new_session(state_dir: &Path, before: &BTreeSet<String>) -> Option<Journal> {
+    let list = Journal::list(state_dir).ok()?;
+    let id = list.into_iter().map(|s| s.id).find(|id| !before.contains(id))?;
+    Journal::open_id(state_dir, &id).ok()
+}
+
+/// What the shadow holds besides the product, for the report and the cleanup.
+pub(crate) struct Copied {
+    /// The primary's backup, restored on the shadow before the procedure ran.
+    backup: PathBuf,
+    namespaces: Vec<String>,
+    objects: u64,
+    /// What each kind's CRD served once the current release was installed.
+    served_before: Vec<compare::ServedVersions>,
+    install_took: Duration,
+}
+
+/// The shadow's side of the work, with what every part needs.
+struct Setup<'a> {
+    clusters: &'a Clusters,
+    dir: &'a Path,
+    kubeconfig: &'a Path,
+    out: &'a Outbox,
+    cancel: &'a CancelSignal,
+}
+
+impl Setup<'_> {
+    fn say(&self, text: String) {
+        let _ = self.out.send(Msg::Event(Event::Notice { text }));
+    }
+
+    /// Installs the primary's release on the shadow and copies the custom
+    /// resources, their namespaces and stand-in workloads there.
+    async fn install_and_copy(
+        &self,
+        resolved: &Resolved<'_>,
+        recipe: &ShadowRecipe,
+        values: &BTreeMap<String, String>,
+        kinds: &[String],
+    ) -> Result<Copied, PrepareError> {
+        let started = Instant::now();
+        self.say(format!("Installing {} {} on the shadow", resolved.product.product.name, values["from_version"]));
+        self.run(&recipe.install, values, "install").await?;
+        self.wait_installed(resolved, values).await?;
+        let install_took = started.elapsed();
+        let shadow = &self.clusters.shadow;
+        let served_before = compare::served_versions(shadow, kinds).await.map_err(PrepareError::Cluster)?;
+        let backup = self.dir.join("primary-backup");
+        self.say(format!("Saving the primary's custom resources to {}", backup.display()));
+        let manifest =
+            backup::backup(&self.clusters.primary, &BackupRequest::new(kinds.to_vec(), backup.clone()), self.progress())
+                .await
+                .map_err(PrepareError::Cluster)?;
+        let mut wanted = scratch::backup_namespaces(&backup).map_err(PrepareError::Cluster)?;
+        let meshed = workload_namespaces(recipe, values);
+        wanted.extend(meshed.iter().cloned());
+        let namespaces = scratch::create_namespaces(shadow, &wanted).await.map_err(PrepareError::Cluster)?;
+        self.say(format!("Copying {} objects to the shadow", manifest.total()));
+        let restored = restore::restore(shadow, &RestoreRequest::new(backup.clone(), Mode::Real), self.progress())
+            .await
+            .map_err(PrepareError::Cluster)?;
+        if restored.failed() > 0 {
+            return Err(refused(format!(
+                "{} of the primary's objects could not be copied to the shadow, so it would not rehearse the \
+                 upgrade of what the primary holds:\n{}",
+                restored.failed(),
+                restored.summary(Mode::Real)
+            )));
+        }
+        for ns in &meshed {
+            scratch::create_stand_in_workload(shadow, ns).await.map_err(PrepareError::Cluster)?;
+        }
+        Ok(Copied { backup, namespaces, objects: manifest.total(), served_before, install_took })
+    }
+
+    fn progress(&self) -> crate::base::Reporter {
+        super::standalone::reporter(self.out)
+    }
+
+    /// Runs one of the recipe's commands against the shadow.
+    async fn run(&self, spec: &CommandSpec, values: &BTreeMap<String, String>, what: &str) -> Result<(), PrepareError> {
+        let argv = crate::runbook::arg::render_args(&spec.argv, values)
+            .map_err(|e| refused(format!("the shadow recipe's {what} command: {e}")))?;
+        let mut request = CommandRequest::checked(argv.clone())
+            .map_err(|e| refused(format!("the shadow recipe's {what} command: {e}")))?;
+        request.env = super::actions::command::render_env(&spec.env, values)
+            .map_err(|e| refused(format!("the shadow recipe's {what} command: {e}")))?;
+        if let Some(t) = spec.timeout {
+            request = request.with_timeout(t.0);
+        }
+        let kube = KubeEnv { kubeconfig: Some(self.kubeconfig.to_path_buf()), context: None };
+        let request = kube.apply(request).map_err(|e| refused(e.to_string()))?;
+        let shown = argv.join(" ");
+        let outcome = commands::run(
+            &request,
+            |line| {
+                let _ = self.out.send(Msg::Event(Event::Line { index: 0, text: commands::shown(&line.text).into() }));
+            },
+            self.cancel.clone(),
+        )
+        .await
+        .map_err(|e| refused(format!("`{shown}` on the shadow: {e}")))?;
+        if outcome.cancelled {
+            return Err(PrepareError::Interrupted);
+        }
+        if !outcome.success() {
+            let tail: Vec<&str> = outcome.stderr.lines().chain(outcome.stdout.lines()).collect();
+            let tail = tail.iter().rev().take(5).rev().copied().collect::<Vec<_>>().join(" | ");
+            return Err(refused(format!("`{shown}` on the shadow failed ({}): {tail}", outcome.exit)));
+        }
+        Ok(())
+    }
+
+    /// Waits until the shadow's installation is detected at the primary's version.
+    async fn wait_installed(&self, resolved: &Resolved<'_>, values: &BTreeMap<String, String>) -> Result<(), PrepareError> {
+        let product = &resolved.product.product;
+        let deadline = Instant::now() + INSTALL_SETTLE;
+        let wanted = values.get("from_version").cloned().unwrap_or_default();
+        loop {
+            let last = match detection::detect(&self.clusters.shadow, product, values).await {
+                Ok(found) if found.version.to_string() == wanted || wanted.is_empty() => return Ok(()),
+                Ok(found) => format!("it runs {}", found.version),
+                Err(e) => e.to_string(),
+            };
+            if Instant::now() > deadline || self.cancel.is_cancelled() {
+                return Err(refused(format!(
+                    "{} {wanted} was installed on the shadow but is not detected there after {:?}: {last}",
+                    product.name, INSTALL_SETTLE
+                )));
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+
+    /// Compares the shadow with the primary's backup and reads the CRDs again.
+    async fn report(
+        &self,
+        plan: &Plan,
+        copied: &Copied,
+        session: Option<&Journal>,
+    ) -> Result<ShadowReport, PrepareError> {
+        let shadow = &self.clusters.shadow;
+        let comparison = compare::with_backup(shadow, &copied.backup).await.map_err(PrepareError::Cluster)?;
+        let kinds: Vec<String> = copied.served_before.iter().map(|s| s.resource.clone()).collect();
+        let served_after = compare::served_versions(shadow, &kinds).await.map_err(PrepareError::Cluster)?;
+        Ok(ShadowReport::new(report::Inputs {
+            plan,
+            primary: &self.clusters.primary,
+            shadow,
+            objects: copied.objects,
+            install_took: copied.install_took,
+            steps: session.map(|j| j.steps().to_vec()).unwrap_or_default(),
+            session: session.map(|j| j.dir().to_path_buf()),
+            comparison,
+            served_before: copied.served_before.clone(),
+            served_after,
+        }))
+    }
+
+    /// Takes away what the rehearsal installed: the product (the recipe's
+    /// remove command), the namespaces it made and the kinds' CRDs.
+    async fn remove(&self, recipe: &ShadowRecipe, values: &BTreeMap<String, String>, copied: &Copied) {
+        self.say("Removing the product and the copies from the shadow".into());
+        if let Err(e) = self.run(&recipe.remove, values, "remove").await {
+            self.say(format!("The shadow recipe's remove command failed; remove the product by hand: {e}"));
+        }
+        let crds: Vec<String> = copied.served_before.iter().map(|s| s.resource.clone()).collect();
+        for problem in scratch::remove(&self.clusters.shadow, &copied.namespaces, &crds).await {
+            self.say(format!("Left on the shadow: {problem}"));
+        }
+    }
+}
+
+/// The namespaces that get a stand-in workload: the recipe's `workloads`, a
+/// comma-separated list once rendered.
+fn workload_namespaces(recipe: &ShadowRecipe, values: &BTreeMap<String, String>) -> Vec<String> {
+    let Some(template) = &recipe.workloads else { return Vec::new() };
+    let rendered = template.render_partial(values);
+    rendered.split(',').map(str::trim).filter(|s| !s.is_empty() && !s.contains("{{")).map(String::from).collect()
+}
