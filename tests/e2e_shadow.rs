@@ -42,7 +42,8 @@ fn snapshot(tb: &support::TestCluster, context: &str) -> BTreeMap<String, String
                 m["namespace"].as_str().unwrap_or_default(),
                 m["name"].as_str().unwrap_or_default()
             );
-            let version = if o["kind"] == "Deployment" { m["generation"].to_string() } else { m["resourceVersion"].to_string() };
+            let version =
+                if o["kind"] == "Deployment" { m["generation"].to_string() } else { m["resourceVersion"].to_string() };
             (key, version)
         })
         .collect()
@@ -60,8 +61,7 @@ fn session_window(session: &Path) -> Duration {
     let steps: Value = serde_json::from_slice(&std::fs::read(session.join("steps.json")).unwrap()).unwrap();
     let steps = steps.as_array().unwrap();
     let at = |s: &Value, field: &str| {
-        time::OffsetDateTime::parse(s[field].as_str().unwrap(), &time::format_description::well_known::Rfc3339)
-            .unwrap()
+        time::OffsetDateTime::parse(s[field].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap()
     };
     let removal = steps.iter().find(|s| s["destructive"] == true).unwrap();
     let restore = steps.iter().rev().find(|s| s["kind"] == "restore").unwrap();
@@ -84,7 +84,8 @@ async fn a_shadow_rehearsal_upgrades_a_copy_and_leaves_the_primary_untouched() {
     let meshctl = seed::mesh::deploy_1_6(tb, &settings);
     // The finalizers on the saved objects are cleared by a controller on each
     // cluster, as the one that owns them would.
-    let finalizers = [seed::spawn_finalizer_controller(primary.clone()), seed::spawn_finalizer_controller(shadow.clone())];
+    let finalizers =
+        [seed::spawn_finalizer_controller(primary.clone()), seed::spawn_finalizer_controller(shadow.clone())];
     let namespaces: Vec<String> = (0..4).map(|i| format!("shop-{i}")).collect();
     seed::seed(&primary, &namespaces, 100).await;
     let saved = seed::live(&primary, &namespaces).await;

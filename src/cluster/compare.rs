@@ -58,11 +58,8 @@ async fn compare_kind(
         }
         Err(e) => return Err(e),
     };
-    let left_out: Vec<&str> = manifest
-        .being_deleted
-        .iter()
-        .filter_map(|b| b.strip_prefix(&entry.resource).map(str::trim))
-        .collect();
+    let left_out: Vec<&str> =
+        manifest.being_deleted.iter().filter_map(|b| b.strip_prefix(&entry.resource).map(str::trim)).collect();
     manifest::scan_file(&dir.join(&entry.file), |saved| {
         let key = manifest::object_key(&saved);
         if left_out.contains(&key.as_str()) {

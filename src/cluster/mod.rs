@@ -3,8 +3,8 @@
 //! validates the write as a server-side dry run and stores nothing.
 
 pub mod apply;
-pub mod compare;
 pub mod backup;
+pub mod compare;
 pub mod connect;
 pub mod delete;
 pub mod detect;
@@ -18,8 +18,8 @@ pub mod protobuf;
 pub mod resource;
 pub mod restore;
 pub mod retry;
-pub mod scratch;
 pub mod rollout;
+pub mod scratch;
 pub mod settings;
 pub mod skew;
 pub mod strip;

@@ -22,8 +22,8 @@ use crate::cluster::{Connection, backup, compare, pinned, preflight, restore, sc
 use crate::commands::{self, CommandRequest, KubeEnv};
 use crate::journal::Journal;
 use crate::plan::Plan;
-use crate::runbook::model::{Action, CommandSpec, ShadowRecipe};
 use crate::runbook::Catalog;
+use crate::runbook::model::{Action, CommandSpec, ShadowRecipe};
 
 use super::events::{Event, Msg, Outbox};
 use super::prepare::{self, PrepareError, RunRequest};
@@ -282,10 +282,13 @@ impl Setup<'_> {
         let served_before = compare::served_versions(shadow, kinds).await.map_err(PrepareError::Cluster)?;
         let backup = self.dir.join("primary-backup");
         self.say(format!("Saving the primary's custom resources to {}", backup.display()));
-        let manifest =
-            backup::backup(&self.clusters.primary, &BackupRequest::new(kinds.to_vec(), backup.clone()), self.progress())
-                .await
-                .map_err(PrepareError::Cluster)?;
+        let manifest = backup::backup(
+            &self.clusters.primary,
+            &BackupRequest::new(kinds.to_vec(), backup.clone()),
+            self.progress(),
+        )
+        .await
+        .map_err(PrepareError::Cluster)?;
         let mut wanted = scratch::backup_namespaces(&backup).map_err(PrepareError::Cluster)?;
         let meshed = workload_namespaces(recipe, values);
         wanted.extend(meshed.iter().cloned());
@@ -347,7 +350,11 @@ impl Setup<'_> {
     }
 
     /// Waits until the shadow's installation is detected at the primary's version.
-    async fn wait_installed(&self, resolved: &Resolved<'_>, values: &BTreeMap<String, String>) -> Result<(), PrepareError> {
+    async fn wait_installed(
+        &self,
+        resolved: &Resolved<'_>,
+        values: &BTreeMap<String, String>,
+    ) -> Result<(), PrepareError> {
         let product = &resolved.product.product;
         let deadline = Instant::now() + INSTALL_SETTLE;
         let wanted = values.get("from_version").cloned().unwrap_or_default();

@@ -102,9 +102,12 @@ impl ShadowReport {
         for k in self.comparison.iter().filter_map(|k| k.problem.as_ref().map(|p| (k, p))) {
             lines.push(format!("  {}: {}", k.0.resource, k.1));
         }
-        lines.extend(self.served.iter().filter(|(b, a)| b != a).map(|(b, a)| {
-            format!("{}: served {} before, {} after", b.resource, b.describe(), a.describe())
-        }));
+        lines.extend(
+            self.served
+                .iter()
+                .filter(|(b, a)| b != a)
+                .map(|(b, a)| format!("{}: served {} before, {} after", b.resource, b.describe(), a.describe())),
+        );
         lines
     }
 
