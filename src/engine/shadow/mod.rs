@@ -20,7 +20,7 @@ use crate::cluster::backup::BackupRequest;
 use crate::cluster::restore::RestoreRequest;
 use crate::cluster::{Connection, backup, compare, pinned, preflight, restore, scratch};
 use crate::commands::{self, CommandRequest, KubeEnv};
-use crate::journal::Journal;
+use crate::journal::{Journal, SessionStatus};
 use crate::plan::Plan;
 use crate::runbook::Catalog;
 use crate::runbook::model::{Action, CommandSpec, ShadowRecipe};
@@ -80,14 +80,15 @@ pub async fn rehearse(
         let _ = out.send(Msg::Event(event.clone()));
     }
     let resolved = work::resolve(catalog, &plan)?;
-    refuse_installed_shadow(&resolved, &clusters, &req.run.plan.values).await?;
+    let recipe = recipe(&resolved, &plan)?;
     let mut values = builtin_values(&plan, &req.run.target, &clusters.primary);
     values.extend(req.run.plan.values.clone());
+    // A shadow the operator may not set up is refused first, whatever it runs.
+    check_shadow_access(&clusters.shadow, &backed_up_kinds(&resolved, &values)).await?;
+    refuse_installed_shadow(&resolved, &clusters, &values).await?;
     // Discovery reads the primary: the shadow is set up with its settings.
     ask_variables(&resolved, &mut values, &clusters.primary, &out).await?;
-    let recipe = recipe(&resolved, &plan)?;
     let kinds = backed_up_kinds(&resolved, &values);
-    check_shadow_access(&clusters.shadow, &kinds).await?;
     let dir = shadow_dir(&req.run.state_dir, &plan)?;
     let say = |text: String| {
         let _ = out.send(Msg::Event(Event::Notice { text }));
@@ -118,7 +119,7 @@ pub async fn rehearse(
         shadow_of: Some(clusters.primary_id.clone()),
     };
     let outcome = start(catalog, start_request, out.clone(), cancel.clone()).await;
-    let session = new_session(&req.run.state_dir, &sessions_before);
+    let mut session = new_session(&req.run.state_dir, &sessions_before);
     let report = setup.report(&plan, &copied, session.as_ref()).await?;
     std::fs::write(dir.join("report.md"), report.markdown())
         .map_err(|e| EngineError::Refused(format!("cannot write {}: {e}", dir.join("report.md").display())))?;
@@ -131,6 +132,11 @@ pub async fn rehearse(
     } else {
         let remove_values = resolved.hop_values(&values, &plan.from, &plan.to);
         setup.remove(recipe, &remove_values, &copied).await;
+        // What an unfinished shadow session worked on is gone: it is not one to resume.
+        if let Some(journal) = session.as_mut().filter(|j| j.meta().status != SessionStatus::Finished) {
+            journal.set_status(SessionStatus::Abandoned).map_err(EngineError::from)?;
+            say(format!("The shadow's session {} is marked abandoned: what it worked on is removed", journal.id()));
+        }
     }
     Ok(outcome?)
 }

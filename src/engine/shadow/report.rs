@@ -85,6 +85,14 @@ impl ShadowReport {
         !self.steps.is_empty() && self.steps.iter().all(|s| s.state.is_settled())
     }
 
+    /// Every step that failed or was interrupted, with what its latest attempt said.
+    fn failures(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.steps
+            .iter()
+            .filter(|s| matches!(s.state, StepState::Failed | StepState::Interrupted))
+            .map(|s| (s.title.as_str(), s.error.as_deref().unwrap_or("(no message recorded)")))
+    }
+
     /// A few lines for the screen.
     pub fn summary(&self) -> Vec<String> {
         let ended = if self.finished() { "every step done" } else { "the procedure did not finish" };
@@ -93,6 +101,7 @@ impl ShadowReport {
             Some(w) => format!("Without its custom resources for {} (removal to restored)", seconds(w)),
             None => "No window measured: nothing was removed, or nothing restored".into(),
         });
+        lines.extend(self.failures().map(|(title, error)| format!("  step failed: {title}: {error}")));
         let missing = self.not_identical();
         lines.push(format!("{} of {} custom resources came back identical", self.identical(), self.objects));
         lines.extend(missing.iter().take(SHOWN).map(|m| format!("  not restorable as saved: {m}")));
@@ -134,6 +143,11 @@ impl ShadowReport {
             };
             let item = s.item.as_ref().map(|i| format!(" ({i})")).unwrap_or_default();
             md.push_str(&format!("| {} | {}{item} | {:?} | {took} |\n", i + 1, s.title, s.state));
+        }
+        let failures: Vec<_> = self.failures().collect();
+        if !failures.is_empty() {
+            md.push_str("\n## Failed steps\n\n");
+            md.extend(failures.iter().map(|(title, error)| format!("* {title}: {error}\n")));
         }
         md.push_str(&self.objects_section());
         md.push_str("\n## CRD versions served\n\n| kind | before | after |\n|---|---|---|\n");
