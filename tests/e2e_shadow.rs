@@ -10,6 +10,8 @@
 mod seed;
 mod support;
 
+use support::chart_repo::ChartRepo;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -65,6 +67,25 @@ fn mesh_snapshot(tb: &support::TestCluster, context: &str) -> BTreeMap<String, S
 /// primary moves while it runs, so they take turns.
 static BED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// Namespaces the NGINX journeys mesh, on either cluster.
+const MESHED: [&str; 2] = ["app-a", "app-b"];
+
+/// Neither cluster holds a mesh (the other NGINX journey's, kept on the
+/// shadow or upgraded on the primary); the finalizers on saved objects are
+/// cleared on each cluster by a controller, as the one that owns them would.
+async fn without_a_mesh(
+    tb: &support::TestCluster,
+    primary: &kube::Client,
+    shadow: &kube::Client,
+) -> [tokio::task::JoinHandle<()>; 2] {
+    let finalizers =
+        [seed::spawn_finalizer_controller(primary.clone()), seed::spawn_finalizer_controller(shadow.clone())];
+    for context in tb.admin_contexts() {
+        seed::mesh::clear_mesh(&tb.kubectl, &tb.kubeconfig, context, &MESHED);
+    }
+    finalizers
+}
+
 fn stepwise(tb: &support::TestCluster, state: &Path, args: &[String]) -> std::process::Output {
     let mut cmd = support::stepwise_command(tb, &tb.context, state);
     cmd.args(args);
@@ -97,12 +118,9 @@ async fn a_shadow_rehearsal_upgrades_a_copy_and_leaves_the_primary_untouched() {
     let tb = support::multi_cluster();
     let shadow_context = tb.second_context.clone().unwrap();
     let (primary, shadow) = (tb.client().await, tb.second_client().await);
+    let finalizers = without_a_mesh(tb, &primary, &shadow).await;
     let settings = ["--mtls-mode=strict", "--access-control-mode=deny", "--registry-server=registry.example:5000/nsm"];
     let meshctl = seed::mesh::deploy_1_6(tb, &settings);
-    // The finalizers on the saved objects are cleared by a controller on each
-    // cluster, as the one that owns them would.
-    let finalizers =
-        [seed::spawn_finalizer_controller(primary.clone()), seed::spawn_finalizer_controller(shadow.clone())];
     let namespaces: Vec<String> = (0..4).map(|i| format!("shop-{i}")).collect();
     seed::seed(&primary, &namespaces, 100).await;
     let saved = seed::live(&primary, &namespaces).await;
@@ -394,4 +412,109 @@ fn a_shadow_the_user_may_not_write_to_is_refused_naming_what_is_missing() {
     assert!(said.contains("the shadow's user may not create namespaces (cluster-wide)"), "{said}");
     assert!(said.contains("the shadow's user may not create customresourcedefinitions.apiextensions.k8s.io"), "{said}");
     assert!(!state.path().join("shadows").exists(), "nothing was set up: {said}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shadow_rehearsal_of_a_helm_install_installs_with_the_primary_release_values() {
+    let _turn = BED.lock().await;
+    let tb = support::multi_cluster();
+    let shadow_context = tb.second_context.clone().unwrap();
+    let (primary, shadow) = (tb.client().await, tb.second_client().await);
+    let finalizers = without_a_mesh(tb, &primary, &shadow).await;
+    let releases: &[(&str, &str)] = &[("0.6.0", "1.6.0"), ("0.7.0", "1.7.0")];
+    let repo =
+        ChartRepo::start(&tb.helm, "stepwise-shadow", &[(support::fixture_chart("nginx-service-mesh"), releases)]);
+    let env = repo.env();
+    let chart = repo.chart("nginx-service-mesh");
+    let helm = |args: &[&str]| {
+        let mut c = tb.command(&tb.helm);
+        c.args(["--kube-context", &tb.context]).args(args).envs(env.iter().map(|(k, v)| (*k, v)));
+        support::run_ok(c)
+    };
+    // replicas=2 is the setting the shadow must be installed with.
+    let install = ["install", "nsm", &chart, "--version", "0.6.0", "-n", "nginx-mesh", "--create-namespace"];
+    helm(&[&install[..], &["--set", "replicas=2", "--wait"]].concat());
+    let namespaces: Vec<String> = (0..2).map(|i| format!("helm-shop-{i}")).collect();
+    seed::seed(&primary, &namespaces, 40).await;
+    let saved = seed::live(&primary, &namespaces).await;
+    seed::meshed_app(&primary, MESHED[0]).await;
+    let work = tempfile::tempdir().unwrap();
+    let values = work.path().join("nsm-values.yaml");
+    std::fs::write(&values, helm(&["get", "values", "nsm", "--namespace", "nginx-mesh", "--output", "yaml"])).unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = mesh_snapshot(tb, &tb.context);
+
+    let state = work.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let args: Vec<String> = [
+        "rehearse",
+        "nginx-service-mesh",
+        "--to",
+        "1.7.0",
+        "--procedure",
+        "manual-helm",
+        "--yes",
+        "--confirm",
+        "nginx-mesh",
+        "--set",
+        &format!("chart={chart}"),
+        "--set",
+        &format!("values_file={}", values.display()),
+        "--set",
+        &format!("meshed_namespaces={}", MESHED[0]),
+        "--shadow-context",
+        &shadow_context,
+        "--keep-shadow",
+    ]
+    .map(String::from)
+    .to_vec();
+    let log = state.join("stepwise-rehearse.log");
+    // The operator deletes the mesh CRDs on the shadow when the manual step asks.
+    let operator = {
+        let (log, kubectl, kubeconfig, context) =
+            (log.clone(), tb.kubectl.clone(), tb.kubeconfig.clone(), shadow_context.clone());
+        std::thread::spawn(move || {
+            for _ in 0..3000 {
+                if std::fs::read_to_string(&log).unwrap_or_default().contains("manual step \"Delete the mesh CRDs\"") {
+                    let selector = "app.kubernetes.io/part-of=nginx-service-mesh";
+                    let _ = std::process::Command::new(&kubectl)
+                        .args(["--kubeconfig", kubeconfig.to_str().unwrap(), "--context", &context])
+                        .args(["delete", "crd", "-l", selector, "--wait=false"])
+                        .output();
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let mut cmd = support::stepwise_command(tb, &tb.context, &state);
+    cmd.args(&args).envs(env.iter().map(|(k, v)| (*k, v)));
+    let out = support::output_via_log(cmd, &log);
+    let _ = operator.join();
+    for f in finalizers {
+        f.abort();
+    }
+    let said = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the shadow rehearsal failed:\n{said}");
+    assert!(said.contains("Shadow rehearsal of NGINX Service Mesh 1.6.0 -> 1.7.0: every step done"), "{said}");
+    assert!(said.contains("240 of 240 custom resources came back identical"), "{said}");
+    assert!(said.contains("--version 0.6.0"), "the installed release's chart went on the shadow:\n{said}");
+    assert_eq!(mesh_snapshot(tb, &tb.context), before, "the primary changed during the shadow rehearsal");
+    // The shadow was installed with the primary's release values, read from the primary.
+    let reports: Vec<_> = std::fs::read_dir(state.join("shadows")).unwrap().map(|e| e.unwrap().path()).collect();
+    let file = reports[0].join("primary-values.json");
+    let read: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(read, serde_json::json!({"replicas": 2}), "{}", file.display());
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "the values may hold secrets: only the operator reads them");
+    assert!(said.contains(&format!("--values {}", file.display())), "{said}");
+    let control = Api::<Deployment>::namespaced(shadow.clone(), "nginx-mesh").get("nginx-mesh-api").await.unwrap();
+    let spec = control.spec.unwrap();
+    assert_eq!(spec.replicas, Some(2));
+    let image = spec.template.spec.unwrap().containers[0].image.clone().unwrap();
+    assert!(image.ends_with(":1.7.0"), "{image}");
+    let copied = seed::live(&shadow, &namespaces).await;
+    for (key, original) in &saved {
+        assert_eq!(seed::essence(&copied[key]), seed::essence(original), "{key} differs on the shadow");
+    }
 }

@@ -313,6 +313,9 @@ pub struct ReleaseInfo {
     pub chart_name: String,
     pub chart_version: Option<String>,
     pub app_version: Option<String>,
+    /// The values the release was installed with (`helm get values`), which
+    /// may hold secrets: never shown.
+    pub config: Value,
 }
 
 /// Decodes the `release` value of a Helm release Secret (the bytes after the
@@ -332,6 +335,7 @@ pub fn decode_release(data: &[u8]) -> Result<ReleaseInfo, String> {
         chart_name: text_at("/chart/metadata/name").unwrap_or_default(),
         chart_version: text_at("/chart/metadata/version").filter(|v| !v.is_empty()),
         app_version: text_at("/chart/metadata/appVersion").filter(|v| !v.is_empty()),
+        config: release.pointer("/config").cloned().unwrap_or(Value::Null),
     })
 }
 
@@ -363,6 +367,19 @@ async fn helm_release(
     ns: &str,
     release: &str,
 ) -> Result<Finding, ClusterError> {
+    Ok(match deployed_release(conn, ns, release).await? {
+        Ok(info) => release_finding(field, ns, release, &info),
+        Err(finding) => finding,
+    })
+}
+
+/// The newest deployed revision of a Helm release, read from its Secrets, or
+/// why there is none (absent, or unreadable).
+pub async fn deployed_release(
+    conn: &Connection,
+    ns: &str,
+    release: &str,
+) -> Result<Result<ReleaseInfo, Finding>, ClusterError> {
     let api: Api<Secret> = Api::namespaced(conn.client.clone(), ns);
     let params = ListParams::default().labels(&format!("owner=helm,name={release}"));
     let list = api
@@ -372,7 +389,7 @@ async fn helm_release(
     let mut secrets: Vec<Secret> =
         list.items.into_iter().filter(|s| s.type_.as_deref() == Some(HELM_RELEASE_TYPE)).collect();
     if secrets.is_empty() {
-        return Ok(Finding::Absent(format!("no Helm release {release} in namespace {ns}")));
+        return Ok(Err(Finding::Absent(format!("no Helm release {release} in namespace {ns}"))));
     }
     secrets.sort_by_key(|s| std::cmp::Reverse(revision_of(s)));
     let mut newest = None;
@@ -381,15 +398,15 @@ async fn helm_release(
         let Some(data) = secret.data.as_ref().and_then(|d| d.get("release")) else { continue };
         let info = match decode_release(&data.0) {
             Ok(info) => info,
-            Err(e) => return Ok(Finding::Unreadable(format!("Helm release Secret {ns}/{secret_name}: {e}"))),
+            Err(e) => return Ok(Err(Finding::Unreadable(format!("Helm release Secret {ns}/{secret_name}: {e}")))),
         };
         if info.status == "deployed" {
-            return Ok(release_finding(field, ns, release, &info));
+            return Ok(Ok(info));
         }
         newest.get_or_insert((info.revision, info.status));
     }
     let latest = newest.map(|(r, s)| format!(" (the newest, revision {r}, is {s})")).unwrap_or_default();
-    Ok(Finding::Absent(format!("Helm release {release} in namespace {ns} has no deployed revision{latest}")))
+    Ok(Err(Finding::Absent(format!("Helm release {release} in namespace {ns} has no deployed revision{latest}"))))
 }
 
 /// Reads the version the product file asks for from a deployed release.

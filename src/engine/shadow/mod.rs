@@ -23,7 +23,7 @@ use crate::commands::{self, CommandRequest, KubeEnv};
 use crate::journal::{Journal, SessionStatus};
 use crate::plan::Plan;
 use crate::runbook::Catalog;
-use crate::runbook::model::{Action, CommandSpec, ShadowRecipe};
+use crate::runbook::model::{Action, CommandSpec, HelmReleaseRef, PRIMARY_VALUES, ShadowRecipe};
 
 use super::events::{Event, Msg, Outbox};
 use super::prepare::{self, PrepareError, RunRequest};
@@ -103,9 +103,29 @@ pub async fn rehearse(
     ));
     let kubeconfig = pinned::write(&clusters.shadow_target, &clusters.shadow.context, &dir.join("shadow.kubeconfig"))
         .map_err(PrepareError::Cluster)?;
-    let setup = Setup { clusters: &clusters, dir: &dir, kubeconfig: &kubeconfig, out: &out, cancel: &cancel };
-    let install_values = resolved.hop_values(&values, &plan.from, &plan.from);
-    let copied = setup.install_and_copy(&resolved, recipe, &install_values, &kinds).await?;
+    let setup = Setup {
+        clusters: &clusters,
+        dir: &dir,
+        kubeconfig: &kubeconfig,
+        out: &out,
+        cancel: &cancel,
+        created: std::sync::Mutex::default(),
+    };
+    let mut install_values = resolved.hop_values(&values, &plan.from, &plan.from);
+    if let Some(release) = &recipe.helm_values {
+        let file = primary_helm_values(&clusters.primary, release, &install_values, &dir).await?;
+        install_values.insert(PRIMARY_VALUES.into(), file.display().to_string());
+    }
+    let copied = match setup.install_and_copy(&resolved, recipe, &install_values, &kinds).await {
+        Ok(copied) => copied,
+        Err(e) => {
+            // Whatever part of the setup happened is taken away again.
+            if !req.keep {
+                setup.remove(recipe, &install_values, &kinds).await;
+            }
+            return Err(e);
+        }
+    };
     let sessions_before = session_ids(&req.run.state_dir);
     let start_request = StartRequest {
         plan: plan.clone(),
@@ -131,7 +151,7 @@ pub async fn rehearse(
         say(format!("--keep-shadow: the product and the copies stay on {}", clusters.shadow.context));
     } else {
         let remove_values = resolved.hop_values(&values, &plan.from, &plan.to);
-        setup.remove(recipe, &remove_values, &copied).await;
+        setup.remove(recipe, &remove_values, &kinds).await;
         // What an unfinished shadow session worked on is gone: it is not one to resume.
         if let Some(journal) = session.as_mut().filter(|j| j.meta().status != SessionStatus::Finished) {
             journal.set_status(SessionStatus::Abandoned).map_err(EngineError::from)?;
@@ -234,6 +254,37 @@ fn shadow_dir(state_dir: &Path, plan: &Plan) -> Result<PathBuf, PrepareError> {
     Ok(dir)
 }
 
+/// Reads the values the primary's Helm release was installed with into a
+/// private file in `dir` (they may hold secrets): the shadow's install uses them.
+async fn primary_helm_values(
+    primary: &Connection,
+    release: &HelmReleaseRef,
+    values: &BTreeMap<String, String>,
+    dir: &Path,
+) -> Result<PathBuf, PrepareError> {
+    let render = |t: &crate::runbook::template::Template| {
+        t.render(values).map_err(|e| refused(format!("the shadow recipe's helm_values: {e}")))
+    };
+    let (ns, name) = (render(&release.namespace)?, render(&release.release)?);
+    use crate::cluster::detect::{Finding, deployed_release};
+    let info = match deployed_release(primary, &ns, &name).await {
+        Ok(Ok(info)) => info,
+        Ok(Err(Finding::Absent(why) | Finding::Unreadable(why) | Finding::Conflicting(why))) => {
+            return Err(refused(format!("cannot read the values of the primary's Helm release: {why}")));
+        }
+        Ok(Err(Finding::Found { .. })) => {
+            return Err(refused("the primary's Helm release has no deployed revision".into()));
+        }
+        Err(e) => return Err(PrepareError::Cluster(e)),
+    };
+    let file = dir.join("primary-values.json");
+    let config = if info.config.is_null() { serde_json::json!({}) } else { info.config };
+    let text = serde_json::to_vec_pretty(&config).map_err(|e| EngineError::Refused(e.to_string()))?;
+    crate::durable::write_atomic(&file, &text)
+        .map_err(|e| EngineError::Refused(format!("cannot write {}: {e}", file.display())))?;
+    Ok(file)
+}
+
 fn session_ids(state_dir: &Path) -> BTreeSet<String> {
     Journal::list(state_dir).map(|l| l.into_iter().map(|s| s.id).collect()).unwrap_or_default()
 }
@@ -249,7 +300,6 @@ fn new_session(state_dir: &Path, before: &BTreeSet<String>) -> Option<Journal> {
 pub(crate) struct Copied {
     /// The primary's backup, restored on the shadow before the procedure ran.
     backup: PathBuf,
-    namespaces: Vec<String>,
     objects: u64,
     /// What each kind's CRD served once the current release was installed.
     served_before: Vec<compare::ServedVersions>,
@@ -263,6 +313,8 @@ struct Setup<'a> {
     kubeconfig: &'a Path,
     out: &'a Outbox,
     cancel: &'a CancelSignal,
+    /// The namespaces made on the shadow so far, for the cleanup.
+    created: std::sync::Mutex<Vec<String>>,
 }
 
 impl Setup<'_> {
@@ -299,6 +351,7 @@ impl Setup<'_> {
         let meshed = workload_namespaces(recipe, values);
         wanted.extend(meshed.iter().cloned());
         let namespaces = scratch::create_namespaces(shadow, &wanted).await.map_err(PrepareError::Cluster)?;
+        self.created.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(namespaces.iter().cloned());
         self.say(format!("Copying {} objects to the shadow", manifest.total()));
         let restored = restore::restore(shadow, &RestoreRequest::new(backup.clone(), Mode::Real), self.progress())
             .await
@@ -314,7 +367,7 @@ impl Setup<'_> {
         for ns in &meshed {
             scratch::create_stand_in_workload(shadow, ns).await.map_err(PrepareError::Cluster)?;
         }
-        Ok(Copied { backup, namespaces, objects: manifest.total(), served_before, install_took })
+        Ok(Copied { backup, objects: manifest.total(), served_before, install_took })
     }
 
     fn progress(&self) -> crate::base::Reporter {
@@ -335,6 +388,7 @@ impl Setup<'_> {
         let kube = KubeEnv { kubeconfig: Some(self.kubeconfig.to_path_buf()), context: None };
         let request = kube.apply(request).map_err(|e| refused(e.to_string()))?;
         let shown = argv.join(" ");
+        self.say(format!("on the shadow: `{}`", commands::shown(&shown)));
         let outcome = commands::run(
             &request,
             |line| {
@@ -407,13 +461,13 @@ impl Setup<'_> {
 
     /// Takes away what the rehearsal installed: the product (the recipe's
     /// remove command), the namespaces it made and the kinds' CRDs.
-    async fn remove(&self, recipe: &ShadowRecipe, values: &BTreeMap<String, String>, copied: &Copied) {
+    async fn remove(&self, recipe: &ShadowRecipe, values: &BTreeMap<String, String>, kinds: &[String]) {
         self.say("Removing the product and the copies from the shadow".into());
         if let Err(e) = self.run(&recipe.remove, values, "remove").await {
             self.say(format!("The shadow recipe's remove command failed; remove the product by hand: {e}"));
         }
-        let crds: Vec<String> = copied.served_before.iter().map(|s| s.resource.clone()).collect();
-        for problem in scratch::remove(&self.clusters.shadow, &copied.namespaces, &crds).await {
+        let namespaces = self.created.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        for problem in scratch::remove(&self.clusters.shadow, &namespaces, kinds).await {
             self.say(format!("Left on the shadow: {problem}"));
         }
     }

@@ -69,6 +69,9 @@ pub struct Product {
     pub shadow: BTreeMap<String, ShadowRecipe>,
 }
 
+/// The value a shadow recipe's commands see as the path of the primary's Helm values.
+pub const PRIMARY_VALUES: &str = "primary_values";
+
 /// The commands that put the installed release on a shadow cluster and take
 /// it away again. Their templates see the session's values: the variables
 /// (the settings read from the primary cluster among them), the facts,
@@ -85,6 +88,19 @@ pub struct ShadowRecipe {
     /// Deployment each on the shadow, so the procedure's re-roll has workloads
     /// to restart (for a mesh: `{{meshed_namespaces}}`).
     pub workloads: Option<Template>,
+    /// For a Helm install: the primary's release whose values the shadow is
+    /// installed with. stepwise reads them from the release (as `helm get
+    /// values` would) into a private file in the shadow's working folder, and
+    /// the commands see its path as `{{primary_values}}`.
+    pub helm_values: Option<HelmReleaseRef>,
+}
+
+/// A Helm release on the cluster.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HelmReleaseRef {
+    pub namespace: Template,
+    pub release: Template,
 }
 
 impl Product {

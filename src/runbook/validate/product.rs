@@ -8,7 +8,7 @@ use super::procedure::{check_facts, check_templates};
 use super::{check_id, check_product_ranges, check_unique};
 use crate::runbook::catalog::{BUILTIN_VARIABLES, ProductEntry};
 use crate::runbook::error::{Problem, SourceFile};
-use crate::runbook::model::{Product, Variable};
+use crate::runbook::model::{PRIMARY_VALUES, Product, Variable};
 
 pub(super) fn check_product(entry: &ProductEntry, problems: &mut Vec<Problem>) {
     let (p, file) = (&entry.product, &entry.file);
@@ -88,8 +88,12 @@ pub(super) fn check_shadow(entry: &ProductEntry, problems: &mut Vec<Problem>) {
         .find(|f| f.name.value == "install_method")
         .map_or_else(|| vec!["default".to_string()], |f| f.values.clone());
     let own: Vec<Variable> = entry.procedures.iter().flat_map(|e| e.procedure.variables.iter().cloned()).collect();
-    let known = known_variables(p, &own);
     for (method, recipe) in &p.shadow {
+        let mut known = known_variables(p, &own);
+        if let Some(h) = &recipe.helm_values {
+            known.insert(PRIMARY_VALUES.to_string());
+            check_templates(file, [&h.namespace, &h.release], &known, problems);
+        }
         if !methods.contains(method) {
             let msg = format!("`shadow` has a recipe for `{method}`, which is not an install method of this product");
             problems.push(Problem::new(file, p.id.pos, msg).help(format!("install methods: {}", methods.join(", "))));
