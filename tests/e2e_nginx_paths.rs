@@ -215,15 +215,10 @@ async fn manual_upgrade_on_the_helm_path_keeps_every_custom_resource() {
     let started = Instant::now();
     let tb = support::cluster();
     let (client, finalizers) = without_a_mesh(tb).await;
-    let releases: &[(&str, &str)] = &[("0.6.0", "1.6.0"), ("0.7.0", "1.7.0")];
-    let repo = ChartRepo::start(&tb.helm, CHART_REPO, &[(support::fixture_chart("nginx-service-mesh"), releases)]);
+    let repo = ChartRepo::nginx_service_mesh(tb, CHART_REPO);
     let env = repo.env();
     let chart = repo.chart("nginx-service-mesh");
-    let helm = |args: &[&str]| {
-        let mut c = tb.command(&tb.helm);
-        c.args(["--kube-context", &tb.context]).args(args).envs(env.iter().map(|(k, v)| (*k, v)));
-        support::run_ok(c)
-    };
+    let helm = |args: &[&str]| repo.run_helm(tb, &tb.context, args);
     // replicas=2 is the setting that must survive the uninstall through the saved values.
     helm(&[
         "install",
@@ -248,26 +243,10 @@ async fn manual_upgrade_on_the_helm_path_keeps_every_custom_resource() {
     let work = tempfile::tempdir().unwrap();
     let values = work.path().join("nsm-values.yaml");
     std::fs::write(&values, helm(&["get", "values", "nsm", "--namespace", "nginx-mesh", "--output", "yaml"])).unwrap();
-    let values_arg = format!("values_file={}", values.display());
-    let chart_arg = format!("chart={chart}");
     // From the release just before, the Helm upgrade would fit with less
     // disruption; this journey is the uninstall and install again.
-    let args = [
-        "nginx-service-mesh",
-        "--to",
-        "1.7.0",
-        "--procedure",
-        "manual-helm",
-        "--yes",
-        "--confirm",
-        "nginx-mesh",
-        "--set",
-        &chart_arg,
-        "--set",
-        &values_arg,
-        "--set",
-        "meshed_namespaces=helm-app-a,helm-app-b",
-    ];
+    let owned = seed::mesh::manual_helm_args(&chart, &values, &apps);
+    let args: Vec<&str> = owned.iter().map(String::as_str).collect();
     eprintln!("{JOURNEY}: set up in {:?}", started.elapsed());
     let rehearsal = rehearse_changes_nothing(JOURNEY, tb, &client, (&namespaces, &apps), &env, &args).await;
     eprintln!("{JOURNEY}: rehearsed at {:?}", started.elapsed());

@@ -70,20 +70,38 @@ static BED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// Namespaces the NGINX journeys mesh, on either cluster.
 const MESHED: [&str; 2] = ["app-a", "app-b"];
 
-/// Neither cluster holds a mesh (the other NGINX journey's, kept on the
-/// shadow or upgraded on the primary); the finalizers on saved objects are
-/// cleared on each cluster by a controller, as the one that owns them would.
-async fn without_a_mesh(
-    tb: &support::TestCluster,
-    primary: &kube::Client,
-    shadow: &kube::Client,
-) -> [tokio::task::JoinHandle<()>; 2] {
+/// An NGINX journey's turn on the bed: neither cluster holds a mesh (the other
+/// journey's, kept on the shadow or upgraded on the primary), and on each
+/// cluster a controller clears the finalizers of objects being deleted, as the
+/// one that owns them would, until the turn ends.
+struct MeshTurn {
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+    tb: &'static support::TestCluster,
+    shadow_context: String,
+    primary: kube::Client,
+    shadow: kube::Client,
+    finalizers: [tokio::task::JoinHandle<()>; 2],
+}
+
+impl Drop for MeshTurn {
+    fn drop(&mut self) {
+        for f in &self.finalizers {
+            f.abort();
+        }
+    }
+}
+
+async fn mesh_turn() -> MeshTurn {
+    let turn = BED.lock().await;
+    let tb = support::multi_cluster();
+    let (primary, shadow) = (tb.client().await, tb.second_client().await);
     let finalizers =
         [seed::spawn_finalizer_controller(primary.clone()), seed::spawn_finalizer_controller(shadow.clone())];
     for context in tb.admin_contexts() {
         seed::mesh::clear_mesh(&tb.kubectl, &tb.kubeconfig, context, &MESHED);
     }
-    finalizers
+    let shadow_context = tb.second_context.clone().unwrap();
+    MeshTurn { _turn: turn, tb, shadow_context, primary, shadow, finalizers }
 }
 
 fn stepwise(tb: &support::TestCluster, state: &Path, args: &[String]) -> std::process::Output {
@@ -114,19 +132,16 @@ fn reported_window(report: &str) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shadow_rehearsal_upgrades_a_copy_and_leaves_the_primary_untouched() {
-    let _turn = BED.lock().await;
-    let tb = support::multi_cluster();
-    let shadow_context = tb.second_context.clone().unwrap();
-    let (primary, shadow) = (tb.client().await, tb.second_client().await);
-    let finalizers = without_a_mesh(tb, &primary, &shadow).await;
+    let turn = mesh_turn().await;
+    let (tb, shadow_context, primary, shadow) = (turn.tb, &turn.shadow_context, &turn.primary, &turn.shadow);
     let settings = ["--mtls-mode=strict", "--access-control-mode=deny", "--registry-server=registry.example:5000/nsm"];
     let meshctl = seed::mesh::deploy_1_6(tb, &settings);
     let namespaces: Vec<String> = (0..4).map(|i| format!("shop-{i}")).collect();
-    seed::seed(&primary, &namespaces, 100).await;
-    let saved = seed::live(&primary, &namespaces).await;
+    seed::seed(primary, &namespaces, 100).await;
+    let saved = seed::live(primary, &namespaces).await;
     assert_eq!(saved.len(), 600);
     for ns in ["app-a", "app-b"] {
-        seed::meshed_app(&primary, ns).await;
+        seed::meshed_app(primary, ns).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before = mesh_snapshot(tb, &tb.context);
@@ -155,7 +170,7 @@ async fn a_shadow_rehearsal_upgrades_a_copy_and_leaves_the_primary_untouched() {
     assert_eq!(config["accessControlMode"], "deny", "{config}");
     let sidecar = config["sidecarImage"]["image"].as_str().unwrap();
     assert!(sidecar.starts_with("registry.example:5000/nsm/"), "{config}");
-    let copied = seed::live(&shadow, &namespaces).await;
+    let copied = seed::live(shadow, &namespaces).await;
     assert_eq!(copied.len(), saved.len());
     for (key, original) in &saved {
         assert_eq!(seed::essence(&copied[key]), seed::essence(original), "{key} differs on the shadow");
@@ -174,7 +189,7 @@ async fn a_shadow_rehearsal_upgrades_a_copy_and_leaves_the_primary_untouched() {
     assert_ne!(meta["shadow_of"]["kube_system_uid"], meta["cluster"]["kube_system_uid"]);
     let uid =
         |context: &str| tb.kubectl(context, &["get", "namespace", "kube-system", "-o", "jsonpath={.metadata.uid}"]);
-    assert_eq!(meta["cluster"]["kube_system_uid"], uid(&shadow_context).as_str(), "{meta}");
+    assert_eq!(meta["cluster"]["kube_system_uid"], uid(shadow_context).as_str(), "{meta}");
     assert_eq!(meta["shadow_of"]["kube_system_uid"], uid(&tb.context).as_str(), "{meta}");
     // Its lease was the shadow's: the session's one connection.
     let transcript = std::fs::read_to_string(session.join("transcript.jsonl")).unwrap();
@@ -197,9 +212,6 @@ async fn a_shadow_rehearsal_upgrades_a_copy_and_leaves_the_primary_untouched() {
     let real = tempfile::tempdir().unwrap();
     let args = seed::mesh::manual_upgrade_args("run", &meshctl.old, &meshctl.new, &["app-a", "app-b"]);
     let out = stepwise(tb, real.path(), &args);
-    for f in finalizers {
-        f.abort();
-    }
     assert!(out.status.success(), "the real run failed:\n{}", String::from_utf8_lossy(&out.stdout));
     let window = session_window(&support::only_session(real.path()));
     let ratio = rehearsed.as_secs_f64() / window.as_secs_f64();
@@ -416,28 +428,19 @@ fn a_shadow_the_user_may_not_write_to_is_refused_naming_what_is_missing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shadow_rehearsal_of_a_helm_install_installs_with_the_primary_release_values() {
-    let _turn = BED.lock().await;
-    let tb = support::multi_cluster();
-    let shadow_context = tb.second_context.clone().unwrap();
-    let (primary, shadow) = (tb.client().await, tb.second_client().await);
-    let finalizers = without_a_mesh(tb, &primary, &shadow).await;
-    let releases: &[(&str, &str)] = &[("0.6.0", "1.6.0"), ("0.7.0", "1.7.0")];
-    let repo =
-        ChartRepo::start(&tb.helm, "stepwise-shadow", &[(support::fixture_chart("nginx-service-mesh"), releases)]);
+    let turn = mesh_turn().await;
+    let (tb, shadow_context, primary, shadow) = (turn.tb, &turn.shadow_context, &turn.primary, &turn.shadow);
+    let repo = ChartRepo::nginx_service_mesh(tb, "stepwise-shadow");
     let env = repo.env();
     let chart = repo.chart("nginx-service-mesh");
-    let helm = |args: &[&str]| {
-        let mut c = tb.command(&tb.helm);
-        c.args(["--kube-context", &tb.context]).args(args).envs(env.iter().map(|(k, v)| (*k, v)));
-        support::run_ok(c)
-    };
+    let helm = |args: &[&str]| repo.run_helm(tb, &tb.context, args);
     // replicas=2 is the setting the shadow must be installed with.
     let install = ["install", "nsm", &chart, "--version", "0.6.0", "-n", "nginx-mesh", "--create-namespace"];
     helm(&[&install[..], &["--set", "replicas=2", "--wait"]].concat());
     let namespaces: Vec<String> = (0..2).map(|i| format!("helm-shop-{i}")).collect();
-    seed::seed(&primary, &namespaces, 40).await;
-    let saved = seed::live(&primary, &namespaces).await;
-    seed::meshed_app(&primary, MESHED[0]).await;
+    seed::seed(primary, &namespaces, 40).await;
+    let saved = seed::live(primary, &namespaces).await;
+    seed::meshed_app(primary, MESHED[0]).await;
     let work = tempfile::tempdir().unwrap();
     let values = work.path().join("nsm-values.yaml");
     std::fs::write(&values, helm(&["get", "values", "nsm", "--namespace", "nginx-mesh", "--output", "yaml"])).unwrap();
@@ -446,28 +449,9 @@ async fn a_shadow_rehearsal_of_a_helm_install_installs_with_the_primary_release_
 
     let state = work.path().join("state");
     std::fs::create_dir_all(&state).unwrap();
-    let args: Vec<String> = [
-        "rehearse",
-        "nginx-service-mesh",
-        "--to",
-        "1.7.0",
-        "--procedure",
-        "manual-helm",
-        "--yes",
-        "--confirm",
-        "nginx-mesh",
-        "--set",
-        &format!("chart={chart}"),
-        "--set",
-        &format!("values_file={}", values.display()),
-        "--set",
-        &format!("meshed_namespaces={}", MESHED[0]),
-        "--shadow-context",
-        &shadow_context,
-        "--keep-shadow",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut args = vec!["rehearse".to_string()];
+    args.extend(seed::mesh::manual_helm_args(&chart, &values, &MESHED[..1]));
+    args.extend(["--shadow-context".to_string(), shadow_context.clone(), "--keep-shadow".to_string()]);
     let log = state.join("stepwise-rehearse.log");
     // The operator deletes the mesh CRDs on the shadow when the manual step asks.
     let operator = {
@@ -491,9 +475,6 @@ async fn a_shadow_rehearsal_of_a_helm_install_installs_with_the_primary_release_
     cmd.args(&args).envs(env.iter().map(|(k, v)| (*k, v)));
     let out = support::output_via_log(cmd, &log);
     let _ = operator.join();
-    for f in finalizers {
-        f.abort();
-    }
     let said = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "the shadow rehearsal failed:\n{said}");
     assert!(said.contains("Shadow rehearsal of NGINX Service Mesh 1.6.0 -> 1.7.0: every step done"), "{said}");
@@ -513,7 +494,7 @@ async fn a_shadow_rehearsal_of_a_helm_install_installs_with_the_primary_release_
     assert_eq!(spec.replicas, Some(2));
     let image = spec.template.spec.unwrap().containers[0].image.clone().unwrap();
     assert!(image.ends_with(":1.7.0"), "{image}");
-    let copied = seed::live(&shadow, &namespaces).await;
+    let copied = seed::live(shadow, &namespaces).await;
     for (key, original) in &saved {
         assert_eq!(seed::essence(&copied[key]), seed::essence(original), "{key} differs on the shadow");
     }

@@ -68,6 +68,24 @@ pub fn deploy_1_6(tb: &support::TestCluster, options: &[&str]) -> Meshctls {
 /// nginx-mesh` with `old` and `new` as the current and target nginx-meshctl and
 /// `meshed` as the meshed namespaces: the headless manual upgrade that the
 /// journeys run or rehearse.
+/// The manual Helm upgrade 1.6.0 -> 1.7.0 with `--yes`, for `stepwise VERB`:
+/// the chart reference, the values the operator saved and the meshed namespaces.
+pub fn manual_helm_args(chart: &str, values: &Path, meshed: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> =
+        ["nginx-service-mesh", "--to", "1.7.0", "--procedure", "manual-helm", "--yes", "--confirm", "nginx-mesh"]
+            .map(String::from)
+            .to_vec();
+    for set in [
+        format!("chart={chart}"),
+        format!("values_file={}", values.display()),
+        format!("meshed_namespaces={}", meshed.join(",")),
+    ] {
+        args.push("--set".into());
+        args.push(set);
+    }
+    args
+}
+
 pub fn manual_upgrade_args(verb: &str, old: &Path, new: &Path, meshed: &[&str]) -> Vec<String> {
     let mut args: Vec<String> =
         [verb, "nginx-service-mesh", "--to", "1.7.0", "--procedure", "manual-meshctl", "--yes", "--confirm"]

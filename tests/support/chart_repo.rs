@@ -53,6 +53,21 @@ impl ChartRepo {
         ]
     }
 
+    /// The NGINX Service Mesh fixture chart as the vendor's 0.6.0 and 0.7.0
+    /// (releases 1.6.0 and 1.7.0), the charts of the manual Helm upgrade.
+    pub fn nginx_service_mesh(tb: &super::TestCluster, name: &str) -> ChartRepo {
+        let releases: &[(&str, &str)] = &[("0.6.0", "1.6.0"), ("0.7.0", "1.7.0")];
+        ChartRepo::start(&tb.helm, name, &[(super::fixture_chart("nginx-service-mesh"), releases)])
+    }
+
+    /// Runs the test bed's helm against `context` with this repository; panics
+    /// with its output if it fails. Returns stdout.
+    pub fn run_helm(&self, tb: &super::TestCluster, context: &str, args: &[&str]) -> String {
+        let mut c = tb.command(&tb.helm);
+        c.args(["--kube-context", context]).args(args).envs(self.env());
+        super::run_ok(c)
+    }
+
     /// `REPO/CHART`, the reference an operator installs.
     pub fn chart(&self, chart: &str) -> String {
         format!("{}/{chart}", self.name)
