@@ -34,8 +34,6 @@ pub use count::{expected_counts, live_count};
 use owners::OwnerLinks;
 pub use report::{KindCounts, ObjectOutcome, Outcome, RestoreReport};
 
-const CREATE_RETRY_BUDGET: Duration = Duration::from_secs(120);
-
 #[derive(Debug, Clone)]
 pub struct RestoreRequest {
     pub dir: PathBuf,
@@ -51,6 +49,9 @@ pub struct RestoreRequest {
     pub mode: Mode,
     /// How long to wait for kinds to be served and namespaces to exist.
     pub readiness_timeout: Duration,
+    /// How long one call (a create, or a read it needs) is retried while the API
+    /// server is unreachable or overloaded before the restore gives up on it.
+    pub retry_budget: Duration,
 }
 
 impl RestoreRequest {
@@ -63,6 +64,9 @@ impl RestoreRequest {
     /// the window stays a few MB of objects.
     pub const DEFAULT_WINDOW_PER_CREATE: usize = 4;
 
+    /// Two minutes: an API server restart or a short outage passes within it.
+    pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(120);
+
     pub fn new(dir: PathBuf, mode: Mode) -> Self {
         RestoreRequest {
             dir,
@@ -70,6 +74,7 @@ impl RestoreRequest {
             window: None,
             mode,
             readiness_timeout: Duration::from_secs(120),
+            retry_budget: Self::DEFAULT_RETRY_BUDGET,
         }
     }
 
@@ -92,10 +97,11 @@ pub async fn restore(conn: &Connection, req: &RestoreRequest, report: Reporter) 
     }
     let index = index_backup(&req.dir, &manifest)?;
     let missing_ns = wait_for_namespaces(conn, &index.namespaces, deadline, req.mode, &report).await?;
-    let owners = OwnerLinks::new(conn, index.uids);
+    let owners = OwnerLinks::new(conn, index.uids, req.retry_budget);
     let state = Shared {
         conn,
         mode: req.mode,
+        retry_budget: req.retry_budget,
         report: report.clone(),
         total: manifest.total(),
         done: Mutex::new(0),
@@ -158,6 +164,7 @@ fn tally(counts: &mut KindCounts, outcome: &Outcome) {
 struct Shared<'a> {
     conn: &'a Connection,
     mode: Mode,
+    retry_budget: Duration,
     report: Reporter,
     total: u64,
     done: Mutex<u64>,
@@ -276,7 +283,7 @@ impl Shared<'_> {
             // A dry-run apply validates objects that already exist too, where a dry-run
             // create would only answer AlreadyExists.
             let params = self.mode.apply_params(true);
-            let result = retry::with_retry(CREATE_RETRY_BUDGET, on_retry, async || {
+            let result = retry::with_retry(self.retry_budget, on_retry, async || {
                 api.patch(name, &params, &Patch::Apply(&dynamic)).await
             })
             .await;
@@ -289,7 +296,7 @@ impl Shared<'_> {
             };
         }
         let params = self.mode.post_params();
-        match retry::with_retry(CREATE_RETRY_BUDGET, on_retry, async || api.create(&params, &dynamic).await).await {
+        match retry::with_retry(self.retry_budget, on_retry, async || api.create(&params, &dynamic).await).await {
             Ok(created) => {
                 if let (Some(old), Some(new)) =
                     (object.pointer("/metadata/uid").and_then(Value::as_str), created.metadata.uid)
@@ -302,7 +309,7 @@ impl Shared<'_> {
                 Outcome::Created
             }
             Err(e) if api_status(&e) == Some(409) => {
-                match retry::with_retry(CREATE_RETRY_BUDGET, |_, _| {}, async || api.get(name).await).await {
+                match retry::with_retry(self.retry_budget, |_, _| {}, async || api.get(name).await).await {
                     Ok(existing) => {
                         let existing = serde_json::to_value(existing).unwrap_or(Value::Null);
                         if same_object(&existing, &object) {

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::super::connect::Connection;
 use super::super::retry;
 use super::super::strip::{OwnerRef, owner_refs};
-use super::{CREATE_RETRY_BUDGET, lock};
+use super::lock;
 
 /// Whether one of the object's owners is among `uids`.
 pub(super) fn has_owner_in(uids: &HashSet<String>, object: &Value) -> bool {
@@ -32,15 +32,18 @@ pub(super) struct OwnerLinks {
     /// Owner uid -> the uid of the live owner by that reference (None: gone).
     live: Mutex<HashMap<String, Option<String>>>,
     dropped: Arc<Mutex<Vec<String>>>,
+    /// How long a read of an owner is retried (the restore's retry budget).
+    retry_budget: std::time::Duration,
 }
 
 impl OwnerLinks {
-    pub(super) fn new(conn: &Connection, in_backup: HashSet<String>) -> Self {
+    pub(super) fn new(conn: &Connection, in_backup: HashSet<String>, retry_budget: std::time::Duration) -> Self {
         OwnerLinks {
             conn: conn.clone(),
             in_backup: Arc::new(in_backup),
             live: Mutex::new(HashMap::new()),
             dropped: Arc::default(),
+            retry_budget,
         }
     }
 
@@ -135,7 +138,7 @@ impl OwnerLinks {
             }
             _ => Api::all_with(self.conn.client.clone(), &api_resource),
         };
-        let owner = retry::with_retry(CREATE_RETRY_BUDGET, |_, _| {}, async || api.get_opt(&r.name).await)
+        let owner = retry::with_retry(self.retry_budget, |_, _| {}, async || api.get_opt(&r.name).await)
             .await
             .map_err(|e| e.to_string())?;
         Ok(owner.and_then(|o| o.metadata.uid))
