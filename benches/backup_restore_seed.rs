@@ -124,7 +124,7 @@ async fn client(args: &Args) -> Client {
     Client::try_from(config).expect("client")
 }
 
-/// Object number `i` of a kind. Same shape as `tests/seed/mod.rs`, with more variety.
+/// Object number `i` of a kind. Same shape as `tests/it/seed/mod.rs`, with more variety.
 fn object(kind: &(&str, &str, &str, &str), namespace: &str, i: usize) -> Value {
     let (_, group, version, k) = *kind;
     let tiers = ["backend", "frontend", "edge", "batch", "data"];

@@ -9,7 +9,7 @@
 //!
 //! `serve` runs until its stdin is closed (the driver holds the other end, so it
 //! ends with the driver however that ends): the node stand-in of the tests
-//! (`tests/support/node.rs`: binds pods, makes them Ready, finishes deleted ones,
+//! (`tests/it/support/node.rs`: binds pods, makes them Ready, finishes deleted ones,
 //! which rollouts and namespace deletions need), and a finalizer controller that
 //! removes the finalizer `stepwise.test/keep` of the objects of the six kinds once
 //! their CRD is being deleted, as the tests' `spawn_finalizer_controller` does.
@@ -17,14 +17,14 @@
 //! every one of 30,000 objects several times a second would load the API server
 //! through the whole measurement, on both sides.
 //! `meshed-apps` creates the meshed Deployment `web` of the tests
-//! (`tests/seed/mod.rs` `meshed_app`) in each namespace.
+//! (`tests/it/seed/mod.rs` `meshed_app`) in each namespace.
 //!
 //! Built by run.sh with `cargo bench --bench upgrade_world --no-run`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
-#[path = "../tests/seed/mod.rs"]
+#[path = "../tests/it/seed/mod.rs"]
 mod seed;
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::io::Read;

@@ -8,6 +8,7 @@
 //! test itself, so every run checks the same thing.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
+#[path = "it/journal_fixture/mod.rs"]
 mod journal_fixture;
 
 use std::fs;

@@ -163,7 +163,7 @@ class World:
         self.old = self.meshctl_at("1.6.0")
         self.new = self.meshctl_at("1.7.0")
         tools = os.path.dirname(bed.kubectl_bin)
-        # What the journeys give every program (tests/support TestCluster::env):
+        # What the journeys give every program (tests/it/support TestCluster::env):
         # the stand-ins first on PATH, the bed's kubectl and helm.
         self.env = dict(os.environ)
         self.env.update(
@@ -178,7 +178,7 @@ class World:
         self.server = None
 
     def meshctl_at(self, version):
-        """nginx-meshctl of one release, as tests/seed/mod.rs `meshctl_at` writes it."""
+        """nginx-meshctl of one release, as tests/it/seed/mod.rs `meshctl_at` writes it."""
         path = os.path.join(self.bin, f"nginx-meshctl-{version}")
         with open(path, "w", encoding="utf-8") as f:
             f.write(f"#!/usr/bin/env bash\nNGINX_MESHCTL_VERSION={version} exec {self.standins}/nginx-meshctl \"$@\"\n")

@@ -11,9 +11,9 @@
 //! `--exit-with` has gone. When it exits, the test bed's reaper stops the cluster.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
-#[path = "../seed/mod.rs"]
+#[path = "../it/seed/mod.rs"]
 mod seed;
-#[path = "../support/mod.rs"]
+#[path = "../it/support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,238 @@
+//! The README's first command, `tests/sandbox/sandbox.sh`, in a real terminal
+//! (tmux with a socket of its own): it brings the sandbox up, the wizard shows
+//! the plan of the manual NGINX Service Mesh upgrade, leaving the wizard stops
+//! the sandbox, and nothing of it is left running.
+//!
+//! It runs the way a newcomer would: from a fresh copy of the repository (the
+//! files git knows, nothing built in it but the shared `target/` link, so
+//! cargo compiles stepwise again there) in a shell environment holding only
+//! PATH, HOME, TERM and the cache and cargo locations.
+//!
+//! The screen it sees is the README's screenshot (docs/screenshot.txt): the
+//! test fails when the two differ beyond numbers and spacing, and
+//! `STEPWISE_WRITE_README=1` writes the new screen there and fails, so the
+//! next run checks it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
+
+use crate::support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const SESSION: &str = "sandbox";
+const WIDTH: &str = "120";
+const HEIGHT: &str = "40";
+/// A fresh machine builds the test bed and stepwise first.
+const UP_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+const DOWN_TIMEOUT: Duration = Duration::from_secs(120);
+/// The sandbox directory's random part, replaced in the screenshot.
+const RANDOM_LEN: usize = 6;
+
+struct Tmux {
+    socket: String,
+    /// Where the script's exit status is written ([`support::recording_exit`]).
+    status_file: PathBuf,
+}
+
+impl Tmux {
+    fn command(&self) -> Command {
+        let mut cmd = Command::new("/usr/bin/tmux");
+        cmd.args(["-L", &self.socket, "-f", "/dev/null"]);
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = self.command().args(args).output().expect("tmux runs");
+        assert!(out.status.success(), "tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", SESSION])
+    }
+
+    fn keys(&self, keys: &str) {
+        self.run(&["send-keys", "-t", SESSION, keys]);
+    }
+
+    /// Once the sandbox script has exited: its exit status (128 + the signal's
+    /// number when a signal ended it).
+    fn exit_status(&self) -> Option<i32> {
+        support::recorded_exit(&self.status_file)
+    }
+}
+
+impl Drop for Tmux {
+    // Hanging up on the script makes it stop the sandbox, whatever the test saw.
+    fn drop(&mut self) {
+        let _ = self.command().arg("kill-server").output();
+    }
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A copy of the repository as a fresh clone has it: every file git tracks
+/// or would track (so uncommitted work is tested too), nothing ignored. Its
+/// `target` links to this build's, so the dependencies are not compiled a
+/// second time; stepwise itself is, from the copy, in the clean environment.
+fn fresh_copy(into: &Path) -> PathBuf {
+    let files = Command::new("git")
+        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+        .current_dir(repo())
+        .output()
+        .expect("git runs");
+    assert!(files.status.success(), "git ls-files: {}", String::from_utf8_lossy(&files.stderr));
+    let copy = into.join("stepwise");
+    for name in files.stdout.split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let rel = Path::new(std::str::from_utf8(name).unwrap());
+        let (from, to) = (repo().join(rel), copy.join(rel));
+        // A file deleted in the work tree but still in the index is gone.
+        let Ok(meta) = std::fs::symlink_metadata(&from) else { continue };
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        if meta.file_type().is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&from).unwrap(), &to).unwrap();
+        } else {
+            std::fs::copy(&from, &to).unwrap();
+        }
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo().join("target"));
+    std::os::unix::fs::symlink(target, copy.join("target")).unwrap();
+    copy
+}
+
+/// Process ids whose arguments mention `dir`.
+fn processes_under(dir: &Path) -> Vec<String> {
+    let dir = dir.to_string_lossy().into_owned();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let args: Vec<String> = cmdline.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        if args.iter().any(|a| a == &dir || a.starts_with(&format!("{dir}/"))) {
+            found.push(format!("{}: {}", entry.file_name().to_string_lossy(), args.join(" ")));
+        }
+    }
+    found
+}
+
+/// The screen without what changes from run to run: numbers (ports, times,
+/// session ids) and the width of the spaces around them.
+fn essence(screen: &str) -> String {
+    let digits = regex::Regex::new(r"\d+").unwrap();
+    let spaces = regex::Regex::new(r"\s+").unwrap();
+    screen
+        .lines()
+        .map(|l| spaces.replace_all(&digits.replace_all(l, "0"), " ").trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn plan_on_screen(screen: &str) -> bool {
+    [
+        "nginx-service-mesh 1.6.0 -> 1.7.0",
+        "Save the mesh custom resources",
+        "Remove the mesh",
+        "Deploy the target release",
+    ]
+    .iter()
+    .all(|s| screen.contains(s))
+}
+
+#[test]
+fn the_sandbox_opens_the_wizard_on_the_plan_and_stops_when_it_ends() {
+    let parent =
+        tempfile::Builder::new().prefix("stepwise-sandbox-").rand_bytes(RANDOM_LEN).tempdir_in("/tmp").unwrap();
+    let dir = parent.path().to_path_buf();
+    let clone_parent = tempfile::Builder::new().prefix("stepwise-clone-").tempdir().unwrap();
+    let clone = fresh_copy(clone_parent.path());
+    let tmux = Tmux {
+        socket: format!("stepwise-sandbox-test-{}", std::process::id()),
+        status_file: clone_parent.path().join("exit-status"),
+    };
+    let script = clone.join("tests/sandbox/sandbox.sh");
+    // The tmux server started here passes this environment to the script: a
+    // person's shell, plus the sandbox's two documented settings (where it
+    // lives, so this test can look; no pause before the wizard).
+    let mut start = tmux.command();
+    support::clean_env(&mut start)
+        .args(["new-session", "-d", "-s", SESSION, "-x", WIDTH, "-y", HEIGHT])
+        .args(support::recording_exit(&tmux.status_file))
+        .arg(&script)
+        .current_dir(&clone)
+        .env("STEPWISE_SANDBOX_DIR", &dir)
+        .env("STEPWISE_SANDBOX_PAUSE", "0");
+    let out = start.output().expect("tmux is at /usr/bin/tmux");
+    assert!(out.status.success(), "tmux new-session: {}", String::from_utf8_lossy(&out.stderr));
+    tmux.run(&["set-option", "-t", SESSION, "remain-on-exit", "on"]);
+
+    // Up to the plan: the wizard first asks for the variables that have
+    // defaults; Enter takes each default, as a newcomer would.
+    let began = Instant::now();
+    let mut answered = 0;
+    let screen = loop {
+        let screen = tmux.screen();
+        // The first question comes with the plan: wait for both, so the
+        // screenshot is always of the same moment.
+        if plan_on_screen(&screen) && screen.contains("I have read this") {
+            break screen;
+        }
+        if let Some(status) = tmux.exit_status() {
+            panic!("the sandbox script ended ({status}) before the plan showed:\n{screen}");
+        }
+        assert!(began.elapsed() < UP_TIMEOUT, "no plan on screen after {UP_TIMEOUT:?}:\n{screen}");
+        if screen.contains("A value for `") {
+            tmux.keys("Enter");
+            answered += 1;
+            assert!(answered < 20, "the wizard keeps asking:\n{screen}");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    eprintln!("plan on screen after {:.0?}", began.elapsed());
+    let daemon: String = std::fs::read_to_string(dir.join("daemon.pid")).unwrap().trim().to_string();
+    assert!(Path::new(&format!("/proc/{daemon}")).exists(), "the sandbox's cluster side runs");
+    check_screenshot(&screen, &dir);
+
+    // Leaving: q asks, y leaves; then the script stops the sandbox.
+    tmux.keys("q");
+    std::thread::sleep(Duration::from_millis(500));
+    tmux.keys("y");
+    let began = Instant::now();
+    let status = loop {
+        if let Some(status) = tmux.exit_status() {
+            break status;
+        }
+        assert!(began.elapsed() < DOWN_TIMEOUT, "still running after leaving:\n{}", tmux.screen());
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let last = tmux.screen();
+    assert_eq!(status, 7, "leaving at a question stops the session (exit 7):\n{last}");
+    assert!(last.contains("nothing of the sandbox is left running"), "{last}");
+    assert!(!Path::new(&format!("/proc/{daemon}")).exists(), "the cluster side stopped");
+    let left = processes_under(&dir);
+    assert!(left.is_empty(), "left running:\n{}", left.join("\n"));
+    assert!(!dir.exists(), "the sandbox directory is removed");
+}
+
+/// Compares the screen with docs/screenshot.txt, or writes it there when asked.
+fn check_screenshot(screen: &str, dir: &Path) {
+    let dir = dir.to_string_lossy();
+    let shown = format!("{}{}", &dir[..dir.len() - RANDOM_LEN], "X".repeat(RANDOM_LEN));
+    let screen: String = screen.replace(dir.as_ref(), &shown).lines().map(|l| format!("{}\n", l.trim_end())).collect();
+    let path = repo().join("docs/screenshot.txt");
+    if std::env::var_os("STEPWISE_WRITE_README").is_some() {
+        std::fs::write(&path, &screen).unwrap();
+        // Rewriting never passes: the next run compares what was written.
+        panic!("wrote {}; run again without STEPWISE_WRITE_README to check it", path.display());
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        essence(&committed),
+        essence(&screen),
+        "the screen differs from {} (numbers aside); if the change is meant, run \
+         `STEPWISE_WRITE_README=1 tests/run --test it sandbox::` and then `STEPWISE_WRITE_README=1 tests/run --test it readme::`. \
+         The screen now:\n{screen}",
+        path.display()
+    );
+}
