@@ -5,10 +5,9 @@
 //! few seconds and starts it again with the same flags while a backup or a
 //! restore of 3,000 custom resources is running.
 //!
-//! Its own test binary, so its own cluster: restarts and CRD deletions would
-//! disturb any other test sharing the cluster. The tests here take turns
-//! (`SERIAL`) for the same reason. Each prints one `OUTCOME` line saying which
-//! of the allowed outcomes happened.
+//! Each test has a cluster of the bed to itself (`support::lanes`): restarts
+//! and CRD deletions would disturb any other test sharing it. Each prints one
+//! `OUTCOME` line saying which of the allowed outcomes happened.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 use crate::seed;
@@ -28,9 +27,6 @@ use stepwise::cluster::restore::{Outcome, RestoreReport, RestoreRequest, restore
 use support::{ApiserverRestart, TestCluster};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-
-/// The tests here restart or stop the one apiserver: never two at once.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// How long the apiserver stays down (after it has exited) in a restart.
 const DOWN: Duration = Duration::from_secs(3);
@@ -174,7 +170,6 @@ impl Drop for Stopped {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_across_an_apiserver_restart_completes_exactly_or_fails_marked_incomplete() {
-    let _turn = SERIAL.lock().await;
     install_crds();
     let conn = connect().await;
     let namespaces = namespaces("during-backup", 6);
@@ -242,7 +237,6 @@ async fn a_backup_across_an_apiserver_restart_completes_exactly_or_fails_marked_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_across_an_apiserver_restart_is_verified_or_completed_by_running_it_again() {
-    let _turn = SERIAL.lock().await;
     let tb = support::cluster();
     install_crds();
     let conn = connect().await;
@@ -338,7 +332,6 @@ async fn a_restore_across_an_apiserver_restart_is_verified_or_completed_by_runni
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_or_restore_against_a_stopped_apiserver_fails_fast_naming_the_server() {
-    let _turn = SERIAL.lock().await;
     let tb = support::cluster();
     install_crds();
     let conn = connect().await;
@@ -399,7 +392,6 @@ async fn a_restore_whose_apiserver_goes_away_for_good_ends_within_the_retry_budg
     const BUDGET: Duration = Duration::from_secs(10);
     // The budget, the creates already waiting on it, and the slow 2-core bed.
     const STAYS_DOWN_LIMIT: Duration = Duration::from_secs(60);
-    let _turn = SERIAL.lock().await;
     let tb = support::cluster();
     install_crds();
     let conn = connect().await;

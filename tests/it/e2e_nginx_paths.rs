@@ -27,9 +27,6 @@ use stepwise::journal::{StepRecord, StepState};
 use support::Ran;
 use support::chart_repo::ChartRepo;
 
-/// The journeys share the one mesh of this test binary's cluster: one at a time.
-static MESH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// The name the fixture chart's repository is added under.
 const CHART_REPO: &str = "stepwise-test";
 
@@ -211,7 +208,6 @@ fn operator_deletes_crds_when_asked(tb: &'static support::TestCluster, stdout: P
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manual_upgrade_on_the_helm_path_keeps_every_custom_resource() {
     const JOURNEY: &str = "NGINX manual upgrade with Helm";
-    let _mesh = MESH.lock().await;
     let started = Instant::now();
     let tb = support::cluster();
     let (client, finalizers) = without_a_mesh(tb).await;
@@ -307,7 +303,6 @@ fn chart_with_marked_crds(dir: &Path, version: &str) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helm_upgrade_from_the_release_before_keeps_values_resources_and_updates_the_crds() {
     const JOURNEY: &str = "NGINX Helm upgrade";
-    let _mesh = MESH.lock().await;
     let tb = support::cluster();
     let (client, finalizers) = without_a_mesh(tb).await;
     let charts = tempfile::tempdir().unwrap();
@@ -370,7 +365,6 @@ async fn helm_upgrade_from_the_release_before_keeps_values_resources_and_updates
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openshift_upgrade_to_1_7_waits_for_the_sentinel_before_deploying() {
     const JOURNEY: &str = "NGINX 1.7.0 on OpenShift with nginx-meshctl";
-    let _mesh = MESH.lock().await;
     let started = Instant::now();
     let tb = support::cluster();
     let (client, finalizers) = without_a_mesh(tb).await;
@@ -456,7 +450,6 @@ async fn openshift_upgrade_to_1_7_waits_for_the_sentinel_before_deploying() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_place_upgrade_from_the_previous_release_keeps_the_resources_in_place() {
     const JOURNEY: &str = "NGINX in-place upgrade";
-    let _mesh = MESH.lock().await;
     let tb = support::cluster();
     let (client, finalizers) = without_a_mesh(tb).await;
     let _meshctl = seed::mesh::deploy_1_6(tb, &[]);

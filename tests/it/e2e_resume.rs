@@ -15,13 +15,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use journey::*;
-
-/// The journeys that change the mesh share this module's cluster, so they take
-/// turns. libtest starts tests in name order, and the lock is first come, first
-/// served: the kill drill is named to come last, so the journeys before it
-/// remove small meshes only (deleting a mesh with thousands of custom resources
-/// takes half a minute).
-static MESH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::Api;
 use serde_json::Value;
@@ -31,7 +24,6 @@ use stepwise::journal::StepState;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_upgrade_killed_at_every_moment_that_matters_resumes_to_the_end() {
     const JOURNEY: &str = "kill drill";
-    let _turn = MESH.lock().await;
     let started = Instant::now();
     let tb = support::cluster();
     let meshed = ["kd-app-a", "kd-app-b"];
@@ -244,7 +236,6 @@ async fn the_upgrade_killed_at_every_moment_that_matters_resumes_to_the_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_backup_stops_the_resume_before_the_restore() {
     const JOURNEY: &str = "damaged backup";
-    let _turn = MESH.lock().await;
     let started = Instant::now();
     let tb = support::cluster();
     let scene = Scene::set_up(JOURNEY, tb, "db", 3, 40, &["db-app"]).await;
@@ -364,7 +355,6 @@ fn resume_at_the_terminal(journey: &str, cmd: Command, finished: bool) -> String
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_while_the_removal_command_runs_only_a_person_can_say_how_to_go_on() {
     const JOURNEY: &str = "kill during the removal command";
-    let _turn = MESH.lock().await;
     let started = Instant::now();
     let tb = support::cluster();
     let scene = Scene::set_up(JOURNEY, tb, "cs", 2, 20, &["cs-app"]).await;

@@ -15,60 +15,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 use crate::support;
+use crate::support::tmux::Terminal;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const SESSION: &str = "sandbox";
-const WIDTH: &str = "120";
-const HEIGHT: &str = "40";
+/// 120 x 39: the pane of a 40-row terminal with tmux's status line, which
+/// the screenshot was first taken in.
+const SIZE: (u16, u16) = (120, 39);
 /// A fresh machine builds the test bed and stepwise first.
 const UP_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 const DOWN_TIMEOUT: Duration = Duration::from_secs(120);
 /// The sandbox directory's random part, replaced in the screenshot.
 const RANDOM_LEN: usize = 6;
-
-struct Tmux {
-    socket: String,
-    /// Where the script's exit status is written ([`support::recording_exit`]).
-    status_file: PathBuf,
-}
-
-impl Tmux {
-    fn command(&self) -> Command {
-        let mut cmd = Command::new("/usr/bin/tmux");
-        cmd.args(["-L", &self.socket, "-f", "/dev/null"]);
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let out = self.command().args(args).output().expect("tmux runs");
-        assert!(out.status.success(), "tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", SESSION])
-    }
-
-    fn keys(&self, keys: &str) {
-        self.run(&["send-keys", "-t", SESSION, keys]);
-    }
-
-    /// Once the sandbox script has exited: its exit status (128 + the signal's
-    /// number when a signal ended it).
-    fn exit_status(&self) -> Option<i32> {
-        support::recorded_exit(&self.status_file)
-    }
-}
-
-impl Drop for Tmux {
-    // Hanging up on the script makes it stop the sandbox, whatever the test saw.
-    fn drop(&mut self) {
-        let _ = self.command().arg("kill-server").output();
-    }
-}
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -147,25 +107,16 @@ fn the_sandbox_opens_the_wizard_on_the_plan_and_stops_when_it_ends() {
     let dir = parent.path().to_path_buf();
     let clone_parent = tempfile::Builder::new().prefix("stepwise-clone-").tempdir().unwrap();
     let clone = fresh_copy(clone_parent.path());
-    let tmux = Tmux {
-        socket: format!("stepwise-sandbox-test-{}", std::process::id()),
-        status_file: clone_parent.path().join("exit-status"),
-    };
     let script = clone.join("tests/sandbox/sandbox.sh");
     // The tmux server started here passes this environment to the script: a
     // person's shell, plus the sandbox's two documented settings (where it
     // lives, so this test can look; no pause before the wizard).
-    let mut start = tmux.command();
-    support::clean_env(&mut start)
-        .args(["new-session", "-d", "-s", SESSION, "-x", WIDTH, "-y", HEIGHT])
-        .args(support::recording_exit(&tmux.status_file))
-        .arg(&script)
-        .current_dir(&clone)
-        .env("STEPWISE_SANDBOX_DIR", &dir)
-        .env("STEPWISE_SANDBOX_PAUSE", "0");
-    let out = start.output().expect("tmux is at /usr/bin/tmux");
-    assert!(out.status.success(), "tmux new-session: {}", String::from_utf8_lossy(&out.stderr));
-    tmux.run(&["set-option", "-t", SESSION, "remain-on-exit", "on"]);
+    let tmux = Terminal::open(SIZE, &script, &[], &[], |start| {
+        support::clean_env(start)
+            .current_dir(&clone)
+            .env("STEPWISE_SANDBOX_DIR", &dir)
+            .env("STEPWISE_SANDBOX_PAUSE", "0");
+    });
 
     // Up to the plan: the wizard first asks for the variables that have
     // defaults; Enter takes each default, as a newcomer would.
@@ -178,12 +129,12 @@ fn the_sandbox_opens_the_wizard_on_the_plan_and_stops_when_it_ends() {
         if plan_on_screen(&screen) && screen.contains("I have read this") {
             break screen;
         }
-        if let Some(status) = tmux.exit_status() {
+        if let Some(status) = tmux.exited() {
             panic!("the sandbox script ended ({status}) before the plan showed:\n{screen}");
         }
         assert!(began.elapsed() < UP_TIMEOUT, "no plan on screen after {UP_TIMEOUT:?}:\n{screen}");
         if screen.contains("A value for `") {
-            tmux.keys("Enter");
+            tmux.press(&["Enter"]);
             answered += 1;
             assert!(answered < 20, "the wizard keeps asking:\n{screen}");
         }
@@ -195,12 +146,12 @@ fn the_sandbox_opens_the_wizard_on_the_plan_and_stops_when_it_ends() {
     check_screenshot(&screen, &dir);
 
     // Leaving: q asks, y leaves; then the script stops the sandbox.
-    tmux.keys("q");
+    tmux.press(&["q"]);
     std::thread::sleep(Duration::from_millis(500));
-    tmux.keys("y");
+    tmux.press(&["y"]);
     let began = Instant::now();
     let status = loop {
-        if let Some(status) = tmux.exit_status() {
+        if let Some(status) = tmux.exited() {
             break status;
         }
         assert!(began.elapsed() < DOWN_TIMEOUT, "still running after leaving:\n{}", tmux.screen());

@@ -9,8 +9,8 @@
 
 use crate::seed;
 use crate::support;
+use crate::support::tmux::Terminal;
 
-use std::cell::RefCell;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,8 +22,6 @@ use kube::api::Api;
 /// Wide enough for the plan to show every title whole.
 const WIDTH: u16 = 132;
 const HEIGHT: u16 = 36;
-/// How long any one thing may take to appear on the screen.
-const PATIENCE: Duration = Duration::from_secs(90);
 const MESHED: [&str; 2] = ["tui-app-a", "tui-app-b"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,7 +53,7 @@ async fn a_whole_manual_upgrade_answered_at_the_full_screen() {
     let env = tb.env();
     let program = PathBuf::from(env!("CARGO_BIN_EXE_stepwise"));
     let seen = tokio::task::spawn_blocking(move || {
-        let term = Terminal::open(&program, &args, &env);
+        let term = Terminal::open((WIDTH, HEIGHT), &program, &args, &env, |_| {});
         operate(&term)
     })
     .await
@@ -189,7 +187,7 @@ fn leave_at_the_summary(term: &Terminal, total: usize) -> String {
         assert!(summary.contains(&shown), "the summary shows `{shown}`:\n{summary}");
     }
     term.press(&["Enter"]);
-    let status = term.exit_status();
+    let status = term.wait_for_exit();
     assert_eq!(status, 0, "stepwise exited with {status}:\n{}", term.screen());
     // tmux redraws the main screen a moment after the full screen is left; the
     // summary is read with the pane's history, where an operator scrolls to it.
@@ -255,117 +253,4 @@ fn plan_size(plan: &str) -> usize {
 fn dialog_names(screen: &str, heading: &str, title: &str) -> bool {
     let mut lines = screen.lines().skip_while(|l| !l.contains(heading));
     lines.next().is_some() && lines.next().is_some_and(|l| l.contains(&format!("│ {title} ")))
-}
-
-/// A terminal of its own: a tmux server on a private socket with one pane of
-/// WIDTH x HEIGHT running stepwise. The pane stays after stepwise exits so its
-/// last words can be read; its exit status goes to a file
-/// ([`support::recording_exit`]). Dropping it stops the server (and
-/// anything still running in it); after a failure it first prints the screen.
-struct Terminal {
-    dir: tempfile::TempDir,
-    last: RefCell<String>,
-}
-
-impl Terminal {
-    fn open(program: &Path, args: &[OsString], env: &[(&str, OsString)]) -> Terminal {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("tmux.conf"), "set -g status off\nset -g remain-on-exit on\n").unwrap();
-        let term = Terminal { dir, last: RefCell::default() };
-        let mut cmd = term.tmux();
-        cmd.args(["new-session", "-d", "-s", "journey", "-x", &WIDTH.to_string(), "-y", &HEIGHT.to_string()]);
-        for (name, value) in env {
-            let mut pair = OsString::from(format!("{name}="));
-            pair.push(value);
-            cmd.arg("-e").arg(pair);
-        }
-        cmd.arg("--").args(support::recording_exit(&term.status_file())).arg(program).args(args);
-        support::run_ok(cmd);
-        term
-    }
-
-    fn status_file(&self) -> PathBuf {
-        self.dir.path().join("exit-status")
-    }
-
-    fn tmux(&self) -> Command {
-        let mut cmd = Command::new("tmux");
-        cmd.env_remove("TMUX").arg("-u").arg("-S").arg(self.dir.path().join("socket"));
-        cmd.arg("-f").arg(self.dir.path().join("tmux.conf"));
-        cmd
-    }
-
-    fn screen(&self) -> String {
-        self.capture(&[])
-    }
-
-    /// The screen with the lines scrolled off above it.
-    fn scrollback(&self) -> String {
-        self.capture(&["-S", "-"])
-    }
-
-    fn capture(&self, range: &[&str]) -> String {
-        let mut cmd = self.tmux();
-        cmd.args(["capture-pane", "-p", "-t", "journey"]).args(range);
-        let screen = support::run_ok(cmd);
-        self.last.replace(screen.clone());
-        screen
-    }
-
-    /// Named keys (`Enter`, `BSpace`) or single characters.
-    fn press(&self, keys: &[&str]) {
-        let mut cmd = self.tmux();
-        cmd.args(["send-keys", "-t", "journey"]).args(keys);
-        support::run_ok(cmd);
-    }
-
-    fn type_text(&self, text: &str) {
-        let mut cmd = self.tmux();
-        cmd.args(["send-keys", "-t", "journey", "-l", text]);
-        support::run_ok(cmd);
-    }
-
-    /// Reads the screen until `done` holds for it, and returns that screen; fails
-    /// after PATIENCE naming `what` and showing the screen as it was.
-    fn wait_for(&self, what: &str, done: impl FnMut(&str) -> bool) -> String {
-        self.wait_until(what, Self::screen, done)
-    }
-
-    /// As [`Terminal::wait_for`], reading the history above the screen too.
-    fn wait_for_scrollback(&self, what: &str, done: impl FnMut(&str) -> bool) -> String {
-        self.wait_until(what, Self::scrollback, done)
-    }
-
-    fn wait_until(&self, what: &str, read: fn(&Self) -> String, mut done: impl FnMut(&str) -> bool) -> String {
-        let start = Instant::now();
-        let deadline = start + PATIENCE;
-        loop {
-            let screen = read(self);
-            if done(&screen) {
-                eprintln!("{:>7.2}s {what}", start.elapsed().as_secs_f64());
-                return screen;
-            }
-            assert!(Instant::now() < deadline, "waited {PATIENCE:?} for {what}; the screen:\n{screen}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Waits for stepwise to exit and returns its exit status.
-    fn exit_status(&self) -> i32 {
-        let mut status = None;
-        self.wait_for("stepwise to exit", |_| {
-            status = support::recorded_exit(&self.status_file());
-            status.is_some()
-        });
-        status.unwrap_or(-1)
-    }
-}
-
-impl Drop for Terminal {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("the last screen read:\n{}", self.last.borrow());
-        }
-        let _ = self.tmux().arg("kill-server").output();
-    }
 }

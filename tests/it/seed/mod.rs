@@ -47,6 +47,9 @@ pub fn api_resource(kind: &(&str, &str, &str, &str)) -> ApiResource {
 pub fn install_crds(kubectl: &Path, kubeconfig: &Path, context: &str) {
     let crds = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/charts/nginx-service-mesh/crds");
     let kc = kubeconfig.to_str().unwrap();
+    // One apply at a time: of two creating the same CRD at once, one is refused.
+    static ONE_APPLY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_APPLY.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     for args in [vec!["apply", "-f", crds], vec!["wait", "--for=condition=Established", "--timeout=60s", "-f", crds]] {
         let out = Command::new(kubectl).args(["--kubeconfig", kc, "--context", context]).args(&args).output().unwrap();
         assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));

@@ -14,6 +14,10 @@
 //!   and stays the module's while more of its tests wait for it. Then it is
 //!   free, and marked dirty: the next module to take it first gets it back to
 //!   how the bed started ([`super::reset`]).
+//! - The tests of [`ONE_TEST_A_CLUSTER`] each need a whole cluster (they stop
+//!   its API server, or deploy and remove the one mesh): each of them is an
+//!   owner of its own, so two of them run at once on the two clusters, each on
+//!   a clean one.
 //! - A test that wants both lanes takes them once both are free. A single free
 //!   lane goes to whoever wants one, so no lane idles while a test waits for
 //!   the other; the tests that want both end up last, when nothing else waits.
@@ -30,6 +34,9 @@ use super::TestCluster;
 
 /// A module's tests on its lane at once.
 pub const PER_MODULE: usize = 2;
+
+/// Modules whose every test needs a cluster of its own.
+pub const ONE_TEST_A_CLUSTER: &[&str] = &["apiserver_restart", "e2e_nginx_paths", "e2e_resume"];
 
 /// One cluster or both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,7 +134,7 @@ pub fn take(want: Want) -> &'static TestCluster {
         return view;
     }
     let thread = std::thread::current();
-    let Some(module) = thread.name().and_then(|name| name.split_once("::")).map(|(module, _)| module.to_string())
+    let Some((module, name)) = thread.name().and_then(|name| name.split_once("::").map(|(module, _)| (module, name)))
     else {
         panic!(
             "support::cluster() was called on thread {:?}, not on a test's own thread: call it first in the test \
@@ -135,7 +142,8 @@ pub fn take(want: Want) -> &'static TestCluster {
             thread.name()
         )
     };
-    let key = format!("{module}/{want:?}");
+    let owner = if ONE_TEST_A_CLUSTER.contains(&module) { name } else { module };
+    let key = format!("{owner}/{want:?}");
     let lanes = acquire(&key, want);
     let view = match want {
         Want::Both => bed(),

@@ -35,6 +35,8 @@ mod reset;
 // dev-dependencies.
 #[cfg(test)]
 pub mod pty;
+#[cfg(test)]
+pub mod tmux;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
