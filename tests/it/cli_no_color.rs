@@ -6,22 +6,24 @@
 
 use std::process::Command;
 
-use crate::support;
-use crate::support::pty::Pty;
-
 /// Everything the binary showed in a pseudo-terminal, run with `NO_COLOR`
 /// set to `no_color` (or unset).
 fn at_terminal(args: &[&str], no_color: Option<&str>) -> String {
+    use std::io::Read;
     let state = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(support::stepwise_bin());
-    cmd.args(args).arg("--state-dir").arg(state.path()).env_remove("NO_COLOR");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepwise"));
+    cmd.args(args).arg("--state-dir").arg(state.path()).env("TERM", "xterm").env_remove("NO_COLOR");
     for name in ["CLICOLOR", "CLICOLOR_FORCE", "NO_GRAPHICS"] {
         cmd.env_remove(name);
     }
     if let Some(value) = no_color {
         cmd.env("NO_COLOR", value);
     }
-    Pty::spawn(cmd, &format!("stepwise {args:?} with NO_COLOR={no_color:?}")).finish()
+    let mut session = expectrl::Session::spawn(cmd).expect("spawn in a pty");
+    let mut seen = Vec::new();
+    // A pty reports the end of its program as an error (EIO) once everything is read.
+    let _ = session.read_to_end(&mut seen);
+    String::from_utf8_lossy(&seen).into_owned()
 }
 
 fn coloured(text: &str) -> bool {

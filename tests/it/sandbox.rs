@@ -21,9 +21,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// 120 x 39: the pane of a 40-row terminal with tmux's status line, which
-/// the screenshot was first taken in.
-const SIZE: (u16, u16) = (120, 39);
+/// The terminal the screenshot is taken in.
+const SIZE: (u16, u16) = (120, 40);
 /// A fresh machine builds the test bed and stepwise first.
 const UP_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 const DOWN_TIMEOUT: Duration = Duration::from_secs(120);
