@@ -1,6 +1,6 @@
 //! Defaults read from the cluster for a variable that says where to look
-//! (`discover:`): the namespaces whose pods run an image, or a setting the
-//! product was deployed with. Each gives the default and a sentence for the
+//! (`discover:`): the namespaces whose pods run an image, a setting the
+//! product was deployed with, or the chart version of a Helm release. Each gives the default and a sentence for the
 //! question, saying what was found, or why nothing was.
 
 use std::collections::BTreeMap;
@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::cluster::Connection;
+use crate::cluster::detect::{self, Finding};
 use crate::cluster::settings::{self, ConfigMapKey};
-use crate::runbook::model::{ConfigMapField, Discover};
+use crate::runbook::model::{ConfigMapField, Discover, HelmReleaseRef};
 
 /// The discovered default (if any) and what the question says about it.
 pub(super) async fn discovered(
@@ -20,9 +21,39 @@ pub(super) async fn discovered(
     if let Some(image) = &discover.namespaces_running {
         return namespaces_running(conn, image).await;
     }
+    if let Some(release) = &discover.helm_chart_version {
+        return chart_version(conn, release, values).await;
+    }
     match &discover.config_map {
         Some(field) => setting(conn, field, values).await,
         None => (None, String::new()),
+    }
+}
+
+/// The chart version of the release's deployed revision.
+async fn chart_version(
+    conn: &Connection,
+    at: &HelmReleaseRef,
+    values: &BTreeMap<String, String>,
+) -> (Option<String>, String) {
+    let (ns, release) = (at.namespace.render_partial(values), at.release.render_partial(values));
+    let info = match detect::deployed_release(conn, &ns, &release).await {
+        Ok(Ok(info)) => info,
+        Ok(Err(Finding::Absent(why) | Finding::Unreadable(why) | Finding::Conflicting(why))) => {
+            return (None, format!("No chart version read from the cluster: {why}."));
+        }
+        Ok(Err(Finding::Found { source, .. })) => return (None, format!("No chart version read from {source}.")),
+        Err(e) => return (None, format!("Helm release {ns}/{release} could not be read: {e}")),
+    };
+    match info.chart_version {
+        Some(version) => (
+            Some(version.clone()),
+            format!(
+                "Found on the cluster: Helm release {ns}/{release} (revision {}) runs chart {} {version}.",
+                info.revision, info.chart_name
+            ),
+        ),
+        None => (None, format!("Helm release {ns}/{release} names no chart version.")),
     }
 }
 

@@ -34,7 +34,9 @@
 #         certificates, tokens: the kubeconfig stays valid), waits for /readyz
 #         and records the new pid. Prints APISERVER_PID, APISERVER_READY_SECONDS
 #         and APISERVER_UNAVAILABLE_SECONDS. stop-apiserver and start-apiserver
-#         are its two halves.
+#         are its two halves; start-apiserver also gives the cluster a fresh
+#         controller-manager (one that lost its server for long waits up to a
+#         minute before it works again).
 #
 # Needs the binaries from tests/cluster/build.sh (tests/run builds them).
 set -euo pipefail
@@ -46,7 +48,7 @@ ADMIN_USER=stepwise-admin
 RESTRICTED_USER=stepwise-viewer
 READONLY_ROLE=stepwise-test-readonly
 
-usage() { sed -n '2,39s/^# \{0,1\}//p' "$SELF" >&2; exit 2; }
+usage() { sed -n '2,41s/^# \{0,1\}//p' "$SELF" >&2; exit 2; }
 
 # ---------------------------------------------------------------- processes
 
@@ -541,6 +543,28 @@ apiserver_start() { # apiserver_start DIR N
     echo "APISERVER_PID=$(<"$dir/pids/$name.pid")"
 }
 
+# Replaces cluster N's controller-manager with a fresh one of the same
+# command line. One that lost its apiserver for long backs off for up to a
+# minute before it watches again (rollouts and namespace deletions stall
+# meanwhile); a fresh one works at once.
+controller_manager_renew() { # controller_manager_renew DIR N
+    local dir=$1 name="controller-manager-$2" pidfile pid deadline
+    local -a argv=()
+    pidfile="$dir/pids/$name.pid"
+    [[ -e $pidfile ]] || return 0
+    pid=$(<"$pidfile")
+    is_ours "$pid" "$dir" || return 0
+    mapfile -d '' -t argv <"/proc/$pid/cmdline"
+    kill -TERM "$pid" 2>/dev/null || true
+    deadline=$((SECONDS + 5))
+    while is_ours "$pid" "$dir" && ((SECONDS < deadline)); do sleep 0.1; done
+    if is_ours "$pid" "$dir"; then kill -KILL "$pid" 2>/dev/null || true; fi
+    trap '' INT HUP TERM
+    spawn "$dir" "$name" "${argv[@]}"
+    trap - INT HUP TERM
+    log "$name renewed (pid $(<"$pidfile"))"
+}
+
 cmd_apiserver() { # cmd_apiserver stop|start|restart ARGS...
     local action=$1 dir="" n=1 down=3 grace=5 t0 t1
     shift
@@ -573,6 +597,9 @@ cmd_apiserver() { # cmd_apiserver stop|start|restart ARGS...
         apiserver_start "$dir" "$n"
         echo "APISERVER_READY_SECONDS=$(elapsed "$t1" | tr -d s)"
     fi
+    # After a stop of any length the controllers start afresh; a restart's
+    # few seconds leave them as a real cluster's would be.
+    if [[ $action == start ]]; then controller_manager_renew "$dir" "$n"; fi
     if [[ $action == restart ]]; then
         echo "APISERVER_UNAVAILABLE_SECONDS=$(elapsed "$t0" | tr -d s)"
         log "apiserver-$n restarted: unavailable for $(elapsed "$t0")"

@@ -4,8 +4,10 @@
 //! changed, however the operator's kubeconfig points elsewhere.
 //!
 //! Cluster A (`stepwise-test`) and cluster B (`stepwise-test-2`) both run NGINX
-//! Service Mesh 1.6.0 with custom resources of all six kinds; every drill
-//! upgrades B and then checks A is exactly as it was.
+//! Service Mesh 1.6.0 with custom resources of all six kinds; the two context
+//! drills upgrade B and then check A is exactly as it was. The drills of two
+//! operators, a dead lease holder and a hangup need only B: each takes a
+//! cluster of its own, so they run beside other modules, not after them.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 use crate::journey;
@@ -20,9 +22,6 @@ use serde_json::Value;
 const PER_KIND: usize = 10;
 const TEAMS: usize = 2;
 const MESHED: &str = "shop";
-
-/// The drills deploy and upgrade a mesh on the bed's clusters: one at a time.
-static MESH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A kubeconfig of the operator's: a copy of the bed's with `current` as its
 /// current context, which the drill may switch later.
@@ -131,7 +130,6 @@ fn assert_no_pinned_kubeconfig_left(drill: &str, state: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_current_context_on_a_and_context_b_only_b_changes() {
-    let _mesh = MESH.lock().await;
     let drill = "current context A, --context B";
     let (a, OnB { bed, work, meshctls: _meshctls, b, kubeconfig, args }) = on_a_and_b(Current::A).await;
     let state = work.path().join("state");
@@ -147,7 +145,6 @@ async fn with_the_current_context_on_a_and_context_b_only_b_changes() {
 /// still act on B, the session's cluster.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn switching_the_current_context_to_a_before_the_removal_still_only_changes_b() {
-    let _mesh = MESH.lock().await;
     let drill = "current context switched to A before the removal";
     // The session starts with B current and no --context at all.
     let (a, OnB { bed, work, meshctls, b, kubeconfig, args: _ }) = on_a_and_b(Current::B).await;
@@ -249,25 +246,38 @@ enum Current {
     B,
 }
 
+/// A cluster of its own (the module is one of `lanes::ONE_TEST_A_CLUSTER`)
+/// with the mesh, to upgrade.
 async fn on_b() -> OnB {
-    on_cluster_b(false, Current::B).await.1
+    let bed = support::cluster();
+    on_cluster_b(bed, None, &bed.context).await.1
 }
 
 /// Both clusters with the mesh: A to stay untouched, B to upgrade.
 async fn on_a_and_b(current: Current) -> (Side, OnB) {
-    let (a, scene) = on_cluster_b(true, current).await;
+    let bed = support::multi_cluster();
+    let b_context = bed.second_context.clone().unwrap();
+    let current = if current == Current::A { bed.context.clone() } else { b_context.clone() };
+    let (a, scene) = on_cluster_b(bed, Some(&bed.context), &b_context).await;
+    use_context(bed, &scene.kubeconfig, &current);
     (a.expect("cluster A was prepared"), scene)
 }
 
-async fn on_cluster_b(with_a: bool, current: Current) -> (Option<Side>, OnB) {
-    let bed = support::multi_cluster();
-    let b_context = bed.second_context.clone().unwrap();
+/// The mesh on B (and on A, when given), and the operator's kubeconfig with B
+/// as its current context.
+async fn on_cluster_b(
+    bed: &'static support::TestCluster,
+    a_context: Option<&str>,
+    b_context: &str,
+) -> (Option<Side>, OnB) {
     let work = tempfile::tempdir().unwrap();
     let meshctls = seed::mesh::deploy_tools(bed);
-    let a = if with_a { Some(prepare(bed, "a", &bed.context, &meshctls, work.path()).await) } else { None };
-    let b = prepare(bed, "b", &b_context, &meshctls, work.path()).await;
-    let current = if current == Current::A { bed.context.clone() } else { b_context };
-    let kubeconfig = operator_kubeconfig(bed, work.path(), &current);
+    let a = match a_context {
+        Some(context) => Some(prepare(bed, "a", context, &meshctls, work.path()).await),
+        None => None,
+    };
+    let b = prepare(bed, "b", b_context, &meshctls, work.path()).await;
+    let kubeconfig = operator_kubeconfig(bed, work.path(), b_context);
     let args = seed::mesh::manual_upgrade_args("run", &meshctls.old, &meshctls.new, &[MESHED]);
     (a, OnB { bed, work, meshctls, b, kubeconfig, args })
 }
@@ -303,7 +313,6 @@ async fn plant_lease(client: &kube::Client, holder: &str, seconds_ago: i64) {
 /// once: its holder ran on this machine and is provably gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_session_from_another_state_folder_is_refused_while_the_first_holds_the_lease() {
-    let _mesh = MESH.lock().await;
     let drill = "two operators";
     let OnB { bed, work, meshctls: _meshctls, b, kubeconfig, args } = on_b().await;
 
@@ -340,7 +349,6 @@ async fn a_second_session_from_another_state_folder_is_refused_while_the_first_h
 /// and the product's name typed (here --confirm).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_lease_is_taken_over_and_a_live_one_only_broken_on_purpose() {
-    let _mesh = MESH.lock().await;
     let drill = "dead holder";
     let OnB { bed, work, meshctls: _meshctls, b, kubeconfig, args } = on_b().await;
     let ghost = "session=20261130-000000-ghost host=bastion-2 user=someone pid=4242";
@@ -388,7 +396,6 @@ async fn an_expired_lease_is_taken_over_and_a_live_one_only_broken_on_purpose() 
 /// shows that output and then finishes the upgrade with nothing lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hangup_during_a_long_command_ends_it_and_the_resume_shows_its_output() {
-    let _mesh = MESH.lock().await;
     let drill = "SIGHUP during the removal";
     let OnB { bed, work, meshctls, b, kubeconfig, args: _ } = on_b().await;
 

@@ -8,6 +8,11 @@
 //! cargo compiles stepwise again there) in a shell environment holding only
 //! PATH, HOME, TERM and the cache and cargo locations.
 //!
+//! The run's test bed has two API servers; the sandbox brings a third. So
+//! the test takes one of the bed's clusters and stops its API server while the
+//! sandbox runs, starting it again however the test ends: never more than two
+//! run at once. And however the test ends, nothing of the sandbox is left.
+//!
 //! The screen it sees is the README's screenshot (docs/screenshot.txt): the
 //! test fails when the two differ beyond numbers and spacing, and
 //! `STEPWISE_WRITE_README=1` writes the new screen there and fails, so the
@@ -15,6 +20,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test: a panic is its failure report
 
 use crate::support;
+use crate::support::TestCluster;
 use crate::support::tmux::Terminal;
 
 use std::path::{Path, PathBuf};
@@ -62,6 +68,38 @@ fn fresh_copy(into: &Path) -> PathBuf {
     copy
 }
 
+/// A cluster of the bed whose API server is stopped until this is dropped.
+struct Stopped(&'static TestCluster);
+
+impl Stopped {
+    fn stop(cluster: &'static TestCluster) -> Stopped {
+        cluster.stop_apiserver();
+        Stopped(cluster)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        // A panic inside a drop that runs for a panic would abort the run.
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.0.start_apiserver())).is_err() {
+            eprintln!("the bed's API server did not start again after the sandbox");
+        }
+    }
+}
+
+/// Stops whatever of the sandbox still runs when the test ends early: a failed
+/// assertion must not leave a control plane behind for the rest of the run.
+struct Leftovers(PathBuf);
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        for pid in processes_under(&self.0).iter().filter_map(|p| p.split_once(':')).map(|(pid, _)| pid) {
+            let _ = Command::new("kill").args(["-KILL", pid]).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Process ids whose arguments mention `dir`.
 fn processes_under(dir: &Path) -> Vec<String> {
     let dir = dir.to_string_lossy().into_owned();
@@ -104,6 +142,10 @@ fn the_sandbox_opens_the_wizard_on_the_plan_and_stops_when_it_ends() {
     let parent =
         tempfile::Builder::new().prefix("stepwise-sandbox-").rand_bytes(RANDOM_LEN).tempdir_in("/tmp").unwrap();
     let dir = parent.path().to_path_buf();
+    // Declared in this order, they are undone the other way round: the
+    // sandbox's leftovers go before the bed's API server comes back.
+    let _stopped = Stopped::stop(support::cluster());
+    let _leftovers = Leftovers(dir.clone());
     let clone_parent = tempfile::Builder::new().prefix("stepwise-clone-").tempdir().unwrap();
     let clone = fresh_copy(clone_parent.path());
     let script = clone.join("tests/sandbox/sandbox.sh");

@@ -235,6 +235,9 @@ pub struct Discover {
     /// A field of a JSON document kept in a ConfigMap: the setting a product was
     /// deployed with, so that deploying it again keeps it.
     pub config_map: Option<ConfigMapField>,
+    /// The chart version of the deployed revision of a Helm release: the chart
+    /// the operator runs now, to keep while the product's version changes.
+    pub helm_chart_version: Option<HelmReleaseRef>,
 }
 
 /// One field of a JSON document stored under a key of a ConfigMap (in `data`

@@ -164,9 +164,12 @@ pub(super) fn check_discover(
     problems: &mut Vec<Problem>,
 ) {
     let pos = v.name.pos;
-    if d.namespaces_running.is_some() == d.config_map.is_some() {
-        let msg =
-            format!("`discover` of `{}` must have exactly one of `namespaces_running`, `config_map`", v.name.value);
+    let set = [d.namespaces_running.is_some(), d.config_map.is_some(), d.helm_chart_version.is_some()];
+    if set.iter().filter(|s| **s).count() != 1 {
+        let msg = format!(
+            "`discover` of `{}` must have exactly one of `namespaces_running`, `config_map`, `helm_chart_version`",
+            v.name.value
+        );
         problems.push(Problem::new(file, pos, msg));
     }
     let Some(field) = &d.config_map else { return };

@@ -36,7 +36,7 @@ use super::TestCluster;
 pub const PER_MODULE: usize = 2;
 
 /// Modules whose every test needs a cluster of its own.
-pub const ONE_TEST_A_CLUSTER: &[&str] = &["apiserver_restart", "e2e_nginx_paths", "e2e_resume"];
+pub const ONE_TEST_A_CLUSTER: &[&str] = &["apiserver_restart", "drills_targeting", "e2e_nginx_paths", "e2e_resume"];
 
 /// One cluster or both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -476,7 +476,13 @@ impl TestCluster {
     /// [`APISERVER_GRACE`]); [`TestCluster::start_apiserver`] brings it back.
     /// Blocking, like [`TestCluster::restart_apiserver`].
     pub fn stop_apiserver(&self) {
-        self.apiserver_script("stop-apiserver", &["--grace-seconds", &APISERVER_GRACE.as_secs().to_string()]);
+        self.stop_apiserver_with_grace(APISERVER_GRACE);
+    }
+
+    /// [`TestCluster::stop_apiserver`] with another SIGTERM-to-SIGKILL grace;
+    /// zero is a crash (SIGKILL alone).
+    pub fn stop_apiserver_with_grace(&self, grace: std::time::Duration) {
+        self.apiserver_script("stop-apiserver", &["--grace-seconds", &grace.as_secs().to_string()]);
     }
 
     /// Starts this cluster's kube-apiserver again after

@@ -224,7 +224,8 @@ async fn namespaced_kinds(client: &Client) -> Result<Vec<ApiResource>, String> {
 }
 
 /// Deletes (at once, finalizers cleared) whatever `kinds` hold in
-/// `namespaces`; returns how many objects it found.
+/// `namespaces`, one call per kind and namespace; returns how many objects it
+/// found.
 async fn delete_contents(client: &Client, kinds: &[ApiResource], namespaces: &[String]) -> Result<usize, String> {
     let now = DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::background() };
     let mut found = 0;
@@ -233,15 +234,20 @@ async fn delete_contents(client: &Client, kinds: &[ApiResource], namespaces: &[S
         let Ok(list) = Api::<DynamicObject>::all_with(client.clone(), ar).list(&ListParams::default()).await else {
             continue;
         };
+        let mut holding = BTreeSet::new();
         for o in list.items {
             let Some(ns) = o.namespace().filter(|ns| namespaces.contains(ns)) else { continue };
             found += 1;
-            let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, ar);
             if !o.finalizers().is_empty() {
+                let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, ar);
                 let patch = serde_json::json!({"metadata": {"finalizers": null}});
                 let _ = api.patch(&o.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await;
             }
-            let _ = api.delete(&o.name_any(), &now).await;
+            holding.insert(ns);
+        }
+        for ns in holding {
+            let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, ar);
+            let _ = api.delete_collection(&now, &ListParams::default()).await;
         }
     }
     Ok(found)
