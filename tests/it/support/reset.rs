@@ -240,8 +240,7 @@ async fn delete_contents(client: &Client, kinds: &[ApiResource], namespaces: &[S
             found += 1;
             if !o.finalizers().is_empty() {
                 let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, ar);
-                let patch = serde_json::json!({"metadata": {"finalizers": null}});
-                let _ = api.patch(&o.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await;
+                drop_finalizers(&api, &o.name_any()).await;
             }
             holding.insert(ns);
         }
@@ -251,6 +250,12 @@ async fn delete_contents(client: &Client, kinds: &[ApiResource], namespaces: &[S
         }
     }
     Ok(found)
+}
+
+/// Clears an object's finalizers (best effort: it may be gone already).
+async fn drop_finalizers(api: &Api<DynamicObject>, name: &str) {
+    let patch = serde_json::json!({"metadata": {"finalizers": null}});
+    let _ = api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await;
 }
 
 async fn delete_stepwise_leases(client: &Client) -> Result<(), String> {
@@ -289,8 +294,7 @@ async fn clear_custom_finalizers(client: &Client) -> Result<(), String> {
             } else {
                 Api::namespaced_with(client.clone(), &ns, &ar)
             };
-            let patch = serde_json::json!({"metadata": {"finalizers": null}});
-            let _ = api.patch(&o.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await;
+            drop_finalizers(&api, &o.name_any()).await;
         }
     }
     Ok(())
